@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m aaprof``."""
+
+from aaprof.cli.main import main
+
+main()

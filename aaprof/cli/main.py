@@ -1,0 +1,54 @@
+"""The `aaprof` command group and the one error boundary."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aaprof import __version__
+from aaprof.errors import AaprofError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aaprof")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """AppArmor profile authoring and violation monitoring for Kubernetes nodes."""
+    ctx.obj = {"verbose": verbose}
+
+
+def _register() -> None:
+    from aaprof.cli.events import events
+
+    cli.add_command(events)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: exit 0 ok, 1 error, 2 usage, 130 interrupted."""
+    verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AaprofError as exc:
+        click.echo(f"aaprof: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:
+        if verbose:
+            raise
+        click.echo(f"aaprof: internal error: {exc!r} (run with -v for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Attributing processes and profiles to Kubernetes containers."""

@@ -1,0 +1,1 @@
+"""Reading AppArmor records from logs: line formats, the record parser, sources."""

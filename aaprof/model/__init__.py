@@ -1,0 +1,1 @@
+"""aaprof data model: frozen types shared by every module."""

@@ -1,0 +1,117 @@
+"""The Event: one AppArmor audit record, decoded and typed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+# Modes, as the kernel writes them in `apparmor="..."` (plus the legacy type numbers' meaning).
+MODES = ("DENIED", "ALLOWED", "AUDIT", "STATUS", "HINT", "ERROR", "KILLED", "AUTO")
+
+Scalar = str | int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a record was read: a file (or `-`, or `journal:<path>`) and its 1-based line."""
+
+    file: str
+    line: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """The container a process ran in, as far as it can be known.
+
+    Every part is optional: a cgroup path gives the id and runtime, a profile name that follows
+    aaprof's naming scheme gives namespace/pod/name, a pod's status joins the two.
+    """
+
+    id: str | None = None
+    runtime: str | None = None
+    pod_uid: str | None = None
+    pod: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {f.name: v for f in dataclasses.fields(self) if (v := getattr(self, f.name))}
+
+    def merged(self, other: Container) -> Container:
+        """This container's known parts, completed by `other`'s where this one has none."""
+        return Container(
+            *(
+                getattr(self, f.name) or getattr(other, f.name)
+                for f in dataclasses.fields(Container)
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One AppArmor record. Absent fields are None; `extra` keeps unknown and duplicate keys.
+
+    String values are decoded from the kernel's hex form. Bytes that are not UTF-8 are kept
+    losslessly as surrogate escapes (`str.encode("utf-8", "surrogateescape")` gives them back).
+    """
+
+    mode: str
+    operation: str | None = None
+    time: datetime | None = None
+    serial: int | None = None
+    node: str | None = None
+    class_: str | None = None
+    profile: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    name2: str | None = None
+    target: str | None = None
+    requested: str | None = None
+    denied: str | None = None
+    pid: int | None = None
+    comm: str | None = None
+    fsuid: int | None = None
+    ouid: int | None = None
+    capability: int | None = None
+    capname: str | None = None
+    signal: str | None = None
+    peer: str | None = None
+    family: str | None = None
+    sock_type: str | None = None
+    protocol: Scalar | None = None
+    addr: str | None = None
+    peer_addr: str | None = None
+    laddr: str | None = None
+    lport: int | None = None
+    faddr: str | None = None
+    fport: int | None = None
+    bus: str | None = None
+    path: str | None = None
+    interface: str | None = None
+    member: str | None = None
+    fstype: str | None = None
+    srcname: str | None = None
+    flags: str | None = None
+    info: str | None = None
+    error: int | None = None
+    source: SourceRef | None = None
+    container: Container | None = None
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
+
+    @property
+    def epoch(self) -> float | None:
+        """Seconds since 1970 with millisecond precision, as in `audit(<epoch>:<serial>)`."""
+        return None if self.time is None else round(self.time.timestamp(), 3)
+
+    def replace(self, **changes: object) -> Event:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def epoch_to_time(seconds: int, millis: int = 0) -> datetime:
+    """The UTC time of an audit stamp's `<seconds>.<millis>`."""
+    return datetime.fromtimestamp(seconds + millis / 1000, tz=UTC)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The project's one entry point for people and CI.
+#   ./dev.sh demo          install aaprof into .venv and run the main job on sample-logs/
+#   ./dev.sh test [ARGS]   install everything the tests need, then ruff, mypy --strict and pytest
+#   ./dev.sh venv          only (re)create .venv with aaprof and its test tools
+# System packages come from Debian/Ubuntu's apt (with sudo when not root); the lists are in
+# scripts/apt-demo.txt and scripts/apt-test.txt. Python packages go into ./.venv, which is made
+# from the system's /usr/bin/python3 with --system-site-packages so that Debian's
+# python3-libapparmor (the benchmark's reference) is importable from it.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$PWD
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+apt_install() {  # install the packages named in the given list files that are missing
+    local missing=()
+    local pkg
+    for pkg in $(grep -hv '^#' "$@"); do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "dev.sh: installing system packages: ${missing[*]}" >&2
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+make_venv() {  # $1: pip extras
+    if [ ! -x .venv/bin/python ]; then
+        /usr/bin/python3 -m venv --system-site-packages .venv
+    fi
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$1]"
+}
+
+cmd=${1:-demo}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    demo)
+        apt_install scripts/apt-demo.txt
+        make_venv journal
+        echo "+ aaprof events --summary sample-logs/" >&2
+        exec .venv/bin/aaprof events --summary sample-logs/
+        ;;
+    venv)
+        apt_install scripts/apt-demo.txt scripts/apt-test.txt
+        make_venv journal,test
+        ;;
+    test)
+        apt_install scripts/apt-demo.txt scripts/apt-test.txt
+        make_venv journal,test
+        export PATH="$root/.venv/bin:$PATH"
+        echo "+ ruff check && ruff format --check" >&2
+        ruff check aaprof tests benchmarks
+        ruff format --check aaprof tests benchmarks
+        echo "+ mypy --strict" >&2
+        mypy
+        echo "+ pytest" >&2
+        exec pytest "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo | test [pytest args] | venv" >&2
+        exit 2
+        ;;
+esac
