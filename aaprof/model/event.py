@@ -106,10 +106,65 @@ class Event:
     @property
     def epoch(self) -> float | None:
         """Seconds since 1970 with millisecond precision, as in `audit(<epoch>:<serial>)`."""
-        return None if self.time is None else round(self.time.timestamp(), 3)
+        return None if self.time is None else int(self.time.timestamp() * 1000) / 1000
 
     def replace(self, **changes: object) -> Event:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, object]:
+        """The stable JSON form (docs/events.md): absent keys omitted.
+
+        A string that is not valid UTF-8 is given with each bad byte as U+FFFD, and its exact
+        bytes, hex-encoded, under `<key>_hex`.
+        """
+        out: dict[str, object] = {}
+        if self.time is not None:
+            out["time"] = self.time.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            out["epoch"] = self.epoch
+        for key, attr in _JSON_FIELDS:
+            value = getattr(self, attr)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                _put_text(out, key, value)
+            else:
+                out[key] = value
+        if self.source is not None:
+            out["source"] = self.source.to_dict()
+        if self.container is not None:
+            out["container"] = self.container.to_dict()
+        if self.extra:
+            extra: dict[str, object] = {}
+            for key, value in self.extra.items():
+                if isinstance(value, str):
+                    _put_text(extra, key, value)
+                else:
+                    extra[key] = value
+            out["extra"] = extra
+        return out
+
+
+def _put_text(out: dict[str, object], key: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogateescape")
+        out[key] = raw.decode("utf-8", "replace")
+        out[key + "_hex"] = raw.hex().upper()
+    else:
+        out[key] = value
+
+
+# JSON key -> Event attribute, in the documented order (time and epoch come first).
+_JSON_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (name, name if name != "class" else "class_")
+    for name in (
+        "serial node mode operation class profile namespace name name2 target requested denied "
+        "pid comm fsuid ouid capability capname signal peer family sock_type protocol addr "
+        "peer_addr laddr lport faddr fport bus path interface member fstype srcname flags info "
+        "error"
+    ).split()
+)
 
 
 def epoch_to_time(seconds: int, millis: int = 0) -> datetime:

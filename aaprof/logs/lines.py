@@ -1,0 +1,255 @@
+"""Line formats: find the AppArmor record in one log line, whatever wrote the line.
+
+Detected per line, so mixed files work: auditd (`type=AVC msg=audit(...)`, `node=` prefix,
+0x1D-separated enriched tail), kmsg/dmesg, syslog (RFC 3164, RFC 5424 / ISO timestamps),
+journalctl text (`audit[pid]: AVC ...`), journald JSON (`journalctl -o json`) and bare records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from aaprof.logs.record import LEGACY_TYPES, parse_payload
+from aaprof.model.event import Event, SourceRef, epoch_to_time
+
+# `type=AVC msg=audit(1.2:3): ` / `type=1400 audit(1.2:3): ` / `audit(1.2:3): `
+_STAMP: Final = re.compile(
+    r"(?:type=(?:UNKNOWN\[)?(\w+)\]? +)?(?:msg=)?audit\((\d+)\.(\d+):(\d+)\): ?(?:type=(\d+) +)?"
+)
+_NODE: Final = re.compile(r"^node=(\S+) ")
+_MONTHS: Final = {
+    m: i + 1
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    )
+}
+# A syslog prefix: optional <PRI>, a timestamp, then the host, then a tag ending in ':'.
+_RFC3164: Final = re.compile(
+    r"^(?:<\d+>)?([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.\d+)? (\S+) \S*:"
+)
+_ISO: Final = re.compile(
+    r"^(?:<\d+>1 )?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
+    r" (\S+) \S*:?"
+)
+_LEGACY_FREE_TEXT: Final = re.compile(r"type=APPARMOR\b(?!_)")
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """A line that holds an AppArmor record aaprof could not read, and why."""
+
+    reason: str
+
+
+ParseResult = Event | Unparsed | None
+
+
+def is_apparmor(text: str) -> bool:
+    """Whether a line claims to carry an AppArmor record (cheap; the hot path's filter)."""
+    return (
+        "apparmor=" in text
+        or "type=APPARMOR" in text
+        or "type=150" in text
+        or "UNKNOWN[150" in text
+    )
+
+
+def parse_line(
+    line: bytes | str,
+    source: SourceRef | None = None,
+    *,
+    node: str | None = None,
+    year: int | None = None,
+) -> ParseResult:
+    """The AppArmor record in one log line.
+
+    Args:
+        line: the line, as read (bytes are decoded as UTF-8, other bytes kept losslessly).
+        source: file and line number to attach to the event.
+        node: the host to attribute the record to when the line does not name one.
+        year: the year of RFC 3164 timestamps (they have none); default: this year.
+
+    Returns:
+        An Event; Unparsed when the line claims an AppArmor record that cannot be read;
+        None when the line is not an AppArmor record at all. Never raises.
+    """
+    text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+    text = text.rstrip("\r\n")
+    try:
+        if text.lstrip()[:1] == "{":
+            return _parse_journal_json(text, source, node)
+        if not is_apparmor(text):
+            return None
+        return _parse_text(text, source, node, year)
+    except (ValueError, OverflowError, RecursionError) as exc:
+        return Unparsed(f"unreadable value ({type(exc).__name__})")
+
+
+def _parse_text(
+    text: str, source: SourceRef | None, node: str | None, year: int | None
+) -> ParseResult:
+    stamp = _STAMP.search(text)
+    if stamp is None:
+        if "audit(" in text:
+            return Unparsed("malformed audit(...) stamp")
+        start = text.find("apparmor=")
+        if start < 0:
+            return Unparsed("legacy AppArmor record without audit stamp")
+        prefix, payload = text[:start], text[start:]
+        time, serial, legacy = None, None, None
+    else:
+        prefix, payload = text[: stamp.start()], text[stamp.end() :]
+        legacy = stamp.group(5) or stamp.group(1)
+        time = epoch_to_time(int(stamp.group(2)), int(stamp.group(3)[:3].ljust(3, "0")))
+        serial = int(stamp.group(4))
+        if legacy is not None and _LEGACY_FREE_TEXT.match(text, stamp.start()):
+            return Unparsed("free-text AppArmor 2.0 record (type=APPARMOR)")
+    host, prefix_time = _prefix_facts(prefix, year)
+    node_match = _NODE.match(text)
+    node = node_match.group(1) if node_match else host or node
+    return _payload_event(payload, legacy, time or prefix_time, serial, node, source)
+
+
+def _payload_event(
+    payload: str,
+    legacy: str | None,
+    time: datetime | None,
+    serial: int | None,
+    node: str | None,
+    source: SourceRef | None,
+) -> ParseResult:
+    user_avc = legacy in {"USER_AVC", "1107"}
+    if user_avc or payload.startswith("USER_AVC "):
+        inner = payload.find("msg='")
+        if inner < 0:
+            return Unparsed("USER_AVC record without msg='...'")
+        payload = payload[inner + 5 :].rstrip("'")
+        user_avc = True
+    elif payload.startswith("AVC "):
+        payload = payload[4:]
+    elif 'operation="dbus' in payload:
+        user_avc = True
+    if legacy is not None and legacy not in LEGACY_TYPES:
+        legacy = None
+    event = parse_payload(
+        payload,
+        legacy_type=legacy,
+        user_avc=user_avc,
+        time=time,
+        serial=serial,
+        node=node,
+        source=source,
+    )
+    if event is None:
+        return Unparsed("record without apparmor= mode")
+    return event
+
+
+def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime | None]:
+    """The host and time a syslog-style prefix names, where it names them."""
+    if not prefix:
+        return None, None
+    m = _RFC3164.match(prefix)
+    if m:
+        month = _MONTHS.get(m.group(1))
+        if month is None:
+            return m.group(6), None
+        when = datetime(
+            year or datetime.now(UTC).year,
+            month,
+            int(m.group(2)),
+            int(m.group(3)),
+            int(m.group(4)),
+            int(m.group(5)),
+            tzinfo=UTC,
+        )
+        return m.group(6), when
+    m = _ISO.match(prefix)
+    if m:
+        stamp = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}"
+        stamp += (m.group(7) or "")[:7] + (m.group(8) or "+00:00").replace("Z", "+00:00")
+        return m.group(9), datetime.fromisoformat(stamp).astimezone(UTC)
+    return None, None
+
+
+def _parse_journal_json(text: str, source: SourceRef | None, node: str | None) -> ParseResult:
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return Unparsed("invalid JSON") if is_apparmor(text) else None
+    if not isinstance(entry, dict):
+        return None
+    return parse_journal_entry(entry, source, node)
+
+
+def _field(entry: dict[str, object], key: str) -> str | None:
+    value = entry.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        return bytes(value).decode("utf-8", "surrogateescape")  # type: ignore[arg-type]
+    return None
+
+
+def parse_journal_entry(
+    entry: dict[str, object], source: SourceRef | None = None, node: str | None = None
+) -> ParseResult:
+    """The AppArmor record in one journal entry (`journalctl -o json`, or systemd's Reader).
+
+    Handles the audit transport (`AVC apparmor=...`), the kernel transport (`audit: type=1400
+    audit(...): ...`), D-Bus daemons logging through syslog, and dbus-broker's structured fields.
+    """
+    node = _field(entry, "_HOSTNAME") or node
+    realtime = _field(entry, "__REALTIME_TIMESTAMP")
+    when = (
+        datetime.fromtimestamp(int(realtime) / 1_000_000, tz=UTC)
+        if realtime and realtime.isdigit()
+        else None
+    )
+    if _field(entry, "DBUS_BROKER_POLICY_TYPE") == "apparmor":
+        return _dbus_broker_event(entry, when, node, source)
+    message = _field(entry, "MESSAGE")
+    if message is None or not is_apparmor(message):
+        return None
+    stamp = _STAMP.search(message)
+    if stamp is not None:
+        return _parse_text(message, source, node, None)
+    audit_id = _field(entry, "_AUDIT_ID")
+    serial = int(audit_id) if audit_id and audit_id.isdigit() else None
+    audit_type = _field(entry, "_AUDIT_TYPE")
+    return _payload_event(message, audit_type, when, serial, node, source)
+
+
+def _label(value: str | None) -> str | None:
+    """A label as dbus-broker prints it, `name (mode)`, without the mode."""
+    if value is None:
+        return None
+    return re.sub(r" \((?:enforce|complain|kill|unconfined|prompt)\)$", "", value)
+
+
+def _dbus_broker_event(
+    entry: dict[str, object], when: datetime | None, node: str | None, source: SourceRef | None
+) -> Event:
+    kind = _field(entry, "DBUS_BROKER_MESSAGE_TYPE") or "method_call"
+    action = _field(entry, "DBUS_BROKER_TRANSMIT_ACTION")
+    return Event(
+        mode="DENIED",
+        operation=f"dbus_{kind}",
+        class_="dbus",
+        time=when,
+        node=node,
+        profile=_label(_field(entry, "DBUS_BROKER_SENDER_SECURITY_LABEL")),
+        peer=_label(_field(entry, "DBUS_BROKER_RECEIVER_SECURITY_LABEL")),
+        name=_field(entry, "DBUS_BROKER_MESSAGE_DESTINATION"),
+        path=_field(entry, "DBUS_BROKER_MESSAGE_PATH"),
+        interface=_field(entry, "DBUS_BROKER_MESSAGE_INTERFACE"),
+        member=_field(entry, "DBUS_BROKER_MESSAGE_MEMBER"),
+        requested=action,
+        denied=action,
+        info=_field(entry, "MESSAGE"),
+        source=source,
+    )

@@ -1,0 +1,162 @@
+"""Read many inputs into one stream of Events, counting what was read and what was not."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from aaprof.errors import AaprofError
+from aaprof.logs.journal import iter_journal
+from aaprof.logs.lines import ParseResult, Unparsed, parse_journal_entry, parse_line
+from aaprof.logs.sources import Input, iter_lines, open_input
+from aaprof.model.event import Event, SourceRef
+
+# How many first unparsed lines are kept for the report.
+KEEP_UNPARSED = 10
+# Duplicates (journald's audit and kernel copies of one record) arrive close together; a window
+# of this many recent records finds them with bounded memory, whatever the input size.
+DEDUP_WINDOW = 65536
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What reading saw: lines, records, what could not be read, and where."""
+
+    lines: int = 0
+    records: int = 0
+    duplicates: int = 0
+    unparsed: int = 0
+    first_unparsed: list[tuple[SourceRef, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+
+    def note_unparsed(self, source: SourceRef, reason: str) -> None:
+        self.unparsed += 1
+        if len(self.first_unparsed) < KEEP_UNPARSED:
+            self.first_unparsed.append((source, reason))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "lines": self.lines,
+            "records": self.records,
+            "duplicates": self.duplicates,
+            "unparsed": self.unparsed,
+            "first_unparsed": [
+                {"file": s.file, "line": s.line, "reason": r} for s, r in self.first_unparsed
+            ],
+            "errors": list(self.errors),
+        }
+
+
+class Deduplicator:
+    """Says whether a record was seen already, remembering the last DEDUP_WINDOW records."""
+
+    __slots__ = ("_current", "_previous", "window")
+
+    def __init__(self, window: int = DEDUP_WINDOW) -> None:
+        self.window = window
+        self._current: set[object] = set()
+        self._previous: set[object] = set()
+
+    def seen(self, key: object) -> bool:
+        if key in self._current or key in self._previous:
+            return True
+        if len(self._current) >= self.window:
+            self._previous, self._current = self._current, set()
+        self._current.add(key)
+        return False
+
+
+def dedup_key(event: Event) -> tuple[object, ...] | None:
+    """The identity of a record across its copies: node, audit stamp, subject and object."""
+    if event.serial is None or event.time is None:
+        return None
+    return (
+        event.node,
+        event.serial,
+        round(event.time.timestamp(), 3),
+        event.mode,
+        event.profile,
+        event.operation,
+        event.name,
+        event.pid,
+        event.requested,
+    )
+
+
+def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
+    """Every line's result for a whole text (tests and tools; no dedup, no stats)."""
+    return [
+        parse_line(line, SourceRef(name, number))
+        for number, line in iter_lines(io.BytesIO(data), name)
+    ]
+
+
+@dataclass(slots=True)
+class Reader:
+    """Reads inputs in order; yields each AppArmor record once; fills `stats`.
+
+    An input that cannot be read is named in `stats.errors` and the others are still read.
+    """
+
+    node: str | None = None
+    node_from_dir: bool = False
+    boot: str | None = None
+    progress: Callable[[int], None] | None = None
+    stats: ReadStats = field(default_factory=ReadStats)
+    _dedup: Deduplicator = field(default_factory=Deduplicator)
+
+    def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
+        for item in inputs:
+            try:
+                if item.journal:
+                    yield from self._journal(item)
+                else:
+                    yield from self._text(item)
+            except AaprofError as exc:
+                self.stats.errors.append(str(exc))
+
+    def _node_for(self, name: str) -> str | None:
+        if self.node_from_dir and name != "-":
+            parent = name.rstrip("/").rpartition("/")[0].rpartition("/")[2]
+            return parent or self.node
+        return self.node
+
+    def _accept(self, result: ParseResult, source: SourceRef) -> Event | None:
+        if result is None:
+            return None
+        if isinstance(result, Unparsed):
+            self.stats.note_unparsed(source, result.reason)
+            return None
+        key = dedup_key(result)
+        if key is not None and self._dedup.seen(key):
+            self.stats.duplicates += 1
+            return None
+        self.stats.records += 1
+        return result
+
+    def _text(self, item: Input) -> Iterator[Event]:
+        node = self._node_for(item.name)
+        stream = open_input(item.name)
+        stats, progress = self.stats, self.progress
+        try:
+            for number, line in iter_lines(stream, item.name):
+                stats.lines += 1
+                stats.bytes_read += len(line)
+                if progress is not None and not number & 0x3FFF:
+                    progress(stats.bytes_read)
+                source = SourceRef(item.name, number)
+                event = self._accept(parse_line(line, source, node=node), source)
+                if event is not None:
+                    yield event
+        finally:
+            if item.name != "-":
+                stream.close()
+
+    def _journal(self, item: Input) -> Iterator[Event]:
+        for _number, entry, source in iter_journal(item.name, boot=self.boot):
+            self.stats.lines += 1
+            event = self._accept(parse_journal_entry(entry, source, self.node), source)
+            if event is not None:
+                yield event

@@ -1,0 +1,167 @@
+"""Log sources: files, directories, globs, stdin; gzip/bzip2/xz; rotated sets oldest first."""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import lzma
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from aaprof.errors import AaprofError
+
+_MAGIC: Final = (
+    (b"\x1f\x8b", gzip.open),
+    (b"BZh", bz2.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+)
+# `audit.log.3.gz` -> ("audit.log", 3); `kern.log.1` -> ("kern.log", 1); `syslog` -> ("syslog", 0)
+_ROTATED: Final = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d{1,4}))?(?P<ext>\.(?:gz|bz2|xz))?$")
+# Parts of a journal directory; read through systemd's reader, not as text.
+JOURNAL_SUFFIXES: Final = (".journal", ".journal~")
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One thing to read: a path, `-` for stdin, or a journal file/directory."""
+
+    name: str
+    journal: bool = False
+
+
+def _rotation_key(path: str) -> tuple[str, int, str]:
+    """Sort key that puts a rotated set oldest first: `x.3.gz`, `x.2`, `x.1`, `x`."""
+    directory, _, filename = path.rpartition("/")
+    m = _ROTATED.match(filename)
+    assert m is not None  # the pattern matches any non-empty name
+    base, n = m.group("base"), m.group("n")
+    if n is None and m.group("ext") is None:
+        base = filename
+    # Dated rotation (`syslog-20240101`) sorts by its date, ascending: oldest first.
+    if n is not None and len(n) == 4:
+        return (f"{directory}/{base}", -int(n), filename)
+    return (f"{directory}/{base}", int(n) if n is not None else 0, filename)
+
+
+def order_rotated(paths: list[str]) -> list[str]:
+    """Paths grouped by rotated set, each set oldest first, sets in name order."""
+    return sorted(paths, key=lambda p: (_rotation_key(p)[0], -_rotation_key(p)[1], p))
+
+
+def expand(specs: list[str]) -> list[Input]:
+    """The inputs named on the command line: directories walked, globs expanded, sets ordered.
+
+    Raises:
+        AaprofError: a glob that matches nothing (named in the message).
+    """
+    inputs: list[Input] = []
+    for spec in specs:
+        if spec == "-":
+            inputs.append(Input("-"))
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            if any(path.glob("*.journal")) or any(path.glob("*/*.journal")):
+                inputs.append(Input(spec, journal=True))
+                continue
+            files = [str(p) for p in path.rglob("*") if p.is_file()]
+            inputs.extend(_files(order_rotated(files)))
+        elif glob.has_magic(spec) and not path.exists():
+            matches = [m for m in glob.glob(spec, recursive=True) if Path(m).is_file()]
+            if not matches:
+                raise AaprofError(f"{spec}: no file matches this pattern")
+            inputs.extend(_files(order_rotated(matches)))
+        else:
+            inputs.extend(_files([spec]))
+    return _reorder_sets(inputs)
+
+
+def _files(paths: list[str]) -> list[Input]:
+    return [Input(p, journal=p.endswith(JOURNAL_SUFFIXES)) for p in paths]
+
+
+def _reorder_sets(inputs: list[Input]) -> list[Input]:
+    """Text files each once, rotated sets oldest first (`kern.log*` from a shell is newest
+    first), then stdin and journals."""
+    texts = order_rotated([i.name for i in inputs if not i.journal and i.name != "-"])
+    others = [i for i in inputs if i.journal or i.name == "-"]
+    return [Input(name) for name in dict.fromkeys(texts)] + others
+
+
+def open_input(name: str) -> BinaryIO:
+    """A binary stream of a log's text, decompressed if it is gzip, bzip2 or xz.
+
+    Raises:
+        AaprofError: the file is missing, unreadable, or not text (named in the message).
+    """
+    try:
+        raw: BinaryIO = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise AaprofError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise AaprofError(f"{name}: is a directory") from None
+    except OSError as exc:
+        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    try:
+        head = buffered.peek(8)[:8]
+    except OSError as exc:
+        buffered.close()
+        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
+    for magic, opener in _MAGIC:
+        if head.startswith(magic):
+            stream: BinaryIO = opener(buffered)  # type: ignore[operator]
+            return _checked_text(stream, name)
+    return _checked_text(buffered, name)
+
+
+def _checked_text(stream: BinaryIO, name: str) -> BinaryIO:
+    """The stream, after checking its start is text (no NUL bytes) and it decompresses."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    try:
+        head = buffered.peek(4096)[:4096]
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        buffered.close()
+        raise AaprofError(f"{name}: cannot decompress: {exc}") from None
+    if b"\x00" in head:
+        buffered.close()
+        raise AaprofError(f"{name}: binary file, not a text log (journal files: use --journal)")
+    return buffered
+
+
+def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) pairs; a USER_AVC record split over two lines comes back whole.
+
+    dbus-daemon writes a newline inside its audit message, so in text logs its record's tail
+    (`exe=... terminal=?'`) stands, indented, on the next physical line.
+
+    Raises:
+        AaprofError: the stream fails part-way (a truncated archive, an I/O error).
+    """
+    pending: bytes | None = None
+    pending_no = 0
+    number = 0
+    try:
+        for number, line in enumerate(stream, 1):  # noqa: B007
+            if pending is not None:
+                if line[:1] in {b" ", b"\t"}:
+                    yield pending_no, pending.rstrip(b"\r\n") + b" " + line.strip()
+                    pending = None
+                    continue
+                yield pending_no, pending
+                pending = None
+            start = line.find(b"msg='")
+            if start >= 0 and line.find(b"'", start + 5) < 0:
+                pending, pending_no = line, number
+                continue
+            yield number, line
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise AaprofError(f"{name}: read failed after line {number}: {exc}") from None
+    if pending is not None:
+        yield pending_no, pending
