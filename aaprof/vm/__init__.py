@@ -1,0 +1,28 @@
+"""A real AppArmor kernel under qemu: build the images, boot, run steps, collect the records.
+
+Usage::
+
+    from aaprof.vm import Step, Workload, build_images, run_workload
+    images = build_images()                     # cached: kernel, initramfs, Python image
+    result = run_workload(images, Workload(steps=(Step("load", "apparmor_parser -r -W p"),)))
+    result.check()                              # every step exited as expected
+    result.dmesg                                # the kernel's log, audit records included
+"""
+
+from aaprof.vm.image import Images, Kernel, VMSetupError, build_images, default_cache_dir
+from aaprof.vm.run import Step, StepFailed, StepResult, VMError, VMResult, Workload, run_workload
+
+__all__ = [
+    "Images",
+    "Kernel",
+    "Step",
+    "StepFailed",
+    "StepResult",
+    "VMError",
+    "VMResult",
+    "VMSetupError",
+    "Workload",
+    "build_images",
+    "default_cache_dir",
+    "run_workload",
+]

@@ -1,0 +1,133 @@
+"""What runs inside the guest: /init, its helper commands and the /etc files it needs."""
+
+from __future__ import annotations
+
+DIRECTORIES = (
+    "/proc", "/sys", "/dev", "/tmp", "/run", "/out", "/opt/python",
+    "/var/log/audit", "/var/run", "/etc/apparmor.d", "/root", "/home/user",
+)  # fmt: skip
+
+# Disks are found by their virtio serial, not their order: aaprof-in (ext4, read-only: the run's
+# steps, files and aaprof's source), aaprof-out (raw: /out is written to it as a tar) and
+# aaprof-python (ext4, read-only: the cached Python runtime).
+INIT = r"""#!/bin/sh
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t securityfs securityfs /sys/kernel/security
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# kernel messages stay in dmesg, off the console the host parses
+dmesg -n 1
+# printk drops audit records beyond 10 per 5 s by default
+echo 0 > /proc/sys/kernel/printk_ratelimit
+echo 1000000 > /proc/sys/kernel/printk_ratelimit_burst
+for m in $(cat /lib/modules/order); do
+    insmod /lib/modules/$m || echo "aaprof-vm: insmod $m failed"
+done
+disk() {
+    for d in /sys/block/vd*; do
+        dev=/dev/${d##*/}
+        [ "$(cat $d/serial 2>/dev/null)" = "$1" ] && [ -b $dev ] && echo $dev && return
+    done
+}
+i=0
+while [ -z "$(disk aaprof-out)" ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+mkdir -p /run/in
+mount -t ext4 -o ro "$(disk aaprof-in)" /run/in || echo "aaprof-vm: no input disk"
+py=$(disk aaprof-python)
+[ -n "$py" ] && mount -t ext4 -o ro "$py" /opt/python
+echo "aaprof-vm: ready"
+sh /run/in/run.sh
+echo "aaprof-vm: collecting"
+tar -cf "$(disk aaprof-out)" -C /out .
+sync
+echo "aaprof-vm: done"
+poweroff -f
+"""
+
+# Runs the steps the host wrote to /run/in/steps/NNN.sh, one after another, each with a time
+# limit; marks each step's start and end in the kernel log so records can be told apart by step.
+RUN = r"""#!/bin/sh
+mkdir -p /out/steps /out/files
+export OUT=/out/files IN=/run/in
+if [ -f /run/in/auditd ]; then
+    mkdir -p /var/log/audit
+    auditd -s nochange && echo "aaprof-vm: auditd started"
+    i=0
+    while [ ! -s /var/log/audit/audit.log ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+fi
+[ -d /run/in/files ] && cp -a /run/in/files/. /tmp/
+for s in /run/in/steps/*.sh; do
+    n=${s##*/}; n=${n%.sh}
+    limit=$(cat /run/in/steps/$n.timeout)
+    echo "aaprof-vm: step $n begin"
+    echo "aaprof-step $n begin" > /dev/kmsg
+    [ -f /run/in/auditd ] && auditctl -m "aaprof-step $n begin" 2>/dev/null
+    (cd /tmp && timeout -s KILL "$limit" sh "$s" > /out/steps/$n.log 2>&1 < /dev/null)
+    rc=$?
+    echo "$rc" > /out/steps/$n.rc
+    [ -f /run/in/auditd ] && auditctl -m "aaprof-step $n end" 2>/dev/null
+    echo "aaprof-step $n end rc=$rc" > /dev/kmsg
+    echo "aaprof-vm: step $n rc=$rc"
+done
+if [ -f /run/in/auditd ]; then
+    kill $(pidof auditd)
+    i=0; while pidof auditd > /dev/null && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+    cp /var/log/audit/audit.log /out/audit.log
+fi
+dmesg -s 16777216 > /out/dmesg
+"""
+
+# aa-exec's job: run a command under a named profile (change_onexec), no upstream tool needed.
+AAEXEC = r"""#!/bin/sh
+# usage: aaexec PROFILE COMMAND [ARG...]
+p=$1; shift
+printf 'exec %s' "$p" > /proc/self/attr/exec || exit 126
+exec "$@"
+"""
+
+PYTHON = r"""#!/bin/sh
+# The host's Python, from the aaprof-python disk, with aaprof from the run's input disk.
+export LD_LIBRARY_PATH=/opt/python/lib PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH=/run/in/src:/opt/python/usr/lib/python3.11/site-packages
+exec /opt/python/usr/bin/python3.11 "$@"
+"""
+
+AAPROF = r"""#!/bin/sh
+exec python3 -m aaprof "$@"
+"""
+
+AUDITD_CONF = """\
+local_events = yes
+write_logs = yes
+log_file = /var/log/audit/audit.log
+log_format = ENRICHED
+flush = INCREMENTAL_ASYNC
+freq = 20
+max_log_file = 64
+num_logs = 2
+max_log_file_action = IGNORE
+space_left = 1
+space_left_action = IGNORE
+admin_space_left = 1
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = IGNORE
+use_libwrap = no
+name_format = NONE
+q_depth = 4000
+overflow_action = IGNORE
+"""
+
+ETC_FILES = {
+    "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    "/etc/group": "root:x:0:\nadm:x:4:\nuser:x:1000:\n",
+    "/etc/audit/auditd.conf": AUDITD_CONF,
+    "/usr/local/bin/aaexec": AAEXEC,
+    "/usr/local/bin/python3": PYTHON,
+    "/usr/local/bin/aaprof": AAPROF,
+}
+EXECUTABLES = ("/usr/local/bin/aaexec", "/usr/local/bin/python3", "/usr/local/bin/aaprof")
