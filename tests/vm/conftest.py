@@ -1,0 +1,21 @@
+"""Fixtures for the tests that boot a real AppArmor kernel under qemu."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aaprof.vm import Images, VMSetupError, build_images
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".cache" / "vm"
+
+
+@pytest.fixture(scope="session")
+def vm_images() -> Images:
+    """The kernel, initramfs and Python image (built once, cached in .cache/vm)."""
+    try:
+        return build_images(CACHE)
+    except VMSetupError as exc:
+        pytest.fail(f"cannot build the test VM: {exc}")
