@@ -32,7 +32,7 @@ def main() -> None:
     """Console entry point: exit 0 ok, 1 error, 2 usage, 130 interrupted."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -52,3 +52,4 @@ def main() -> None:
             raise
         click.echo(f"aaprof: internal error: {exc!r} (run with -v for the traceback)", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -191,7 +191,7 @@ def _field(entry: dict[str, object], key: str) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        return bytes(value).decode("utf-8", "surrogateescape")  # type: ignore[arg-type]
+        return bytes(value).decode("utf-8", "surrogateescape")
     return None
 
 

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aaprof.errors import AaprofError
+from aaprof.logs.follow import follow
 from aaprof.logs.journal import iter_journal
 from aaprof.logs.lines import ParseResult, Unparsed, parse_journal_entry, parse_line
-from aaprof.logs.sources import Input, iter_lines, open_input
+from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
 # How many first unparsed lines are kept for the report.
@@ -50,38 +51,61 @@ class ReadStats:
 
 
 class Deduplicator:
-    """Says whether a record was seen already, remembering the last DEDUP_WINDOW records."""
+    """Finds a record seen before from another origin, remembering the last `window` records.
+
+    Two copies of one record come from different origins (journald's audit and kernel
+    transports; kern.log and syslog, which rsyslog both writes). Identical records from one
+    origin are distinct records (the kernel may log the same check twice in one syscall).
+    """
 
     __slots__ = ("_current", "_previous", "window")
 
     def __init__(self, window: int = DEDUP_WINDOW) -> None:
         self.window = window
-        self._current: set[object] = set()
-        self._previous: set[object] = set()
+        self._current: dict[object, object] = {}
+        self._previous: dict[object, object] = {}
 
-    def seen(self, key: object) -> bool:
-        if key in self._current or key in self._previous:
-            return True
+    def seen(self, key: object, origin: object) -> bool:
+        first = self._current.get(key)
+        if first is None:
+            first = self._previous.get(key)
+        if first is not None:
+            return first != origin
         if len(self._current) >= self.window:
-            self._previous, self._current = self._current, set()
-        self._current.add(key)
+            self._previous, self._current = self._current, {}
+        self._current[key] = origin
         return False
 
 
 def dedup_key(event: Event) -> tuple[object, ...] | None:
-    """The identity of a record across its copies: node, audit stamp, subject and object."""
-    if event.serial is None or event.time is None:
+    """The identity of a record across its copies: node, audit stamp and its every field."""
+    e = event
+    if e.serial is None or e.time is None:
         return None
     return (
-        event.node,
-        event.serial,
-        round(event.time.timestamp(), 3),
-        event.mode,
-        event.profile,
-        event.operation,
-        event.name,
-        event.pid,
-        event.requested,
+        e.node,
+        e.serial,
+        e.time,
+        e.mode,
+        e.operation,
+        e.profile,
+        e.namespace,
+        e.name,
+        e.name2,
+        e.target,
+        e.requested,
+        e.denied,
+        e.pid,
+        e.capability,
+        e.signal,
+        e.peer,
+        e.family,
+        e.addr,
+        e.peer_addr,
+        e.path,
+        e.interface,
+        e.member,
+        e.info,
     )
 
 
@@ -123,14 +147,14 @@ class Reader:
             return parent or self.node
         return self.node
 
-    def _accept(self, result: ParseResult, source: SourceRef) -> Event | None:
+    def _accept(self, result: ParseResult, source: SourceRef, stamped: bool) -> Event | None:
         if result is None:
             return None
         if isinstance(result, Unparsed):
             self.stats.note_unparsed(source, result.reason)
             return None
         key = dedup_key(result)
-        if key is not None and self._dedup.seen(key):
+        if key is not None and self._dedup.seen(key, (source.file, stamped)):
             self.stats.duplicates += 1
             return None
         self.stats.records += 1
@@ -147,16 +171,30 @@ class Reader:
                 if progress is not None and not number & 0x3FFF:
                     progress(stats.bytes_read)
                 source = SourceRef(item.name, number)
-                event = self._accept(parse_line(line, source, node=node), source)
+                result = parse_line(line, source, node=node)
+                event = self._accept(result, source, b"audit(" in line)
                 if event is not None:
                     yield event
         finally:
             if item.name != "-":
                 stream.close()
 
+    def follow(self, names: list[str], stop: Callable[[], bool]) -> Iterator[Event]:
+        """Events from lines appended to the files, until `stop()` (see logs.follow)."""
+        joiners = {name: Continuations() for name in names}
+        for name, number, raw in follow(names, stop=stop):
+            self.stats.lines += 1
+            for line_number, line in joiners[name].push(number, raw):
+                source = SourceRef(name, line_number)
+                result = parse_line(line, source, node=self._node_for(name))
+                event = self._accept(result, source, b"audit(" in line)
+                if event is not None:
+                    yield event
+
     def _journal(self, item: Input) -> Iterator[Event]:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):
             self.stats.lines += 1
-            event = self._accept(parse_journal_entry(entry, source, self.node), source)
+            result = parse_journal_entry(entry, source, self.node)
+            event = self._accept(result, source, "audit(" in str(entry.get("MESSAGE", "")))
             if event is not None:
                 yield event

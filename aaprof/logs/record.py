@@ -244,7 +244,7 @@ def _mode_of(builder: _Builder, legacy_type: str | None) -> str | None:
 # Field post-processing: protocol and error are ints when numeric (error keeps its sign).
 _POST: Final[dict[str, Callable[[str], Scalar | None]]] = {
     "protocol": lambda v: _to_int(v) if v.isdigit() else v,
-    "error": lambda v: _to_int(v),
+    "error": _to_int,
 }
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 from aaprof.errors import AaprofError
 
@@ -101,67 +101,82 @@ def open_input(name: str) -> BinaryIO:
         AaprofError: the file is missing, unreadable, or not text (named in the message).
     """
     try:
-        raw: BinaryIO = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+        raw: Any = sys.stdin.buffer if name == "-" else io.FileIO(name, "rb")
     except FileNotFoundError:
         raise AaprofError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise AaprofError(f"{name}: is a directory") from None
     except OSError as exc:
         raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
-    try:
-        head = buffered.peek(8)[:8]
-    except OSError as exc:
-        buffered.close()
-        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
+    buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw, 1 << 16)
+    head = _peek(buffered, name, 8)
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            stream: BinaryIO = opener(buffered)  # type: ignore[operator]
-            return _checked_text(stream, name)
+            inner: Any = io.BufferedReader(opener(buffered), buffer_size=1 << 16)
+            return _checked_text(inner, name)
     return _checked_text(buffered, name)
 
 
-def _checked_text(stream: BinaryIO, name: str) -> BinaryIO:
-    """The stream, after checking its start is text (no NUL bytes) and it decompresses."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+def _peek(stream: Any, name: str, size: int) -> bytes:
     try:
-        head = buffered.peek(4096)[:4096]
+        return bytes(stream.peek(size)[:size])
     except (OSError, EOFError, lzma.LZMAError) as exc:
-        buffered.close()
-        raise AaprofError(f"{name}: cannot decompress: {exc}") from None
-    if b"\x00" in head:
-        buffered.close()
+        stream.close()
+        raise AaprofError(f"{name}: cannot read: {exc}") from None
+
+
+def _checked_text(stream: Any, name: str) -> BinaryIO:
+    """The stream, after checking its start is text (no NUL bytes) and it decompresses."""
+    if b"\x00" in _peek(stream, name, 4096):
+        stream.close()
         raise AaprofError(f"{name}: binary file, not a text log (journal files: use --journal)")
-    return buffered
+    return cast(BinaryIO, stream)
+
+
+class Continuations:
+    """Joins a USER_AVC record that dbus-daemon split over two physical lines.
+
+    dbus-daemon writes a newline inside its audit message, so in text logs the record's tail
+    (`exe=... terminal=?'`) stands, indented, on the next line. Feed lines in order to `push`;
+    it gives back the lines to parse, whole.
+    """
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        self.held: tuple[int, bytes] | None = None
+
+    def push(self, number: int, line: bytes) -> list[tuple[int, bytes]]:
+        held, self.held = self.held, None
+        if held is not None and line[:1] in {b" ", b"\t"}:
+            return [(held[0], held[1].rstrip(b"\r\n") + b" " + line.strip())]
+        out = [held] if held is not None else []
+        start = line.find(b"msg='")
+        if start >= 0 and line.find(b"'", start + 5) < 0:
+            self.held = (number, line)
+        else:
+            out.append((number, line))
+        return out
+
+    def flush(self) -> list[tuple[int, bytes]]:
+        held, self.held = self.held, None
+        return [held] if held is not None else []
 
 
 def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) pairs; a USER_AVC record split over two lines comes back whole.
-
-    dbus-daemon writes a newline inside its audit message, so in text logs its record's tail
-    (`exe=... terminal=?'`) stands, indented, on the next physical line.
+    """(line number, line) pairs, with split USER_AVC records joined (see Continuations).
 
     Raises:
         AaprofError: the stream fails part-way (a truncated archive, an I/O error).
     """
-    pending: bytes | None = None
-    pending_no = 0
+    joiner = Continuations()
     number = 0
     try:
-        for number, line in enumerate(stream, 1):  # noqa: B007
-            if pending is not None:
-                if line[:1] in {b" ", b"\t"}:
-                    yield pending_no, pending.rstrip(b"\r\n") + b" " + line.strip()
-                    pending = None
-                    continue
-                yield pending_no, pending
-                pending = None
-            start = line.find(b"msg='")
-            if start >= 0 and line.find(b"'", start + 5) < 0:
-                pending, pending_no = line, number
-                continue
-            yield number, line
+        for number, line in enumerate(stream, 1):
+            if b"msg='" in line or joiner.held is not None:
+                yield from joiner.push(number, line)
+            else:
+                yield number, line
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise AaprofError(f"{name}: read failed after line {number}: {exc}") from None
-    if pending is not None:
-        yield pending_no, pending
+    yield from joiner.flush()

@@ -121,7 +121,7 @@ class Event:
         if self.time is not None:
             out["time"] = self.time.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             out["epoch"] = self.epoch
-        for key, attr in _JSON_FIELDS:
+        for key, attr in JSON_FIELDS:
             value = getattr(self, attr)
             if value is None:
                 continue
@@ -156,14 +156,15 @@ def _put_text(out: dict[str, object], key: str, value: str) -> None:
 
 
 # JSON key -> Event attribute, in the documented order (time and epoch come first).
-_JSON_FIELDS: tuple[tuple[str, str], ...] = tuple(
+JSON_FIELDS: tuple[tuple[str, str], ...] = tuple(
     (name, name if name != "class" else "class_")
     for name in (
-        "serial node mode operation class profile namespace name name2 target requested denied "
-        "pid comm fsuid ouid capability capname signal peer family sock_type protocol addr "
-        "peer_addr laddr lport faddr fport bus path interface member fstype srcname flags info "
-        "error"
-    ).split()
+        *("serial", "node", "mode", "operation", "class", "profile", "namespace", "name"),
+        *("name2", "target", "requested", "denied", "pid", "comm", "fsuid", "ouid"),
+        *("capability", "capname", "signal", "peer", "family", "sock_type", "protocol"),
+        *("addr", "peer_addr", "laddr", "lport", "faddr", "fport", "bus", "path"),
+        *("interface", "member", "fstype", "srcname", "flags", "info", "error"),
+    )
 )
 
 

@@ -9,9 +9,8 @@ import pytest
 
 from aaprof.logs import Unparsed
 from aaprof.logs.reader import parse_text
-from tests.conftest import SHARED_CORPUS
 
-CASES = Path(SHARED_CORPUS, "libapparmor-test_multi")
+CASES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "libapparmor-test_multi"
 NAMES = sorted(p.stem for p in CASES.glob("*.in")) if CASES.is_dir() else []
 
 # Protocol numbers as libapparmor names them.
@@ -41,12 +40,20 @@ def _extra_int(key: str) -> Callable[[dict[str, object]], object]:
     return get
 
 
-def _key(key: str, convert: Callable[[object], object] = str) -> Callable[[dict[str, object]], object]:
+def _key(
+    key: str, convert: Callable[[object], object] = str
+) -> Callable[[dict[str, object]], object]:
     def get(doc: dict[str, object]) -> object:
         value = doc.get(key)
         return None if value is None else convert(value)
 
     return get
+
+
+def _audit_id(doc: dict[str, object]) -> str:
+    """libapparmor's `Audit ID`, `<seconds>.<millis>:<serial>`, from aaprof's epoch and serial."""
+    millis = round(float(str(doc["epoch"])) * 1000)
+    return f"{millis // 1000}.{millis % 1000:03d}:{doc['serial']}"
 
 
 def _command(doc: dict[str, object]) -> object:
@@ -59,8 +66,8 @@ def _command(doc: dict[str, object]) -> object:
 # libapparmor label -> (how to read aaprof's JSON, how to read libapparmor's value)
 MAPPING: dict[str, tuple[Callable[[dict[str, object]], object], Callable[[str], object]]] = {
     "Event type": (lambda d: f"AA_RECORD_{d['mode']}", str),
-    "Audit ID": (lambda d: f"{int(d['epoch']):d}.{round(float(d['epoch']) % 1 * 1000):03d}:{d['serial']}", str),  # type: ignore[call-overload]
-    "Epoch": (lambda d: int(d["epoch"]), int),  # type: ignore[call-overload]
+    "Audit ID": (_audit_id, str),
+    "Epoch": (lambda d: int(float(str(d["epoch"]))), int),
     "Audit subid": (_key("serial", int), int),  # type: ignore[arg-type]
     "Operation": (_key("operation"), str),
     "Mask": (_key("requested"), str),
@@ -82,7 +89,7 @@ MAPPING: dict[str, tuple[Callable[[dict[str, object]], object], Callable[[str], 
     "Foreign addr": (_key("faddr"), str),
     "Local port": (_key("lport", int), int),  # type: ignore[arg-type]
     "Foreign port": (_key("fport", int), int),  # type: ignore[arg-type]
-    "ErrorCode": (lambda d: abs(int(d["error"])), int),  # type: ignore[call-overload]
+    "ErrorCode": (lambda d: abs(int(str(d["error"]))), int),
     "DBus bus": (_key("bus"), str),
     "DBus path": (_key("path"), str),
     "DBus interface": (_key("interface"), str),

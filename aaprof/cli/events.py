@@ -1,0 +1,216 @@
+"""`aaprof events`: read AppArmor records from logs; filter, print or summarise them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aaprof.cli.output import render_events, render_stats, render_summary
+from aaprof.logs.journal import SYSTEM_JOURNAL
+from aaprof.logs.reader import Reader
+from aaprof.logs.select import MODE_CHOICES, Selection
+from aaprof.logs.sources import Input, expand
+from aaprof.logs.summary import Summary
+from aaprof.model.event import Event
+
+FORMATS = ("table", "json", "jsonl", "csv")
+# Show a progress bar when reading more than this many bytes and stderr is a terminal.
+PROGRESS_MIN_BYTES = 32 << 20
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, metavar="[LOG]...")
+@click.option(
+    "--mode",
+    type=click.Choice(MODE_CHOICES, case_sensitive=False),
+    default="all",
+    show_default=True,
+    help="Keep records of this mode (the kernel's apparmor= value).",
+)
+@click.option("--profile", metavar="GLOB", help="Keep records of matching profiles.")
+@click.option("--operation", "operations", multiple=True, metavar="OP", help="Keep this operation.")
+@click.option(
+    "--class", "classes", multiple=True, metavar="CLASS", help="Keep this class (file, cap, net…)."
+)
+@click.option("--since", metavar="TIME", help="Keep records at or after TIME (ISO, epoch, 2h).")
+@click.option("--until", metavar="TIME", help="Keep records at or before TIME.")
+@click.option("--pid", "pids", multiple=True, type=int, help="Keep records of this pid.")
+@click.option("--comm", metavar="GLOB", help="Keep records whose command matches.")
+@click.option("--name", metavar="GLOB", help="Keep records whose object name matches.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format; json and jsonl are the stable interface (docs/events.md).",
+)
+@click.option("--summary", is_flag=True, help="Counts per profile × class × mode, top names.")
+@click.option("--top", default=5, show_default=True, help="Names shown per summary row.")
+@click.option("--journal", is_flag=True, help="Also read the system journal.")
+@click.option("--boot", metavar="ID", help="Journal: only this boot (0 = current).")
+@click.option("-f", "--follow", is_flag=True, help="Keep reading lines appended to the files.")
+@click.option("--node", metavar="NAME", help="Node of records whose line names none.")
+@click.option(
+    "--node-from-dir",
+    is_flag=True,
+    help="Node of records whose line names none: the file's directory name.",
+)
+@click.option(
+    "--proc-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Attribute pids to containers through DIR/<pid>/cgroup (default with --follow: /proc).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
+def events(
+    inputs: tuple[str, ...],
+    mode: str,
+    profile: str | None,
+    operations: tuple[str, ...],
+    classes: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    pids: tuple[int, ...],
+    comm: str | None,
+    name: str | None,
+    fmt: str,
+    summary: bool,
+    top: int,
+    journal: bool,
+    boot: str | None,
+    follow: bool,
+    node: str | None,
+    node_from_dir: bool,
+    proc_root: Path | None,
+    quiet: bool,
+) -> None:
+    """Read AppArmor records (DENIED, ALLOWED, AUDIT, STATUS, …) from logs.
+
+    LOG is a file (plain, .gz, .bz2, .xz), a directory, a glob, a journal file or directory,
+    or - for standard input. Rotated sets (kern.log, kern.log.1, kern.log.2.gz) are read oldest
+    first. Lines of every format may be mixed: audit.log, kern.log/syslog, dmesg, journalctl
+    text and JSON, bare records.
+
+    \b
+    Examples:
+      aaprof events /var/log/audit/audit.log --mode denied
+      aaprof events --summary /var/log/kern.log*
+      aaprof events --journal --boot 0 --profile 'k8s_*' --format jsonl
+      aaprof events -f /var/log/kern.log --format jsonl
+    """
+    if not inputs and not journal:
+        raise click.UsageError("name at least one LOG (or - for stdin), or use --journal")
+    if follow and (journal or "-" in inputs or summary):
+        raise click.UsageError("--follow reads files: not with --journal, - or --summary")
+    selection = Selection.build(
+        mode=mode.lower(),
+        profile=profile,
+        operations=operations,
+        classes=classes,
+        since=since,
+        until=until,
+        pids=pids,
+        comm=comm,
+        name=name,
+    )
+    items = expand(list(inputs))
+    if journal:
+        items.append(Input(SYSTEM_JOURNAL, journal=True))
+    if boot is not None and not any(i.journal for i in items):
+        raise click.UsageError("--boot selects journal entries: add --journal or a journal path")
+    if follow and proc_root is None and Path("/proc/self/cgroup").exists():
+        proc_root = Path("/proc")
+    reader = Reader(node=node, node_from_dir=node_from_dir, boot=boot)
+    attribute = _attributor(proc_root)
+    out = sys.stdout
+    with _progress(items, reader, enabled=not follow) as done:
+        stream: Iterator[Event]
+        if follow:
+            stream = reader.follow([i.name for i in items], stop=lambda: False)
+        else:
+            stream = reader.events(items)
+        kept = (attribute(e) for e in stream if selection.keeps(e))
+        if summary:
+            result = Summary()
+            for event in kept:
+                result.add(event.mode, event.class_, event.profile, event.name)
+            done()
+            render_summary(result, fmt, top, out)
+        else:
+            render_events(kept, fmt, out)
+            done()
+    stats = reader.stats
+    if not quiet:
+        click.echo(render_stats(stats), err=True)
+    for error in stats.errors:
+        click.echo(f"aaprof: {error}", err=True)
+    if stats.errors:
+        raise SystemExit(1)
+
+
+def _attributor(proc_root: Path | None) -> Callable[[Event], Event]:
+    """Adds `container` to events: from the profile's name, and from /proc when given one."""
+    from aaprof.containers.naming import container_from_profile
+
+    resolver = None
+    if proc_root is not None:
+        from aaprof.containers.proc import ProcResolver
+
+        resolver = ProcResolver(proc_root)
+
+    def attribute(event: Event) -> Event:
+        found = container_from_profile(event.profile) if event.profile else None
+        if resolver is not None and event.pid is not None:
+            by_pid = resolver.resolve(event.pid)
+            if by_pid is not None:
+                found = by_pid if found is None else by_pid.merged(found)
+        return event if found is None else event.replace(container=found)
+
+    return attribute
+
+
+class _progress:
+    """A progress bar on stderr for large inputs when stderr is a terminal; else nothing."""
+
+    def __init__(self, items: list[Input], reader: Reader, enabled: bool) -> None:
+        sizes = [_size(i) for i in items]
+        self.total = sum(sizes)
+        self.enabled = enabled and sys.stderr.isatty() and self.total >= PROGRESS_MIN_BYTES
+        self.reader = reader
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[], None]:
+        if self.enabled:
+            bar = click.progressbar(length=self.total, label="reading", file=sys.stderr)
+            bar.__enter__()
+            last = [0]
+
+            def update(read: int) -> None:
+                bar.update(min(read, self.total) - last[0])
+                last[0] = min(read, self.total)
+
+            self.reader.progress = update
+            self.bar = bar
+        return self.finish
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+
+def _size(item: Input) -> int:
+    if item.journal or item.name == "-":
+        return 0
+    try:
+        return os.stat(item.name).st_size
+    except OSError:
+        return 0

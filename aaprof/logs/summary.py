@@ -1,0 +1,74 @@
+"""The summary of many events: counts per profile × class × mode, and the top names of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+# Distinct names kept per group. Past this, the rarest are dropped, so counts of names that
+# were dropped and seen again are lower bounds (memory stays bounded whatever the input).
+NAMES_KEPT: Final = 10_000
+
+
+@dataclass(slots=True)
+class Group:
+    """One profile × class × mode: how many records, and how often each name appeared."""
+
+    count: int = 0
+    names: dict[str, int] = field(default_factory=dict)
+    names_dropped: bool = False
+
+    def add_name(self, name: str, count: int) -> None:
+        names = self.names
+        names[name] = names.get(name, 0) + count
+        if len(names) > 2 * NAMES_KEPT:
+            kept = sorted(names.items(), key=lambda kv: -kv[1])[:NAMES_KEPT]
+            self.names = dict(kept)
+            self.names_dropped = True
+
+    def top(self, n: int) -> list[tuple[str, int]]:
+        return sorted(self.names.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+GroupKey = tuple[str, str, str]  # (profile, class, mode); "" where absent
+
+
+@dataclass(slots=True)
+class Summary:
+    """Counts of events per (profile, class, mode), built with `add`."""
+
+    groups: dict[GroupKey, Group] = field(default_factory=dict)
+
+    def add(
+        self, mode: str, class_: str | None, profile: str | None, name: str | None, count: int = 1
+    ) -> None:
+        key = (profile or "", class_ or "", mode)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = Group()
+        group.count += count
+        if name is not None:
+            group.add_name(name, count)
+
+    @property
+    def total(self) -> int:
+        return sum(g.count for g in self.groups.values())
+
+    def rows(self) -> list[tuple[GroupKey, Group]]:
+        """Groups, most records first, then by profile, class and mode."""
+        return sorted(self.groups.items(), key=lambda kv: (-kv[1].count, kv[0]))
+
+    def to_dict(self, top: int = 5) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "groups": [
+                {
+                    "profile": profile,
+                    "class": class_,
+                    "mode": mode,
+                    "count": group.count,
+                    "top_names": [{"name": n, "count": c} for n, c in group.top(top)],
+                }
+                for (profile, class_, mode), group in self.rows()
+            ],
+        }
