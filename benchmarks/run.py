@@ -1,0 +1,363 @@
+"""The `aaprof events` benchmark: whole-process wall time and peak RSS against libapparmor and grep.
+
+Usage (from the repository root):
+    .venv/bin/python benchmarks/run.py [--records N] [--repeat K] [--write-docs]
+
+Generates benchmarks/data/ if it is missing (or was made with another --records), then times,
+for the dense audit.log and the 90%-noise kern.log: `grep -c apparmor=`, the libapparmor loop
+(benchmarks/libapparmor_summary.py, on this same interpreter), the same loop with an
+`apparmor=` prefilter, `aaprof events --summary FILE` and `aaprof events --format jsonl FILE`
+(output to /dev/null); then aaprof again on an audit.log `--scale` times larger, to show that
+peak RSS does not grow with the input. Each command is a child process: wall time is the best of
+K runs, peak RSS the largest `ru_maxrss` that `os.wait4` reports for that child over the K runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+DOCS = REPO / "docs" / "performance.md"
+BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
+TARGETS = {"audit": 3.0, "kern": 5.0}  # aaprof --summary speed-up over the libapparmor loop
+RSS_LIMIT_MB = 100
+TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time, not the shell keyword
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One command to time on one input."""
+
+    input: str  # "audit", "kern" or "audit×3"
+    label: str
+    argv: tuple[str, ...]
+    keep_output: bool = False  # capture stdout (else it goes to /dev/null)
+    aaprof: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How a step went: best wall time, peak RSS, exit code, and its output if kept."""
+
+    step: Step
+    seconds: float
+    rss_mb: float
+    exit_code: int
+    output: str
+    stderr: str
+
+
+def run_once(step: Step) -> tuple[float, float, int, str, str]:
+    """Run the command once; its wall time, its own peak RSS (MB), exit code, stdout, stderr.
+
+    A child made by fork/vfork starts with the runner's RSS high-water mark, so `ru_maxrss` from
+    `os.wait4` on a direct child is never below the runner's own (~15 MB). GNU time, a small C
+    parent, reports its child's `ru_maxrss` from wait4 without that floor; it is used when present.
+    """
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as rss,
+    ):
+        stdout = out if step.keep_output else subprocess.DEVNULL
+        argv = [TIME, "-f", "%M", "-o", rss.name, *step.argv] if TIME else list(step.argv)
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        kilobytes = int(rss.read().split()[-1]) if TIME else usage.ru_maxrss
+        out.seek(0)
+        err.seek(0)
+        text = out.read().decode("utf-8", "replace")
+        return seconds, kilobytes / 1024, proc.returncode, text, err.read().decode()[-2000:]
+
+
+def measure(step: Step, repeat: int) -> Result:
+    """Best wall time and largest peak RSS over `repeat` runs (stops at the first failure)."""
+    best, peak = float("inf"), 0.0
+    output = stderr = ""
+    code = 0
+    for _ in range(repeat):
+        seconds, rss, code, output, stderr = run_once(step)
+        best, peak = min(best, seconds), max(peak, rss)
+        if code != 0:
+            break
+    return Result(step, best, peak, code, output, stderr)
+
+
+def ensure_data(data: Path, records: int, scale: int) -> None:
+    """Generate the inputs unless data/params.json says they were made with these sizes."""
+    params = {"records": records, "scale": scale}
+    stamp = data / "params.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        return
+    generator = [sys.executable, str(BENCH / "generate.py")]
+    print(f"generating {records} records into {data}/ ...", file=sys.stderr)
+    subprocess.run([*generator, str(data), "--records", str(records)], check=True)
+    large = str(data / f"x{scale}")
+    subprocess.run(
+        [*generator, large, "--records", str(records * scale), "--only", "audit"], check=True
+    )
+    stamp.write_text(json.dumps(params) + "\n")
+
+
+def aaprof_command() -> list[str] | None:
+    """`aaprof` next to this interpreter, if `aaprof events --help` works; else None."""
+    exe = Path(sys.executable).parent / "aaprof"
+    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "aaprof"]
+    probe = subprocess.run([*argv, "events", "--help"], check=False, capture_output=True, text=True)
+    if probe.returncode != 0 or "--summary" not in probe.stdout:
+        detail = (probe.stderr.strip().splitlines() or ["no --summary option"])[-1]
+        print(f"aaprof not ready: `aaprof events --help` failed: {detail}", file=sys.stderr)
+        return None
+    return argv
+
+
+def check_libapparmor() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import LibAppArmor"], check=False, capture_output=True
+    )
+    if probe.returncode != 0:
+        sys.exit(
+            f"{sys.executable} cannot import LibAppArmor: apt-get install python3-libapparmor, "
+            "and run this with a python that sees system site packages (.venv is made that way)"
+        )
+
+
+def steps_for(data: Path, scale: int, aaprof: list[str] | None) -> list[Step]:
+    py, ref = sys.executable, str(BENCH / "libapparmor_summary.py")
+    steps = []
+    for name in ("audit", "kern"):
+        path = str(data / f"{name}.log")
+        steps += [
+            Step(name, "`grep -c apparmor=`", ("grep", "-c", "apparmor=", path), keep_output=True),
+            Step(name, "libapparmor loop", (py, ref, path), keep_output=True),
+            Step(name, "libapparmor loop, `apparmor=` prefilter", (py, ref, "--prefilter", path)),
+        ]
+        steps += aaprof_steps(name, path, aaprof)
+    large = str(data / f"x{scale}" / "audit.log")
+    return steps + aaprof_steps(f"audit×{scale}", large, aaprof)
+
+
+def aaprof_steps(name: str, path: str, aaprof: list[str] | None) -> list[Step]:
+    base = tuple(aaprof or ("aaprof",))
+    return [
+        Step(name, "`aaprof events --summary`", (*base, "events", "--summary", path), True, True),
+        Step(
+            name,
+            "`aaprof events --format jsonl`",
+            (*base, "events", "--format", "jsonl", path),
+            aaprof=True,
+        ),
+    ]
+
+
+def run_steps(steps: list[Step], repeat: int, aaprof_ready: bool) -> list[Result | Step]:
+    """Each step's result; a step that cannot run (aaprof not ready) stays a bare Step."""
+    results: list[Result | Step] = []
+    for step in steps:
+        if step.aaprof and not aaprof_ready:
+            results.append(step)
+            continue
+        print(f"  {step.input}: {step.label} ...", file=sys.stderr, flush=True)
+        result = measure(step, repeat)
+        if result.exit_code != 0:
+            print(f"    failed (exit {result.exit_code}): {result.stderr.strip()}", file=sys.stderr)
+        results.append(result)
+    return results
+
+
+def reference_time(results: list[Result | Step], name: str) -> float | None:
+    for r in results:
+        if isinstance(r, Result) and r.step.input == name and r.step.label == "libapparmor loop":
+            return r.seconds if r.exit_code == 0 else None
+    return None
+
+
+def row(result: Result | Step, reference: float | None, inputs: dict[str, str]) -> str:
+    if isinstance(result, Step):
+        return f"| {inputs[result.input]} | {result.label} | aaprof not ready | | |"
+    step = result.step
+    if result.exit_code != 0:
+        return f"| {inputs[step.input]} | {step.label} | failed (exit {result.exit_code}) | | |"
+    ratio = f"{reference / result.seconds:.1f}×" if reference else ""
+    cells = (inputs[step.input], step.label, f"{result.seconds:.2f}", f"{result.rss_mb:.0f}", ratio)
+    return "| " + " | ".join(cells) + " |"
+
+
+def describe_inputs(data: Path, records: int, scale: int) -> dict[str, str]:
+    def size(path: Path) -> str:
+        return f"{path.stat().st_size / 1e6:.0f} MB"
+
+    audit, kern, large = data / "audit.log", data / "kern.log", data / f"x{scale}" / "audit.log"
+    return {
+        "audit": f"audit.log, {records:,} records ({size(audit)})",
+        "kern": f"kern.log, {records:,} lines, 10% AppArmor ({size(kern)})",
+        f"audit×{scale}": f"audit.log, {records * scale:,} records ({size(large)})",
+    }
+
+
+def verdicts(results: list[Result | Step]) -> list[str]:
+    """The acceptance targets, each with its measured value."""
+    done = [r for r in results if isinstance(r, Result) and r.step.aaprof and r.exit_code == 0]
+    if not done:
+        return ["- aaprof not ready: no target measured."]
+    lines = []
+    for name, target in TARGETS.items():
+        ref = reference_time(results, name)
+        summary = [r for r in done if r.step.input == name and "--summary" in r.step.label]
+        if ref and summary:
+            ratio = ref / summary[0].seconds
+            mark = "met" if ratio >= target else "NOT met"
+            lines.append(
+                f"- `--summary` on {name}.log: {ratio:.1f}× the libapparmor loop "
+                f"(target ≥ {target:.0f}×): {mark}"
+            )
+    peak = max(r.rss_mb for r in done)
+    mark = "met" if peak < RSS_LIMIT_MB else "NOT met"
+    lines.append(f"- largest aaprof peak RSS: {peak:.0f} MB (target < {RSS_LIMIT_MB} MB): {mark}")
+    return lines
+
+
+Groups = dict[tuple[str, str, str], int]  # (profile, class, mode) → records
+
+
+def reference_groups(output: str) -> Groups:
+    """The libapparmor loop's `count<TAB>profile<TAB>class<TAB>mode<TAB>names` lines."""
+    groups: Groups = {}
+    for line in output.splitlines():
+        if not line.startswith("#"):
+            count, profile, cls, mode, *_ = line.split("\t")
+            groups[(profile, cls, mode)] = int(count)
+    return groups
+
+
+def aaprof_groups(output: str) -> Groups:
+    """The group rows of `aaprof events --summary`'s table (`COUNT  MODE CLASS PROFILE`)."""
+    groups: Groups = {}
+    for line in output.splitlines():
+        if line[:8].strip().isdigit() and line[8:10] == "  " and "records in" not in line:
+            mode, cls, profile = line[10:18].strip(), line[19:31].strip(), line[32:]
+            key = (profile.replace("-", "", profile == "-"), cls.replace("-", "", cls == "-"), mode)
+            groups[key] = int(line[:8])
+    return groups
+
+
+def agreement(results: list[Result | Step]) -> list[str]:
+    """Whether aaprof's summary and the libapparmor loop's count the same records per group."""
+    kept = {
+        (r.step.input, r.step.label): r.output
+        for r in results
+        if isinstance(r, Result) and r.step.keep_output and r.exit_code == 0
+    }
+    lines = []
+    for name in TARGETS:
+        ref = kept.get((name, "libapparmor loop"))
+        ours = kept.get((name, "`aaprof events --summary`"))
+        if ref is None or ours is None:
+            continue
+        theirs, mine = reference_groups(ref), aaprof_groups(ours)
+        differ = sorted(k for k in theirs.keys() | mine.keys() if theirs.get(k) != mine.get(k))
+        rejected = ref.rstrip().rsplit("\t", 1)[-1]
+        lines.append(
+            f"- {name}.log: aaprof counts {sum(mine.values()):,} records in {len(mine)} groups, "
+            f"libapparmor {sum(theirs.values()):,} in {len(theirs)} ({rejected} lines with "
+            f"`apparmor=` rejected); {len(differ)} groups differ"
+            + (
+                f", e.g. {differ[0]}: aaprof {mine.get(differ[0])}, libapparmor "
+                f"{theirs.get(differ[0])}"
+                if differ
+                else ""
+            )
+        )
+    return lines
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    libapparmor = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "python3-libapparmor"],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d}, {cpu}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, libapparmor {libapparmor or '?'}, aaprof at {commit or '?'}"
+    )
+
+
+def report(results: list[Result | Step], inputs: dict[str, str], repeat: int) -> str:
+    lines = [
+        f"Measured {machine()}.",
+        "",
+        f"| input | command | wall s, best of {repeat} | peak RSS MB | vs libapparmor loop |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [row(r, reference_time(results, r_input(r)), inputs) for r in results]
+    return "\n".join([*lines, "", *verdicts(results), *agreement(results)]) + "\n"
+
+
+def r_input(result: Result | Step) -> str:
+    name = result.input if isinstance(result, Step) else result.step.input
+    return name.split("×")[0]
+
+
+def write_docs(table: str) -> None:
+    text = DOCS.read_text()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{DOCS} has no {BEGIN} ... {END} markers to put the results between")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOCS.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
+    print(f"wrote the results into {DOCS}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000, help="records per input")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command; best time kept")
+    parser.add_argument("--scale", type=int, default=3, help="size of the large input, × records")
+    parser.add_argument("--data", type=Path, default=BENCH / "data", help="where the inputs live")
+    parser.add_argument("--write-docs", action="store_true", help=f"put the table into {DOCS}")
+    args = parser.parse_args(argv)
+    check_libapparmor()
+    ensure_data(args.data, args.records, args.scale)
+    aaprof = aaprof_command()
+    steps = steps_for(args.data, args.scale, aaprof)
+    results = run_steps(steps, args.repeat, aaprof is not None)
+    table = report(results, describe_inputs(args.data, args.records, args.scale), args.repeat)
+    print(table)
+    if args.write_docs:
+        write_docs(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
