@@ -204,7 +204,9 @@ def parse_journal_entry(
     audit(...): ...`), D-Bus daemons logging through syslog, and dbus-broker's structured fields.
     """
     node = _field(entry, "_HOSTNAME") or node
-    realtime = _field(entry, "__REALTIME_TIMESTAMP")
+    # journald puts the audit stamp in _SOURCE_REALTIME_TIMESTAMP; __REALTIME_TIMESTAMP is when
+    # it received the record, often a millisecond or more later than the kernel's copy's stamp.
+    realtime = _field(entry, "_SOURCE_REALTIME_TIMESTAMP") or _field(entry, "__REALTIME_TIMESTAMP")
     when = (
         datetime.fromtimestamp(int(realtime) / 1_000_000, tz=UTC)
         if realtime and realtime.isdigit()
