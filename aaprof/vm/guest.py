@@ -85,8 +85,15 @@ dmesg -s 16777216 > /out/dmesg
 AAEXEC = r"""#!/bin/sh
 # usage: aaexec PROFILE COMMAND [ARG...]
 p=$1; shift
+c=$1; shift
+# busybox sh runs its own applets in-process ("standalone shell"): a name with a slash is
+# really exec'd, so the new profile applies
+case $c in
+    */*) ;;
+    *) for d in $(echo "$PATH" | tr : ' '); do [ -x "$d/$c" ] && c=$d/$c && break; done ;;
+esac
 printf 'exec %s' "$p" > /proc/self/attr/exec || exit 126
-exec "$@"
+exec "$c" "$@"
 """
 
 PYTHON = r"""#!/bin/sh
