@@ -12,6 +12,7 @@ import click
 
 from aaprof.cli.output import render_events, render_stats, render_summary
 from aaprof.logs.journal import SYSTEM_JOURNAL
+from aaprof.logs.quick import summarize
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import MODE_CHOICES, Selection
 from aaprof.logs.sources import Input, expand
@@ -135,7 +136,11 @@ def events(
         else:
             stream = reader.events(items)
         kept = (attribute(e) for e in stream if selection.keeps(e))
-        if summary:
+        if summary and not selection.needs_event:
+            result = summarize(reader, items, selection)
+            done()
+            render_summary(result, fmt, top, out)
+        elif summary:
             result = Summary()
             for event in kept:
                 result.add(event.mode, event.class_, event.profile, event.name)

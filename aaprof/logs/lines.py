@@ -255,3 +255,51 @@ def _dbus_broker_event(
         info=_field(entry, "MESSAGE"),
         source=source,
     )
+
+
+Identity = tuple[bytes, bytes]
+
+
+def record_identity(line: bytes) -> Identity | None:
+    """What two copies of one record share: its audit stamp and its payload.
+
+    The kernel's copy (kmsg, kern.log, journald's kernel transport) and the audit copy
+    (audit.log, journald's audit transport) print the same `sec.ms:serial` and the same
+    `apparmor=...` text. Lines without a stamp give None: they cannot be matched safely.
+    """
+    if line[:1] == b"{":
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return None
+        return entry_identity(entry) if isinstance(entry, dict) else None
+    at = line.find(b"audit(")
+    if at < 0:
+        return None
+    close = line.find(b"): ", at)
+    if close < 0:
+        return None
+    return line[at + 6 : close], identity_payload(line[close + 3 :])
+
+
+def identity_payload(payload: bytes) -> bytes:
+    """The part of a record's payload that its copies share: from `apparmor=` to the end."""
+    start = payload.find(b"apparmor=")
+    payload = payload[start:] if start >= 0 else payload
+    return payload.split(b"\x1d", 1)[0].rstrip(b"' \t\r\n")
+
+
+def entry_identity(entry: dict[str, object]) -> Identity | None:
+    """record_identity for a journal entry (either transport)."""
+    message = _field(entry, "MESSAGE")
+    if message is None:
+        return None
+    raw = message.encode("utf-8", "surrogateescape")
+    if b"audit(" in raw:
+        return record_identity(raw)
+    realtime = _field(entry, "_SOURCE_REALTIME_TIMESTAMP") or _field(entry, "__REALTIME_TIMESTAMP")
+    serial = _field(entry, "_AUDIT_ID")
+    if not (realtime and realtime.isdigit() and serial and serial.isdigit()):
+        return None
+    millis = int(realtime) // 1000
+    return f"{millis // 1000}.{millis % 1000:03d}:{serial}".encode(), identity_payload(raw)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aaprof.errors import AaprofError
 from aaprof.logs.follow import follow
 from aaprof.logs.journal import iter_journal
-from aaprof.logs.lines import ParseResult, Unparsed, parse_journal_entry, parse_line
+from aaprof.logs.lines import (
+    Identity,
+    ParseResult,
+    Unparsed,
+    parse_journal_entry,
+    parse_line,
+    record_identity,
+)
 from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
@@ -77,36 +85,9 @@ class Deduplicator:
         return False
 
 
-def dedup_key(event: Event) -> tuple[object, ...] | None:
-    """The identity of a record across its copies: node, audit stamp and its every field."""
-    e = event
-    if e.serial is None or e.time is None:
-        return None
-    return (
-        e.node,
-        e.serial,
-        e.time,
-        e.mode,
-        e.operation,
-        e.profile,
-        e.namespace,
-        e.name,
-        e.name2,
-        e.target,
-        e.requested,
-        e.denied,
-        e.pid,
-        e.capability,
-        e.signal,
-        e.peer,
-        e.family,
-        e.addr,
-        e.peer_addr,
-        e.path,
-        e.interface,
-        e.member,
-        e.info,
-    )
+def _journal_line(entry: dict[str, object]) -> bytes:
+    """A journal entry as the JSON line `journalctl -o json` would print (for its identity)."""
+    return json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
@@ -141,27 +122,39 @@ class Reader:
             except AaprofError as exc:
                 self.stats.errors.append(str(exc))
 
-    def _node_for(self, name: str) -> str | None:
+    def node_for(self, name: str) -> str | None:
+        """The node of records from this input whose lines name none."""
         if self.node_from_dir and name != "-":
             parent = name.rstrip("/").rpartition("/")[0].rpartition("/")[2]
             return parent or self.node
         return self.node
 
-    def _accept(self, result: ParseResult, source: SourceRef, stamped: bool) -> Event | None:
+    def accept(self, result: ParseResult, source: SourceRef, line: bytes | str) -> Event | None:
+        """The event of a parse result, or None: counted, checked for duplicates."""
         if result is None:
             return None
         if isinstance(result, Unparsed):
             self.stats.note_unparsed(source, result.reason)
             return None
-        key = dedup_key(result)
-        if key is not None and self._dedup.seen(key, (source.file, stamped)):
-            self.stats.duplicates += 1
+        identity = record_identity(line) if isinstance(line, bytes) else None
+        if identity is not None and self.is_duplicate(identity, (source.file, b"audit(" in line)):
             return None
         self.stats.records += 1
         return result
 
+    def is_duplicate(self, identity: Identity, origin: object) -> bool:
+        """Whether this record came before from another origin (counted as a duplicate).
+
+        The origin is the file and whether the line carried the kernel's `audit(...)` stamp:
+        journald's audit copy of a record has none, its kernel copy has one.
+        """
+        if self._dedup.seen(identity, origin):
+            self.stats.duplicates += 1
+            return True
+        return False
+
     def _text(self, item: Input) -> Iterator[Event]:
-        node = self._node_for(item.name)
+        node = self.node_for(item.name)
         stream = open_input(item.name)
         stats, progress = self.stats, self.progress
         try:
@@ -172,7 +165,7 @@ class Reader:
                     progress(stats.bytes_read)
                 source = SourceRef(item.name, number)
                 result = parse_line(line, source, node=node)
-                event = self._accept(result, source, b"audit(" in line)
+                event = self.accept(result, source, line)
                 if event is not None:
                     yield event
         finally:
@@ -186,8 +179,8 @@ class Reader:
             self.stats.lines += 1
             for line_number, line in joiners[name].push(number, raw):
                 source = SourceRef(name, line_number)
-                result = parse_line(line, source, node=self._node_for(name))
-                event = self._accept(result, source, b"audit(" in line)
+                result = parse_line(line, source, node=self.node_for(name))
+                event = self.accept(result, source, line)
                 if event is not None:
                     yield event
 
@@ -195,6 +188,6 @@ class Reader:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):
             self.stats.lines += 1
             result = parse_journal_entry(entry, source, self.node)
-            event = self._accept(result, source, "audit(" in str(entry.get("MESSAGE", "")))
+            event = self.accept(result, source, _journal_line(entry))
             if event is not None:
                 yield event
