@@ -94,9 +94,9 @@ def _parse_text(
 ) -> ParseResult:
     stamp = _STAMP.search(text)
     if stamp is None:
-        if "audit(" in text:
-            return Unparsed("malformed audit(...) stamp")
         start = text.find("apparmor=")
+        if "audit(" in (text[:start] if start >= 0 else text):
+            return Unparsed("malformed audit(...) stamp")
         if start < 0:
             return Unparsed("legacy AppArmor record without audit stamp")
         prefix, payload = text[:start], text[start:]

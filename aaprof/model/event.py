@@ -106,7 +106,10 @@ class Event:
     @property
     def epoch(self) -> float | None:
         """Seconds since 1970 with millisecond precision, as in `audit(<epoch>:<serial>)`."""
-        return None if self.time is None else int(self.time.timestamp() * 1000) / 1000
+        if self.time is None:
+            return None
+        millis = int(self.time.timestamp()) * 1000 + self.time.microsecond // 1000
+        return millis / 1000
 
     def replace(self, **changes: object) -> Event:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
