@@ -89,10 +89,17 @@ def parse_line(
         return Unparsed(f"unreadable value ({type(exc).__name__})")
 
 
+def _find_stamp(text: str) -> re.Match[str] | None:
+    """The record's `audit(...)` stamp: before its `apparmor=`, never inside a value (a process
+    can name a file `audit(1.2:3):apparmor=ALLOWED`, which the kernel prints quoted)."""
+    start = text.find("apparmor=")
+    return _STAMP.search(text, 0, start if start >= 0 else len(text))
+
+
 def _parse_text(
     text: str, source: SourceRef | None, node: str | None, year: int | None
 ) -> ParseResult:
-    stamp = _STAMP.search(text)
+    stamp = _find_stamp(text)
     if stamp is None:
         start = text.find("apparmor=")
         if "audit(" in (text[:start] if start >= 0 else text):
@@ -217,8 +224,7 @@ def parse_journal_entry(
     message = _field(entry, "MESSAGE")
     if message is None or not is_apparmor(message):
         return None
-    stamp = _STAMP.search(message)
-    if stamp is not None:
+    if _find_stamp(message) is not None:
         return _parse_text(message, source, node, None)
     audit_id = _field(entry, "_AUDIT_ID")
     serial = int(audit_id) if audit_id and audit_id.isdigit() else None
