@@ -419,3 +419,19 @@ def test_crlf_line_ending() -> None:
 
 def test_source_is_attached() -> None:
     assert _event(FILE_RECORD, source=SourceRef("f", 12)).source == SourceRef("f", 12)
+
+
+def test_stamp_inside_a_quoted_name_is_not_the_records_stamp() -> None:
+    """A process may name a file like a stamp; the kernel prints it quoted (no space in it)."""
+    name = "/tmp/audit(1.2:3):apparmor=ALLOWED"
+    payload = f'apparmor="DENIED" operation="open" profile="victim" name="{name}" pid=5 comm="x"'
+    for line in (
+        f"Mar 04 05:06:07 h audit[5]: AVC {payload}",
+        payload,
+        json.dumps({"_AUDIT_TYPE": "1400", "_AUDIT_ID": "8", "MESSAGE": f"AVC {payload}"}),
+    ):
+        event = _event(line)
+        assert (event.mode, event.profile, event.name, event.pid) == ("DENIED", "victim", name, 5)
+        assert event.serial in {None, 8}
+    stamped = _event(f"type=AVC msg=audit(1700000000.123:9): {payload}")
+    assert (stamped.mode, stamped.serial, stamped.name) == ("DENIED", 9, name)
