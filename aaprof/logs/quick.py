@@ -2,45 +2,90 @@
 
 A summary needs five fields of a record (mode, operation, class, profile, name). The kernel
 writes those first, in a fixed order, before ` pid=`: `apparmor= operation= [class=] [info=]
-[error=] [namespace=] profile= [name=] pid= ...`. So the bytes from `apparmor=` to ` pid=` are
-counted as they are, and each distinct run of bytes is parsed once at the end. A line whose
-key fields are not all in that run (old layouts, USER_AVC, JSON) goes through the full parser,
-so the result equals summarising parsed Events (tests/logs/test_quick.py checks that).
+[error=] [namespace=] profile= [name=] pid= ...`. So the bytes from `apparmor=` to ` pid=` (the
+record's *head*) are counted as they are, and each distinct head is parsed once, at the end.
+
+Input is scanned a chunk (1 MiB) at a time: one regex pass finds the stamped records, so lines
+that are not AppArmor records cost no Python code at all. A chunk holding anything this layout
+does not cover (a record without a stamp, USER_AVC, a legacy type, JSON) is read line by line
+through the full parser instead; so is a record whose head lacks a key field that the full
+parser would find later in the line. The result equals summarising parsed Events, which
+tests/logs/test_quick.py checks.
 """
 
 from __future__ import annotations
 
 import lzma
+import multiprocessing
+import os
 import re
 from collections.abc import Callable
-from typing import Final
+from dataclasses import dataclass, field
+from typing import BinaryIO, Final
 
 from aaprof.errors import AaprofError
-from aaprof.logs.lines import parse_line, record_identity
-from aaprof.logs.reader import Reader
-from aaprof.logs.record import derive_class, parse_payload
+from aaprof.logs.lines import identity_payload, parse_line
+from aaprof.logs.reader import Reader, ReadStats
+from aaprof.logs.record import class_of_operation, derive_class, parse_payload
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import Continuations, Input, open_input
 from aaprof.logs.summary import Summary
 from aaprof.model.event import Event, SourceRef
 
-_LAYOUT: Final = re.compile(
-    rb"audit\(([0-9.:]+)\): (apparmor=\"(\w+)\" operation=\"([^\"]*)\""
-    rb"(?: class=\"(\w+)\")?(?: info=\"[^\"]*\")?(?: error=-?\d+)?(?: parent=\d+)?"
-    rb"(?: namespace=(?:\"[^\"]*\"|[0-9A-F]+))?"
-    rb" profile=(\"[^\"]*\"|[0-9A-F]+)(?: name=(\"[^\"]*\"|[0-9A-F]+))?[ \x1d\r\n]?)"
-)
+CHUNK = 1 << 20
+# A plain file at least this large is read by two processes.
+PARALLEL_MIN_BYTES = 32 << 20
+_COMPRESSED: Final = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+# A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
+_RECORD: Final = re.compile(rb"audit\((\d+\.\d+:\d+)\): (apparmor=\"[^\n]*)")
+# Anything in a chunk that only the full parser reads right.
+_SLOW_MARKS: Final = (b"msg='apparmor=", b"type=APPARMOR", b"type=150", b"UNKNOWN[150", b"\n{")
 
-RawKey = tuple[bytes, bool, bool]  # (apparmor= ... up to pid=, has family=, has a mask)
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What records with one head need before they are counted."""
+
+    parse: bool = False  # the full parser reads them (a layout the head does not cover)
+    tail: tuple[bytes, ...] = ()  # key fields that must not stand later in the line
+    family: bool = False  # their class depends on a `family=` later in the line
+    mask: bool = False  # ... and, without family and name, on a mask
+
+
+_COUNT: Final = _Plan()
+
+
+def _plan(head: bytes, whole: bool) -> _Plan:
+    if b" operation=" not in head or b" profile=" not in head:
+        return _Plan(parse=True)  # rare layouts (no operation, label=, profile after pid)
+    tail = () if whole else tuple(f for f in (b" name=", b" class=") if f not in head)
+    event = parse_payload(head.decode("utf-8", "surrogateescape"))
+    ambiguous = (
+        b" class=" not in head
+        and event is not None
+        and class_of_operation(event.operation or "") is None
+    )
+    plan = _Plan(tail=tail, family=ambiguous, mask=ambiguous and b" name=" not in head)
+    return _COUNT if plan == _COUNT else plan
+
+
+# A head, or (head, has family=, has a mask) where the class depends on the rest of the line.
+RawKey = bytes | tuple[bytes, bool, bool]
+
+
+@dataclass(slots=True)
+class _Counts:
+    keys: dict[RawKey, int] = field(default_factory=dict)
+    plans: dict[bytes, _Plan] = field(default_factory=dict)
 
 
 def _key_fields(key: RawKey) -> tuple[str, str | None, str | None, str | None, str | None]:
     """(mode, operation, class, profile, name) of a raw key, as the full parser gives them."""
-    blob, has_family, has_mask = key
-    event = parse_payload(blob.decode("utf-8", "surrogateescape"))
-    assert event is not None  # the blob starts with apparmor="..."
+    head, has_family, has_mask = (key, False, False) if isinstance(key, bytes) else key
+    event = parse_payload(head.decode("utf-8", "surrogateescape"))
+    assert event is not None  # a head starts with apparmor="..."
     class_ = event.class_
-    if b" class=" not in blob and event.operation is not None:
+    if b" class=" not in head and event.operation is not None:
         hint: dict[str, object] = {"operation": event.operation}
         if has_family:
             hint["family"] = True
@@ -53,16 +98,20 @@ def _key_fields(key: RawKey) -> tuple[str, str | None, str | None, str | None, s
 
 
 def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summary:
-    """The summary of the inputs' records that the selection keeps; stats go to `reader`."""
+    """The summary of the inputs' records that the selection keeps; stats go to `reader`.
+
+    One large plain file is read by two processes, half each (this machine class has two
+    cores; docs/performance.md); everything else is read here, in order.
+    """
     summary = Summary()
-    counts: dict[RawKey, int] = {}
+    counts = _Counts()
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
             summary.add(event.mode, event.class_, event.profile, event.name)
 
     # Copies of one record come from different inputs; with one text input there are none
-    # among the lines the fast path takes (the full parser still checks the lines it takes).
+    # among the records the fast path takes (the full parser still checks the lines it takes).
     check_copies = len(items) > 1
     for item in items:
         if item.journal:
@@ -70,96 +119,215 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
                 add_event(event)
             continue
         try:
-            _scan(reader, item, counts, add_event, check_copies)
+            split = None if check_copies else _split_point(item.name)
+            if split is None:
+                _Scan(reader, item.name, counts, add_event, check_copies).run()
+            else:
+                _two_halves(reader, item.name, split, counts, add_event, selection, summary)
         except AaprofError as exc:  # named like any other unreadable input; the rest is read
             reader.stats.errors.append(str(exc))
-    for key, count in counts.items():
+    for key, count in counts.keys.items():
         mode, operation, class_, profile, name = _key_fields(key)
         if selection.keeps_key(mode, profile, operation, class_, name):
             summary.add(mode, class_, profile, name, count)
     return summary
 
 
-def _scan(
-    reader: Reader,
-    item: Input,
-    counts: dict[RawKey, int],
-    add_event: Callable[[Event], None],
-    check_copies: bool,
-) -> None:
-    """Count one text input's records into `counts`; other lines go through the full parser.
-
-    This loop is the hot path of `aaprof events --summary` (docs/performance.md): it does per
-    line only what a fitting record needs, and hands anything unusual to `full` below.
-    """
-    stats = reader.stats
-    node = reader.node_for(item.name)
-    name = item.name
-    origin = (name, True)
-    joiner = Continuations()
-    stamp_ok = _STAMP.match
-    stream = open_input(name)
-    progress, done_before = reader.progress, stats.bytes_read
-    number = records = 0
-
-    def full(number: int, line: bytes) -> None:
-        source = SourceRef(name, number)
-        event = reader.accept(parse_line(line, source, node=node), source, line)
-        if event is not None:
-            add_event(event)
-
+def _split_point(name: str) -> int | None:
+    """Where to cut a large plain file in two: the start of a line that continues no other."""
+    if name == "-" or (os.cpu_count() or 1) < 2:
+        return None
     try:
-        for number, line in enumerate(stream, 1):
-            if not number & 0x3FFF and progress is not None:
-                progress(done_before + stream.tell())
-            if joiner.held is not None or b"msg='" in line:
-                for held_number, held_line in joiner.push(number, line):
-                    full(held_number, held_line)
-                continue
-            start = line.find(b"apparmor=")
-            if start < 0:
-                if line[:1] == b"{" or _legacy(line):
-                    full(number, line)
-                continue
-            end = line.find(b" pid=", start)
-            blob = line[start:end] if end > 0 else line[start:].rstrip()
-            if (
-                line[start + 9 : start + 10] == b'"'
-                and b" operation=" in blob
-                and b"profile=" in blob
-                and (b" name=" in blob or line.find(b" name=", end) < 0)
-                and (b" class=" in blob or line.find(b" class=", end) < 0)
-                and (start == 0 or stamp_ok(line, line.rfind(b"audit(", 0, start)) is not None)
+        size = os.stat(name).st_size
+        if size < PARALLEL_MIN_BYTES or not os.path.isfile(name):
+            return None
+        with open(name, "rb") as f:
+            if f.read(6).startswith(_COMPRESSED):
+                return None
+            f.seek(size // 2)
+            f.readline()
+            while True:
+                line = f.readline()
+                if not line:
+                    return None
+                if line[:1] not in {b" ", b"\t"}:
+                    return f.tell() - len(line)
+    except OSError:
+        return None  # the reader will name the problem
+
+
+def _two_halves(
+    reader: Reader,
+    name: str,
+    split: int,
+    counts: _Counts,
+    add_event: Callable[[Event], None],
+    selection: Selection,
+    summary: Summary,
+) -> None:
+    """Read the second half in a child process while this one reads the first; merge."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        second = pool.apply_async(_scan_part, (name, split, reader.node_for(name), selection))
+        _Scan(reader, name, counts, add_event, False, end=split).run()
+        part_counts, part_summary, part_stats = second.get()
+    for key, count in part_counts.items():
+        counts.keys[key] = counts.keys.get(key, 0) + count
+    summary.merge(part_summary)
+    reader.stats.merge(part_stats, line_offset=reader.stats.lines)
+
+
+def _scan_part(
+    name: str, start: int, node: str | None, selection: Selection
+) -> tuple[dict[RawKey, int], Summary, ReadStats]:
+    """A child's half: from byte `start` to the end, with its own reader and counts."""
+    reader = Reader(node=node)
+    counts = _Counts()
+    summary = Summary()
+
+    def add_event(event: Event) -> None:
+        if selection.keeps(event):
+            summary.add(event.mode, event.class_, event.profile, event.name)
+
+    _Scan(reader, name, counts, add_event, False, start=start).run()
+    return counts.keys, summary, reader.stats
+
+
+class _Scan:
+    """One text input, read a chunk at a time into the counts."""
+
+    def __init__(
+        self,
+        reader: Reader,
+        name: str,
+        counts: _Counts,
+        add_event: Callable[[Event], None],
+        check_copies: bool,
+        *,
+        start: int = 0,
+        end: int | None = None,
+    ) -> None:
+        self.reader, self.name, self.counts = reader, name, counts
+        self.add_event, self.check_copies = add_event, check_copies
+        self.node = reader.node_for(name)
+        self.joiner = Continuations()
+        self.origin = (name, True)
+        self.lines = 0  # lines before the current chunk
+        self.start, self.end = start, end
+        self.where = 0
+
+    def run(self) -> None:
+        stats = self.reader.stats
+        stream = open_input(self.name)
+        if self.start:
+            stream.seek(self.start)
+        done_before = stats.bytes_read
+        try:
+            for chunk in _ChunkIter(stream, self.name, self.end):
+                self._chunk(chunk)
+                self.lines += chunk.count(b"\n") + (chunk[-1:] != b"\n")
+                if self.reader.progress is not None:
+                    self.reader.progress(done_before + stream.tell())
+            for number, line in self.joiner.flush():
+                self._full(number, line)
+        finally:
+            stats.lines += self.lines
+            stats.bytes_read = done_before + stream.tell()
+            if self.name != "-":
+                stream.close()
+
+    def _chunk(self, chunk: bytes) -> None:
+        if (
+            self.joiner.held is not None
+            or chunk[:1] == b"{"
+            or any(mark in chunk for mark in _SLOW_MARKS)
+        ):
+            self._by_line(chunk)
+            return
+        found = _RECORD.findall(chunk)
+        if len(found) != chunk.count(b"apparmor="):
+            self._by_line(chunk)  # a record the regex does not cover (no stamp, two in a line)
+            return
+        keys, plans = self.counts.keys, self.counts.plans
+        records = 0
+        self.where = 0  # where the last record handed to the full parser was found
+        for stamp, record in found:
+            end = record.find(b" pid=")
+            head = record[:end] if end > 0 else record.rstrip()
+            plan = plans.get(head)
+            if plan is None:
+                plan = plans[head] = _plan(head, end < 0)
+            if plan is not _COUNT and (
+                plan.parse or any(record.find(f, end) >= 0 for f in plan.tail)
             ):
-                if check_copies:
-                    identity = record_identity(line)
-                    if identity is not None and reader.is_duplicate(identity, origin):
-                        continue
-                records += 1
-                key = (
-                    blob,
-                    b" family=" in line,
-                    b"mask=" in line or b" requested=" in line or b" denied=" in line,
-                )
-                counts[key] = counts.get(key, 0) + 1
-            else:
-                full(number, line)
-        for held_number, held_line in joiner.flush():
-            full(held_number, held_line)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise AaprofError(f"{name}: read failed after line {number}: {exc}") from None
-    finally:
-        stats.lines += number
-        stats.records += records
-        stats.bytes_read = done_before + stream.tell()
-        if name != "-":
-            stream.close()
+                self._record_by_line(chunk, record)
+                continue
+            if self.check_copies and self.reader.is_duplicate(
+                (stamp, identity_payload(record)), self.origin
+            ):
+                continue
+            records += 1
+            if plan is _COUNT:
+                keys[head] = keys.get(head, 0) + 1
+                continue
+            key = (
+                head,
+                plan.family and b" family=" in record,
+                plan.mask and (b"mask=" in record or b" requested=" in record),
+            )
+            keys[key] = keys.get(key, 0) + 1
+        self.reader.stats.records += records
+
+    def _record_by_line(self, chunk: bytes, record: bytes) -> None:
+        """Hand the line of one record of a fast chunk to the full parser."""
+        self.where = chunk.find(record, self.where)
+        line_start = chunk.rfind(b"\n", 0, self.where) + 1
+        number = self.lines + chunk.count(b"\n", 0, line_start) + 1
+        self._full(number, chunk[line_start : chunk.find(b"\n", self.where) + 1])
+
+    def _by_line(self, chunk: bytes) -> None:
+        lines = [line + b"\n" for line in chunk.split(b"\n")]
+        lines[-1] = lines[-1][:-1]  # what follows the last newline: a last line without one
+        if not lines[-1]:
+            lines.pop()
+        for offset, line in enumerate(lines, self.lines + 1):
+            for number, whole in self.joiner.push(offset, line):
+                self._full(number, whole)
+
+    def _full(self, number: int, line: bytes) -> None:
+        source = SourceRef(self.name, number)
+        event = self.reader.accept(parse_line(line, source, node=self.node), source, line)
+        if event is not None:
+            self.add_event(event)
 
 
-# A whole audit stamp right before the record (`audit(1.2:3): `), as the full parser needs it.
-_STAMP: Final = re.compile(rb"audit\(\d+\.\d+:\d+\): (?=apparmor=)")
+class _ChunkIter:
+    """Whole lines, about CHUNK bytes at a time; the last line may lack its newline."""
 
+    def __init__(self, stream: BinaryIO, name: str, end: int | None = None) -> None:
+        self.stream, self.name, self.rest = stream, name, b""
+        self.left = -1 if end is None else end - stream.tell()  # bytes to read; -1: all
 
-def _legacy(line: bytes) -> bool:
-    """is_apparmor's other marks: the AppArmor audit types of records without apparmor=."""
-    return b"type=APPARMOR" in line or b"type=150" in line or b"UNKNOWN[150" in line
+    def __iter__(self) -> _ChunkIter:
+        return self
+
+    def __next__(self) -> bytes:
+        while True:
+            size = CHUNK if self.left < 0 else min(CHUNK, self.left)
+            try:
+                data = self.stream.read(size) if size else b""
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise AaprofError(f"{self.name}: read failed: {exc}") from None
+            if not data:
+                if self.rest:
+                    last, self.rest = self.rest, b""
+                    return last
+                raise StopIteration
+            if self.left > 0:
+                self.left -= len(data)
+            data = self.rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                self.rest = data[cut:]
+                return data[:cut]
+            self.rest = data

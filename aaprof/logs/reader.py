@@ -45,6 +45,17 @@ class ReadStats:
         if len(self.first_unparsed) < KEEP_UNPARSED:
             self.first_unparsed.append((source, reason))
 
+    def merge(self, other: ReadStats, line_offset: int) -> None:
+        """Add the stats of a later part of the same input (its lines follow `line_offset`)."""
+        self.lines += other.lines
+        self.records += other.records
+        self.duplicates += other.duplicates
+        self.bytes_read += other.bytes_read
+        self.errors.extend(other.errors)
+        for source, reason in other.first_unparsed:
+            self.note_unparsed(SourceRef(source.file, source.line + line_offset), reason)
+        self.unparsed += other.unparsed - len(other.first_unparsed)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "lines": self.lines,
@@ -157,8 +168,9 @@ class Reader:
         node = self.node_for(item.name)
         stream = open_input(item.name)
         stats, progress = self.stats, self.progress
+        joiner = Continuations()
         try:
-            for number, line in iter_lines(stream, item.name):
+            for number, line in iter_lines(stream, item.name, joiner):
                 stats.lines += 1
                 stats.bytes_read += len(line)
                 if progress is not None and not number & 0x3FFF:
@@ -169,6 +181,7 @@ class Reader:
                 if event is not None:
                     yield event
         finally:
+            stats.lines += joiner.joined  # physical lines: a joined record counts as two
             if item.name != "-":
                 stream.close()
 

@@ -165,15 +165,43 @@ def _to_int(text: str) -> int | None:
         return None
 
 
+# Operations that name their class on kernels that print no `class=`; the file_* operations
+# on sockets are not here: their class depends on whether the record has a `family=`.
+_FILE_OPERATIONS: Final = frozenset(
+    (
+        *("open", "mknod", "link", "symlink", "rename_src", "rename_dest", "unlink", "mkdir"),
+        *("rmdir", "truncate", "chmod", "chown", "getattr", "setattr", "exec"),
+    )
+)
+_NET_OPERATIONS: Final = frozenset(
+    (
+        *("create", "post_create", "bind", "connect", "listen", "accept", "sendmsg", "recvmsg"),
+        *("getsockname", "getpeername", "getsockopt", "setsockopt", "socket_shutdown"),
+    )
+)
+
+
+def class_of_operation(operation: str) -> str | None:
+    """The class an operation implies on its own, or None when the record's fields decide."""
+    if operation in _CLASS_OF_OPERATION:
+        return _CLASS_OF_OPERATION[operation]
+    if operation.startswith("dbus"):
+        return "dbus"
+    if operation in _FILE_OPERATIONS:
+        return "file"
+    if operation in _NET_OPERATIONS:
+        return "net"
+    return None
+
+
 def derive_class(fields: dict[str, object]) -> str | None:
     """The record's class when it has no `class=`: from its operation and fields."""
     operation = fields.get("operation")
     if not isinstance(operation, str):
         return None
-    if operation in _CLASS_OF_OPERATION:
-        return _CLASS_OF_OPERATION[operation]
-    if operation.startswith("dbus"):
-        return "dbus"
+    implied = class_of_operation(operation)
+    if implied is not None:
+        return implied
     if "family" in fields or "sock_type" in fields:
         return "net"
     if "requested" in fields or "denied" in fields or "name" in fields:

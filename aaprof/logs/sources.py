@@ -141,14 +141,16 @@ class Continuations:
     it gives back the lines to parse, whole.
     """
 
-    __slots__ = ("held",)
+    __slots__ = ("held", "joined")
 
     def __init__(self) -> None:
         self.held: tuple[int, bytes] | None = None
+        self.joined = 0  # how many pairs of physical lines were given back as one
 
     def push(self, number: int, line: bytes) -> list[tuple[int, bytes]]:
         held, self.held = self.held, None
         if held is not None and line[:1] in {b" ", b"\t"}:
+            self.joined += 1
             return [(held[0], held[1].rstrip(b"\r\n") + b" " + line.strip())]
         out = [held] if held is not None else []
         start = line.find(b"msg='")
@@ -163,13 +165,15 @@ class Continuations:
         return [held] if held is not None else []
 
 
-def iter_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes]]:
+def iter_lines(
+    stream: BinaryIO, name: str, joiner: Continuations | None = None
+) -> Iterator[tuple[int, bytes]]:
     """(line number, line) pairs, with split USER_AVC records joined (see Continuations).
 
     Raises:
         AaprofError: the stream fails part-way (a truncated archive, an I/O error).
     """
-    joiner = Continuations()
+    joiner = joiner or Continuations()
     number = 0
     try:
         for number, line in enumerate(stream, 1):

@@ -50,6 +50,15 @@ class Summary:
         if name is not None:
             group.add_name(name, count)
 
+    def merge(self, other: Summary) -> None:
+        """Add another summary's counts (of other records) to this one."""
+        for (profile, class_, mode), group in other.groups.items():
+            self.add(mode, class_, profile, None, group.count)
+            mine = self.groups[(profile, class_, mode)]
+            for name, count in group.names.items():
+                mine.add_name(name, count)
+            mine.names_dropped |= group.names_dropped
+
     @property
     def total(self) -> int:
         return sum(g.count for g in self.groups.values())

@@ -1,0 +1,169 @@
+"""The summary's fast path gives exactly what summarising fully parsed events gives."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aaprof.logs import quick
+from aaprof.logs.reader import Reader
+from aaprof.logs.select import Selection
+from aaprof.logs.sources import expand
+from aaprof.logs.summary import Summary
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+Result = tuple[dict[str, object], dict[str, object]]
+
+
+def both(paths: list[str], selection: Selection | None = None) -> tuple[Result, Result]:
+    """(fast result, full result): each the summary as JSON and the read statistics."""
+    selection = selection or Selection()
+    fast_reader = Reader()
+    fast = quick.summarize(fast_reader, expand(paths), selection)
+    full_reader = Reader()
+    full = Summary()
+    for event in full_reader.events(expand(paths)):
+        if selection.keeps(event):
+            full.add(event.mode, event.class_, event.profile, event.name)
+    return (
+        (fast.to_dict(top=50), fast_reader.stats.to_dict()),
+        (full.to_dict(top=50), full_reader.stats.to_dict()),
+    )
+
+
+def assert_same(paths: list[str], selection: Selection | None = None) -> dict[str, object]:
+    fast, full = both(paths, selection)
+    assert fast == full
+    return fast[0]
+
+
+def test_libapparmor_corpus(corpus: Path) -> None:
+    summary = assert_same([str(corpus / "libapparmor-test_multi")])
+    assert summary["total"] == 114
+
+
+def test_wild_corpus(corpus: Path) -> None:
+    summary = assert_same([str(corpus / "wild" / "lines.txt")])
+    assert summary["total"] == 151
+
+
+def test_sample_logs() -> None:
+    summary = assert_same([str(REPO / "sample-logs")])
+    assert isinstance(summary["total"], int) and summary["total"] > 0
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        Selection.build(mode="denied"),
+        Selection.build(profile="*nginx*", classes=("file",)),
+        Selection.build(operations=("open", "capable"), name="/etc/*"),
+    ],
+)
+def test_filters(corpus: Path, selection: Selection) -> None:
+    assert_same([str(corpus / "libapparmor-test_multi"), str(corpus / "wild")], selection)
+
+
+STAMPED = 'type=AVC msg=audit(1700000000.{ms:03d}:{serial}): apparmor="DENIED" operation="{op}"'
+ODD_LINES = [
+    # the head lacks name=, which stands after pid=: the full parser must take it
+    'type=AVC msg=audit(1700000000.001:1): apparmor="STATUS" operation="profile_load" '
+    'profile="unconfined" pid=5 comm="apparmor_parser" name="late"',
+    # class= after pid= (mqueue)
+    'type=AVC msg=audit(1700000000.002:2): apparmor="DENIED" operation="create" '
+    'profile="/q" name="/queue" pid=7 comm="q" requested="create" denied="create" '
+    'class="posix_mqueue" fsuid=0 ouid=0',
+    # no class=, an operation whose class depends on family=
+    'type=AVC msg=audit(1700000000.003:3): apparmor="ALLOWED" operation="file_perm" '
+    'profile="p" pid=8 comm="c" family="unix" sock_type="stream" protocol=0 '
+    'requested_mask="send" denied_mask="send"',
+    'type=AVC msg=audit(1700000000.004:4): apparmor="ALLOWED" operation="file_perm" '
+    'profile="p" name="/f" pid=8 comm="c" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+    # a malformed stamp: unparsed by both
+    'type=AVC msg=audit(17000=0000.005:5): apparmor="DENIED" operation="open" profile="p" '
+    'name="/x" pid=1 comm="c" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+    # hex-encoded profile and name
+    'type=AVC msg=audit(1700000000.006:6): apparmor="DENIED" operation="open" '
+    'profile=6120622C63 name=2F746D702F6120227D0A pid=2 comm="c" requested_mask="w" '
+    'denied_mask="w" fsuid=0 ouid=0',
+    # label= instead of profile=
+    'type=AVC msg=audit(1700000000.007:7): apparmor="DENIED" operation="open" '
+    'label="a//&b" name="/y" pid=3 comm="c" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+    # a legacy record without apparmor=, and a noise line
+    'type=APPARMOR_DENIED msg=audit(1700000000.008:8): operation="exec" name="/bin/x" '
+    'pid=4 profile="/bin/y" requested_mask="x" denied_mask="x"',
+    "type=SYSCALL msg=audit(1700000000.009:9): arch=c000003e syscall=2 success=no",
+    # a bare record, no stamp
+    'apparmor="DENIED" operation="open" profile="bare" name="/b" comm="c" '
+    'requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+]
+
+
+def test_odd_layouts_in_a_fast_chunk(tmp_path: Path) -> None:
+    common = [
+        STAMPED.format(ms=100 + n % 900, serial=100 + n, op="open")
+        + f' profile="web" name="/srv/{n % 7}" pid=9 comm="w" requested_mask="r" '
+        'denied_mask="r" fsuid=0 ouid=0'
+        for n in range(300)
+    ]
+    for n, odd in enumerate(ODD_LINES):
+        log = tmp_path / f"odd{n}.log"
+        log.write_text("\n".join([*common[:150], odd, *common[150:]]) + "\n")
+        summary = assert_same([str(log)])
+        assert summary["total"] in {300, 301}
+
+
+def test_copies_across_files_and_no_final_newline(tmp_path: Path) -> None:
+    record = (
+        'apparmor="DENIED" operation="open" profile="p" name="/etc/shadow" pid=11 comm="cat" '
+        'requested_mask="r" denied_mask="r" fsuid=0 ouid=0'
+    )
+    kern = tmp_path / "kern.log"
+    kern.write_text(
+        "Jan  1 00:00:00 node1 kernel: [ 1.0] audit: type=1400 audit(1700000000.500:42): " + record
+    )
+    syslog = tmp_path / "syslog"
+    syslog.write_text(
+        "Jan  1 00:00:00 node1 kernel: [ 1.0] audit: type=1400 audit(1700000000.500:42): "
+        + record
+        + "\n"
+    )
+    audit = tmp_path / "audit.log.1.gz"
+    audit.write_bytes(gzip.compress(f"type=AVC msg=audit(1700000000.500:42): {record}\n".encode()))
+    fast, full = both([str(kern), str(syslog), str(audit)])
+    assert fast == full
+    summary, stats = fast
+    assert summary["total"] == 1
+    assert stats["duplicates"] == 2 and stats["lines"] == 3
+
+
+def test_two_processes_equal_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "audit.log"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "generate.py"),
+            "--records",
+            "20000",
+            "--only",
+            "audit",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with log.open("a") as f:
+        f.write("\n".join(ODD_LINES) + "\n")
+    one = both([str(log)])[0]
+    monkeypatch.setattr(quick, "PARALLEL_MIN_BYTES", 1024)
+    monkeypatch.setattr(quick, "CHUNK", 64 << 10)
+    assert quick._split_point(str(log)) is not None
+    two, full = both([str(log)])
+    assert one == two == full
