@@ -7,7 +7,9 @@ import glob
 import gzip
 import io
 import lzma
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +102,8 @@ def open_input(name: str) -> BinaryIO:
     Raises:
         AaprofError: the file is missing, unreadable, or not text (named in the message).
     """
+    if name != "-" and _is_char_device(name):
+        return _drain_device(name)
     try:
         raw: Any = sys.stdin.buffer if name == "-" else io.FileIO(name, "rb")
     except FileNotFoundError:
@@ -115,6 +119,41 @@ def open_input(name: str) -> BinaryIO:
             inner: Any = io.BufferedReader(opener(buffered), buffer_size=1 << 16)
             return _checked_text(inner, name)
     return _checked_text(buffered, name)
+
+
+def _is_char_device(name: str) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(name).st_mode)
+    except OSError:
+        return False
+
+
+def _drain_device(name: str) -> BinaryIO:
+    """What a character device such as /dev/kmsg holds now, without waiting for more.
+
+    /dev/kmsg gives one record per read and blocks at its end; read it without blocking and
+    stop there (following it is `aaprof watch`'s job). Records the ring buffer overwrote while
+    reading (EPIPE) are skipped.
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:
+                continue
+            if not data:
+                break
+            chunks.append(data if data.endswith(b"\n") else data + b"\n")
+    finally:
+        os.close(fd)
+    return io.BytesIO(b"".join(chunks))
 
 
 def _peek(stream: Any, name: str, size: int) -> bytes:

@@ -21,10 +21,10 @@ IN_GUEST = (
         "2> $OUT/events.err",
     ),
     Step(
+        # /dev/kmsg blocks at its end; aaprof reads what it holds and stops (exit 0)
         "aaprof in guest: /dev/kmsg",
-        "timeout -s INT 5 aaprof events --mode all --format jsonl /dev/kmsg > $OUT/kmsg.jsonl "
-        "2> $OUT/kmsg.err",
-        expect=None,
+        "aaprof events --mode all --format jsonl /dev/kmsg > $OUT/kmsg.jsonl 2> $OUT/kmsg.err",
+        timeout=30,
     ),
 )
 PARAMS = [
