@@ -227,12 +227,12 @@ class _Scan:
                 self._chunk(chunk)
                 self.lines += chunk.count(b"\n") + (chunk[-1:] != b"\n")
                 if self.reader.progress is not None:
-                    self.reader.progress(done_before + stream.tell())
+                    self.reader.progress(done_before + _tell(stream))
             for number, line in self.joiner.flush():
                 self._full(number, line)
         finally:
             stats.lines += self.lines
-            stats.bytes_read = done_before + stream.tell()
+            stats.bytes_read = done_before + _tell(stream)
             if self.name != "-":
                 stream.close()
 
@@ -301,12 +301,20 @@ class _Scan:
             self.add_event(event)
 
 
+def _tell(stream: BinaryIO) -> int:
+    """Bytes read so far, or 0 for a pipe."""
+    try:
+        return stream.tell()
+    except OSError:
+        return 0
+
+
 class _ChunkIter:
     """Whole lines, about CHUNK bytes at a time; the last line may lack its newline."""
 
     def __init__(self, stream: BinaryIO, name: str, end: int | None = None) -> None:
         self.stream, self.name, self.rest = stream, name, b""
-        self.left = -1 if end is None else end - stream.tell()  # bytes to read; -1: all
+        self.left = -1 if end is None else end - _tell(stream)  # bytes to read; -1: all
 
     def __iter__(self) -> _ChunkIter:
         return self
