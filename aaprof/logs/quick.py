@@ -47,7 +47,8 @@ class _Plan:
     """What records with one head need before they are counted."""
 
     parse: bool = False  # the full parser reads them (a layout the head does not cover)
-    tail: tuple[bytes, ...] = ()  # key fields that must not stand later in the line
+    name: bool = False  # the head has no name=: one must not stand later in the line
+    klass: bool = False  # the head has no class=: one must not stand later in the line
     family: bool = False  # their class depends on a `family=` later in the line
     mask: bool = False  # ... and, without family and name, on a mask
 
@@ -58,14 +59,18 @@ _COUNT: Final = _Plan()
 def _plan(head: bytes, whole: bool) -> _Plan:
     if b" operation=" not in head or b" profile=" not in head:
         return _Plan(parse=True)  # rare layouts (no operation, label=, profile after pid)
-    tail = () if whole else tuple(f for f in (b" name=", b" class=") if f not in head)
     event = parse_payload(head.decode("utf-8", "surrogateescape"))
     ambiguous = (
         b" class=" not in head
         and event is not None
         and class_of_operation(event.operation or "") is None
     )
-    plan = _Plan(tail=tail, family=ambiguous, mask=ambiguous and b" name=" not in head)
+    plan = _Plan(
+        name=not whole and b" name=" not in head,
+        klass=not whole and b" class=" not in head,
+        family=ambiguous,
+        mask=ambiguous and b" name=" not in head,
+    )
     return _COUNT if plan == _COUNT else plan
 
 
@@ -258,7 +263,9 @@ class _Scan:
             if plan is None:
                 plan = plans[head] = _plan(head, end < 0)
             if plan is not _COUNT and (
-                plan.parse or any(record.find(f, end) >= 0 for f in plan.tail)
+                plan.parse
+                or (plan.name and record.find(b" name=", end) >= 0)
+                or (plan.klass and record.find(b" class=", end) >= 0)
             ):
                 self._record_by_line(chunk, record)
                 continue
@@ -267,12 +274,12 @@ class _Scan:
             ):
                 continue
             records += 1
-            if plan is _COUNT:
+            if not plan.family:
                 keys[head] = keys.get(head, 0) + 1
                 continue
             key = (
                 head,
-                plan.family and b" family=" in record,
+                b" family=" in record,
                 plan.mask and (b"mask=" in record or b" requested=" in record),
             )
             keys[key] = keys.get(key, 0) + 1
