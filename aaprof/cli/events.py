@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from aaprof.cli.output import render_events, render_stats, render_summary
+from aaprof.errors import AaprofError
 from aaprof.logs.journal import SYSTEM_JOURNAL
 from aaprof.logs.quick import summarize
 from aaprof.logs.reader import Reader
@@ -108,17 +109,20 @@ def events(
         raise click.UsageError("name at least one LOG (or - for stdin), or use --journal")
     if follow and (journal or "-" in inputs or summary):
         raise click.UsageError("--follow reads files: not with --journal, - or --summary")
-    selection = Selection.build(
-        mode=mode.lower(),
-        profile=profile,
-        operations=operations,
-        classes=classes,
-        since=since,
-        until=until,
-        pids=pids,
-        comm=comm,
-        name=name,
-    )
+    try:
+        selection = Selection.build(
+            mode=mode.lower(),
+            profile=profile,
+            operations=operations,
+            classes=classes,
+            since=since,
+            until=until,
+            pids=pids,
+            comm=comm,
+            name=name,
+        )
+    except AaprofError as exc:  # a value on the command line: a usage error
+        raise click.UsageError(str(exc)) from None
     items = expand(list(inputs))
     if journal:
         items.append(Input(SYSTEM_JOURNAL, journal=True))

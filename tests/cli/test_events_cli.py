@@ -205,9 +205,9 @@ def test_filter(log: Path, args: list[str], expected: list[int]) -> None:
     assert serials(*args, str(log)) == expected
 
 
-def test_bad_time_is_an_error_naming_it(log: Path) -> None:
+def test_bad_time_is_a_usage_error_naming_it(log: Path) -> None:
     result = run("--since", "yesterday-ish", str(log))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert b"yesterday-ish" in result.stderr
     assert b"Traceback" not in result.stderr
 
