@@ -15,17 +15,17 @@ K runs, peak RSS the largest `ru_maxrss` that `os.wait4` reports for that child 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from measure import Run, run_once
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -33,7 +33,6 @@ DOCS = REPO / "docs" / "performance.md"
 BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
 TARGETS = {"audit": 3.0, "kern": 5.0}  # aaprof --summary speed-up over the libapparmor loop
 RSS_LIMIT_MB = 100
-TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time, not the shell keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +44,7 @@ class Step:
     argv: tuple[str, ...]
     keep_output: bool = False  # capture stdout (else it goes to /dev/null)
     aaprof: bool = False
+    once: bool = False  # run once whatever --repeat says (the large input: its RSS is the point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,48 +54,29 @@ class Result:
     step: Step
     seconds: float
     rss_mb: float
+    tree_rss_mb: float
     exit_code: int
     output: str
     stderr: str
 
 
-def run_once(step: Step) -> tuple[float, float, int, str, str]:
-    """Run the command once; its wall time, its own peak RSS (MB), exit code, stdout, stderr.
-
-    A child made by fork/vfork starts with the runner's RSS high-water mark, so `ru_maxrss` from
-    `os.wait4` on a direct child is never below the runner's own (~15 MB). GNU time, a small C
-    parent, reports its child's `ru_maxrss` from wait4 without that floor; it is used when present.
-    """
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        tempfile.NamedTemporaryFile("r") as rss,
-    ):
-        stdout = out if step.keep_output else subprocess.DEVNULL
-        argv = [TIME, "-f", "%M", "-o", rss.name, *step.argv] if TIME else list(step.argv)
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        kilobytes = int(rss.read().split()[-1]) if TIME else usage.ru_maxrss
-        out.seek(0)
-        err.seek(0)
-        text = out.read().decode("utf-8", "replace")
-        return seconds, kilobytes / 1024, proc.returncode, text, err.read().decode()[-2000:]
-
-
 def measure(step: Step, repeat: int) -> Result:
     """Best wall time and largest peak RSS over `repeat` runs (stops at the first failure)."""
-    best, peak = float("inf"), 0.0
-    output = stderr = ""
-    code = 0
+    runs: list[Run] = []
     for _ in range(repeat):
-        seconds, rss, code, output, stderr = run_once(step)
-        best, peak = min(best, seconds), max(peak, rss)
-        if code != 0:
+        runs.append(run_once(step.argv, step.keep_output))
+        if runs[-1].exit_code != 0:
             break
-    return Result(step, best, peak, code, output, stderr)
+    last = runs[-1]
+    return Result(
+        step,
+        min(r.seconds for r in runs),
+        max(r.rss_mb for r in runs),
+        max(r.tree_rss_mb for r in runs),
+        last.exit_code,
+        last.stdout,
+        last.stderr,
+    )
 
 
 def ensure_data(data: Path, records: int, scale: int) -> None:
@@ -149,19 +130,16 @@ def steps_for(data: Path, scale: int, aaprof: list[str] | None) -> list[Step]:
         ]
         steps += aaprof_steps(name, path, aaprof)
     large = str(data / f"x{scale}" / "audit.log")
-    return steps + aaprof_steps(f"audit×{scale}", large, aaprof)
+    return steps + aaprof_steps(f"audit×{scale}", large, aaprof, once=True)
 
 
-def aaprof_steps(name: str, path: str, aaprof: list[str] | None) -> list[Step]:
+def aaprof_steps(name: str, path: str, aaprof: list[str] | None, once: bool = False) -> list[Step]:
     base = tuple(aaprof or ("aaprof",))
+    summary = (*base, "events", "--summary", path)
+    jsonl = (*base, "events", "--format", "jsonl", path)
     return [
-        Step(name, "`aaprof events --summary`", (*base, "events", "--summary", path), True, True),
-        Step(
-            name,
-            "`aaprof events --format jsonl`",
-            (*base, "events", "--format", "jsonl", path),
-            aaprof=True,
-        ),
+        Step(name, "`aaprof events --summary`", summary, keep_output=True, aaprof=True, once=once),
+        Step(name, "`aaprof events --format jsonl`", jsonl, aaprof=True, once=once),
     ]
 
 
@@ -173,7 +151,7 @@ def run_steps(steps: list[Step], repeat: int, aaprof_ready: bool) -> list[Result
             results.append(step)
             continue
         print(f"  {step.input}: {step.label} ...", file=sys.stderr, flush=True)
-        result = measure(step, repeat)
+        result = measure(step, 1 if step.once else repeat)
         if result.exit_code != 0:
             print(f"    failed (exit {result.exit_code}): {result.stderr.strip()}", file=sys.stderr)
         results.append(result)
@@ -189,12 +167,14 @@ def reference_time(results: list[Result | Step], name: str) -> float | None:
 
 def row(result: Result | Step, reference: float | None, inputs: dict[str, str]) -> str:
     if isinstance(result, Step):
-        return f"| {inputs[result.input]} | {result.label} | aaprof not ready | | |"
+        return f"| {inputs[result.input]} | {result.label} | aaprof not ready | | | |"
     step = result.step
     if result.exit_code != 0:
-        return f"| {inputs[step.input]} | {step.label} | failed (exit {result.exit_code}) | | |"
+        return f"| {inputs[step.input]} | {step.label} | failed (exit {result.exit_code}) | | | |"
     ratio = f"{reference / result.seconds:.1f}×" if reference else ""
-    cells = (inputs[step.input], step.label, f"{result.seconds:.2f}", f"{result.rss_mb:.0f}", ratio)
+    wall = f"{result.seconds:.2f}" + (" (1 run)" if step.once else "")
+    rss, tree = f"{result.rss_mb:.0f}", f"{result.tree_rss_mb:.0f}"
+    cells = (inputs[step.input], step.label, wall, rss, tree, ratio)
     return "| " + " | ".join(cells) + " |"
 
 
@@ -226,9 +206,12 @@ def verdicts(results: list[Result | Step]) -> list[str]:
                 f"- `--summary` on {name}.log: {ratio:.1f}× the libapparmor loop "
                 f"(target ≥ {target:.0f}×): {mark}"
             )
-    peak = max(r.rss_mb for r in done)
+    peak = max(r.tree_rss_mb for r in done)
     mark = "met" if peak < RSS_LIMIT_MB else "NOT met"
-    lines.append(f"- largest aaprof peak RSS: {peak:.0f} MB (target < {RSS_LIMIT_MB} MB): {mark}")
+    lines.append(
+        f"- largest aaprof peak RSS, all its processes together: {peak:.0f} MB "
+        f"(target < {RSS_LIMIT_MB} MB): {mark}"
+    )
     return lines
 
 
@@ -301,32 +284,48 @@ def machine() -> str:
         capture_output=True,
         text=True,
     ).stdout
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        check=False,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
     return (
         f"{datetime.now(UTC):%Y-%m-%d}, {cpu}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, libapparmor {libapparmor or '?'}, aaprof at {commit or '?'}"
+        f"{platform.python_version()}, libapparmor {libapparmor or '?'}"
     )
 
 
-def report(results: list[Result | Step], inputs: dict[str, str], repeat: int) -> str:
+def aaprof_version() -> tuple[str, str]:
+    """The commit aaprof is at (and whether aaprof/ differs from it), and a hash of its sources.
+
+    .venv installs aaprof in editable mode: the working tree is what runs, and other people
+    commit into it. The runner takes this before and after, and says if the code changed.
+    """
+    commit = git("rev-parse", "--short", "HEAD").strip() or "?"
+    if git("status", "--porcelain", "--", "aaprof").strip():
+        commit += " plus uncommitted changes"
+    sources = hashlib.sha256()
+    for path in sorted((REPO / "aaprof").rglob("*.py")):
+        sources.update(path.read_bytes())
+    return commit, sources.hexdigest()
+
+
+def git(*args: str) -> str:
+    """git's output in this repository ("" when git is absent or fails)."""
+    argv = ["git", "-C", str(REPO), *args]
+    return subprocess.run(argv, check=False, capture_output=True, text=True).stdout
+
+
+def report(results: list[Result | Step], inputs: dict[str, str], repeat: int, aaprof: str) -> str:
     lines = [
-        f"Measured {machine()}.",
+        f"Measured {machine()}, aaprof at {aaprof}.",
         "",
-        f"| input | command | wall s, best of {repeat} | peak RSS MB | vs libapparmor loop |",
-        "|---|---|---:|---:|---:|",
+        f"| input | command | wall s, best of {repeat} | peak RSS MB, largest process "
+        "| peak RSS MB, all processes | vs libapparmor loop |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     lines += [row(r, reference_time(results, r_input(r)), inputs) for r in results]
     return "\n".join([*lines, "", *verdicts(results), *agreement(results)]) + "\n"
 
 
 def r_input(result: Result | Step) -> str:
-    name = result.input if isinstance(result, Step) else result.step.input
-    return name.split("×")[0]
+    """The input whose libapparmor time a row is compared with (none for the large input)."""
+    return result.input if isinstance(result, Step) else result.step.input
 
 
 def write_docs(table: str) -> None:
@@ -351,8 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     ensure_data(args.data, args.records, args.scale)
     aaprof = aaprof_command()
     steps = steps_for(args.data, args.scale, aaprof)
+    before = aaprof_version()
     results = run_steps(steps, args.repeat, aaprof is not None)
-    table = report(results, describe_inputs(args.data, args.records, args.scale), args.repeat)
+    after = aaprof_version()
+    version = after[0] if before == after else f"{after[0]} (CHANGED during the run: run it again)"
+    inputs = describe_inputs(args.data, args.records, args.scale)
+    table = report(results, inputs, args.repeat, version)
     print(table)
     if args.write_docs:
         write_docs(table)
