@@ -18,7 +18,7 @@ from aaprof.model.event import Event, SourceRef, epoch_to_time
 
 # `type=AVC msg=audit(1.2:3): ` / `type=1400 audit(1.2:3): ` / `audit(1.2:3): `
 _STAMP: Final = re.compile(
-    r"(?:type=(?:UNKNOWN\[)?(\w+)\]? +)?(?:msg=)?audit\((\d+)\.(\d+):(\d+)\): ?(?:type=(\d+) +)?"
+    r"(?:type=(?:UNKNOWN\[)?(\w+)\]? +)?(?:msg=)?audit\((\d{1,11})\.(\d+):(\d+)\): ?(?:type=(\d+) +)?"
 )
 _NODE: Final = re.compile(r"^node=(\S+) ")
 _MONTHS: Final = {
@@ -85,7 +85,7 @@ def parse_line(
         if not is_apparmor(text):
             return None
         return _parse_text(text, source, node, year)
-    except (ValueError, OverflowError, RecursionError) as exc:
+    except (ValueError, OverflowError, OSError, RecursionError) as exc:
         return Unparsed(f"unreadable value ({type(exc).__name__})")
 
 

@@ -37,7 +37,7 @@ CHUNK = 1 << 20
 PARALLEL_MIN_BYTES = 32 << 20
 _COMPRESSED: Final = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
-_RECORD: Final = re.compile(rb"audit\((\d+\.\d+:\d+)\): (apparmor=\"[^\n]*)")
+_RECORD: Final = re.compile(rb"audit\((\d{1,11}\.\d+:\d+)\): (apparmor=\"[^\n]*)")
 # Anything in a chunk that only the full parser reads right.
 _SLOW_MARKS: Final = (b"msg='apparmor=", b"type=APPARMOR", b"type=150", b"UNKNOWN[150", b"\n{")
 

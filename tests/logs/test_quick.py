@@ -89,6 +89,9 @@ ODD_LINES = [
     # a malformed stamp: unparsed by both
     'type=AVC msg=audit(17000=0000.005:5): apparmor="DENIED" operation="open" profile="p" '
     'name="/x" pid=1 comm="c" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+    # a stamp too large for any date (found by atheris): unparsed by both, never a crash
+    'type=AVC msg=audit(116718868167188680.127:54): apparmor="DENIED" operation="open" '
+    'profile="p" name="/x" pid=1 comm="x" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
     # hex-encoded profile and name
     'type=AVC msg=audit(1700000000.006:6): apparmor="DENIED" operation="open" '
     'profile=6120622C63 name=2F746D702F6120227D0A pid=2 comm="c" requested_mask="w" '
