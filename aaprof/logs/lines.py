@@ -18,7 +18,8 @@ from aaprof.model.event import Event, SourceRef, epoch_to_time
 
 # `type=AVC msg=audit(1.2:3): ` / `type=1400 audit(1.2:3): ` / `audit(1.2:3): `
 _STAMP: Final = re.compile(
-    r"(?:type=(?:UNKNOWN\[)?(\w+)\]? +)?(?:msg=)?audit\((\d{1,11})\.(\d+):(\d+)\): ?(?:type=(\d+) +)?"
+    r"(?:type=(?:UNKNOWN\[)?(\w+)\]? +)?(?:msg=)?audit\((\d{1,11})\.(\d+):(\d+)\): ?"
+    r"(?:type=(\d+) +)?"
 )
 _NODE: Final = re.compile(r"^node=(\S+) ")
 _MONTHS: Final = {

@@ -19,14 +19,14 @@ import lzma
 import multiprocessing
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
 from aaprof.errors import AaprofError
 from aaprof.logs.lines import identity_payload, parse_line
 from aaprof.logs.reader import Reader, ReadStats
-from aaprof.logs.record import class_of_operation, derive_class, parse_payload
+from aaprof.logs.record import class_of_operation, decode_value, derive_class, tokens
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import Continuations, Input, open_input
 from aaprof.logs.summary import Summary
@@ -39,7 +39,8 @@ _COMPRESSED: Final = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
 _RECORD: Final = re.compile(rb"audit\((\d{1,11}\.\d+:\d+)\): (apparmor=\"[^\n]*)")
 # Anything in a chunk that only the full parser reads right.
-_SLOW_MARKS: Final = (b"msg='apparmor=", b"type=APPARMOR", b"type=150", b"UNKNOWN[150", b"\n{")
+# (USER_AVC and JSON lines holding records fail the count check in `_Scan._chunk` instead.)
+_SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150", b"DBUS_BROKER")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +57,35 @@ class _Plan:
 _COUNT: Final = _Plan()
 
 
+HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, class, profile, name
+
+
+def _head_fields(head: bytes) -> HeadFields:
+    """The key fields of a counted head, as the full parser reads them (first value wins).
+
+    Only heads with `operation=` and `profile=` are counted, so those are present.
+    """
+    first: dict[str, str] = {}
+    for key, raw in tokens(head.decode("utf-8", "surrogateescape")):
+        first.setdefault(key, raw)
+
+    def value(key: str) -> str | None:
+        raw = first.get(key)
+        return None if raw is None else decode_value(key, raw)
+
+    return (
+        (value("apparmor") or "").upper(),
+        value("operation") or "",
+        value("class"),
+        value("profile") or "",
+        value("name"),
+    )
+
+
 def _plan(head: bytes, whole: bool) -> _Plan:
     if b" operation=" not in head or b" profile=" not in head:
         return _Plan(parse=True)  # rare layouts (no operation, label=, profile after pid)
-    event = parse_payload(head.decode("utf-8", "surrogateescape"))
-    ambiguous = (
-        b" class=" not in head
-        and event is not None
-        and class_of_operation(event.operation or "") is None
-    )
+    ambiguous = b" class=" not in head and class_of_operation(_head_fields(head)[1]) is None
     plan = _Plan(
         name=not whole and b" name=" not in head,
         klass=not whole and b" class=" not in head,
@@ -84,22 +105,20 @@ class _Counts:
     plans: dict[bytes, _Plan] = field(default_factory=dict)
 
 
-def _key_fields(key: RawKey) -> tuple[str, str | None, str | None, str | None, str | None]:
+def _key_fields(key: RawKey) -> HeadFields:
     """(mode, operation, class, profile, name) of a raw key, as the full parser gives them."""
     head, has_family, has_mask = (key, False, False) if isinstance(key, bytes) else key
-    event = parse_payload(head.decode("utf-8", "surrogateescape"))
-    assert event is not None  # a head starts with apparmor="..."
-    class_ = event.class_
-    if b" class=" not in head and event.operation is not None:
-        hint: dict[str, object] = {"operation": event.operation}
+    mode, operation, class_, profile, name = _head_fields(head)
+    if class_ is None:
+        hint: dict[str, object] = {"operation": operation}
         if has_family:
             hint["family"] = True
         if has_mask:
             hint["requested"] = True
-        if event.name is not None:
-            hint["name"] = event.name
+        if name is not None:
+            hint["name"] = name
         class_ = derive_class(hint)
-    return event.mode, event.operation, class_, event.profile, event.name
+    return mode, operation, class_, profile, name
 
 
 def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summary:
@@ -228,9 +247,9 @@ class _Scan:
             stream.seek(self.start)
         done_before = stats.bytes_read
         try:
-            for chunk in _ChunkIter(stream, self.name, self.end):
-                self._chunk(chunk)
-                self.lines += chunk.count(b"\n") + (chunk[-1:] != b"\n")
+            for chunk, end in _chunks(stream, self.name, self.end):
+                self._chunk(chunk, end)
+                self.lines += chunk.count(b"\n", 0, end) + (chunk[end - 1 : end] != b"\n")
                 if self.reader.progress is not None:
                     self.reader.progress(done_before + _tell(stream))
             for number, line in self.joiner.flush():
@@ -241,17 +260,17 @@ class _Scan:
             if self.name != "-":
                 stream.close()
 
-    def _chunk(self, chunk: bytes) -> None:
-        if (
-            self.joiner.held is not None
-            or chunk[:1] == b"{"
-            or any(mark in chunk for mark in _SLOW_MARKS)
+    def _chunk(self, chunk: bytes, size: int) -> None:
+        """Count the records of `chunk[:size]` (whole lines; not sliced, to copy nothing)."""
+        if self.joiner.held is not None or any(
+            chunk.find(mark, 0, size) >= 0 for mark in _SLOW_MARKS
         ):
-            self._by_line(chunk)
+            self._by_line(chunk[:size])
             return
-        found = _RECORD.findall(chunk)
-        if len(found) != chunk.count(b"apparmor="):
-            self._by_line(chunk)  # a record the regex does not cover (no stamp, two in a line)
+        found = _RECORD.findall(chunk, 0, size)
+        if len(found) != chunk.count(b"apparmor=", 0, size):
+            # a record the regex does not cover: no stamp, USER_AVC, JSON, two in a line
+            self._by_line(chunk[:size])
             return
         keys, plans = self.counts.keys, self.counts.plans
         records = 0
@@ -267,7 +286,7 @@ class _Scan:
                 or (plan.name and record.find(b" name=", end) >= 0)
                 or (plan.klass and record.find(b" class=", end) >= 0)
             ):
-                self._record_by_line(chunk, record)
+                self._record_by_line(chunk, size, record)
                 continue
             if self.check_copies and self.reader.is_duplicate(
                 (stamp, identity_payload(record)), self.origin
@@ -285,9 +304,9 @@ class _Scan:
             keys[key] = keys.get(key, 0) + 1
         self.reader.stats.records += records
 
-    def _record_by_line(self, chunk: bytes, record: bytes) -> None:
+    def _record_by_line(self, chunk: bytes, size: int, record: bytes) -> None:
         """Hand the line of one record of a fast chunk to the full parser."""
-        self.where = chunk.find(record, self.where)
+        self.where = chunk.find(record, self.where, size)
         line_start = chunk.rfind(b"\n", 0, self.where) + 1
         number = self.lines + chunk.count(b"\n", 0, line_start) + 1
         self._full(number, chunk[line_start : chunk.find(b"\n", self.where) + 1])
@@ -316,33 +335,31 @@ def _tell(stream: BinaryIO) -> int:
         return 0
 
 
-class _ChunkIter:
-    """Whole lines, about CHUNK bytes at a time; the last line may lack its newline."""
+def _chunks(stream: BinaryIO, name: str, end: int | None) -> Iterator[tuple[bytes, int]]:
+    """(buffer, size): `buffer[:size]` is whole lines, about CHUNK bytes; up to byte `end`.
 
-    def __init__(self, stream: BinaryIO, name: str, end: int | None = None) -> None:
-        self.stream, self.name, self.rest = stream, name, b""
-        self.left = -1 if end is None else end - _tell(stream)  # bytes to read; -1: all
-
-    def __iter__(self) -> _ChunkIter:
-        return self
-
-    def __next__(self) -> bytes:
-        while True:
-            size = CHUNK if self.left < 0 else min(CHUNK, self.left)
-            try:
-                data = self.stream.read(size) if size else b""
-            except (OSError, EOFError, lzma.LZMAError) as exc:
-                raise AaprofError(f"{self.name}: read failed: {exc}") from None
+    A read that stops inside a line is completed with readline() and that line comes as a
+    small buffer of its own, so no large buffer is ever copied (copies of fresh megabytes cost
+    page faults, about as much here as scanning them).
+    """
+    left = -1 if end is None else end - _tell(stream)
+    try:
+        while left:
+            data = stream.read(CHUNK if left < 0 else min(CHUNK, left))
             if not data:
-                if self.rest:
-                    last, self.rest = self.rest, b""
-                    return last
-                raise StopIteration
-            if self.left > 0:
-                self.left -= len(data)
-            data = self.rest + data
+                return
+            if left > 0:
+                left -= len(data)
+            if data[-1:] == b"\n" or not left:
+                yield data, len(data)
+                continue
             cut = data.rfind(b"\n") + 1
+            more = stream.readline()
+            if left > 0:
+                left -= len(more)
             if cut:
-                self.rest = data[cut:]
-                return data[:cut]
-            self.rest = data
+                yield data, cut
+            line = data[cut:] + more
+            yield line, len(line)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise AaprofError(f"{name}: read failed: {exc}") from None

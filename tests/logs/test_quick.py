@@ -103,6 +103,10 @@ ODD_LINES = [
     'type=APPARMOR_DENIED msg=audit(1700000000.008:8): operation="exec" name="/bin/x" '
     'pid=4 profile="/bin/y" requested_mask="x" denied_mask="x"',
     "type=SYSCALL msg=audit(1700000000.009:9): arch=c000003e syscall=2 success=no",
+    "type=UNKNOWN[1500] msg=audit(1700000000.010:10): REJECTING r access to /bin/x (sh(1) "
+    "profile /bin/y active /bin/y)",
+    "Jan 12 13:59:10 h kernel: [ 1.5] type=1503 audit(1700000000.011:11): "
+    'operation="capable" name="setuid" pid=3593 profile="/bin/ping"',
     # a bare record, no stamp
     'apparmor="DENIED" operation="open" profile="bare" name="/b" comm="c" '
     'requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
