@@ -133,7 +133,7 @@ def events(
     reader = Reader(node=node, node_from_dir=node_from_dir, boot=boot)
     attribute = _attributor(proc_root)
     out = sys.stdout
-    with _progress(items, reader, enabled=not follow) as done:
+    with _Progress(items, reader, enabled=not follow) as done:
         stream: Iterator[Event]
         if follow:
             stream = reader.follow([i.name for i in items], stop=lambda: False)
@@ -183,7 +183,7 @@ def _attributor(proc_root: Path | None) -> Callable[[Event], Event]:
     return attribute
 
 
-class _progress:
+class _Progress:
     """A progress bar on stderr for large inputs when stderr is a terminal; else nothing."""
 
     def __init__(self, items: list[Input], reader: Reader, enabled: bool) -> None:

@@ -53,7 +53,12 @@ def _rotation_key(path: str) -> tuple[str, int, str]:
 
 def order_rotated(paths: list[str]) -> list[str]:
     """Paths grouped by rotated set, each set oldest first, sets in name order."""
-    return sorted(paths, key=lambda p: (_rotation_key(p)[0], -_rotation_key(p)[1], p))
+
+    def key(path: str) -> tuple[str, int, str]:
+        base, number, _ = _rotation_key(path)
+        return base, -number, path
+
+    return sorted(paths, key=key)
 
 
 def expand(specs: list[str]) -> list[Input]:
