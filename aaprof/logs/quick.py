@@ -28,14 +28,13 @@ from aaprof.logs.lines import identity_payload, parse_line
 from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.record import class_of_operation, decode_value, derive_class, tokens
 from aaprof.logs.select import Selection
-from aaprof.logs.sources import Continuations, Input, open_input
+from aaprof.logs.sources import COMPRESSED_MAGIC, Continuations, Input, open_input
 from aaprof.logs.summary import Summary
 from aaprof.model.event import Event, SourceRef
 
 CHUNK = 1 << 20
 # A plain file at least this large is read by two processes.
 PARALLEL_MIN_BYTES = 32 << 20
-_COMPRESSED: Final = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
 _RECORD: Final = re.compile(rb"audit\((\d{1,11}\.\d+:\d+)\): (apparmor=\"[^\n]*)")
 # Anything in a chunk that only the full parser reads right.
@@ -166,7 +165,7 @@ def _split_point(name: str) -> int | None:
         if size < PARALLEL_MIN_BYTES or not os.path.isfile(name):
             return None
         with open(name, "rb") as f:
-            if f.read(6).startswith(_COMPRESSED):
+            if f.read(6).startswith(COMPRESSED_MAGIC):
                 return None
             f.seek(size // 2)
             f.readline()

@@ -23,6 +23,8 @@ _MAGIC: Final = (
     (b"BZh", bz2.open),
     (b"\xfd7zXZ\x00", lzma.open),
 )
+# The magic bytes of the compressed formats open_input reads.
+COMPRESSED_MAGIC: Final = tuple(magic for magic, _ in _MAGIC)
 # `audit.log.3.gz` -> ("audit.log", 3); `kern.log.1` -> ("kern.log", 1); `syslog` -> ("syslog", 0)
 _ROTATED: Final = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d{1,4}))?(?P<ext>\.(?:gz|bz2|xz))?$")
 # Parts of a journal directory; read through systemd's reader, not as text.
