@@ -1,0 +1,1 @@
+"""AppArmor profiles: parse, model, check coverage and render the policy language."""

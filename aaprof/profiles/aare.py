@@ -1,0 +1,218 @@
+"""AppArmor regular expressions (AARE): path globs compiled to Python regex matchers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from aaprof.errors import AaprofError
+
+# What `*`, `**` and `?` may consume. NUL never occurs in a kernel path name.
+_NOT_SLASH = "[^/\\x00]"
+_ANY = "[^\\x00]"
+# A pattern `/` matches one `/` of the path, or nothing right after one: the parser collapses
+# `//` (which variables like `@{HOME}/x` with HOME=`/root/` produce) and kernel names never
+# hold two slashes in a row.
+_SLASH = "(?:(?<=/)|/)"
+# Characters an AARE gives a meaning to; `escape` puts a backslash before each.
+SPECIAL = frozenset('\\*?[]{}^,"')
+_VAR = re.compile(r"@\{([^}]*)\}")
+_SIMPLE_ESCAPES = {"a": "\a", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+Variables = Mapping[str, Iterable[str]]
+
+
+class AareError(AaprofError):
+    """A pattern that is not a valid AppArmor regular expression."""
+
+
+@dataclass(frozen=True, slots=True)
+class Aare:
+    """A compiled pattern: `matches(name)` says whether a kernel object name is covered.
+
+    `literal` is True when the pattern (variables expanded) has no glob at all: the parser
+    lets such an exact rule win an exec-mode conflict with a glob rule.
+    """
+
+    pattern: str
+    regex: re.Pattern[str]
+    literal: bool
+
+    def matches(self, name: str) -> bool:
+        """Whether `name` (a directory's name ends in `/`) is matched by the whole pattern."""
+        return self.regex.fullmatch(name) is not None
+
+
+def escape(literal: str) -> str:
+    """`literal` as a pattern that matches exactly that string (metacharacters backslashed).
+
+    A `@` before `{` is escaped too, so the result never names a variable.
+    """
+    out = []
+    for i, ch in enumerate(literal):
+        if ch in SPECIAL or (ch == "@" and literal[i + 1 : i + 2] == "{"):
+            out.append("\\")
+        out.append(ch)
+    return "".join(out)
+
+
+def compile_aare(pattern: str, variables: Variables | None = None) -> Aare:
+    """Compile an AARE, expanding `@{NAME}` from `variables` (several values: alternation).
+
+    Raises:
+        AareError: an unbalanced `{}` or `[]`, a dangling `\\`, or an undefined variable.
+    """
+    frozen = tuple(sorted((k, tuple(v)) for k, v in (variables or {}).items()))
+    return _compile(pattern, frozen)
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str, variables: tuple[tuple[str, tuple[str, ...]], ...]) -> Aare:
+    expanded = expand_variables(pattern, dict(variables))
+    source, literal = _translate(expanded, pattern)
+    try:
+        regex = re.compile(source, re.DOTALL)
+    except re.error as exc:
+        raise AareError(f"invalid pattern {pattern!r}: {exc}") from exc
+    return Aare(pattern, regex, literal)
+
+
+def expand_variables(pattern: str, variables: Mapping[str, tuple[str, ...]]) -> str:
+    """`pattern` with every `@{NAME}` replaced by its value, or `{v1,v2}` for several.
+
+    Values may use other variables; a variable that refers to itself is an error.
+    """
+    return _expand(pattern, variables, ())
+
+
+def _expand(pattern: str, variables: Mapping[str, tuple[str, ...]], seen: tuple[str, ...]) -> str:
+    out, pos = [], 0
+    while (m := _VAR.search(pattern, pos)) is not None:
+        if _escaped(pattern, m.start()):
+            out.append(pattern[pos : m.start() + 1])
+            pos = m.start() + 1
+            continue
+        name = m.group(1)
+        if name not in variables:
+            raise AareError(f"undefined variable @{{{name}}} in {pattern!r}")
+        if name in seen:
+            raise AareError(f"variable @{{{name}}} refers to itself")
+        values = [_expand(v, variables, (*seen, name)) for v in variables[name]]
+        if not values:
+            raise AareError(f"variable @{{{name}}} has no value")
+        out.append(pattern[pos : m.start()])
+        out.append(values[0] if len(values) == 1 else "{" + ",".join(values) + "}")
+        pos = m.end()
+    out.append(pattern[pos:])
+    return "".join(out)
+
+
+def _escaped(text: str, index: int) -> bool:
+    """Whether the character at `index` follows an odd number of backslashes."""
+    count = 0
+    while index - count - 1 >= 0 and text[index - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
+
+
+def _translate(aare: str, original: str) -> tuple[str, bool]:
+    """The Python regex for an expanded AARE, and whether it was free of globs."""
+    out: list[str] = []
+    depth, i, literal = 0, 0, True
+    while i < len(aare):
+        ch = aare[i]
+        if ch == "\\":
+            text, i = _escape_sequence(aare, i, original)
+            out.append(re.escape(text))
+            continue
+        if ch == "*":
+            out.append(_stars(aare, i))
+            i += 2 if aare.startswith("**", i) else 1
+            literal = False
+            continue
+        if ch == "[":
+            cls, i = _char_class(aare, i, original)
+            out.append(cls)
+            literal = False
+            continue
+        i += 1
+        if ch == "?":
+            out.append(_NOT_SLASH)
+        elif ch == "{":
+            depth += 1
+            out.append("(?:")
+        elif ch == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif ch == "," and depth:
+            out.append("|")
+        elif ch == "}":
+            raise AareError(f"unbalanced '}}' in {original!r}")
+        elif ch == "/":
+            out.append(_SLASH)
+            continue
+        else:
+            out.append(re.escape(ch))
+            continue
+        literal = False
+    if depth:
+        raise AareError(f"unbalanced '{{' in {original!r}")
+    return "".join(out), literal
+
+
+def _stars(aare: str, i: int) -> str:
+    """`*` or `**` at `i`. As the only content of a path component (`/*`, `/**/`), the
+    run of stars must consume at least one character, so `/tmp/*` does not match `/tmp/`."""
+    double = aare.startswith("**", i)
+    body = f"{_ANY}*" if double else f"{_NOT_SLASH}*"
+    end = i
+    while end < len(aare) and aare[end] == "*":
+        end += 1
+    whole_component = i > 0 and aare[i - 1] == "/" and (end == len(aare) or aare[end] == "/")
+    return _NOT_SLASH + body if whole_component else body
+
+
+def _escape_sequence(aare: str, i: int, original: str) -> tuple[str, int]:
+    """The character(s) a backslash sequence at `i` stands for, and the index after it."""
+    if i + 1 >= len(aare):
+        raise AareError(f"dangling '\\' at the end of {original!r}")
+    nxt = aare[i + 1]
+    if nxt in _SIMPLE_ESCAPES:
+        return _SIMPLE_ESCAPES[nxt], i + 2
+    if nxt == "x" and (m := re.match(r"[0-9a-fA-F]{1,2}", aare[i + 2 :])):
+        return chr(int(m.group(), 16)), i + 2 + m.end()
+    if nxt == "d" and (m := re.match(r"[0-9]{1,3}", aare[i + 2 :])):
+        return chr(int(m.group())), i + 2 + m.end()
+    if m := re.match(r"[0-7]{3}", aare[i + 1 :]):
+        return chr(int(m.group(), 8)), i + 1 + m.end()
+    return nxt, i + 2
+
+
+def _char_class(aare: str, i: int, original: str) -> tuple[str, int]:
+    """`[...]` at `i` as a Python class and the index after it. `]` first is a member."""
+    j = i + 1
+    negate = j < len(aare) and aare[j] == "^"
+    if negate:
+        j += 1
+    members: list[str] = []
+    first = True
+    while j < len(aare) and (aare[j] != "]" or first):
+        first = False
+        if aare[j] == "\\":
+            text, j = _escape_sequence(aare, j, original)
+            members.append(_class_char(text))
+        elif aare[j] == "-" and members and j + 1 < len(aare) and aare[j + 1] != "]":
+            members.append("-")
+            j += 1
+        else:
+            members.append(_class_char(aare[j]))
+            j += 1
+    if j >= len(aare):
+        raise AareError(f"unbalanced '[' in {original!r}")
+    # the kernel's DFA takes a negated class over every byte but NUL, `/` included
+    return "[" + ("^\\x00" if negate else "") + "".join(members) + "]", j + 1
+
+
+def _class_char(ch: str) -> str:
+    return "\\" + ch if ch in "\\]-^[" else ch
