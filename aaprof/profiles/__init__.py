@@ -1,1 +1,1 @@
-"""AppArmor profiles: parse, model, check coverage and render the policy language."""
+"""AppArmor policy: grammar, build (text → model), render (model → text), includes."""

@@ -1,0 +1,281 @@
+"""Parse results → the frozen profile model; `parse_policy` is the public entry point."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pyparsing as pp
+
+from aaprof.errors import AaprofError
+from aaprof.model import profile as m
+from aaprof.profiles import grammar as g
+
+# Characters AppArmor's pattern engine treats as special; a literal one is kept backslash-escaped.
+AARE_META = frozenset("\\*?[]{}^")
+_SIMPLE_ESCAPES = {"a": "\a", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|d([0-9]{1,3})|(.))", re.DOTALL)
+
+
+def _char(code: int) -> str:
+    if code >= 0x80:  # a byte: as `bytes.decode("utf-8", "surrogateescape")` would give it
+        return chr(0xDC00 + (code & 0xFF))
+    ch = chr(code)
+    return "\\" + ch if ch in AARE_META else ch
+
+
+def _unescape(match: re.Match[str]) -> str:
+    octal, hexa, decimal, other = match.groups()
+    if octal is not None:
+        return _char(int(octal, 8))
+    if hexa is not None:
+        return _char(int(hexa, 16))
+    if decimal is not None:
+        return _char(int(decimal))
+    if other in AARE_META:
+        return "\\" + other
+    return _SIMPLE_ESCAPES.get(other, other)
+
+
+def unquote(token: str) -> str:
+    """A name or pattern as written (quoted or not) → its value, AARE escapes kept.
+
+    Lexer escapes are decoded (`\\"`, `\\ `, `\\n`, `\\xNN`, octal `\\NNN`, `\\dNNN`); a character
+    the pattern engine treats as special stays escaped (`\\*`, `\\{`, `\\\\`), so `"\\x2a"` and
+    `\\*` both give `\\*`. Bytes from 0x80 come back as surrogate escapes.
+    """
+    if len(token) >= 2 and token[0] == '"' and token[-1] == '"':
+        token = token[1:-1]
+    return _ESCAPE.sub(_unescape, token) if "\\" in token else token
+
+
+def _get(res: pp.ParseResults, name: str) -> Any:
+    return res[name] if name in res else None  # noqa: SIM401 -- .get is untyped
+
+
+def _strs(res: pp.ParseResults | str | None) -> tuple[str, ...]:
+    if res is None or res == "":
+        return ()
+    if isinstance(res, str):
+        return (unquote(res),)
+    return tuple(unquote(str(v)) for v in res)
+
+
+def _opt(res: pp.ParseResults, name: str) -> str | None:
+    value = _get(res, name)
+    if value is None or value == "" or isinstance(value, pp.ParseResults):
+        return None
+    return unquote(str(value))
+
+
+def _qualifiers(res: pp.ParseResults) -> m.Qualifiers:
+    priority = _get(res, "priority")
+    access = _get(res, "access")
+    return m.Qualifiers(
+        audit=bool(_get(res, "audit")),
+        access=str(access) if isinstance(access, str) and access else None,
+        owner=bool(_get(res, "owner")),
+        priority=int(priority) if isinstance(priority, str) and priority else None,
+    )
+
+
+def _cond(res: pp.ParseResults) -> m.Cond:
+    op = "in" if res["op"] == "in" else "="
+    if "list" in res:
+        return m.Cond(res["key"], _strs(res["list"]), op)
+    return m.Cond(res["key"], _strs(str(res["value"])), op)
+
+
+def _conds(res: pp.ParseResults) -> tuple[tuple[m.Cond, ...], tuple[m.Cond, ...]]:
+    """The rule's conditions, and the conditions of its `peer=(...)` apart."""
+    own: list[m.Cond] = []
+    peer: tuple[m.Cond, ...] = ()
+    for c in _get(res, "conds") or ():
+        if "conds" in c:
+            inner = tuple(_cond(i) for i in c["conds"])
+            if c["key"] == "peer":
+                peer = inner
+            else:
+                own.append(m.Cond(c["key"], tuple(f"{i.key}={','.join(i.values)}" for i in inner)))
+        else:
+            own.append(_cond(c))
+    return tuple(own), peer
+
+
+def _access(res: pp.ParseResults) -> frozenset[str]:
+    return frozenset(_strs(_get(res, "access")))
+
+
+def _take(conds: tuple[m.Cond, ...], key: str) -> tuple[tuple[str, ...] | None, tuple[m.Cond, ...]]:
+    found = [c for c in conds if c.key == key]
+    return (found[0].values if found else None), tuple(c for c in conds if c.key != key)
+
+
+def _file(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+    letters = str(_get(r, "perms") or "")
+    exec_letters = "".join(ch for ch in letters if ch in "iuUpPcCx")
+    exec_mode = None
+    if exec_letters:
+        exec_mode = "".join(sorted(exec_letters, key="pPcCiuUx".index))
+        if exec_mode not in m.EXEC_MODES and exec_mode.lower() not in ("pux", "cux"):
+            raise ValueError(f"unknown exec mode {exec_mode!r}")
+    return m.FileRule(
+        qualifiers=q,
+        path=_opt(r, "path"),
+        perms=frozenset(ch for ch in letters if ch not in "iuUpPcCx"),
+        exec_mode=exec_mode,
+        target=_opt(r, "target"),
+        keyword=bool(_get(r, "keyword")),
+    )
+
+
+def _network(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+    conds, peer = _conds(r)
+    return m.NetworkRule(q, _access(r), _opt(r, "domain"), _opt(r, "type"), conds, peer)
+
+
+def _signal(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+    conds, _ = _conds(r)
+    signals, conds = _take(conds, "set")
+    peer, conds = _take(conds, "peer")
+    if conds:
+        raise ValueError(f"unknown signal condition {conds[0].key!r}")
+    return m.SignalRule(q, _access(r), frozenset(signals or ()), peer[0] if peer else None)
+
+
+def _ptrace(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+    conds, _ = _conds(r)
+    peer, conds = _take(conds, "peer")
+    if conds:
+        raise ValueError(f"unknown ptrace condition {conds[0].key!r}")
+    return m.PtraceRule(q, _access(r), peer[0] if peer else None)
+
+
+def _with_peer(cls: type[m.UnixRule] | type[m.DbusRule]) -> Callable[..., m.Rule]:
+    def build(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+        conds, peer = _conds(r)
+        return cls(q, _access(r), conds, peer)
+
+    return build
+
+
+def _mount(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+    operation, source, mountpoint = str(r["operation"]), _opt(r, "source"), _opt(r, "mountpoint")
+    if operation != "mount" and mountpoint is None:
+        source, mountpoint = None, source
+    return m.MountRule(q, operation, _conds(r)[0], source, mountpoint)
+
+
+def _pivot_root(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
+    conds, _ = _conds(r)
+    old, conds = _take(conds, "oldroot")
+    if conds:
+        raise ValueError(f"unknown pivot_root condition {conds[0].key!r}")
+    return m.PivotRootRule(q, old[0] if old else None, _opt(r, "newroot"), _opt(r, "target"))
+
+
+_RULES: dict[str, Callable[[m.Qualifiers, pp.ParseResults], m.Rule]] = {
+    "file": _file,
+    "capability": lambda q, r: m.CapabilityRule(q, frozenset(_strs(_get(r, "names")))),
+    "network": _network,
+    "unix": _with_peer(m.UnixRule),
+    "dbus": _with_peer(m.DbusRule),
+    "signal": _signal,
+    "ptrace": _ptrace,
+    "mount": _mount,
+    "pivot_root": _pivot_root,
+    "change_profile": lambda q, r: m.ChangeProfileRule(
+        q, _opt(r, "exec_mode"), _opt(r, "exec_path"), _opt(r, "target")
+    ),
+    "userns": lambda q, r: m.UsernsRule(q, _access(r)),
+    "io_uring": lambda q, r: m.IoUringRule(q, _access(r), _conds(r)[0]),
+    "mqueue": lambda q, r: m.MqueueRule(q, _access(r), _conds(r)[0], _opt(r, "name")),
+    "all": lambda q, r: m.AllRule(q),
+    "link": lambda q, r: m.LinkRule(q, str(_opt(r, "path")), str(_opt(r, "target")), "subset" in r),
+}
+
+
+def _profile(r: pp.ParseResults) -> m.Profile:
+    keyword = str(_get(r, "keyword") or "")
+    name = str(r["name"])
+    if keyword.startswith("^"):
+        keyword = "^"
+    return m.Profile(
+        name=unquote(name),
+        keyword=keyword,
+        attachment=_opt(r, "attachment"),
+        xattrs=tuple(_cond(c) for c in _get(r, "xattrs") or ()),
+        flags=frozenset(str(f) for f in _get(r, "flags") or ()),
+        body=_body(r["body"]),
+        qualifiers=_qualifiers(r),
+    )
+
+
+def _conditional(r: pp.ParseResults) -> m.Conditional:
+    orelse: tuple[m.BodyItem, ...] = ()
+    if "elif" in r:
+        orelse = (_conditional(r["elif"]),)
+    elif "orelse" in r:
+        orelse = _body(r["orelse"])
+    return m.Conditional(" ".join(r["condition"]), _body(r["body"]), orelse)
+
+
+def _item(r: pp.ParseResults) -> m.PolicyItem:
+    kind = r["kind"]
+    if kind == "rule":
+        q = _qualifiers(r)
+        if "block" in r:
+            return m.QualifierBlock(q, _body(r["block"]))
+        rule = r["rule"]
+        return _RULES[rule["kind"]](q, rule)
+    simple: dict[str, Callable[[], m.PolicyItem]] = {
+        "comment": lambda: m.Comment(str(r["text"])[1:].rstrip("\r")),
+        "abi": lambda: m.Abi(unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<"),
+        "include": lambda: m.Include(
+            unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<", "if_exists" in r
+        ),
+        "variable": lambda: m.Variable(r["name"], _strs(r["values"]), r["op"]),
+        "boolean": lambda: m.BooleanDef(r["name"], r["value"] == "true"),
+        "alias": lambda: m.Alias(str(_opt(r, "original")), str(_opt(r, "replacement"))),
+        "rlimit": lambda: m.RlimitRule(r["resource"], r["value"]),
+        "hat_ref": lambda: m.ChangeHatRule(unquote(r["name"])),
+        "profile": lambda: _profile(r),
+        "if": lambda: _conditional(r),
+    }
+    return simple[kind]()
+
+
+def _body(res: pp.ParseResults) -> tuple[m.BodyItem, ...]:
+    items = tuple(_item(r) for r in res)
+    for item in items:
+        if isinstance(item, m.Abi):
+            raise ValueError("abi is only allowed in the preamble")
+    return items  # type: ignore[return-value]
+
+
+def parse_policy(text: str, *, filename: str = "<text>") -> m.PolicyFile:
+    """Parse one AppArmor policy file (profiles, or an abstraction's bare rules).
+
+    Args:
+        text: the file's text; undecodable bytes as surrogate escapes.
+        filename: named in error messages.
+
+    Returns:
+        The file's preamble items and profiles, in order.
+
+    Raises:
+        AaprofError: "file:line:col: expected …" when the text is not valid policy.
+    """
+    try:
+        results = g.policy_file.parse_string(text, parse_all=True)
+    except pp.ParseBaseException as exc:
+        found = exc.line[exc.col - 1 : exc.col + 19].rstrip() if exc.line else ""
+        msg = exc.msg[0].lower() + exc.msg[1:] if exc.msg else "invalid syntax"
+        where = f", found {found!r}" if found else ", found end of file"
+        raise AaprofError(f"{filename}:{exc.lineno}:{exc.col}: {msg}{where}") from None
+    try:
+        items = tuple(_item(r) for r in results)
+    except ValueError as exc:
+        raise AaprofError(f"{filename}: {exc}") from None
+    return m.PolicyFile(items, filename=filename)
