@@ -69,43 +69,55 @@ def compile_aare(pattern: str, variables: Variables | None = None) -> Aare:
 
 @lru_cache(maxsize=4096)
 def _compile(pattern: str, variables: tuple[tuple[str, tuple[str, ...]], ...]) -> Aare:
-    expanded = expand_variables(pattern, dict(variables))
-    source, literal = _translate(expanded, pattern)
+    parts = [_translate(_collapse(p), pattern) for p in expand_variables(pattern, dict(variables))]
+    source = parts[0][0] if len(parts) == 1 else "|".join(f"(?:{src})" for src, _ in parts)
     try:
         regex = re.compile(source, re.DOTALL)
     except re.error as exc:
         raise AareError(f"invalid pattern {pattern!r}: {exc}") from exc
-    return Aare(pattern, regex, literal)
+    return Aare(pattern, regex, all(lit for _, lit in parts))
 
 
-def expand_variables(pattern: str, variables: Mapping[str, tuple[str, ...]]) -> str:
-    """`pattern` with every `@{NAME}` replaced by its value, or `{v1,v2}` for several.
+def expand_variables(pattern: str, variables: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Every pattern `pattern` stands for, each `@{NAME}` replaced by each of its values.
 
+    The kernel sees one pattern per combination: `@{H}*/` with H=`/a/ /b/` is `/a/*/` and
+    `/b/*/`, each `*` alone in its component (not `{/a/,/b/}*/`, where it could be empty).
     Values may use other variables; a variable that refers to itself is an error.
     """
-    return _expand(pattern, variables, ())
+    return tuple(dict.fromkeys(_expand(pattern, variables, ())))
 
 
-def _expand(pattern: str, variables: Mapping[str, tuple[str, ...]], seen: tuple[str, ...]) -> str:
-    out, pos = [], 0
-    while (m := _VAR.search(pattern, pos)) is not None:
-        if _escaped(pattern, m.start()):
-            out.append(pattern[pos : m.start() + 1])
-            pos = m.start() + 1
-            continue
-        name = m.group(1)
-        if name not in variables:
-            raise AareError(f"undefined variable @{{{name}}} in {pattern!r}")
-        if name in seen:
-            raise AareError(f"variable @{{{name}}} refers to itself")
-        values = [_expand(v, variables, (*seen, name)) for v in variables[name]]
-        if not values:
-            raise AareError(f"variable @{{{name}}} has no value")
-        out.append(pattern[pos : m.start()])
-        out.append(values[0] if len(values) == 1 else "{" + ",".join(values) + "}")
-        pos = m.end()
-    out.append(pattern[pos:])
-    return "".join(out)
+def _expand(
+    pattern: str, variables: Mapping[str, tuple[str, ...]], seen: tuple[str, ...]
+) -> list[str]:
+    pos = 0
+    while (m := _VAR.search(pattern, pos)) is not None and _escaped(pattern, m.start()):
+        pos = m.start() + 1
+    if m is None:
+        return [pattern]
+    name = m.group(1)
+    if name not in variables:
+        raise AareError(f"undefined variable @{{{name}}} in {pattern!r}")
+    if name in seen:
+        raise AareError(f"variable @{{{name}}} refers to itself")
+    if not variables[name]:
+        raise AareError(f"variable @{{{name}}} has no value")
+    head, tail = pattern[: m.start()], pattern[m.end() :]
+    out = []
+    for value in variables[name]:
+        for v in _expand(value, variables, (*seen, name)):
+            out.extend(_expand(head + v + tail, variables, seen))
+    return out
+
+
+def _collapse(pattern: str) -> str:
+    """`//` → `/` (the parser's own filtering), a leading `//` kept."""
+    return (
+        pattern[:1] + re.sub("/{2,}", "/", pattern[1:])
+        if pattern.startswith("//")
+        else re.sub("/{2,}", "/", pattern)
+    )
 
 
 def _escaped(text: str, index: int) -> bool:

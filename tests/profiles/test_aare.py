@@ -123,9 +123,16 @@ def test_variables(pattern: str, name: str, want: bool) -> None:
     assert compile_aare(pattern, VARS).matches(name) is want
 
 
-def test_expand_variables_makes_alternations() -> None:
-    got = expand_variables("@{HOME}x", {"HOME": ("/a/", "/b/"), "X": ("1",)})
-    assert got == "{/a/,/b/}x"
+def test_expand_variables_gives_every_combination() -> None:
+    got = expand_variables("@{HOME}@{X}", {"HOME": ("/a/", "/b/"), "X": ("1", "@{Y}"), "Y": ("2",)})
+    assert got == ("/a/1", "/a/2", "/b/1", "/b/2")
+
+
+def test_star_after_a_variable_is_alone_in_its_component() -> None:
+    # as the kernel has it: `@{H}*/` does not match the directory @{H} itself
+    aare = compile_aare("@{H}*/", {"H": ("/a/", "/b/")})
+    assert aare.matches("/a/x/") and aare.matches("/b/x/")
+    assert not aare.matches("/a/") and not aare.matches("/b/")
 
 
 @pytest.mark.parametrize(
