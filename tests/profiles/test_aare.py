@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from aaprof.errors import AaprofError
 from aaprof.profiles.aare import AareError, compile_aare, escape, expand_variables
+from aaprof.profiles.render import aare_escape
 
 CASES = [
     # (pattern, name, matches)
@@ -238,3 +239,13 @@ def test_matches_reference(pattern: str, name: str) -> None:
     if "//" in name:
         return
     assert compile_aare(pattern).matches(name) is reference(pattern, name)
+
+
+@given(names, names)
+def test_core_aare_escape_matches_only_itself(name: str, other: str) -> None:
+    # the renderer's escaping leaves `@{` alone, so such a name would read as a variable
+    if "@{" in name:
+        return
+    pattern = aare_escape(name)
+    assert compile_aare(pattern).matches(name)
+    assert compile_aare(pattern).matches(other) is (name == other)
