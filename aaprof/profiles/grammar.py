@@ -67,7 +67,7 @@ access = pp.Group(_paren_access | BARE).set_name("access")
 
 PRIORITY = pp.Regex(r"priority\s*=\s*(?P<priority>[+-]?\d+)").set_name("priority=")
 qualifiers = (
-    pp.Opt(PRIORITY)("priority")
+    pp.Opt(PRIORITY)
     + pp.Opt(AUDIT)("audit")
     + pp.Opt(ALLOW | DENY)("access")
     + pp.Opt(OWNER)("owner")
@@ -220,3 +220,4 @@ preamble_item = pp.MatchFirst([comment, abi, include, variable, boolean, alias])
 policy_file = (
     pp.ZeroOrMore(pp.Group(preamble_item | item)) + pp.StringEnd().set_name("end of file")
 ).set_name("policy file")
+policy_file.parse_with_tabs()  # tabs are data (inside quotes, in comments), not to be expanded

@@ -36,8 +36,10 @@ def _quoted(value: str) -> str:
         ch = value[i]
         if ch == "\\":
             nxt = value[i + 1] if i + 1 < len(value) else ""
-            out.append("\\" + nxt if nxt and nxt in AARE_META else "\\\\")
-            i += 2 if nxt and nxt in AARE_META else 1
+            # `\\` as octal: apparmor_parser's lexer misreads `\\"` at the end of a quoted name
+            escaped = nxt and nxt in AARE_META
+            out.append(("\\134" if nxt == "\\" else "\\" + nxt) if escaped else "\\134")
+            i += 2 if escaped else 1
             continue
         code = ord(ch)
         if ch in _QUOTE_ESCAPES:
