@@ -10,7 +10,26 @@ from aaprof import __version__
 from aaprof.errors import AaprofError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Failure(click.ClickException):
+    """An AaprofError on its way out: one line on stderr, exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"aaprof: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    """The command group; the one place where AaprofError becomes a message and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except AaprofError as exc:
+            raise Failure(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aaprof")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
@@ -21,8 +40,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 def _register() -> None:
     from aaprof.cli.events import events
+    from aaprof.cli.profile import profile
 
     cli.add_command(events)
+    cli.add_command(profile)
 
 
 _register()
@@ -41,9 +62,6 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except AaprofError as exc:
-        click.echo(f"aaprof: {exc}", err=True)
-        sys.exit(1)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)

@@ -1,0 +1,162 @@
+"""`aaprof profile`: check, format, show, explain, diff and merge AppArmor profiles."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from aaprof.errors import AaprofError
+
+PROFILE_DIR = "/etc/apparmor.d"
+base_option = click.option(
+    "--base",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=PROFILE_DIR,
+    show_default=True,
+    help="Profile directory that `include <…>` and `abi <…>` resolve against.",
+)
+
+
+@click.group()
+def profile() -> None:
+    """Read, check and write AppArmor profiles (docs/profile.md)."""
+
+
+@profile.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@base_option
+@click.option("--no-compile", is_flag=True, help="Only aaprof's own parser.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def check(files: tuple[Path, ...], base: Path, no_compile: bool, fmt: str) -> None:
+    """Check profiles with aaprof's parser and, where installed, `apparmor_parser -Q -K`.
+
+    Both verdicts are reported per file; exit 1 if either rejects a file.
+    """
+    from aaprof.profiles.check import check_file
+
+    results = [check_file(path, base, compile_too=not no_compile) for path in files]
+    if fmt == "json":
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            click.echo(f"{r.path}: aaprof {r.ours}; apparmor_parser {r.theirs}")
+    if any(not r.ok for r in results):
+        raise SystemExit(1)
+
+
+@profile.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if any would.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print what would change.")
+def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
+    """Rewrite profiles in aaprof's canonical form (in place, atomically; `-`: stdin → stdout)."""
+    from aaprof.profiles.compare import read_policy, write_atomically
+    from aaprof.profiles.render import render_policy
+
+    changed = []
+    for name in files:
+        policy = read_policy(name)
+        text = render_policy(policy)
+        if name == "-":
+            sys.stdout.write(text)
+            continue
+        original = Path(name).read_bytes().decode("utf-8", "surrogateescape")
+        if text == original:
+            continue
+        changed.append(name)
+        if show_diff:
+            diff = difflib.unified_diff(
+                original.splitlines(keepends=True), text.splitlines(keepends=True), name, name
+            )
+            sys.stdout.writelines(diff)
+        if not check_only:
+            write_atomically(Path(name), text)
+    for name in changed:
+        click.echo(f"{'would reformat' if check_only else 'reformatted'} {name}", err=True)
+    if check_only and changed:
+        raise SystemExit(1)
+
+
+@profile.command()
+@click.argument("file")
+@click.option("--profile", "name", metavar="NAME", help="Only this profile (child: a//b).")
+def show(file: str, name: str | None) -> None:
+    """Print the model of a policy file as JSON."""
+    from aaprof.profiles.compare import profiles_by_name, read_policy
+
+    policy = read_policy(file)
+    if name is None:
+        doc = policy.to_dict()
+    else:
+        found = profiles_by_name(policy).get(name)
+        if found is None:
+            raise AaprofError(f"{file}: no profile {name!r}")
+        doc = found.to_dict()
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+@profile.command()
+@click.argument("file")
+@click.argument("logs", nargs=-1)
+@click.option("--record", "records", multiple=True, metavar="LINE", help="A log line to explain.")
+@click.option("--profile", "name", metavar="NAME", help="Explain against this profile.")
+@base_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def explain(
+    file: str,
+    logs: tuple[str, ...],
+    records: tuple[str, ...],
+    name: str | None,
+    base: Path,
+    fmt: str,
+) -> None:
+    """Say which rule of a profile allows or denies each logged access, or that none does.
+
+    The records come from LOG files (any format `aaprof events` reads) or --record lines.
+    """
+    from aaprof.profiles.explain import Explainer
+
+    if not logs and not records:
+        raise click.UsageError("give LOG files or --record lines to explain")
+    explainer = Explainer.load(file, base, name)
+    answers = list(explainer.explain_all(logs, records))
+    if fmt == "json":
+        click.echo(json.dumps([a.to_dict() for a in answers], indent=2, ensure_ascii=False))
+    else:
+        for answer in answers:
+            click.echo(answer.text())
+    if not answers:
+        click.echo("no AppArmor record in the input", err=True)
+
+
+@profile.command()
+@click.argument("left")
+@click.argument("right")
+def diff(left: str, right: str) -> None:
+    """Rule-level difference of two policy files (exit 1 when they differ, like diff)."""
+    from aaprof.profiles.compare import diff_policies, read_policy, unified
+
+    differences = diff_policies(read_policy(left), read_policy(right))
+    for line in unified(differences):
+        click.echo(line)
+    if differences:
+        raise SystemExit(1)
+
+
+@profile.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+def merge(files: tuple[str, ...], output: Path | None) -> None:
+    """Union of policy files: profiles merged by name, repeated and covered rules dropped."""
+    from aaprof.profiles.compare import merge_policies, read_policy, write_atomically
+    from aaprof.profiles.render import render_policy
+
+    text = render_policy(merge_policies(read_policy(f) for f in files))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text)
