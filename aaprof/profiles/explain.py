@@ -127,9 +127,23 @@ class Explainer:
 
 
 def _capability(event: Event, name: str, profile: m.Profile) -> Answer:
-    rules = [r for r in profile.rules() if isinstance(r, m.CapabilityRule)]
-    matching = [r for r in rules if not r.names or event.capname in r.names]
-    deny = tuple(render_rule(r) for r in matching if r.qualifiers.deny)
-    allow = tuple(render_rule(r) for r in matching if not r.qualifiers.deny)
-    verdict = "denied" if deny else "allowed" if allow else "unmatched"
-    return Answer(event, name, verdict, allow, deny)
+    matching = [
+        (rule, deny)
+        for rule, deny in _capability_rules(profile.body, deny=False)
+        if not rule.names or event.capname in rule.names
+    ]
+    denying = tuple(render_rule(r) for r, deny in matching if deny)
+    allowing = tuple(render_rule(r) for r, deny in matching if not deny)
+    verdict = "denied" if denying else "allowed" if allowing else "unmatched"
+    return Answer(event, name, verdict, allowing, denying)
+
+
+def _capability_rules(
+    items: Iterable[m.BodyItem], *, deny: bool
+) -> Iterator[tuple[m.CapabilityRule, bool]]:
+    """Capability rules with whether they deny, a `deny { ... }` block's qualifier included."""
+    for item in items:
+        if isinstance(item, m.CapabilityRule):
+            yield item, deny or item.qualifiers.deny
+        elif isinstance(item, m.QualifierBlock):
+            yield from _capability_rules(item.body, deny=deny or item.qualifiers.deny)

@@ -1,0 +1,41 @@
+"""explain: capability records against rules, deny blocks included."""
+
+from __future__ import annotations
+
+import pytest
+
+from aaprof.model.event import Event
+from aaprof.profiles.build import parse_policy
+from aaprof.profiles.explain import _capability
+
+POLICY = """\
+profile x {
+  deny {
+    capability sys_admin,
+  }
+  capability chown,
+  audit capability,
+}
+profile y {
+  capability setuid,
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("profile", "capname", "verdict"),
+    [
+        ("x", "sys_admin", "denied"),  # the block's deny applies to the rule inside
+        ("x", "chown", "allowed"),
+        ("x", "net_raw", "allowed"),  # `capability,` grants every capability
+        ("y", "setuid", "allowed"),
+        ("y", "net_raw", "unmatched"),
+    ],
+)
+def test_capability_verdicts(profile: str, capname: str, verdict: str) -> None:
+    policy = parse_policy(POLICY)
+    found = next(p for p in policy.profiles() if p.name == profile)
+    answer = _capability(Event(mode="DENIED", operation="capable", capname=capname), profile, found)
+    assert answer.verdict == verdict
+    if verdict == "denied":
+        assert answer.deny_rules == ("capability sys_admin,",)
