@@ -17,7 +17,8 @@ _ANY = "[^\\x00]"
 # hold two slashes in a row.
 _SLASH = "(?:(?<=/)|/)"
 # Characters an AARE gives a meaning to; `escape` puts a backslash before each.
-SPECIAL = frozenset('\\*?[]{}^,"')
+# What is special in an AppArmor pattern; a backslash before one of these makes it literal.
+AARE_META = frozenset("\\*?[]{}^")
 _VAR = re.compile(r"@\{([^}]*)\}")
 _SIMPLE_ESCAPES = {"a": "\a", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 Variables = Mapping[str, Iterable[str]]
@@ -47,14 +48,10 @@ class Aare:
 def escape(literal: str) -> str:
     """`literal` as a pattern that matches exactly that string (metacharacters backslashed).
 
-    A `@` before `{` is escaped too, so the result never names a variable.
+    `@{` cannot name a variable in the result: its `{` is escaped. This is the one escape the
+    renderer and the generator use (`render.aare_escape`).
     """
-    out = []
-    for i, ch in enumerate(literal):
-        if ch in SPECIAL or (ch == "@" and literal[i + 1 : i + 2] == "{"):
-            out.append("\\")
-        out.append(ch)
-    return "".join(out)
+    return "".join("\\" + ch if ch in AARE_META else ch for ch in literal)
 
 
 def compile_aare(pattern: str, variables: Variables | None = None) -> Aare:

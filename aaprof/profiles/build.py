@@ -11,9 +11,9 @@ import pyparsing as pp
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles import grammar as g
+from aaprof.profiles.aare import AARE_META
 
 # Characters AppArmor's pattern engine treats as special; a literal one is kept backslash-escaped.
-AARE_META = frozenset("\\*?[]{}^")
 _SIMPLE_ESCAPES = {"a": "\a", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|d([0-9]{1,3})|(.))", re.DOTALL)
 

@@ -7,17 +7,15 @@ from collections.abc import Callable, Iterable
 
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
+from aaprof.profiles.aare import AARE_META, escape
+
+# A literal name as the pattern that matches exactly it: the one escape, from aare.
+aare_escape = escape
 
 INDENT = "  "
-AARE_META = "\\*?[]{}^"
 _SAFE = re.compile(r"[A-Za-z0-9_/.@*?\[\]^+:~%&{},-]+")
 _PERM_ORDER = "mrwalk"
 _QUOTE_ESCAPES = {'"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def aare_escape(literal: str) -> str:
-    """A literal string as an AARE pattern that matches exactly it (`*` → `\\*`, ...)."""
-    return "".join("\\" + ch if ch in AARE_META else ch for ch in literal)
 
 
 def _commas_in_braces(text: str) -> bool:
