@@ -1,0 +1,1 @@
+"""The Kubernetes bundle: workload patches, a profile loader DaemonSet and SPO profiles."""
