@@ -9,9 +9,10 @@ the events of a profile it has no file for). `run` does what `aa-logprof -d PROF
 does up to writing profiles, through the `apparmor` package's own functions: `init_aa` with
 Debian's /etc/apparmor/logprof.conf (apparmor-utils), `read_profiles`, the log through
 `ReadLog.parse_event` (libapparmor) and `parse_event_for_tree` line by line, then `ask_exec`,
-`ask_addhat`, `collapse_log` and `ask_the_questions`. Every question gets the answer of pressing
-Enter (the engine's default: allow in complain mode, the first proposal); exec questions, which
-have no default, get (I)nherit, and yes/no questions their default. The log loop is ours, not
+`ask_addhat`, `collapse_log` and `ask_the_questions`. Every rule question gets (A)llow, the first
+proposal selected (what a user building a profile from complain-mode logs answers; in 3.0.8
+Enter would deny, as `collapse_log` passes `log_event=True`, not the mode that the prompt's
+default tests), exec questions (I)nherit, the others their default. The log loop is ours, not
 `ReadLog.read_log`, only so that a line the engine fails on is counted instead of ending the run
 (read_log raises on the first one). The rules the profiles then hold are printed, per profile
 and rule class, with where the log lines went (used, ignored by the engine, rejected, failed).
@@ -77,14 +78,15 @@ def setup(profile_dir: Path, log: Path) -> list[str]:
 
 
 def answer_by_default() -> None:
-    """Replace aa-logprof's prompts with the answers of pressing Enter (exec: inherit)."""
+    """Replace aa-logprof's prompts: allow each rule (first proposal), inherit on exec."""
     import apparmor.ui as aaui
 
     def prompt(question: Any, params: str = "") -> tuple[str, int]:
-        if question.default:
-            return question.default, question.selected
         functions = question.functions
-        return ("CMD_ix" if "CMD_ix" in functions else functions[0]), question.selected
+        for answer in ("CMD_ALLOW", "CMD_ix", question.default):
+            if answer in functions:
+                return answer, question.selected
+        return functions[0], question.selected
 
     aaui.PromptQuestion.promptUser = prompt
     aaui.UI_YesNo = lambda text, default: default
