@@ -139,7 +139,17 @@ def _file_list(rule: m.FileRule) -> str:
 
 
 def _check_overlaps(lists: dict[str, set[str]]) -> None:
-    files = sum(len(lists[k]) for k in ("x", "m", "ro", "wo", "rw"))
-    for key in ("ro", "wo"):
-        if files > 1 and any(_GLOB.search(p) for p in lists[key]):
-            raise _Unfit("a glob in a read-only or write-only path next to other file rules")
+    # SPO denies wlk on read-only paths and r on write-only ones; refuse when such a deny may
+    # cover a path another rule allows that access on (literal prefixes up to a glob meet).
+    conflicts = {"ro": ("wo", "rw"), "wo": ("ro", "rw", "x", "m")}
+    for key, others in conflicts.items():
+        for path in lists[key]:
+            for other in (q for k in others for q in lists[k]):
+                a, b = _literal_prefix(path), _literal_prefix(other)
+                if a.startswith(b) or b.startswith(a):
+                    raise _Unfit(f"SPO's deny rules for {path} would cover {other}")
+
+
+def _literal_prefix(path: str) -> str:
+    match = _GLOB.search(path)
+    return path if match is None else path[: match.start()]
