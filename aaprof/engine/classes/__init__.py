@@ -1,0 +1,1 @@
+"""One module per rule kind: each turns an Event of its class into the least rule."""

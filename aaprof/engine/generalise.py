@@ -1,0 +1,98 @@
+"""Alternatives to a least file rule: volatile parts as globs or variables, then wider globs."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from aaprof.model import profile as m
+
+# Volatile parts, each matched on one whole path segment (between slashes), in the escaped
+# form the least rule holds (these parts contain no AARE metacharacters, so escaping left them
+# as they were). Replacements are patterns the kernel's tunables define or plain globs.
+_HEX = "[0-9a-f]"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HASH = re.compile(r"[0-9a-f]{16,}")  # container and image ids, content hashes
+_MKTEMP = (
+    re.compile(r"(tmp\.)[A-Za-z0-9]{10}"),  # mktemp(1)
+    re.compile(r"(tmp)[a-z0-9_]{8}"),  # Python's tempfile
+    re.compile(
+        r"([A-Za-z][A-Za-z_]*[.-])(?=[A-Za-z0-9.-]*[0-9])(?=[A-Za-z0-9.-]*[A-Za-z]{2})"
+        r"[A-Za-z0-9.-]*[A-Za-z0-9]{6}"
+    ),  # name.XXXXXX (mkstemp), under temp dirs
+)
+_TEMP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
+_SNAPSHOT = re.compile(r"(.*/snapshots/)[0-9]+(/.*)?")  # containerd overlayfs snapshot ids
+
+
+def _segment(seg: str, index: int, parts: list[str], path: str) -> str:
+    if index == 2 and parts[1] == "proc" and seg.isdigit():
+        return "@{pid}"
+    if index == 4 and parts[1] == "proc" and parts[3] == "task" and seg.isdigit():
+        return "@{tid}"
+    if _UUID.fullmatch(seg):
+        return "-".join(f"{_HEX}*" for _ in range(5))
+    if _HASH.fullmatch(seg):
+        return f"{_HEX}*"
+    if path.startswith(_TEMP_DIRS) and index >= 2:
+        for pattern in _MKTEMP:
+            match = pattern.fullmatch(seg)
+            if match:
+                return match[1] + "*"
+    return seg
+
+
+def volatile(path: str) -> str | None:
+    """`path` with its volatile parts generalised, or None when it has none.
+
+    `/proc/1234/` → `/proc/@{pid}/`, `/proc/1/task/7/` → `@{tid}`, UUIDs, hex hashes of 16 or
+    more digits, containerd snapshot numbers, and mktemp-style names under temporary
+    directories (`/tmp/tmp.AbC123xYz0` → `/tmp/tmp.*`).
+    """
+    parts = path.split("/")
+    out = [_segment(seg, i, parts, path) for i, seg in enumerate(parts)]
+    result = "/".join(out)
+    snap = _SNAPSHOT.fullmatch(result)
+    if snap:
+        result = snap[1] + "[0-9]*" + (snap[2] or "")
+    return result if result != path else None
+
+
+def globs(path: str) -> tuple[str, ...]:
+    """aa-logprof's ladder: `/a/b/c` → `/a/b/*` → `/a/**`, and with the extension kept
+    (`/a/b/c.txt` → `/a/b/*.txt` → `/a/**.txt`); a directory keeps its trailing `/`."""
+    is_dir = path.endswith("/") and path != "/"
+    parts = path.rstrip("/").split("/")
+    if len(parts) < 3:
+        return ()
+    last = parts[-1]
+    ext = ""
+    dot = last.rfind(".")
+    if not is_dir and dot > 0 and re.fullmatch(r"\.[A-Za-z0-9]{1,8}", last[dot:]):
+        ext = last[dot:]
+    tail = "/" if is_dir else ""
+    out: list[str] = []
+    if ext:
+        out.append("/".join(parts[:-1]) + "/*" + ext)
+    out.append("/".join(parts[:-1]) + "/*" + tail)
+    if len(parts) > 3:
+        parent = "/".join(parts[:-2])
+        if ext:
+            out.append(parent + "/**" + ext)
+        out.append(parent + "/**" + tail)
+    return tuple(dict.fromkeys(p for p in out if p != path))
+
+
+def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[m.Rule, ...]:
+    """The alternatives for a file or link rule, narrowest first: the volatile form, the
+    globs of it, and the rule without `owner` (or with it, when it was not)."""
+    if rule.path is None:
+        return ()
+    base = volatile(rule.path)
+    paths = ([base] if base else []) + list(globs(base or rule.path))
+    out: list[m.Rule] = [dataclasses.replace(rule, path=p) for p in paths]
+    flipped = dataclasses.replace(rule.qualifiers, owner=not rule.qualifiers.owner)
+    out.append(dataclasses.replace(rule, qualifiers=flipped))
+    if isinstance(rule, m.LinkRule):
+        out.append(m.FileRule(rule.qualifiers, rule.path, frozenset("l")))
+    return tuple(out)

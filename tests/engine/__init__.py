@@ -1,0 +1,1 @@
+"""Tests of aaprof.engine: least rules, suggestions, decisions and assembled profiles."""
