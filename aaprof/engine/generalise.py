@@ -91,6 +91,8 @@ def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[m.Rule, ...]:
     base = volatile(rule.path)
     paths = ([base] if base else []) + list(globs(base or rule.path))
     out: list[m.Rule] = [dataclasses.replace(rule, path=p) for p in paths]
+    if isinstance(rule, m.LinkRule) and base:
+        out[0] = dataclasses.replace(rule, path=base, target=volatile(rule.target) or rule.target)
     flipped = dataclasses.replace(rule.qualifiers, owner=not rule.qualifiers.owner)
     out.append(dataclasses.replace(rule, qualifiers=flipped))
     if isinstance(rule, m.LinkRule):
