@@ -100,7 +100,8 @@ def parse_decisions(text: str, where: str = "<decisions>") -> tuple[Decision, ..
         return ()
     if not isinstance(data, dict) or data.get("version") != VERSION:
         raise AaprofError(f"{where}: expected a mapping with `version: {VERSION}`")
-    items = data.get("decisions") or []
+    items = data.get("decisions")
+    items = [] if items is None else items
     if not isinstance(items, list):
         raise AaprofError(f"{where}: `decisions` must be a list")
     return tuple(Decision.from_dict(d, f"{where}: decision {i + 1}") for i, d in enumerate(items))
