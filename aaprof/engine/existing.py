@@ -77,7 +77,12 @@ def _covers(have: m.Rule, want: m.Rule) -> bool:
     if all(not getattr(have, f) for f in fields):
         return True  # a bare `dbus,`, `signal,` … rule
     if "access" in fields:
-        same = all(getattr(have, f) == getattr(want, f) for f in fields if f != "access")
+        # an empty field in the existing rule (no signal set, no peer, no conds) means any
+        same = all(
+            not getattr(have, f) or getattr(have, f) == getattr(want, f)
+            for f in fields
+            if f != "access"
+        )
         have_access: frozenset[str] = getattr(have, "access", frozenset())
         want_access: frozenset[str] = getattr(want, "access", frozenset())
         return same and (not have_access or want_access <= have_access)
