@@ -19,7 +19,8 @@ from vm import node
 
 ROOT = "/tmp/loop"
 SECRET = f"{ROOT}/secret"
-PROFILES_DIR = "/tmp/loop-profiles"
+PROFILES = "loop-profiles"  # under /tmp: the boot's policy files
+PROFILES_DIR = f"/tmp/{PROFILES}"
 Want = Mapping[str, str | bytes]
 
 

@@ -3,12 +3,12 @@ generate` turns the kernel's log into profiles, and under those, in enforce mode
 workloads run with no denial and the same output, while an access each never made is denied.
 Hostile file names come out as literal paths that allow exactly those files.
 
-Two boots: boot 1 (complain, learn) and boot 2 (enforce, check and probe).
+Two boots: boot 1 (complain, learn) and boot 2 (enforce, check and probe); a third shows each
+check fails on profiles that break its claim (empty ones, and ones that allow everything).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from aaprof.vm import Images, Step, VMResult, Workload, run_workload
-from vm import loop, records
+from vm import loop
+from vm import loop_checks as checks
 
 pytestmark = pytest.mark.vm
 
 ALL = loop.ALL
 IDS = [w.name for w in ALL]
-LOAD = "load profiles"
-LIST = "loaded profiles"
+EMPTY, OPEN = ALL[0::2], ALL[1::2]  # the negative boot: half empty, half wide open
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +50,20 @@ def _generate(dmesg: Path, out: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in files if f.is_file()}
 
 
-def _boot(images: Images, load: str, files: dict[str, bytes], probe: bool) -> VMResult:
+def _boot(images: Images, policy: dict[str, bytes], probe: bool) -> VMResult:
+    load = (
+        f"for f in {loop.PROFILES_DIR}/*; do\n"
+        '  apparmor_parser -r -W "$f" || echo "load failed: ${f##*/}"\n'
+        "done\n"
+    )
     steps = (
-        Step(LOAD, load, expect=None),
-        Step(LIST, "grep '^loop-' /sys/kernel/security/apparmor/profiles | sort", expect=None),
+        Step(checks.LOAD, load, expect=None),
+        Step(
+            checks.LIST, "grep '^loop-' /sys/kernel/security/apparmor/profiles | sort", expect=None
+        ),
         *loop.steps(probe),
     )
+    files = {f"{loop.PROFILES}/{n}": d for n, d in policy.items()}
     result = run_workload(images, Workload(steps=steps, files={**loop.script_files(), **files}))
     if not probe:
         result.check()
@@ -63,90 +71,56 @@ def _boot(images: Images, load: str, files: dict[str, bytes], probe: bool) -> VM
 
 
 @pytest.fixture(scope="module")
-def closed_loop(vm_images: Images, tmp_path_factory: pytest.TempPathFactory) -> Loop:
+def learn(vm_images: Images) -> VMResult:
+    return _boot(vm_images, {"empty": loop.empty_profiles(loop.profile_names()).encode()}, False)
+
+
+@pytest.fixture(scope="module")
+def closed_loop(
+    vm_images: Images, learn: VMResult, tmp_path_factory: pytest.TempPathFactory
+) -> Loop:
     if _aaprof("generate", "--help").returncode != 0:
         pytest.skip("waiting for aaprof generate")
     work = tmp_path_factory.mktemp("loop")
-    empty = {"loop-profiles/empty": loop.empty_profiles(loop.profile_names()).encode()}
-    learn = _boot(vm_images, f"apparmor_parser -r -W {loop.PROFILES_DIR}/empty", empty, False)
     (work / "dmesg").write_bytes(learn.dmesg)
     profiles = _generate(work / "dmesg", work / "out")
-    load = (
-        f"for f in {loop.PROFILES_DIR}/*; do\n"
-        '  apparmor_parser -r -W "$f" || echo "load failed: ${f##*/}"\n'
-        "done\n"
-    )
-    generated = {f"loop-profiles/{name}": data for name, data in profiles.items()}
-    enforce = _boot(vm_images, load, generated, True)
-    return Loop(learn, enforce, profiles, work / "out")
+    return Loop(learn, _boot(vm_images, profiles, True), profiles, work / "out")
 
 
-def _records(result: VMResult, step: str, profile: str) -> list[records.Record]:
-    """The AppArmor records of `profile` (or its children) among the lines of `step`."""
-    own = profile.encode()
-    return [
-        r
-        for r in records.records(result.step_dmesg(step))
-        if r.get("profile") == own or r.get("profile", b"").startswith(own + b"//")
-    ]
+@pytest.fixture(scope="module")
+def negative(vm_images: Images) -> VMResult:
+    empty = checks.profiles("", [w.profile for w in EMPTY])
+    wide_open = checks.profiles(checks.WIDE_OPEN, [w.profile for w in OPEN])
+    return _boot(vm_images, {"empty": empty.encode(), "open": wide_open.encode()}, True)
 
 
-def _show(rs: list[records.Record]) -> str:
-    keep = ("apparmor", "operation", "profile", "name", "requested_mask", "capname", "peer", "info")
-    return "\n".join("  " + " ".join(f"{k}={r[k]!r}" for k in keep if k in r) for r in rs)
-
-
-def test_learning_boot_logs_every_workload(closed_loop: Loop) -> None:
-    silent = [w.name for w in ALL if not _records(closed_loop.learn, f"{w.name}: run", w.profile)]
-    assert silent == [], f"no record in complain mode for {silent}"
+def test_learning_boot_logs_every_workload_allowed(learn: VMResult) -> None:
+    bad = []
+    for w in ALL:
+        rs = checks.profile_records(learn, f"{w.name}: run", w.profile)
+        if not rs or any(r.get("apparmor") != b"ALLOWED" for r in rs):
+            bad.append(f"{w.name}: records in complain mode:\n{checks.show(rs)}")
+    assert bad == [], "\n".join(bad)
 
 
 def test_generated_profiles_load_in_enforce_mode(closed_loop: Loop) -> None:
-    load = closed_loop.enforce.step(LOAD)
-    listed = closed_loop.enforce.step(LIST).output.decode(errors="replace")
-    want = sorted(f"{p} (enforce)" for p in loop.profile_names())
-    got = sorted(line for line in listed.splitlines() if "//" not in line)
-    assert (load.rc, b"load failed" in load.output, got) == (0, False, want), (
-        f"apparmor_parser: exit {load.rc}\n{load.output.decode(errors='replace')}\n"
-        f"generated: {sorted(closed_loop.profiles)}"
-    )
+    bad = checks.problems_loaded(closed_loop.enforce, loop.profile_names())
+    assert bad == [], "\n".join([*bad, f"generated: {sorted(closed_loop.profiles)}"])
 
 
 @pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_enforce_run_has_no_denial(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
-    denied = [
-        r
-        for r in _records(closed_loop.enforce, f"{workload.name}: run", workload.profile)
-        if r.get("apparmor") == b"DENIED"
-    ]
-    assert denied == [], f"{workload.name}: {len(denied)} DENIED record(s):\n{_show(denied)}"
+    assert checks.problems_denied(closed_loop.enforce, workload) == []
 
 
 @pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_enforce_run_has_the_same_output(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
-    before = closed_loop.learn.step(f"{workload.name}: run")
-    after = closed_loop.enforce.step(f"{workload.name}: run")
-    assert (after.rc, after.output) == (before.rc, before.output), (
-        f"{workload.name}: complain: exit {before.rc}\n{before.output.decode(errors='replace')}"
-        f"\nenforce: exit {after.rc}\n{after.output.decode(errors='replace')}"
-    )
+    assert checks.problems_output(closed_loop.learn, closed_loop.enforce, workload) == []
 
 
 @pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_probe_is_denied(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
-    step = closed_loop.enforce.step(f"{workload.name}: probe")
-    got = _records(closed_loop.enforce, step.name, workload.profile)
-    bad = []
-    rcs = re.findall(rb"^rc (\S+) (\d+)$", step.output, re.MULTILINE)
-    for name, rc in rcs or [(b"probe", str(step.rc).encode())]:
-        if rc == b"0":
-            bad.append(f"{name.decode()}: exit 0, the access was allowed")
-    for want in workload.denied:
-        if not any(records.matches(r, {"apparmor": "DENIED", **want}) for r in got):
-            bad.append(f"no DENIED record {want}")
-    assert bad == [], (
-        f"{workload.name}: " + "\n".join(bad) + f"\noutput: {step.output!r}\nrecords:\n{_show(got)}"
-    )
+    assert checks.problems_probe(closed_loop.enforce, workload) == []
 
 
 def test_hostile_names_profile_passes_aaprof_check(closed_loop: Loop) -> None:
@@ -159,3 +133,29 @@ def test_hostile_names_profile_passes_aaprof_check(closed_loop: Loop) -> None:
             args.append("--no-compile")
         done = _aaprof(*args)
         assert done.returncode == 0, f"{name}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_loaded_check_fails_on_a_missing_profile(negative: VMResult) -> None:
+    names = [w.profile for w in ALL]
+    assert checks.problems_loaded(negative, names) == []
+    bad = checks.problems_loaded(negative, [*names, "loop-never-loaded"])
+    assert any("loop-never-loaded (enforce)" in b for b in bad), bad
+
+
+@pytest.mark.parametrize("workload", EMPTY, ids=[w.name for w in EMPTY])
+def test_run_checks_fail_on_an_empty_profile(
+    learn: VMResult, negative: VMResult, workload: loop.AnyWorkload
+) -> None:
+    denied = checks.problems_denied(negative, workload)
+    assert any("DENIED record(s)" in b for b in denied), denied
+    output = checks.problems_output(learn, negative, workload)
+    assert any("output differs" in b for b in output), output
+
+
+@pytest.mark.parametrize("workload", OPEN, ids=[w.name for w in OPEN])
+def test_probe_check_fails_on_a_wide_open_profile(
+    negative: VMResult, workload: loop.AnyWorkload
+) -> None:
+    bad = checks.problems_probe(negative, workload)
+    assert any("the access was allowed" in b for b in bad), bad
+    assert any("no DENIED record" in b for b in bad), bad
