@@ -107,3 +107,28 @@ def test_assemble_new_profile_is_self_contained() -> None:
     )
     enforce = render_policy(assemble("x", [], mode="enforce"))
     assert "flags=(attach_disconnected, mediate_deleted)" in enforce
+
+
+def test_assemble_merges_into_existing_without_dropping() -> None:
+    old = parse_policy(
+        "# aaprof generate old\nabi <abi/3.0>,\nprofile x flags=(complain) {\n"
+        "  # hand-written\n  /etc/a r,\n  deny /etc/shadow r,\n  ^hat {\n  }\n}\n"
+    )
+    new = [
+        m.FileRule(path="/etc/a", perms=frozenset("r")),
+        m.FileRule(path="/etc/b", perms=frozenset("r")),
+    ]
+    merged = assemble(
+        "x",
+        new,
+        mode="enforce",
+        existing=old,
+        header=["aaprof generate new"],
+        children={"hat": [m.CapabilityRule(names=frozenset({"chown"}))]},
+    )
+    text = render_policy(merged)
+    assert text.count("/etc/a r,") == 1
+    for kept in ("# hand-written", "deny /etc/shadow r,", "/etc/b r,", "capability chown,"):
+        assert kept in text
+    assert "# aaprof generate new" in text and "old" not in text
+    assert "complain" not in text
