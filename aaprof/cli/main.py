@@ -40,9 +40,11 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 def _register() -> None:
     from aaprof.cli.events import events
+    from aaprof.cli.generate import generate
     from aaprof.cli.profile import profile
 
     cli.add_command(events)
+    cli.add_command(generate)
     cli.add_command(profile)
 
 
