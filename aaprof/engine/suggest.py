@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aaprof.containers.naming import profile_name
 from aaprof.engine.abstractions import abstraction_for
-from aaprof.engine.classes.file import NO_NEW_PRIVS
+from aaprof.engine.classes.file import NO_NEW_PRIVS, least_perms
 from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
 from aaprof.engine.classes.network import fine_network_rule
 from aaprof.engine.existing import covered
@@ -163,7 +163,7 @@ def _merged(rules: list[m.Rule]) -> m.Rule:
     if not isinstance(first, m.FileRule):
         return first
     files = [r for r in rules if isinstance(r, m.FileRule)]
-    perms = frozenset().union(*(r.perms for r in files))
+    perms = least_perms(frozenset().union(*(r.perms for r in files)))
     mode = next((r.exec_mode for r in files if r.exec_mode), None)
     return dataclasses.replace(first, perms=perms, exec_mode=mode)
 

@@ -16,6 +16,12 @@ DEFAULT_EXEC = "ix"
 EXEC_PERMS = frozenset("mr")
 
 
+def least_perms(letters: frozenset[str]) -> frozenset[str]:
+    """The letters without `a` when `w` is there: `w` grants appending, and apparmor_parser
+    refuses a rule that names both ("Conflict 'a' and 'w' perms are mutually exclusive")."""
+    return letters - {"a"} if "w" in letters else letters
+
+
 def file_mask(event: Event) -> tuple[frozenset[str], bool | None]:
     """The letters a rule must grant and, for the old `owner::other` form, whether it is owner.
 
@@ -32,7 +38,7 @@ def file_mask(event: Event) -> tuple[frozenset[str], bool | None]:
         text = mine + other
     letters = {"w" if ch in _AS_WRITE else ch for ch in text}
     keep = _LETTERS | ({"x"} if event.operation == "exec" else set())
-    return frozenset(letters & keep), owner
+    return least_perms(frozenset(letters & keep)), owner
 
 
 def is_owner(event: Event, old_form: bool | None) -> bool:
