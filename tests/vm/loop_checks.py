@@ -51,8 +51,13 @@ def problems_loaded(result: VMResult, names: list[str]) -> list[str]:
 
 
 def problems_denied(result: VMResult, w: loop.AnyWorkload) -> list[str]:
-    """What is wrong with "the run of `w` had no DENIED record"."""
-    rs = profile_records(result, f"{w.name}: run", w.profile)
+    """What is wrong with "the run of `w` had no DENIED record" (a refused change to its
+    profile, `info="label not found"` when it is not loaded, counts as one)."""
+    step = f"{w.name}: run"
+    rs = profile_records(result, step, w.profile)
+    rs += [
+        r for r in records.records(result.step_dmesg(step)) if r.get("name") == w.profile.encode()
+    ]
     denied = [r for r in rs if r.get("apparmor") == b"DENIED"]
     return [f"{w.name}: {len(denied)} DENIED record(s):\n{show(denied)}"] if denied else []
 
