@@ -29,8 +29,15 @@ def test_the_docs_have_examples() -> None:
     assert {"events.md", "index.md"} <= pages
 
 
+EXIT_NOTE = re.compile(r"\s+# exit (\d+)$")
+
+
 @pytest.mark.parametrize(("page", "command"), examples())
 def test_example_runs(page: str, command: str) -> None:
+    """Runs the example; a trailing `# exit N` says which exit status it shows."""
+    note = EXIT_NOTE.search(command)
+    expected = int(note.group(1)) if note else 0
+    command = EXIT_NOTE.sub("", command)
     aaprof = f"{shlex.quote(sys.executable)} -m aaprof"
     script = re.sub(r"(^|\| )aaprof ", lambda m: f"{m.group(1)}{aaprof} ", command)
     result = subprocess.run(
@@ -42,7 +49,7 @@ def test_example_runs(page: str, command: str) -> None:
         timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    assert result.returncode == 0, f"{page}: {command}\n{result.stderr}"
+    assert result.returncode == expected, f"{page}: {command}\n{result.stderr}"
     assert result.stdout.strip(), f"{page}: {command} printed nothing"
     if re.search(r"--format json(\s|$)", command):
         json.loads(result.stdout)
