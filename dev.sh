@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's one entry point for people and CI.
-#   ./dev.sh demo          install aaprof into .venv and run the main job on sample-logs/
+#   ./dev.sh demo          install aaprof into .venv and run the main job on sample-logs/:
+#                          a summary of the records, then profiles + Kubernetes bundle in
+#                          demo-output/
 #   ./dev.sh test [ARGS]   install everything the tests need, then ruff, mypy --strict and pytest
 #   ./dev.sh venv          only (re)create .venv with aaprof and its test tools
 # System packages come from Debian/Ubuntu's apt (with sudo when not root); the lists are in
@@ -39,7 +41,12 @@ case "$cmd" in
         apt_install scripts/apt-demo.txt
         make_venv journal
         echo "+ aaprof events --summary sample-logs/" >&2
-        exec .venv/bin/aaprof events --summary sample-logs/
+        .venv/bin/aaprof events --summary sample-logs/
+        echo "+ aaprof generate sample-logs/ --out demo-output" >&2
+        .venv/bin/aaprof generate sample-logs/ --out demo-output
+        echo "Look at: demo-output/profiles/ (one AppArmor profile per profile in complain mode)," >&2
+        echo "         demo-output/k8s/ (kubectl apply -k demo-output/k8s; docs/kubernetes.md)," >&2
+        echo "         and docs/generate.md for what was proposed and why." >&2
         ;;
     venv)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt
