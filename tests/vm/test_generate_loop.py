@@ -24,18 +24,7 @@ from vm import loop_checks as checks
 pytestmark = pytest.mark.vm
 
 ALL = loop.ALL
-# Engine bug: a file opened for append and then written (tee -a: records `open` "ac" and
-# `file_perm` "w") becomes `rwa`, which apparmor_parser refuses ("Conflict 'a' and 'w' perms
-# are mutually exclusive"), so the whole profile does not load.
-APPEND_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="engine: open 'ac' + file_perm 'w' on one file renders 'rwa'; apparmor_parser: "
-    "Conflict 'a' and 'w' perms are mutually exclusive",
-)
-APPEND_BUG_IN = {"web", "c-web", "c-worker"}
-PARAMS = [
-    pytest.param(w, id=w.name, marks=[APPEND_BUG] if w.name in APPEND_BUG_IN else []) for w in ALL
-]
+IDS = [w.name for w in ALL]
 EMPTY, OPEN = ALL[0::2], ALL[1::2]  # the negative boot: half empty, half wide open
 
 
@@ -55,27 +44,10 @@ def _aaprof(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _generate(dmesg: Path, out: Path) -> dict[str, bytes]:
-    if _aaprof("generate", "--help").returncode != 0:
-        _generate_with_engine(dmesg, out / "profiles")
-    else:
-        done = _aaprof("generate", str(dmesg), "--out", str(out), "--mode", "enforce", "--no-k8s")
-        assert done.returncode == 0, f"aaprof generate failed:\n{done.stdout}\n{done.stderr}"
+    done = _aaprof("generate", str(dmesg), "--out", str(out), "--mode", "enforce", "--no-k8s")
+    assert done.returncode == 0, f"aaprof generate failed:\n{done.stdout}\n{done.stderr}"
     files = sorted((out / "profiles").iterdir())
     return {f.name: f.read_bytes() for f in files if f.is_file()}
-
-
-def _generate_with_engine(dmesg: Path, out: Path) -> None:
-    """What `aaprof generate --mode enforce` does, through the engine's API (until the CLI)."""
-    from aaprof.engine import apply, assemble, profile_filename, suggest
-    from aaprof.logs.reader import Reader
-    from aaprof.logs.sources import expand
-    from aaprof.profiles.render import render_policy
-
-    events = [e for e in Reader().events(expand([str(dmesg)])) if e.mode == "ALLOWED"]
-    out.mkdir(parents=True)
-    for name, rules in apply(suggest(events)).items():
-        text = render_policy(assemble(name, rules, mode="enforce", header=("aaprof test",)))
-        (out / profile_filename(name)).write_bytes(text.encode(errors="surrogateescape"))
 
 
 def _boot(images: Images, policy: dict[str, bytes], probe: bool) -> VMResult:
@@ -129,23 +101,22 @@ def test_learning_boot_logs_every_workload_allowed(learn: VMResult) -> None:
     assert bad == [], "\n".join(bad)
 
 
-@APPEND_BUG
 def test_generated_profiles_load_in_enforce_mode(closed_loop: Loop) -> None:
     bad = checks.problems_loaded(closed_loop.enforce, loop.profile_names())
     assert bad == [], "\n".join([*bad, f"generated: {sorted(closed_loop.profiles)}"])
 
 
-@pytest.mark.parametrize("workload", PARAMS)
+@pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_enforce_run_has_no_denial(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_denied(closed_loop.enforce, workload) == []
 
 
-@pytest.mark.parametrize("workload", PARAMS)
+@pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_enforce_run_has_the_same_output(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_output(closed_loop.learn, closed_loop.enforce, workload) == []
 
 
-@pytest.mark.parametrize("workload", PARAMS)
+@pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_probe_is_denied(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_probe(closed_loop.enforce, workload) == []
 
