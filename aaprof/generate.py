@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aaprof import __version__
 from aaprof.errors import AaprofError
 from aaprof.logs.reader import Reader, ReadStats
-from aaprof.logs.sources import expand
+from aaprof.logs.sources import Input, expand
 from aaprof.model import profile as m
 from aaprof.model.event import Event
 from aaprof.profiles.includes import DEFAULT_PROFILE_DIR
@@ -83,14 +83,17 @@ class Generation:
     out: Path
     logs: tuple[str, ...]
     mode: str
-    events: list[Event]
+    inputs: list[Input]
+    wanted: frozenset[str]
+    only: str | None
     stats: ReadStats
     existing: dict[str, tuple[Path, m.PolicyFile]]
     decisions: tuple[Decision, ...] | None
     per_container: bool
     include_noise: bool
     base: Path
-    notes: list[str] = field(default_factory=list)
+    seen: int = 0
+    _cached: tuple[ProfileSuggestions, ...] | None = None
 
     @classmethod
     def prepare(
@@ -114,21 +117,15 @@ class Generation:
         """
         from aaprof.engine import load_decisions
 
-        reader = Reader()
-        wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
-        events = [
-            e
-            for e in reader.events(expand(list(logs)))
-            if e.mode in wanted and (only is None or fnmatch.fnmatchcase(e.profile or "", only))
-        ]
-        if reader.stats.errors:
-            raise AaprofError("; ".join(reader.stats.errors))
+        inputs = expand(list(logs))
         return cls(
             out,
             tuple(logs),
             mode,
-            events,
-            reader.stats,
+            inputs,
+            frozenset({"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}),
+            only,
+            ReadStats(),
             _existing(out / PROFILES),
             load_decisions(decisions) if decisions is not None else None,
             per_container,
@@ -136,21 +133,42 @@ class Generation:
             base,
         )
 
+    def _events(self) -> Iterator[Event]:
+        """The records to learn from, read as they are needed (never all held at once)."""
+        reader = Reader()
+        self.stats = reader.stats
+        for event in reader.events(self.inputs):
+            if event.mode in self.wanted and (
+                self.only is None or fnmatch.fnmatchcase(event.profile or "", self.only)
+            ):
+                self.seen += 1
+                yield event
+        if reader.stats.errors:
+            raise AaprofError("; ".join(reader.stats.errors))
+
     def _suggestions(self) -> tuple[ProfileSuggestions, ...]:
-        """The engine's suggestions for what DIR's profiles do not allow yet."""
+        """The engine's suggestions for what DIR's profiles do not allow yet (computed once)."""
         from aaprof.engine import suggest
 
+        if self._cached is not None:
+            return self._cached
         existing = {}
         for name, (path, policy) in self.existing.items():
             found = _profile(policy, name)
             if found is not None:
                 existing[name] = _inlined(found, policy, path, self.base)
-        return suggest(
-            self.events,
+        self._cached = suggest(
+            self._events(),
             existing=existing,
             include_noise=self.include_noise,
             per_container=self.per_container,
         )
+        return self._cached
+
+    def learned_from(self) -> int:
+        """How many records the run learns from (reading the logs if not done yet)."""
+        self._suggestions()
+        return self.seen
 
     def _chosen(self) -> dict[str, tuple[Item, ...]]:
         """The rules to add, by profile (`parent//child` for children), decisions applied."""
@@ -161,22 +179,17 @@ class Generation:
     def uncovered(self) -> list[Gap]:
         """Per profile, the rules its recorded accesses still need, and when the last record
         that needed one was written (nothing is written here)."""
-        from aaprof.engine import apply, rule_for
-        from aaprof.engine.suggest import attributed_profile
+        from aaprof.engine import apply
 
         suggestions = self._suggestions()
         chosen = {k: v for k, v in apply(suggestions, self.decisions).items() if v}
-        new_keys = {(p.profile, s.key) for p in suggestions for s in p.suggestions}
         last: dict[str, datetime] = {}
-        for event in self.events:
-            name = attributed_profile(event, per_container=self.per_container)
-            rule = rule_for(event) if name is not None and event.time is not None else None
-            if rule is None or name is None or event.time is None:
-                continue
-            if (name, _item_text(rule)) in new_keys and event.time > last.get(name, event.time):
-                last[name] = event.time
-            elif (name, _item_text(rule)) in new_keys:
-                last.setdefault(name, event.time)
+        for group in suggestions:
+            for s in group.suggestions:
+                if s.last_seen is not None and s.last_seen > last.get(group.profile, s.last_seen):
+                    last[group.profile] = s.last_seen
+                elif s.last_seen is not None:
+                    last.setdefault(group.profile, s.last_seen)
         return [
             Gap(name, tuple(_item_text(r) for r in rules), last.get(name))
             for name, rules in sorted(chosen.items())

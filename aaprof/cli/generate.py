@@ -108,7 +108,7 @@ def generate(
         if gaps:
             raise SystemExit(1)
         return
-    if not run.events:
+    if not run.learned_from():
         raise AaprofError(
             "no profile in complain mode in these logs (nothing ALLOWED; --include-denied "
             "learns from DENIED records too)"

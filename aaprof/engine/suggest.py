@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from aaprof.containers.naming import profile_name
 from aaprof.engine.abstractions import abstraction_for
@@ -25,6 +27,7 @@ Item = m.Rule | m.Include  # what a suggestion may turn into: a rule or an abstr
 MAX_EXAMPLES = 3
 UNCONFINED = "unconfined"
 _EXEC_ALTERNATIVES = ("Px", "Cx", "Ux")
+_IGNORED_FIELDS = frozenset({"time", "serial", "pid", "node", "source", "extra"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class Suggestion:
     severity: str | None = None
     noise: bool = False
     default: int = 0
+    last_seen: datetime | None = None  # the latest record behind it
 
     @property
     def options(self) -> tuple[Item, ...]:
@@ -119,22 +123,85 @@ def suggest(
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
     """
-    groups: dict[str, dict[tuple[object, ...], list[tuple[m.Rule, Event]]]] = {}
+    groups: dict[str, dict[tuple[object, ...], _Evidence]] = {}
     containers: dict[str, Container] = {}
+    # Records that differ only in time, serial, pid and where they were read give the same
+    # answer: decide each distinct record once (a log repeats its accesses many times).
+    seen: dict[tuple[object, ...], tuple[str, m.Rule, bool] | None] = {}
     for event in events:
-        name = attributed_profile(event, per_container=per_container)
-        if name is None or (not include_noise and is_noise(event)):
+        key = _record_key(event)
+        if key not in seen:
+            seen[key] = _decided(event, existing, include_noise, per_container)
+        decided = seen[key]
+        if decided is None:
             continue
-        rule = rule_for(event)
-        if rule is None or covered(_lookup(existing, name), rule, event):
-            continue
-        groups.setdefault(name, {}).setdefault(_merge_key(rule), []).append((rule, event))
+        name, rule, noise = decided
+        merge_key = _merge_key(rule)
+        evidence = groups.setdefault(name, {}).get(merge_key)
+        if evidence is None:
+            evidence = groups[name][merge_key] = _Evidence(rule)
+        evidence.add(rule, event, noise)
         if event.container and name not in containers:
             containers[name] = event.container
     return tuple(
         ProfileSuggestions(name, _suggestions(groups[name]), containers.get(name))
         for name in sorted(groups)
     )
+
+
+# The fields of an Event the engine reads: all but time, serial, pid, node and source.
+_DECIDING = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(Event) if f.name not in _IGNORED_FIELDS)
+)
+
+
+def _record_key(event: Event) -> tuple[object, ...]:
+    return (*_DECIDING(event), event.extra.get("execpath"))
+
+
+def _decided(
+    event: Event,
+    existing: Mapping[str, m.Profile] | None,
+    include_noise: bool,
+    per_container: bool,
+) -> tuple[str, m.Rule, bool] | None:
+    """The profile and least rule of a record, and whether it is noise; None: no suggestion."""
+    name = attributed_profile(event, per_container=per_container)
+    noise = is_noise(event)
+    if name is None or (noise and not include_noise):
+        return None
+    rule = rule_for(event)
+    if rule is None or covered(_lookup(existing, name), rule, event):
+        return None
+    return name, rule, noise
+
+
+@dataclass(slots=True)
+class _Evidence:
+    """What the records behind one suggestion add up to, in bounded memory."""
+
+    rule: m.Rule
+    count: int = 0
+    examples: list[Event] = dataclasses.field(default_factory=list)
+    no_new_privs: bool = False
+    all_noise: bool = True
+    fine_network: dict[m.Rule, None] = dataclasses.field(default_factory=dict)
+    last_seen: datetime | None = None
+
+    def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
+        if self.count:
+            self.rule = _merged([self.rule, rule])
+        self.count += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(event)
+        self.no_new_privs = self.no_new_privs or event.info == NO_NEW_PRIVS
+        self.all_noise = self.all_noise and noise
+        if event.time is not None and (self.last_seen is None or event.time > self.last_seen):
+            self.last_seen = event.time
+        if isinstance(rule, m.NetworkRule):
+            fine = fine_network_rule(event)
+            if fine is not None:
+                self.fine_network.setdefault(fine)
 
 
 def _lookup(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
@@ -168,45 +235,41 @@ def _merged(rules: list[m.Rule]) -> m.Rule:
     return dataclasses.replace(first, perms=perms, exec_mode=mode)
 
 
-def _suggestions(
-    groups: Mapping[tuple[object, ...], list[tuple[m.Rule, Event]]],
-) -> tuple[Suggestion, ...]:
-    out = [_suggestion(pairs) for pairs in groups.values()]
+def _suggestions(groups: Mapping[tuple[object, ...], _Evidence]) -> tuple[Suggestion, ...]:
+    out = [_suggestion(evidence) for evidence in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
 
 
-def _suggestion(pairs: list[tuple[m.Rule, Event]]) -> Suggestion:
-    rule = _merged([r for r, _ in pairs])
-    events = [e for _, e in pairs]
-    alternatives = _alternatives(rule, events)
+def _suggestion(evidence: _Evidence) -> Suggestion:
+    rule = evidence.rule
+    alternatives = _alternatives(rule, evidence)
     default = 0
     if isinstance(rule, m.FileRule | m.LinkRule) and rule.path and volatile(rule.path):
         default = 1  # the first alternative is the volatile-part generalisation
     return Suggestion(
         rule=rule,
         alternatives=alternatives,
-        count=len(events),
-        examples=tuple(events[:MAX_EXAMPLES]),
+        count=evidence.count,
+        examples=tuple(evidence.examples),
         severity=severity(rule),
-        noise=all(is_noise(e) for e in events),
+        noise=evidence.all_noise,
         default=default,
+        last_seen=evidence.last_seen,
     )
 
 
-def _alternatives(rule: m.Rule, events: list[Event]) -> tuple[Item, ...]:
+def _alternatives(rule: m.Rule, evidence: _Evidence) -> tuple[Item, ...]:
     out: list[Item] = []
     if isinstance(rule, m.FileRule | m.LinkRule):
         out.extend(file_alternatives(rule))
         include = abstraction_for(rule)
         if include is not None:
             out.append(include)
-    nnp = any(e.info == NO_NEW_PRIVS for e in events)
-    if isinstance(rule, m.FileRule) and rule.exec_mode and not nnp:
+    if isinstance(rule, m.FileRule) and rule.exec_mode and not evidence.no_new_privs:
         # without no_new_privs a transition to another profile also works
         out.extend(dataclasses.replace(rule, exec_mode=x) for x in _EXEC_ALTERNATIVES)
     if isinstance(rule, m.NetworkRule):
-        fine = [f for e in events if (f := fine_network_rule(e)) is not None]
-        out.extend(dict.fromkeys(fine))
+        out.extend(evidence.fine_network)
     q = qualifiers_of(rule)
     if q is not None and not q.audit:
         out.append(with_qualifiers(rule, dataclasses.replace(q, audit=True)))

@@ -302,7 +302,19 @@ def parse_payload(
         The Event, or None when the payload carries no AppArmor mode.
     """
     builder = _Builder()
+    fields = builder.fields
     for key, raw in tokens(payload):
+        name = _FIELD_OF_KEY.get(key)
+        # The common case, inline for speed: a known key seen first, a quoted string or a
+        # plain number. Anything else takes the general path below (Builder.add).
+        if name is not None and name not in fields and not (user_avc and key in _USER_AVC_OUTER):
+            if name in _INT_FIELDS:
+                if raw.isdigit():
+                    fields[name] = int(raw)
+                    continue
+            elif len(raw) > 1 and raw[0] == '"' and raw[-1] == '"':
+                fields[name] = raw[1:-1]
+                continue
         if key in _POST:
             if key in builder.fields:
                 builder.put_extra(key, decode_value(key, raw))
@@ -314,7 +326,6 @@ def parse_payload(
     mode = _mode_of(builder, legacy_type)
     if not mode:
         return None
-    fields = builder.fields
     if "class_" not in fields:
         derived = derive_class(fields)
         if derived is not None:
