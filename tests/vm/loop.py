@@ -53,7 +53,7 @@ def _confined(profile: str, script: str) -> str:
     return f"aaexec {profile} /bin/sh {script}"
 
 
-# (a) a "web server": config files, an access log, temp files with mktemp names, /proc/self
+# (a) a "web server": config files, an access log, a scratch file per request, /proc/self
 WEB_SH = r"""set -e
 cd /tmp/loop/web
 port=$(sed -n 's/^port=//p' etc/web.conf)
@@ -61,7 +61,7 @@ workers=$(sed -n 's/^workers=//p' etc/web.conf)
 echo "listening on $port with $workers workers"
 for page in index.html about.html; do
     body=$(cat "www/$page")
-    t=$(mktemp /tmp/loop/web/tmp/req.XXXXXX)
+    t=/tmp/loop/web/tmp/req-$page
     printf '%s\n' "$body" > "$t"
     echo "GET /$page 200 $(wc -c < "$t")" | tee -a log/access.log
     rm "$t"
@@ -78,6 +78,28 @@ WEB = Workload(
     "echo '<p>about us</p>' > /tmp/loop/web/www/about.html\n",
     run=_confined("loop-web", "/tmp/loop/web.sh"),
     probe="aaexec loop-web /bin/cat /tmp/loop/secret",
+    denied=({"operation": "open", "name": SECRET, "requested_mask": "r"},),
+)
+
+# (a2) a spooler: temporary files with random names, as mkstemp(3) (`mktemp req.XXXXXX`) and
+# Go's os.CreateTemp("", "upload.*") (random decimal digits) make them
+SPOOL_SH = r"""set -e
+cd /tmp/loop/spool
+for i in 1 2 3; do
+    t=$(mktemp /tmp/loop/spool/req.XXXXXX)
+    echo "request $i" > "$t"
+    u=/tmp/loop/spool/upload.$RANDOM$RANDOM
+    (set -C; echo "upload $i" > "$u")
+    read -r a < "$t"; read -r b < "$u"
+    echo "$a, $b"
+    rm "$t" "$u"
+done
+"""
+SPOOL = Workload(
+    "spool",
+    setup="mkdir -p /tmp/loop/spool",
+    run=_confined("loop-spool", "/tmp/loop/spool.sh"),
+    probe="aaexec loop-spool /bin/cat /tmp/loop/secret",
     denied=({"operation": "open", "name": SECRET, "requested_mask": "r"},),
 )
 
@@ -317,7 +339,7 @@ NAMES = Workload(
 )
 
 AnyWorkload = Workload | ContainerWorkload
-WORKLOADS: tuple[Workload, ...] = (WEB, BACKUP, SUPERVISOR, TOOL, NAMES)
+WORKLOADS: tuple[Workload, ...] = (WEB, SPOOL, BACKUP, SUPERVISOR, TOOL, NAMES)
 CONTAINERS: tuple[ContainerWorkload, ...] = (C_WEB, C_WORKER)
 
 
@@ -340,6 +362,7 @@ def script_files() -> dict[str, bytes]:
     """The workloads' programs and the containers' configs, for the guest's /tmp."""
     out = {
         "loop/web.sh": WEB_SH.encode(),
+        "loop/spool.sh": SPOOL_SH.encode(),
         "loop/backup.sh": BACKUP_SH.encode(),
         "loop/supervisor.py": SUPERVISOR_PY.encode(),
         "loop/tool.sh": TOOL_SH.encode(),

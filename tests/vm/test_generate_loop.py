@@ -25,6 +25,18 @@ pytestmark = pytest.mark.vm
 
 ALL = loop.ALL
 IDS = [w.name for w in ALL]
+# Engine bug: engine/generalise.py's _MKTEMP generalises a temporary name only when its random
+# part holds a digit and two letters in a row: Go's os.CreateTemp names (upload.927520411)
+# never, mkstemp's (req.MQyUBL) in about a third of the cases never; the next run's names are
+# then denied (mknod, requested_mask "c").
+TEMP_NAMES_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="engine: /tmp/loop/spool/upload.<digits> (and req.XXXXXX without a digit) stay "
+    "literal rules; the next run's random names are DENIED",
+)
+RUN_PARAMS = [
+    pytest.param(w, id=w.name, marks=[TEMP_NAMES_BUG] if w is loop.SPOOL else []) for w in ALL
+]
 EMPTY, OPEN = ALL[0::2], ALL[1::2]  # the negative boot: half empty, half wide open
 
 
@@ -106,12 +118,12 @@ def test_generated_profiles_load_in_enforce_mode(closed_loop: Loop) -> None:
     assert bad == [], "\n".join([*bad, f"generated: {sorted(closed_loop.profiles)}"])
 
 
-@pytest.mark.parametrize("workload", ALL, ids=IDS)
+@pytest.mark.parametrize("workload", RUN_PARAMS)
 def test_enforce_run_has_no_denial(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_denied(closed_loop.enforce, workload) == []
 
 
-@pytest.mark.parametrize("workload", ALL, ids=IDS)
+@pytest.mark.parametrize("workload", RUN_PARAMS)
 def test_enforce_run_has_the_same_output(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_output(closed_loop.learn, closed_loop.enforce, workload) == []
 
