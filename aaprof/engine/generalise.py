@@ -20,6 +20,10 @@ _MKTEMP = (
         r"([A-Za-z][A-Za-z_]*[.-])(?=[A-Za-z0-9.-]*[0-9])(?=[A-Za-z0-9.-]*[A-Za-z]{2})"
         r"[A-Za-z0-9.-]*[A-Za-z0-9]{6}"
     ),  # name.XXXXXX (mkstemp), under temp dirs
+    # name.XXXXXX with no digit in the draw (mixed case), and Go's os.CreateTemp (digits only)
+    re.compile(
+        r"([A-Za-z][A-Za-z_]*[.-])(?:(?=[A-Za-z]*[a-z])(?=[A-Za-z]*[A-Z])[A-Za-z]{6}|[0-9]{6,})"
+    ),
 )
 _TEMP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _SNAPSHOT = re.compile(r"(.*/snapshots/)[0-9]+(/.*)?")  # containerd overlayfs snapshot ids

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aaprof.engine import apply, assemble, suggest
+from aaprof.engine.generalise import volatile
 from aaprof.engine.suggest import attributed_profile
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
@@ -132,3 +135,18 @@ def test_assemble_merges_into_existing_without_dropping() -> None:
         assert kept in text
     assert "# aaprof generate new" in text and "old" not in text
     assert "complain" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "general"),
+    [
+        ("/tmp/loop/spool/upload.122216914", "/tmp/loop/spool/upload.*"),  # Go os.CreateTemp
+        ("/tmp/loop/spool/req.MQyUBL", "/tmp/loop/spool/req.*"),  # mkstemp, no digit drawn
+        ("/tmp/loop/spool/req.x1Yz9Q", "/tmp/loop/spool/req.*"),
+        ("/tmp/app.config", None),  # a plain word is not random
+        ("/tmp/x/build.README", None),
+        ("/etc/app.Config1", None),  # not under a temporary directory
+    ],
+)
+def test_temporary_names_seen_in_the_kernel_loop(name: str, general: str | None) -> None:
+    assert volatile(name) == general

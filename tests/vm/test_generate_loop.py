@@ -25,18 +25,7 @@ pytestmark = pytest.mark.vm
 
 ALL = loop.ALL
 IDS = [w.name for w in ALL]
-# Engine bug: engine/generalise.py's _MKTEMP generalises a temporary name only when its random
-# part holds a digit and two letters in a row: Go's os.CreateTemp names (upload.927520411)
-# never, mkstemp's (req.MQyUBL) in about a third of the cases never; the next run's names are
-# then denied (mknod, requested_mask "c").
-TEMP_NAMES_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="engine: /tmp/loop/spool/upload.<digits> (and req.XXXXXX without a digit) stay "
-    "literal rules; the next run's random names are DENIED",
-)
-RUN_PARAMS = [
-    pytest.param(w, id=w.name, marks=[TEMP_NAMES_BUG] if w is loop.SPOOL else []) for w in ALL
-]
+RUN_PARAMS = [pytest.param(w, id=w.name) for w in ALL]
 EMPTY, OPEN = ALL[0::2], ALL[1::2]  # the negative boot: half empty, half wide open
 
 
