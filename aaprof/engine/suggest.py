@@ -189,7 +189,7 @@ class _Evidence:
     last_seen: datetime | None = None
 
     def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
-        if self.count:
+        if self.count and rule is not self.rule and not _within(rule, self.rule):
             self.rule = _merged([self.rule, rule])
         self.count += 1
         if len(self.examples) < MAX_EXAMPLES:
@@ -223,6 +223,18 @@ def _merge_key(rule: m.Rule) -> tuple[object, ...]:
     if isinstance(rule, m.FileRule):
         return ("file", rule.qualifiers, rule.path)
     return ("rule", render_rule(rule))
+
+
+def _within(rule: m.Rule, merged: m.Rule) -> bool:
+    """Whether merging `rule` into `merged` would change nothing (the common repeat)."""
+    if rule == merged:
+        return True
+    return (
+        isinstance(rule, m.FileRule)
+        and isinstance(merged, m.FileRule)
+        and rule.perms <= merged.perms
+        and rule.exec_mode in {None, merged.exec_mode}
+    )
 
 
 def _merged(rules: list[m.Rule]) -> m.Rule:
