@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +93,7 @@ class Generation:
     include_noise: bool
     base: Path
     seen: int = 0
+    progress: Callable[[int], None] | None = None  # told the bytes read so far, now and then
     _cached: tuple[ProfileSuggestions, ...] | None = None
 
     @classmethod
@@ -135,7 +136,7 @@ class Generation:
 
     def _events(self) -> Iterator[Event]:
         """The records to learn from, read as they are needed (never all held at once)."""
-        reader = Reader()
+        reader = Reader(progress=self.progress)
         self.stats = reader.stats
         for event in reader.events(self.inputs):
             if event.mode in self.wanted and (

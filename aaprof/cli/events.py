@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
 from aaprof.cli.output import render_events, render_stats, render_summary
+from aaprof.cli.progress import Progress
 from aaprof.errors import AaprofError
 from aaprof.logs.journal import SYSTEM_JOURNAL
 from aaprof.logs.quick import summarize
@@ -22,7 +21,6 @@ from aaprof.model.event import Event
 
 FORMATS = ("table", "json", "jsonl", "csv")
 # Show a progress bar when reading more than this many bytes and stderr is a terminal.
-PROGRESS_MIN_BYTES = 32 << 20
 
 
 @click.command()
@@ -133,7 +131,7 @@ def events(
     reader = Reader(node=node, node_from_dir=node_from_dir, boot=boot)
     attribute = _attributor(proc_root)
     out = sys.stdout
-    with _Progress(items, reader, enabled=not follow) as done:
+    with Progress(items, reader, enabled=not follow) as done:
         stream: Iterator[Event]
         if follow:
             stream = reader.follow([i.name for i in items], stop=lambda: False)
@@ -181,45 +179,3 @@ def _attributor(proc_root: Path | None) -> Callable[[Event], Event]:
         return event if found is None else event.replace(container=found)
 
     return attribute
-
-
-class _Progress:
-    """A progress bar on stderr for large inputs when stderr is a terminal; else nothing."""
-
-    def __init__(self, items: list[Input], reader: Reader, enabled: bool) -> None:
-        sizes = [_size(i) for i in items]
-        self.total = sum(sizes)
-        self.enabled = enabled and sys.stderr.isatty() and self.total >= PROGRESS_MIN_BYTES
-        self.reader = reader
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[], None]:
-        if self.enabled:
-            bar = click.progressbar(length=self.total, label="reading", file=sys.stderr)
-            bar.__enter__()
-            last = [0]
-
-            def update(read: int) -> None:
-                bar.update(min(read, self.total) - last[0])
-                last[0] = min(read, self.total)
-
-            self.reader.progress = update
-            self.bar = bar
-        return self.finish
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
-
-
-def _size(item: Input) -> int:
-    if item.journal or item.name == "-":
-        return 0
-    try:
-        return os.stat(item.name).st_size
-    except OSError:
-        return 0

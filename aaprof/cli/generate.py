@@ -84,6 +84,7 @@ def generate(
       aaprof generate sample-logs/ --out /tmp/aaprof-out --mode enforce
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
     """
+    from aaprof.cli.progress import Progress
     from aaprof.generate import Generation
 
     run = Generation.prepare(
@@ -97,6 +98,9 @@ def generate(
         include_noise=include_noise,
         base=base,
     )
+    with Progress(run.inputs, run, enabled=True) as done:
+        run.learned_from()  # reads the logs, with a progress bar on a terminal
+        done()
     if check_only:
         gaps = run.uncovered()
         if fmt == "json":
