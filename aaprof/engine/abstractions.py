@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aaprof.model import profile as m
-from aaprof.profiles.aare import compile_aare
+from aaprof.profiles.aare import compile_aare, unescape
 
 # A few of the abstractions every AppArmor installation ships, with patterns of what they
 # grant (read-only, abridged): an alternative is offered only for a rule they cover whole.
@@ -70,17 +70,6 @@ def abstraction_for(rule: m.Rule) -> m.Include | None:
         if not rule.perms <= perms:
             continue
         for pattern in patterns:
-            if compile_aare(pattern, _VARIABLES).matches(_unescaped(rule.path)):
+            if compile_aare(pattern, _VARIABLES).matches(unescape(rule.path)):
                 return m.Include(name)
     return None
-
-
-def _unescaped(path: str) -> str:
-    out = []
-    i = 0
-    while i < len(path):
-        if path[i] == "\\" and i + 1 < len(path):
-            i += 1
-        out.append(path[i])
-        i += 1
-    return "".join(out)

@@ -54,6 +54,14 @@ def escape(literal: str) -> str:
     return "".join("\\" + ch if ch in AARE_META else ch for ch in literal)
 
 
+_BACKSLASHED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def unescape(pattern: str) -> str:
+    """The inverse of `escape`: each backslash-escaped character as itself."""
+    return _BACKSLASHED.sub(r"\1", pattern)
+
+
 def compile_aare(pattern: str, variables: Variables | None = None) -> Aare:
     """Compile an AARE, expanding `@{NAME}` from `variables` (several values: alternation).
 

@@ -10,6 +10,7 @@ from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.aare import compile_aare
 from aaprof.profiles.build import parse_policy
+from aaprof.profiles.includes import read_policy_file
 from aaprof.profiles.render import render_policy, render_rule
 
 PREAMBLE = "(preamble)"
@@ -21,17 +22,12 @@ def read_policy(path: Path | str) -> m.PolicyFile:
     Raises:
         AaprofError: the file cannot be read or does not parse (file:line:col in the message).
     """
-    name = str(path)
-    try:
-        if name == "-":
-            import sys
+    if str(path) != "-":
+        return read_policy_file(Path(path))
+    import sys
 
-            text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-        else:
-            text = Path(name).read_bytes().decode("utf-8", "surrogateescape")
-    except OSError as exc:
-        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
-    return parse_policy(text, filename=name)
+    text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    return parse_policy(text, filename="-")
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -49,7 +49,12 @@ def include_path(include: m.Include, profile_dir: Path, including: Path | None =
     return profile_dir / path
 
 
-def _read(path: Path) -> m.PolicyFile:
+def read_policy_file(path: Path) -> m.PolicyFile:
+    """Parse one policy file (bytes that are not UTF-8 kept as surrogate escapes).
+
+    Raises:
+        AaprofError: the file cannot be read or does not parse.
+    """
     try:
         text = path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as exc:
@@ -91,7 +96,7 @@ class _Resolver:
             raise AaprofError(f"{where or '<text>'}: include {shown} not found (looked for {path})")
         for p in paths:
             if str(p) not in self.files:
-                self.files[str(p)] = _read(p)
+                self.files[str(p)] = read_policy_file(p)
                 self.visit(self.files[str(p)].items, p, depth + 1)
 
 
