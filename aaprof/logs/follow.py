@@ -10,6 +10,9 @@ from typing import BinaryIO
 
 # How long to wait between polls when no file has new lines.
 POLL_SECONDS = 0.25
+# How many idle polls a renamed-away file is still read after the switch to its successor:
+# a daemon keeps writing to it until it reopens its log (rsyslog: logrotate's postrotate HUP).
+RETIRED_POLLS = 40
 
 
 @dataclass(slots=True)
@@ -50,14 +53,23 @@ class _Followed:
             out.append((self.line, raw + b"\n"))
         return out
 
-    def rotated_or_truncated(self) -> bool:
+    def change(self) -> str | None:
+        """ "rotated" (another file has the name now), "truncated", or None."""
         try:
             st = os.stat(self.name)
         except OSError:
-            return False  # gone for now: keep reading the old file until a new one appears
+            return None  # gone for now: keep reading the old file until a new one appears
         if self.inode != (st.st_dev, st.st_ino):
-            return True
-        return self.stream is not None and st.st_size < self.stream.tell()
+            return "rotated"
+        if self.stream is not None and st.st_size < self.stream.tell():
+            return "truncated"
+        return None
+
+    def retire(self) -> _Followed:
+        """This file's old stream, to be read a while longer; this one then has none."""
+        old = _Followed(self.name, self.stream, self.inode, self.line, self.partial)
+        self.stream, self.inode, self.partial = None, None, b""
+        return old
 
 
 def follow(
@@ -70,7 +82,9 @@ def follow(
     """(file, line number, line) for lines appended to the files, until `stop()` is true.
 
     A file that is renamed away (rotation) is read to its end, then the new file of that name is
-    read from its start; a truncated file is read again from its start. Nothing is lost between
+    read from its start, while the renamed one is still read for RETIRED_POLLS idle polls (its
+    lines keep the old file's name and numbering): what a daemon writes there before it reopens
+    its log is not lost. A truncated file is read again from its start. Nothing is lost between
     polls, and a line is only given once it is complete.
 
     Args:
@@ -80,6 +94,7 @@ def follow(
         poll: seconds to sleep when no file had new lines.
     """
     followed = [_Followed(name) for name in names]
+    retired: list[_Retired] = []
     for f in followed:
         f.reopen(from_end=not from_start)
     while not stop():
@@ -88,14 +103,41 @@ def follow(
             for number, line in f.read_new():
                 busy = True
                 yield f.name, number, line
-            if f.stream is None or f.rotated_or_truncated():
-                # Drain what the old file still holds, then switch to the new one.
-                for number, line in f.read_new():
-                    yield f.name, number, line
-                f.reopen(from_end=False)
-                f.line = 0
+            change = "missing" if f.stream is None else f.change()
+            if change is None:
+                continue
+            # Drain what the old file holds; a renamed one is kept and read a while longer.
+            for number, line in f.read_new():
+                yield f.name, number, line
+            if change == "rotated":
+                retired.append(_Retired(f.retire()))
+            f.reopen(from_end=False)
+            f.line = 0
+        for r in retired:
+            lines = r.file.read_new()
+            r.idle = 0 if lines else r.idle + 1
+            for number, line in lines:
+                busy = True
+                yield r.file.name, number, line
+        for r in [r for r in retired if r.idle > RETIRED_POLLS]:
+            retired.remove(r)
+            r.close()
         if not busy:
             time.sleep(poll)
     for f in followed:
         if f.stream is not None:
             f.stream.close()
+    for r in retired:
+        r.close()
+
+
+@dataclass(slots=True)
+class _Retired:
+    """A renamed-away file still read after the switch, and how many polls it has been idle."""
+
+    file: _Followed
+    idle: int = 0
+
+    def close(self) -> None:
+        if self.file.stream is not None:
+            self.file.stream.close()

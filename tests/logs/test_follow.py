@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import aaprof.logs.follow as follow_module
 from aaprof.logs.follow import follow
 from aaprof.logs.reader import Reader
 from aaprof.model.event import Event
@@ -266,11 +267,6 @@ def test_reader_follow_gives_events_and_joins_dbus_lines(tmp_path: Path) -> None
     assert [e.source.line for e in events if e.source] == [1, 2, 4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known loss: once the follower has switched to the new file, lines the daemon still "
-    "writes to the renamed one (rsyslog until logrotate's postrotate HUP) are not read",
-)
 def test_write_to_old_file_after_the_switch_is_not_lost(tmp_path: Path) -> None:
     log = tmp_path / "syslog"
     old = tmp_path / "syslog.1"
@@ -290,3 +286,28 @@ def test_write_to_old_file_after_the_switch_is_not_lost(tmp_path: Path) -> None:
     actions += [append(log, b"new 2\n"), nothing]
     got = run([log], actions, want=4)
     assert sorted(lines(got)) == [b"new 1\n", b"new 2\n", b"old 1\n", b"old 2\n"]
+
+
+def test_a_renamed_file_is_let_go_after_it_stays_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follow_module, "RETIRED_POLLS", 2)
+    log = tmp_path / "syslog"
+    old = tmp_path / "syslog.1"
+    log.write_bytes(b"")
+
+    def rotate() -> None:
+        os.rename(log, old)
+        log.write_bytes(b"new 1\n")
+
+    actions: list[Action] = [append(log, b"old 1\n"), rotate, nothing, append(old, b"old 2\n")]
+    actions += [nothing] * 6 + [append(old, b"too late\n"), nothing, append(log, b"new 2\n")]
+    got = run([log], actions, want=4)
+    assert lines(got) == [b"old 1\n", b"new 1\n", b"old 2\n", b"new 2\n"]
+    # the renamed file keeps its numbering under the name it was followed by
+    assert [(name.endswith("syslog"), n) for name, n, _ in got] == [
+        (True, 1),
+        (True, 1),
+        (True, 2),
+        (True, 2),
+    ]
