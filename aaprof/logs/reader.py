@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from aaprof.logs.lines import (
     Identity,
     ParseResult,
     Unparsed,
+    entry_identity,
     parse_journal_entry,
     parse_line,
     record_identity,
@@ -96,11 +96,6 @@ class Deduplicator:
         return False
 
 
-def _journal_line(entry: dict[str, object]) -> bytes:
-    """A journal entry as the JSON line `journalctl -o json` would print (for its identity)."""
-    return json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogateescape")
-
-
 def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
     """Every line's result for a whole text (tests and tools; no dedup, no stats)."""
     return [
@@ -142,13 +137,21 @@ class Reader:
 
     def accept(self, result: ParseResult, source: SourceRef, line: bytes | str) -> Event | None:
         """The event of a parse result, or None: counted, checked for duplicates."""
+        if result is None or isinstance(result, Unparsed):
+            return self._counted(result, source, None, False)
+        if not isinstance(line, bytes):
+            return self._counted(result, source, None, False)
+        return self._counted(result, source, record_identity(line), b"audit(" in line)
+
+    def _counted(
+        self, result: ParseResult, source: SourceRef, identity: Identity | None, stamped: bool
+    ) -> Event | None:
         if result is None:
             return None
         if isinstance(result, Unparsed):
             self.stats.note_unparsed(source, result.reason)
             return None
-        identity = record_identity(line) if isinstance(line, bytes) else None
-        if identity is not None and self.is_duplicate(identity, (source.file, b"audit(" in line)):
+        if identity is not None and self.is_duplicate(identity, (source.file, stamped)):
             return None
         self.stats.records += 1
         return result
@@ -201,6 +204,8 @@ class Reader:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):
             self.stats.lines += 1
             result = parse_journal_entry(entry, source, self.node)
-            event = self.accept(result, source, _journal_line(entry))
+            identity = entry_identity(entry) if isinstance(result, Event) else None
+            stamped = "audit(" in str(entry.get("MESSAGE", ""))
+            event = self._counted(result, source, identity, stamped)
             if event is not None:
                 yield event
