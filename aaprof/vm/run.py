@@ -85,21 +85,16 @@ class VMResult:
 
     def step_dmesg(self, name: str) -> list[bytes]:
         """The kernel log lines written while step `name` ran (between its markers)."""
-        mark = f"aaprof-step {self.step(name).index:03d} ".encode()
-        lines, inside = [], False
-        for line in self.dmesg.splitlines():
-            if mark in line:
-                inside = b" begin" in line
-                continue
-            if inside:
-                lines.append(line)
-        return lines
+        return self._between_markers(self.dmesg, name)
 
     def step_audit(self, name: str) -> list[bytes]:
         """The audit.log lines written while step `name` ran (between its USER markers)."""
+        return self._between_markers(self.audit_log or b"", name)
+
+    def _between_markers(self, log: bytes, name: str) -> list[bytes]:
         mark = f"aaprof-step {self.step(name).index:03d} ".encode()
         lines, inside = [], False
-        for line in (self.audit_log or b"").splitlines():
+        for line in log.splitlines():
             if mark in line:
                 inside = b" begin" in line
                 continue
