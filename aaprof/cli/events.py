@@ -145,7 +145,7 @@ def events(
         elif summary:
             result = Summary()
             for event in kept:
-                result.add(event.mode, event.class_, event.profile, event.name)
+                result.add_event(event)
             done()
             render_summary(result, fmt, top, out)
         else:

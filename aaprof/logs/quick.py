@@ -131,7 +131,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
-            summary.add(event.mode, event.class_, event.profile, event.name)
+            summary.add_event(event)
 
     # Copies of one record come from different inputs; with one text input there are none
     # among the records the fast path takes (the full parser still checks the lines it takes).
@@ -244,7 +244,7 @@ def _scan_part(
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
-            summary.add(event.mode, event.class_, event.profile, event.name)
+            summary.add_event(event)
 
     _Scan(reader, name, counts, add_event, False, start=start).run()
     return counts.keys, summary, reader.stats

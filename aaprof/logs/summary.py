@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from aaprof.model.event import Event
+
 # Distinct names kept per group. Past this, the rarest are dropped, so counts of names that
 # were dropped and seen again are lower bounds (memory stays bounded whatever the input).
 NAMES_KEPT: Final = 10_000
@@ -49,6 +51,10 @@ class Summary:
         group.count += count
         if name is not None:
             group.add_name(name, count)
+
+    def add_event(self, event: Event) -> None:
+        """Count one event."""
+        self.add(event.mode, event.class_, event.profile, event.name)
 
     def merge(self, other: Summary) -> None:
         """Add another summary's counts (of other records) to this one."""
