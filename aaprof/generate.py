@@ -299,11 +299,9 @@ def _by_parent(
 
 
 def _item_text(item: Item) -> str:
-    from aaprof.profiles.render import render_policy, render_rule
+    from aaprof.profiles.render import render_item
 
-    if isinstance(item, m.Include):
-        return render_policy(m.PolicyFile(items=(item,))).strip()
-    return render_rule(item)
+    return render_item(item)[0]
 
 
 def _profile(policy: m.PolicyFile, name: str) -> m.Profile | None:

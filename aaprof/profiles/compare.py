@@ -11,7 +11,7 @@ from aaprof.model import profile as m
 from aaprof.profiles.aare import compile_aare
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.includes import read_policy_file
-from aaprof.profiles.render import render_policy, render_rule
+from aaprof.profiles.render import render_item
 
 PREAMBLE = "(preamble)"
 
@@ -49,15 +49,11 @@ def write_atomically(path: Path, text: str) -> None:
 
 def _entries(items: Iterable[m.PolicyItem]) -> list[str]:
     """The comparable lines of a body: rules and other items as rendered, children left out."""
-    lines = []
+    lines: list[str] = []
     for item in items:
         if isinstance(item, m.Profile | m.Comment):
             continue
-        if isinstance(item, m.RULE_TYPES):
-            lines.append(render_rule(item))
-        else:
-            policy = m.PolicyFile(items=(item,))
-            lines.extend(line.strip() for line in render_policy(policy).splitlines())
+        lines.extend(line.strip() for line in render_item(item))
     return lines
 
 
@@ -111,7 +107,7 @@ def _preamble(policy: m.PolicyFile) -> list[str]:
 def _body_lines(profile: m.Profile | None) -> list[str]:
     if profile is None:
         return []
-    head = render_policy(m.PolicyFile(items=(replace(profile, body=()),))).splitlines()[0]
+    head = render_item(replace(profile, body=()))[0]
     return [head, *_entries(profile.body)]
 
 

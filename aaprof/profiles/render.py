@@ -198,6 +198,11 @@ def _variable(v: m.Variable) -> str:
     return f"@{{{v.name}}}{v.op}" + " ".join(quote_name(x) for x in v.values)
 
 
+def render_item(item: m.PolicyItem) -> list[str]:
+    """The lines of one item (a rule, an include, a block, a profile), without indent."""
+    return _lines(item, 0)
+
+
 def _lines(item: m.PolicyItem, depth: int) -> list[str]:
     pad = INDENT * depth
     if isinstance(item, m.Profile):
