@@ -59,6 +59,8 @@ case "$cmd" in
         echo "+ ruff check && ruff format --check" >&2
         ruff check aaprof tests benchmarks
         ruff format --check aaprof tests benchmarks
+        echo "+ lint-imports (the arrows between packages)" >&2
+        lint-imports
         echo "+ mypy --strict" >&2
         mypy
         echo "+ pytest" >&2

@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from vm import classes, node  # noqa: E402
 
-from aaprof.vm import Workload, build_images, run_workload  # noqa: E402
+from vm.harness import Workload, build_images, run_workload  # noqa: E402
 
 
 def main() -> None:

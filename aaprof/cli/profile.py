@@ -118,7 +118,7 @@ def explain(
 
     The records come from LOG files (any format `aaprof events` reads) or --record lines.
     """
-    from aaprof.profiles.explain import Explainer
+    from aaprof.engine.explain import Explainer
 
     if not logs and not records:
         raise click.UsageError("give LOG files or --record lines to explain")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from k8s.validate import validate_bundle
 
 from aaprof.cli.main import cli
-from aaprof.k8s.validate import validate_bundle
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.compile import compile_policy
 from aaprof.profiles.coverage import Access, decide

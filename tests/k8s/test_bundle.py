@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from aaprof.errors import AaprofError
 from aaprof.k8s.bundle import Target, configmap_key, render_bundle, targets_for
-from aaprof.k8s.validate import validate_bundle
+from k8s.validate import validate_bundle
 
 NGINX = "aaprof.shop.web.nginx"
 SIDECAR = "aaprof.shop.web.envoy"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aaprof.vm import Step
+from vm.harness import Step
 
 MODES = ("complain", "enforce")
 Want = Mapping[str, str | bytes]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aaprof.vm import Images, VMSetupError, build_images
+from vm.harness import Images, VMSetupError, build_images
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "vm"

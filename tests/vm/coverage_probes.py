@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aaprof.vm import Step
+from vm.harness import Step
 
 ROOT, USER = 0, 1000
 

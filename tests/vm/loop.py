@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aaprof.vm import Step
 from vm import node
+from vm.harness import Step
 
 ROOT = "/tmp/loop"
 SECRET = f"{ROOT}/secret"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from aaprof.vm import VMResult
 from vm import loop, records
+from vm.harness import VMResult
 
 LOAD = "load profiles"
 LIST = "loaded profiles"

@@ -7,8 +7,8 @@ import shlex
 import uuid
 from dataclasses import dataclass
 
-from aaprof.vm import Step, VMResult
 from vm import records
+from vm.harness import Step, VMResult
 
 ROOT_CMD = "runc --root /run/runc"
 # the container prints who it is, then tries what its profile forbids

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from aaprof.vm import Images, VMResult, Workload, run_workload
 from vm import classes, events, records
+from vm.harness import Images, VMResult, Workload, run_workload
 
 pytestmark = pytest.mark.vm
 

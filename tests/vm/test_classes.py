@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from aaprof.vm import Images, Step, VMResult, Workload, run_workload
 from vm import classes, events, records
+from vm.harness import Images, Step, VMResult, Workload, run_workload
 
 pytestmark = pytest.mark.vm
 

@@ -12,9 +12,9 @@ import pytest
 from aaprof.model.profile import PolicyFile
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.coverage import Access, Decision, decide, find_profile, policy_variables
-from aaprof.vm import Images, VMResult, Workload, run_workload
 from vm import coverage_probes as cp
 from vm import records
+from vm.harness import Images, VMResult, Workload, run_workload
 
 pytestmark = pytest.mark.vm
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from aaprof.vm import Images, Step, VMResult, Workload, run_workload
 from vm import loop
 from vm import loop_checks as checks
+from vm.harness import Images, Step, VMResult, Workload, run_workload
 
 pytestmark = pytest.mark.vm
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aaprof.vm import Images, Step, StepFailed, VMError, Workload, run_workload
+from vm.harness import Images, Step, StepFailed, VMError, Workload, run_workload
 
 pytestmark = pytest.mark.vm
 

@@ -2,15 +2,15 @@
 
 Usage::
 
-    from aaprof.vm import Step, Workload, build_images, run_workload
+    from vm.harness import Step, Workload, build_images, run_workload
     images = build_images()                     # cached: kernel, initramfs, Python image
     result = run_workload(images, Workload(steps=(Step("load", "apparmor_parser -r -W p"),)))
     result.check()                              # every step exited as expected
     result.dmesg                                # the kernel's log, audit records included
 """
 
-from aaprof.vm.image import Images, Kernel, VMSetupError, build_images, default_cache_dir
-from aaprof.vm.run import Step, StepFailed, StepResult, VMError, VMResult, Workload, run_workload
+from vm.harness.image import Images, Kernel, VMSetupError, build_images, default_cache_dir
+from vm.harness.run import Step, StepFailed, StepResult, VMError, VMResult, Workload, run_workload
 
 __all__ = [
     "Images",

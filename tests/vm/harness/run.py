@@ -16,8 +16,8 @@ from pathlib import Path
 
 import aaprof
 from aaprof.errors import AaprofError
-from aaprof.vm import guest
-from aaprof.vm.image import Images, install_hint, make_ext4
+from vm.harness import guest
+from vm.harness.image import Images, install_hint, make_ext4
 
 QEMU = "qemu-system-x86_64"
 CMDLINE = "console=ttyS0 panic=-1 audit=1 quiet log_buf_len=16M audit_backlog_limit=8192"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from aaprof.engine.explain import _capability
 from aaprof.model.event import Event
 from aaprof.profiles.build import parse_policy
-from aaprof.profiles.explain import _capability
 
 POLICY = """\
 profile x {

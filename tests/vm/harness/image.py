@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aaprof.errors import AaprofError
-from aaprof.vm import cpio, guest
+from vm.harness import cpio, guest
 
 KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 # virtio-blk carries the run's input, its output and the Python image (the cloud kernel has no 9p).
