@@ -1,0 +1,1 @@
+"""`aaprof watch`: follow a node's AppArmor records, count them, stream them, lose none."""
