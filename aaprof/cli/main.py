@@ -42,10 +42,12 @@ def _register() -> None:
     from aaprof.cli.events import events
     from aaprof.cli.generate import generate
     from aaprof.cli.profile import profile
+    from aaprof.cli.watch import watch
 
     cli.add_command(events)
     cli.add_command(generate)
     cli.add_command(profile)
+    cli.add_command(watch)
 
 
 _register()

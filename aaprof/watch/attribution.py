@@ -1,0 +1,80 @@
+"""Live attribution: a record's process -> container -> pod -> workload, as labels.
+
+Composes the core's small lookups: the process's cgroup (containers.proc), the kubelet's log
+names (containers.kubelet), the pod name's controller suffixes (containers.workload) and
+aaprof's profile naming scheme (containers.naming). A record whose process has gone, and
+whose profile name says nothing, is attributed to `_unattributed_`: counted, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aaprof.containers.kubelet import KubeletLogIndex
+from aaprof.containers.naming import container_from_profile
+from aaprof.containers.proc import ProcResolver
+from aaprof.containers.workload import workload_of_pod
+from aaprof.model.event import Container, Event
+
+UNATTRIBUTED = "_unattributed_"
+# Why a record has no container labels (aaprof_watch_unattributed_records_total{reason}).
+PROCESS_GONE = "process_gone"
+NOT_A_CONTAINER = "not_a_container"
+NO_POD = "no_pod_name"
+NO_PID = "no_pid"
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Where a record belongs: its labels, and why it has none (None when attributed)."""
+
+    namespace: str
+    workload: str
+    container: str
+    reason: str | None = None
+
+
+HOST = Attribution("", "", "", NOT_A_CONTAINER)
+
+
+class Attributor:
+    """Attributes events as they are read (the processes must still be alive for pids)."""
+
+    def __init__(self, proc_root: Path | None, kubelet: KubeletLogIndex | None) -> None:
+        self.resolver = ProcResolver(proc_root) if proc_root is not None else None
+        self.proc_root = proc_root
+        self.kubelet = kubelet
+
+    def attribute(self, event: Event) -> tuple[Event, Attribution]:
+        by_profile = container_from_profile(event.profile)
+        found, reason = self._by_pid(event.pid)
+        if found is not None and by_profile is not None:
+            found = found.merged(by_profile)
+        elif found is None:
+            found = by_profile
+        if found is not None:
+            event = event.replace(container=found)
+        if found is not None and found.namespace and found.pod:
+            return event, Attribution(found.namespace, workload_of_pod(found.pod), found.name or "")
+        if found is not None:
+            return event, Attribution("", "", "", NO_POD)
+        if reason == PROCESS_GONE:
+            return event, Attribution(UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED, PROCESS_GONE)
+        return event, Attribution("", "", "", reason)
+
+    def _by_pid(self, pid: int | None) -> tuple[Container | None, str]:
+        if pid is None or pid <= 0 or self.resolver is None or self.proc_root is None:
+            return None, NO_PID
+        container = self.resolver.resolve(pid)
+        if container is None:
+            alive = (self.proc_root / str(pid)).exists()
+            return None, NOT_A_CONTAINER if alive else PROCESS_GONE
+        if self.kubelet is not None:
+            ref = self.kubelet.by_container_id(container.id) if container.id else None
+            if ref is None and container.pod_uid:
+                ref = self.kubelet.by_pod_uid(container.pod_uid)
+            if ref is not None:
+                named = Container(namespace=ref.namespace, pod=ref.pod, name=ref.container)
+                container = container.merged(named)
+        return container, NOT_A_CONTAINER

@@ -1,0 +1,166 @@
+"""The watch loop: poll each source, attribute, write, count, commit with the checkpoint.
+
+For each batch: the records are parsed and attributed, their JSON lines written and flushed,
+then one transaction takes the sinks' effects, the counts and the source's checkpoint. A crash
+before the commit repeats the batch (its lines may appear twice, with the same identity) but
+never counts it twice nor skips it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from aaprof.engine.noise import is_noise
+from aaprof.logs.lines import Unparsed, parse_journal_entry, parse_line
+from aaprof.model.event import Event
+from aaprof.watch.attribution import Attributor
+from aaprof.watch.metrics import (
+    LOST,
+    NOISE,
+    PARSE_ERRORS,
+    SOURCE_LAST,
+    UNATTRIBUTED,
+    Metrics,
+    Tally,
+)
+from aaprof.watch.output import RotatingFile, event_line
+from aaprof.watch.sink import Sink
+from aaprof.watch.source import Raw, Source
+from aaprof.watch.state import State
+
+BATCH = 4096
+POLL_SECONDS = 0.1
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(slots=True)
+class Daemon:
+    """Reads `sources` into `out` and the state; see the module's doc."""
+
+    sources: Sequence[Source]
+    state: State
+    metrics: Metrics
+    attributor: Attributor
+    out: BinaryIO
+    node: str | None = None
+    sinks: Sequence[Sink] = ()
+    files: Sequence[RotatingFile] = ()
+    clock: Clock = field(default_factory=SystemClock)
+    poll: float = POLL_SECONDS
+    batch: int = BATCH
+    on_turn: Callable[[bool], None] = lambda caught_up: None
+    _reopen: threading.Event = field(default_factory=threading.Event)
+
+    def request_reopen(self) -> None:
+        """SIGHUP: reopen the sources at their checkpoints and the output files."""
+        self._reopen.set()
+
+    def start(self) -> None:
+        for sink in self.sinks:
+            sink.setup(self.state.conn)
+        for source in self.sources:
+            source.restore(self.state.checkpoint(source.label))
+
+    def run(self, stop: threading.Event, once: bool = False) -> None:
+        """Until `stop` is set (finishing the batch in hand), or, with `once`, caught up."""
+        self.start()
+        try:
+            while not stop.is_set():
+                if self._reopen.is_set():
+                    self._reopen.clear()
+                    self.start()
+                    for f in self.files:
+                        f.reopen()
+                busy = False
+                for source in self.sources:
+                    busy |= self.step(source)
+                self.on_turn(not busy)
+                if not busy:
+                    if once:
+                        break
+                    stop.wait(self.poll)
+        finally:
+            for source in self.sources:
+                source.close()
+
+    def step(self, source: Source) -> bool:
+        """One batch of one source, committed; whether it had anything."""
+        raws = source.poll(self.batch)
+        lost = source.take_lost()
+        tally = Tally()
+        now = self.clock.now()
+        if not raws and not lost:
+            tally.lag[source.label] = 0.0
+            self.metrics.apply(tally)
+            return False
+        for reason, count in lost.items():
+            tally.add(LOST, (source.label, reason), count)
+        events, lines = self._read(source.label, raws, tally, now)
+        if lines:
+            data = b"".join(lines)
+            self.out.write(data)
+            self.out.flush()
+            for f in self.files:
+                f.write(data)
+        state = self.state
+        state.begin()
+        try:
+            for sink in self.sinks:
+                sink.handle(state.conn, events, now)
+            for metric, per in tally.adds.items():
+                state.add_counts(metric, per)
+            for metric, per in tally.sets.items():
+                state.set_values(metric, per)
+            state.save_checkpoint(source.label, source.checkpoint())
+            state.commit()
+        except BaseException:
+            state.rollback()
+            raise
+        self.metrics.apply(tally)
+        return True
+
+    def _read(
+        self, label: str, raws: Sequence[Raw], tally: Tally, now: float
+    ) -> tuple[list[Event], list[bytes]]:
+        events: list[Event] = []
+        lines: list[bytes] = []
+        newest: float | None = None
+        for raw in raws:
+            if isinstance(raw.data, bytes):
+                result = parse_line(raw.data, raw.source, node=self.node)
+            else:
+                result = parse_journal_entry(raw.data, raw.source, self.node)
+            if result is None:
+                continue
+            if isinstance(result, Unparsed):
+                tally.add(PARSE_ERRORS, (label,))
+                continue
+            event, who = self.attributor.attribute(result)
+            noise = is_noise(event)
+            lines.append(event_line(event, who, noise))
+            stamp = event.epoch
+            if stamp is not None and (newest is None or stamp > newest):
+                newest = stamp
+            if noise:
+                tally.add(NOISE)
+                continue
+            if who.reason is not None:
+                tally.add(UNATTRIBUTED, (who.reason,))
+            self.metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
+            events.append(event)
+        if newest is not None:
+            tally.latest(SOURCE_LAST, (label,), newest)
+            tally.lag[label] = max(now - newest, 0.0)
+        return events, lines
