@@ -8,6 +8,7 @@ whose profile name says nothing, is attributed to `_unattributed_`: counted, nev
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,32 +44,51 @@ class Attributor:
 
     def __init__(self, proc_root: Path | None, kubelet: KubeletLogIndex | None) -> None:
         self.resolver = ProcResolver(proc_root) if proc_root is not None else None
-        self.proc_root = proc_root
+        self.proc_root = f"{proc_root}/" if proc_root is not None else None
         self.kubelet = kubelet
+        self._pids: dict[int, tuple[Container | None, str]] = {}
+        self._profiles: dict[str, Container | None] = {}
 
-    def attribute(self, event: Event) -> tuple[Event, Attribution]:
-        by_profile = container_from_profile(event.profile)
-        found, reason = self._by_pid(event.pid)
+    def new_batch(self) -> None:
+        """Forget the pids looked up: a batch's records are looked up at one moment, once per
+        pid (a pid reused within one batch's reading is not told apart)."""
+        self._pids.clear()
+        if len(self._profiles) > 4096:
+            self._profiles.clear()
+
+    def attribute(self, event: Event) -> tuple[Container | None, Attribution]:
+        """The record's container (None when not known) and its labels."""
+        profile = event.profile
+        by_profile = None
+        if profile:
+            if profile in self._profiles:
+                by_profile = self._profiles[profile]
+            else:
+                by_profile = self._profiles[profile] = container_from_profile(profile)
+        pid = event.pid
+        if pid is None or pid <= 0 or self.resolver is None:
+            found, reason = None, NO_PID
+        elif pid in self._pids:
+            found, reason = self._pids[pid]
+        else:
+            found, reason = self._pids[pid] = self._by_pid(pid)
         if found is not None and by_profile is not None:
             found = found.merged(by_profile)
         elif found is None:
             found = by_profile
-        if found is not None:
-            event = event.replace(container=found)
         if found is not None and found.namespace and found.pod:
-            return event, Attribution(found.namespace, workload_of_pod(found.pod), found.name or "")
+            return found, Attribution(found.namespace, workload_of_pod(found.pod), found.name or "")
         if found is not None:
-            return event, Attribution("", "", "", NO_POD)
+            return found, Attribution("", "", "", NO_POD)
         if reason == PROCESS_GONE:
-            return event, Attribution(UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED, PROCESS_GONE)
-        return event, Attribution("", "", "", reason)
+            return None, Attribution(UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED, PROCESS_GONE)
+        return None, Attribution("", "", "", reason)
 
-    def _by_pid(self, pid: int | None) -> tuple[Container | None, str]:
-        if pid is None or pid <= 0 or self.resolver is None or self.proc_root is None:
-            return None, NO_PID
+    def _by_pid(self, pid: int) -> tuple[Container | None, str]:
+        assert self.resolver is not None
         container = self.resolver.resolve(pid)
         if container is None:
-            alive = (self.proc_root / str(pid)).exists()
+            alive = os.path.exists(f"{self.proc_root}{pid}")
             return None, NOT_A_CONTAINER if alive else PROCESS_GONE
         if self.kubelet is not None:
             ref = self.kubelet.by_container_id(container.id) if container.id else None

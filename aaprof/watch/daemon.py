@@ -8,6 +8,7 @@ never counts it twice nor skips it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,8 @@ from aaprof.watch.source import Raw, Source
 from aaprof.watch.state import State
 
 BATCH = 4096
+# The kernel's report of records its audit backlog dropped (kmsg: `audit: audit_lost=5 ...`).
+_AUDIT_LOST = re.compile(rb"\baudit_lost=([0-9]{1,18})\b")
 POLL_SECONDS = 0.1
 
 
@@ -61,6 +64,7 @@ class Daemon:
     poll: float = POLL_SECONDS
     batch: int = BATCH
     on_turn: Callable[[bool], None] = lambda caught_up: None
+    say: Callable[[str], None] = lambda message: None
     _reopen: threading.Event = field(default_factory=threading.Event)
 
     def request_reopen(self) -> None:
@@ -71,7 +75,17 @@ class Daemon:
         for sink in self.sinks:
             sink.setup(self.state.conn)
         for source in self.sources:
-            source.restore(self.state.checkpoint(source.label))
+            checkpoint = self.state.checkpoint(source.label)
+            source.restore(checkpoint)
+            self.metrics.declare(source.label, source.lost_reasons)
+            if checkpoint is None:
+                # Watch answers for what was written since its first start: record where that
+                # was at once, so a crash before the first batch does not move it.
+                self.state.begin()
+                self.state.save_checkpoint(source.label, source.checkpoint())
+                self.state.commit()
+            where = "its checkpoint" if checkpoint else "its start (no checkpoint)"
+            self.say(f"following {source.label} from {where}")
 
     def run(self, stop: threading.Event, once: bool = False) -> None:
         """Until `stop` is set (finishing the batch in hand), or, with `once`, caught up."""
@@ -137,8 +151,11 @@ class Daemon:
         events: list[Event] = []
         lines: list[bytes] = []
         newest: float | None = None
+        self.attributor.new_batch()
         for raw in raws:
             if isinstance(raw.data, bytes):
+                if b"audit_lost=" in raw.data and (found := _AUDIT_LOST.search(raw.data)):
+                    self.metrics.audit_lost(tally, label, int(found[1]))
                 result = parse_line(raw.data, raw.source, node=self.node)
             else:
                 result = parse_journal_entry(raw.data, raw.source, self.node)
@@ -147,9 +164,10 @@ class Daemon:
             if isinstance(result, Unparsed):
                 tally.add(PARSE_ERRORS, (label,))
                 continue
-            event, who = self.attributor.attribute(result)
+            event = result
+            container, who = self.attributor.attribute(event)
             noise = is_noise(event)
-            lines.append(event_line(event, who, noise))
+            lines.append(event_line(event, container, who, noise))
             stamp = event.epoch
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
@@ -159,7 +177,8 @@ class Daemon:
             if who.reason is not None:
                 tally.add(UNATTRIBUTED, (who.reason,))
             self.metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
-            events.append(event)
+            if self.sinks:
+                events.append(event if container is None else event.replace(container=container))
         if newest is not None:
             tally.latest(SOURCE_LAST, (label,), newest)
             tally.lag[label] = max(now - newest, 0.0)

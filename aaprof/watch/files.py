@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 from aaprof.logs.sources import order_rotated
 from aaprof.model.event import SourceRef
-from aaprof.watch.source import ROTATION_GAP, Raw
+from aaprof.watch.source import AUDIT_LOST, ROTATION_GAP, Raw
 
-TAIL = 64
+# The tail kept is the last line taken (its stamp and serial make it unique), at most this long:
+# a fixed number of bytes would be the same in every line of a log of one kind of record.
+TAIL = 4096
 CHUNK = 1 << 18
 # Idle polls a renamed-away file is still read: its writer may not have reopened its log yet.
 RETIRED_POLLS = 40
@@ -38,6 +40,7 @@ class _Open:
     tail: bytes = b""
     idle: int = 0
     final: bool = False  # a copytruncate copy: it does not grow, drop it at its end
+    seen: int = 0  # the file's size as last read: bytes past `offset` there are not yet taken
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -47,6 +50,7 @@ class _Open:
             "offset": self.offset,
             "line": self.line,
             "tail": self.tail.hex(),
+            "seen": self.seen,
         }
 
     def matches(self, offset: int, tail: bytes) -> bool:
@@ -58,6 +62,7 @@ class _Open:
     def read(self, out: list[Raw], budget: int) -> int:
         """Append complete lines after `offset` (about `budget` bytes); the bytes taken."""
         data = os.pread(self.fd, min(budget, CHUNK), self.offset)
+        self.seen = max(self.seen, self.offset + len(data))
         end = data.rfind(b"\n") + 1
         if end == 0:
             return 0
@@ -68,7 +73,8 @@ class _Open:
             out.append(Raw(data[start:stop], SourceRef(self.path, self.line)))
             start = stop
         self.offset += end
-        self.tail = (self.tail + data[:end])[-TAIL:]
+        last = data.rfind(b"\n", 0, end - 1) + 1
+        self.tail = data[last:end][-TAIL:]  # reads start at a line boundary: a whole line
         return end
 
     def close(self) -> None:
@@ -113,6 +119,10 @@ class FileSource:
     def label(self) -> str:
         return f"file:{self.path}"
 
+    @property
+    def lost_reasons(self) -> tuple[str, ...]:
+        return (ROTATION_GAP, AUDIT_LOST)
+
     def restore(self, checkpoint: dict[str, object] | None) -> None:
         self.close()
         entries = _entries(checkpoint)
@@ -129,11 +139,12 @@ class FileSource:
                 continue
             offset, tail = int(str(entry["offset"])), bytes.fromhex(str(entry["tail"]))
             f.line = int(str(entry["line"]))
+            f.seen = int(str(entry.get("seen", 0)))
             if f.matches(offset, tail) or offset == 0:
                 f.offset, f.tail = offset, tail
             else:  # truncated (copytruncate): its copy holds what was after the offset
                 self._find_copy(opened, f, offset, tail, keep)
-                f.line = 0
+                f.line, f.seen = 0, 0
             keep.append(f)
             newest_known = index if newest_known is None else newest_known
         if newest_known is None:
@@ -167,7 +178,10 @@ class FileSource:
                 copy.final = True
                 self.retired.append(copy)
                 return
-        self._note_lost(ROTATION_GAP, 1)
+        if truncated.seen > offset:
+            # Bytes were there that were not read, and no copy holds them: known lost (their
+            # number of records is not known: counted as one).
+            self._note_lost(ROTATION_GAP, 1)
 
     def poll(self, limit: int) -> Sequence[Raw]:
         out: list[Raw] = []
@@ -202,7 +216,7 @@ class FileSource:
             self._find_copy(opened, current, current.offset, current.tail, [])
             for f in opened:
                 f.close()
-            current.offset, current.line, current.tail = 0, 0, b""
+            current.offset, current.line, current.tail, current.seen = 0, 0, b"", 0
 
     def _note_lost(self, reason: str, count: int) -> None:
         self.lost[reason] = self.lost.get(reason, 0) + count

@@ -11,7 +11,7 @@ from typing import Any
 
 from aaprof.errors import AaprofError
 from aaprof.model.event import SourceRef
-from aaprof.watch.source import Raw
+from aaprof.watch.source import AUDIT_LOST, Raw
 
 
 def _text(value: object) -> object:
@@ -40,6 +40,10 @@ class JournalSource:
     @property
     def label(self) -> str:
         return "journal" if self.path is None else f"journal:{self.path}"
+
+    @property
+    def lost_reasons(self) -> tuple[str, ...]:
+        return (AUDIT_LOST,)
 
     def restore(self, checkpoint: dict[str, object] | None) -> None:
         self.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aaprof.errors import AaprofError
 from aaprof.model.event import SourceRef
-from aaprof.watch.source import KMSG_OVERWRITTEN, Raw
+from aaprof.watch.source import AUDIT_LOST, KMSG_OVERWRITTEN, Raw
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
@@ -56,6 +56,10 @@ class KmsgSource:
     @property
     def label(self) -> str:
         return "kmsg"
+
+    @property
+    def lost_reasons(self) -> tuple[str, ...]:
+        return (KMSG_OVERWRITTEN, AUDIT_LOST)
 
     def restore(self, checkpoint: dict[str, object] | None) -> None:
         self.close()

@@ -40,6 +40,9 @@ COUNTERS = (RECORDS, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, NOISE)
 # Gauges kept in the state (the last-record times); the lag is live only.
 STORED_GAUGES = (PROFILE_LAST, SOURCE_LAST)
 
+# Not exported: the kernel's cumulative audit_lost last seen per source (to count its increase).
+AUDIT_LOST_SEEN = "aaprof_watch_audit_lost_seen"
+
 OVERFLOW_VALUE = "_overflow_"
 DEFAULT_MAX_SERIES = 2000
 # Series by mode and class alone that records over the cap may still open.
@@ -96,7 +99,7 @@ class Metrics:
     ) -> None:
         self.lock = threading.Lock()
         self.max_series = max_series
-        self.values: dict[str, dict[Labels, float]] = {m: {} for m in LABELS}
+        self.values: dict[str, dict[Labels, float]] = {m: {} for m in (*LABELS, AUDIT_LOST_SEEN)}
         for metric, per in restored.items():
             if metric in self.values:
                 self.values[metric].update(per)
@@ -131,6 +134,13 @@ class Metrics:
         if stamp is not None:
             tally.latest(PROFILE_LAST, key[:5], stamp)
 
+    def declare(self, source: str, lost_reasons: tuple[str, ...]) -> None:
+        """Show a source's error and loss counts at 0 before anything happened."""
+        with self.lock:
+            self.values[PARSE_ERRORS].setdefault((source,), 0)
+            for reason in lost_reasons:
+                self.values[LOST].setdefault((source, reason), 0)
+
     def apply(self, tally: Tally) -> None:
         """Make a committed batch's changes visible."""
         with self.lock:
@@ -141,8 +151,20 @@ class Metrics:
             for metric, per in tally.sets.items():
                 values = self.values[metric]
                 for key, value in per.items():
-                    values[key] = max(value, values.get(key, value))
+                    latest = metric == AUDIT_LOST_SEEN
+                    values[key] = value if latest else max(value, values.get(key, value))
             self.values[LAG].update({(s,): v for s, v in tally.lag.items()})
+
+    def audit_lost(self, tally: Tally, source: str, value: int) -> None:
+        """The kernel reported `audit_lost=value` (cumulative since boot): count its increase."""
+        seen = tally.sets.get(AUDIT_LOST_SEEN, {}).get((source,))
+        if seen is None:
+            seen = self.values[AUDIT_LOST_SEEN].get((source,), 0)
+        # A smaller value is a new boot's count.
+        increase = value - seen if value >= seen else value
+        if increase:
+            tally.add(LOST, (source, "audit_lost"), increase)
+        tally.sets.setdefault(AUDIT_LOST_SEEN, {})[(source,)] = value
 
     def snapshot(self) -> dict[str, dict[Labels, float]]:
         with self.lock:

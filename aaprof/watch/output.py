@@ -11,7 +11,7 @@ import json
 import os
 from typing import BinaryIO
 
-from aaprof.model.event import Event
+from aaprof.model.event import Container, Event
 from aaprof.watch.attribution import Attribution
 from aaprof.watch.metrics import valid_utf8
 
@@ -24,11 +24,11 @@ def _clean(value: object) -> object:
     return value
 
 
-def event_line(event: Event, who: Attribution, noise: bool) -> bytes:
+def event_line(event: Event, container: Container | None, who: Attribution, noise: bool) -> bytes:
     """One output line (ends in a newline, has no other)."""
     out = event.to_dict()
-    if "container" in out:
-        out["container"] = _clean(out["container"])
+    if container is not None:
+        out["container"] = _clean(container.to_dict())
     out["workload"] = _clean(who.workload)
     if who.reason is not None:
         out["attribution"] = who.reason

@@ -86,6 +86,7 @@ def build(options: Options, out: BinaryIO, say: Callable[[str], None]) -> Daemon
         sinks=options.sinks,
         files=files,
         poll=options.poll,
+        say=say,
     )
 
 

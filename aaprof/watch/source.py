@@ -29,6 +29,10 @@ class Source(Protocol):
     def label(self) -> str:
         """The source's name in metrics and checkpoints (bounded: the operator's own paths)."""
 
+    @property
+    def lost_reasons(self) -> tuple[str, ...]:
+        """The ways this source can lose records (their counts are exported from 0)."""
+
     def restore(self, checkpoint: dict[str, object] | None) -> None:
         """Open the input and position it after `checkpoint` (None: a first start)."""
 
