@@ -38,3 +38,31 @@ def hostile_line(serial: int, profile: bytes, name: bytes, comm: bytes) -> bytes
         f"name={hex_value(name)} pid=77 comm={hex_value(comm)} "
         f'requested_mask="r" denied_mask="r" fsuid=0 ouid=0\n'
     ).encode()
+
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+
+
+def kernel_entry(serial: int, boot: str = "0123456789abcdef0123456789abcdef") -> dict[str, str]:
+    """A journal entry of the kernel transport, as journald writes an AppArmor record."""
+    usec = SEC * 1_000_000 + serial * 1000
+    return {
+        "__REALTIME_TIMESTAMP": str(usec + 500),
+        "__MONOTONIC_TIMESTAMP": str(1_000_000 + serial * 1000),
+        "_BOOT_ID": boot,
+        "_HOSTNAME": "node-a",
+        "_TRANSPORT": "kernel",
+        "SYSLOG_IDENTIFIER": "kernel",
+        "PRIORITY": "5",
+        "MESSAGE": audit_line(serial).decode().replace("type=AVC msg=", "audit: type=1400 ")[:-1],
+    }
+
+
+def journal_export(entries: list[dict[str, str]]) -> bytes:
+    """Journal export format (values here have no newline)."""
+    out = bytearray()
+    for entry in entries:
+        for key, value in entry.items():
+            out += f"{key}={value}\n".encode()
+        out += b"\n"
+    return bytes(out)
