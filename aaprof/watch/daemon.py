@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from aaprof.engine.noise import is_noise
-from aaprof.logs.lines import Unparsed, parse_journal_entry, parse_line
+from aaprof.logs.lines import Unparsed, parse_journal_entry
 from aaprof.model.event import Event
 from aaprof.watch.attribution import Attributor
+from aaprof.watch.lines import LineCache, Stamped
 from aaprof.watch.metrics import (
     LOST,
     NOISE,
@@ -28,7 +29,7 @@ from aaprof.watch.metrics import (
     Metrics,
     Tally,
 )
-from aaprof.watch.output import RotatingFile, event_line
+from aaprof.watch.output import LineWriter, RotatingFile
 from aaprof.watch.sink import Sink
 from aaprof.watch.source import Raw, Source
 from aaprof.watch.state import State
@@ -66,6 +67,11 @@ class Daemon:
     on_turn: Callable[[bool], None] = lambda caught_up: None
     say: Callable[[str], None] = lambda message: None
     _reopen: threading.Event = field(default_factory=threading.Event)
+    _writer: LineWriter = field(default_factory=LineWriter)
+    _lines: LineCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._lines = LineCache(self.node)
 
     def request_reopen(self) -> None:
         """SIGHUP: reopen the sources at their checkpoints and the output files."""
@@ -151,24 +157,42 @@ class Daemon:
         events: list[Event] = []
         lines: list[bytes] = []
         newest: float | None = None
+        attribute, writer, metrics, keep = (
+            self.attributor.attribute,
+            self._writer,
+            self.metrics,
+            bool(self.sinks),
+        )
         self.attributor.new_batch()
         for raw in raws:
-            if isinstance(raw.data, bytes):
-                if b"audit_lost=" in raw.data and (found := _AUDIT_LOST.search(raw.data)):
-                    self.metrics.audit_lost(tally, label, int(found[1]))
-                result = parse_line(raw.data, raw.source, node=self.node)
+            data = raw.data
+            if isinstance(data, bytes):
+                if b"audit_lost=" in data and (found := _AUDIT_LOST.search(data)):
+                    metrics.audit_lost(tally, label, int(found[1]))
+                result = self._lines.read(data, raw.source)
             else:
-                result = parse_journal_entry(raw.data, raw.source, self.node)
+                result = parse_journal_entry(data, raw.source, self.node)
             if result is None:
                 continue
             if isinstance(result, Unparsed):
                 tally.add(PARSE_ERRORS, (label,))
                 continue
-            event = result
-            container, who = self.attributor.attribute(event)
-            noise = is_noise(event)
-            lines.append(event_line(event, container, who, noise))
-            stamp = event.epoch
+            if isinstance(result, Stamped):
+                template = result.template
+                event = template.result
+                assert isinstance(event, Event)
+                container, who = attribute(event)
+                noise = template.noise
+                lines.append(writer.stamped(result, raw.source, container, who))
+                stamp: float | None = result.epoch
+                if keep and not noise:
+                    event = result.event(raw.source)
+            else:
+                event = result
+                container, who = attribute(event)
+                noise = is_noise(event)
+                lines.append(writer.line(event, container, who, noise))
+                stamp = event.epoch
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
             if noise:
@@ -176,8 +200,8 @@ class Daemon:
                 continue
             if who.reason is not None:
                 tally.add(UNATTRIBUTED, (who.reason,))
-            self.metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
-            if self.sinks:
+            metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
+            if keep:
                 events.append(event if container is None else event.replace(container=container))
         if newest is not None:
             tally.latest(SOURCE_LAST, (label,), newest)

@@ -99,6 +99,7 @@ class Metrics:
     ) -> None:
         self.lock = threading.Lock()
         self.max_series = max_series
+        self._keys: dict[tuple[Attribution, str | None, str, str | None], Labels] = {}
         self.values: dict[str, dict[Labels, float]] = {m: {} for m in (*LABELS, AUDIT_LOST_SEEN)}
         for metric, per in restored.items():
             if metric in self.values:
@@ -113,14 +114,20 @@ class Metrics:
         class_: str | None,
         stamp: float | None,
     ) -> None:
-        key = (
-            label(who.namespace),
-            label(who.workload),
-            label(who.container),
-            label(profile),
-            label(mode.lower()),
-            label(class_),
-        )
+        raw = (who, profile, mode, class_)
+        key = self._keys.get(raw)
+        if key is None:
+            key = (
+                label(who.namespace),
+                label(who.workload),
+                label(who.container),
+                label(profile),
+                label(mode.lower()),
+                label(class_),
+            )
+            if len(self._keys) >= 8192:
+                self._keys.clear()
+            self._keys[raw] = key
         known = self.values[RECORDS]
         pending = tally.adds.get(RECORDS, {})
         if key not in known and key not in pending and len(known) + len(pending) >= self.max_series:

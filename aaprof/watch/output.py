@@ -11,9 +11,12 @@ import json
 import os
 from typing import BinaryIO
 
-from aaprof.model.event import Container, Event
+from aaprof.model.event import Container, Event, SourceRef
 from aaprof.watch.attribution import Attribution
+from aaprof.watch.lines import Stamped
 from aaprof.watch.metrics import valid_utf8
+
+MEMO_SIZE = 8192
 
 
 def _clean(value: object) -> object:
@@ -24,17 +27,62 @@ def _clean(value: object) -> object:
     return value
 
 
-def event_line(event: Event, container: Container | None, who: Attribution, noise: bool) -> bytes:
-    """One output line (ends in a newline, has no other)."""
-    out = event.to_dict()
-    if container is not None:
-        out["container"] = _clean(container.to_dict())
-    out["workload"] = _clean(who.workload)
-    if who.reason is not None:
-        out["attribution"] = who.reason
-    if noise:
-        out["noise"] = True
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+def _dumps(value: object) -> str:
+    return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+
+
+class LineWriter:
+    """Builds output lines; the parts that repeat (container, workload, file) are memoised."""
+
+    def __init__(self) -> None:
+        self._tails: dict[tuple[Container | None, Attribution, bool], str] = {}
+        self._files: dict[str, str] = {}
+
+    def line(
+        self, event: Event, container: Container | None, who: Attribution, noise: bool
+    ) -> bytes:
+        """One output line of an event (ends in a newline, has no other)."""
+        body = json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return (body[:-1] + self.tail(container, who, noise)).encode()
+
+    def stamped(
+        self, record: Stamped, source: SourceRef, container: Container | None, who: Attribution
+    ) -> bytes:
+        """The line of a record read through the LineCache (the same as `line` gives)."""
+        template = record.template
+        middle = "," + template.middle if template.middle else ""
+        return (
+            "{" + record.head() + middle + self.source(source) + template.extra
+            + self.tail(container, who, template.noise)
+        ).encode()  # fmt: skip
+
+    def source(self, source: SourceRef) -> str:
+        """`,"source":{...}` for a record of this file and line."""
+        file = self._files.get(source.file)
+        if file is None:
+            if len(self._files) >= MEMO_SIZE:
+                self._files.clear()
+            file = self._files[source.file] = ',"source":{"file":' + _dumps(source.file)
+        return f'{file},"line":{source.line}}}'
+
+    def tail(self, container: Container | None, who: Attribution, noise: bool) -> str:
+        """`,"container":...,"workload":...}` and a newline: what follows the event's fields."""
+        key = (container, who, noise)
+        tail = self._tails.get(key)
+        if tail is None:
+            parts = []
+            if container is not None:
+                parts.append(',"container":' + _dumps(container.to_dict()))
+            parts.append(',"workload":' + _dumps(who.workload))
+            if who.reason is not None:
+                parts.append(',"attribution":' + _dumps(who.reason))
+            if noise:
+                parts.append(',"noise":true')
+            tail = "".join(parts) + "}\n"
+            if len(self._tails) >= MEMO_SIZE:
+                self._tails.clear()
+            self._tails[key] = tail
+        return tail
 
 
 class RotatingFile:
