@@ -103,6 +103,7 @@ class Daemon:
                     self.start()
                     for f in self.files:
                         f.reopen()
+                    self.say("reopened the sources and output files (SIGHUP)")
                 busy = False
                 for source in self.sources:
                     busy |= self.step(source)

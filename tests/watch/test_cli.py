@@ -99,3 +99,35 @@ def test_state_is_required(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["watch", str(tmp_path / "x.log")])
     assert result.exit_code == 2
     assert "--state" in result.output
+
+
+def test_sighup_reopens_the_output_file(tmp_path: Path) -> None:
+    log, output = tmp_path / "audit.log", tmp_path / "events.jsonl"
+    log.write_bytes(audit_line(1))
+    proc, port = start(
+        [str(log), "--state", str(tmp_path / "state"), "--output", str(output), "--no-stdout"],
+        tmp_path,
+    )
+    try:
+        wait_ready(port)
+        output.rename(tmp_path / "events.jsonl.1")  # as logrotate does, then HUP
+        proc.send_signal(signal.SIGHUP)
+        assert proc.stderr is not None
+        line = b""
+        while b"reopened" not in line:  # the reopen is done
+            line = proc.stderr.readline()
+            assert line, "watch exited"
+        with log.open("ab") as f:
+            f.write(audit_line(2))
+        for _ in range(600):  # until the record is committed (a protocol state)
+            if total(get(port, "/metrics")[1]) == 2:
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    first = [json.loads(x)["serial"] for x in (tmp_path / "events.jsonl.1").read_text().split()]
+    second = [json.loads(x)["serial"] for x in output.read_text().split()]
+    assert first + second == [1, 2]
+    assert second == [2]
