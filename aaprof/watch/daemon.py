@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from aaprof.engine.noise import is_noise
-from aaprof.logs.lines import Unparsed, parse_journal_entry
+from aaprof.logs.lines import Unparsed, entry_identity, parse_journal_entry
+from aaprof.logs.reader import Deduplicator
 from aaprof.model.event import Event
 from aaprof.watch.attribution import Attributor
 from aaprof.watch.lines import LineCache, Stamped
@@ -68,6 +69,7 @@ class Daemon:
     say: Callable[[str], None] = lambda message: None
     _reopen: threading.Event = field(default_factory=threading.Event)
     _writer: LineWriter = field(default_factory=LineWriter)
+    _dedup: Deduplicator = field(default_factory=Deduplicator)
     _lines: LineCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -152,6 +154,13 @@ class Daemon:
         self.metrics.apply(tally)
         return True
 
+    def _is_copy(self, entry: dict[str, object]) -> bool:
+        """Whether a journal entry is the second copy of a record (journald keeps the kernel's
+        and the audit transport's: they share the stamp and the payload)."""
+        identity = entry_identity(entry)
+        stamped = "audit(" in str(entry.get("MESSAGE", ""))
+        return identity is not None and self._dedup.seen(identity, stamped)
+
     def _read(
         self, label: str, raws: Sequence[Raw], tally: Tally, now: float
     ) -> tuple[list[Event], list[bytes]]:
@@ -173,6 +182,8 @@ class Daemon:
                 result = self._lines.read(data, raw.source)
             else:
                 result = parse_journal_entry(data, raw.source, self.node)
+                if isinstance(result, Event) and self._is_copy(data):
+                    continue
             if result is None:
                 continue
             if isinstance(result, Unparsed):

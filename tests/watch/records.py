@@ -66,3 +66,21 @@ def journal_export(entries: list[dict[str, str]]) -> bytes:
             out += f"{key}={value}\n".encode()
         out += b"\n"
     return bytes(out)
+
+
+def audit_entry(serial: int, boot: str = "0123456789abcdef0123456789abcdef") -> dict[str, str]:
+    """The audit transport's copy of kernel_entry(serial): no stamp in MESSAGE, same record."""
+    usec = SEC * 1_000_000 + serial * 1000
+    payload = audit_line(serial).decode().split("): ", 1)[1].rstrip("\n")
+    return {
+        "__REALTIME_TIMESTAMP": str(usec + 300),
+        "__MONOTONIC_TIMESTAMP": str(1_000_000 + serial * 1000 - 1),
+        "_SOURCE_REALTIME_TIMESTAMP": str(usec),
+        "_BOOT_ID": boot,
+        "_HOSTNAME": "node-a",
+        "_TRANSPORT": "audit",
+        "SYSLOG_IDENTIFIER": "audit",
+        "_AUDIT_TYPE": "1400",
+        "_AUDIT_ID": str(serial),
+        "MESSAGE": f"AVC {payload}",
+    }

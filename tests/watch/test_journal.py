@@ -12,7 +12,7 @@ import pytest
 
 from aaprof.watch.metrics import RECORDS
 from aaprof.watch.state import State
-from watch.records import JOURNAL_REMOTE, journal_export, kernel_entry
+from watch.records import JOURNAL_REMOTE, audit_entry, journal_export, kernel_entry
 
 
 def write_journal(path: Path, serials: range) -> None:
@@ -76,3 +76,24 @@ def test_journal_followed_by_cursor_across_a_restart(tmp_path: Path) -> None:
     counts = db.counts()
     db.close()
     assert sum(counts[RECORDS].values()) == 900
+
+
+def test_both_transports_of_one_record_count_once(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    entries = [e for s in range(1, 51) for e in (audit_entry(s), kernel_entry(s))]
+    if not Path(JOURNAL_REMOTE).exists():
+        pytest.fail(f"{JOURNAL_REMOTE} is missing: apt-get install systemd-journal-remote")
+    subprocess.run(
+        [JOURNAL_REMOTE, f"--output={journal / 'remote.journal'}", "-"],
+        input=journal_export(entries),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    proc = start(journal, tmp_path / "state", "--once")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert sorted(int(json.loads(line)["serial"]) for line in out.splitlines()) == list(
+        range(1, 51)
+    )
