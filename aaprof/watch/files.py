@@ -148,8 +148,9 @@ class FileSource:
             keep.append(f)
             newest_known = index if newest_known is None else newest_known
         if newest_known is None:
-            # None of the checkpointed files is left: whatever they held after the offsets is gone.
-            self._note_lost(ROTATION_GAP, 1)
+            # None of the checkpointed files is left: what they held past the offsets is gone.
+            if any(int(str(e.get("seen", 0))) > int(str(e["offset"])) for e in entries):
+                self._note_lost(ROTATION_GAP, 1)
             newest_known = 1
         for f in opened[:newest_known]:
             if f not in keep:
