@@ -131,3 +131,16 @@ def test_sighup_reopens_the_output_file(tmp_path: Path) -> None:
     second = [json.loads(x)["serial"] for x in output.read_text().split()]
     assert first + second == [1, 2]
     assert second == [2]
+
+
+def test_output_file_rotates(tmp_path: Path) -> None:
+    from aaprof.watch.output import RotatingFile
+
+    out = RotatingFile(str(tmp_path / "e.jsonl"), max_bytes=100, keep=2)
+    for n in range(7):
+        out.write(f'{{"n":{n},"pad":"{"x" * 40}"}}\n'.encode())
+    out.close()
+    kept = [tmp_path / "e.jsonl.2", tmp_path / "e.jsonl.1", tmp_path / "e.jsonl"]
+    numbers = [json.loads(line)["n"] for p in kept for line in p.read_text().splitlines()]
+    assert numbers == sorted(numbers) and numbers[-1] == 6
+    assert not (tmp_path / "e.jsonl.3").exists()
