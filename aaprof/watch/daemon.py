@@ -175,6 +175,9 @@ class Daemon:
         )
         self.attributor.new_batch()
         for raw in raws:
+            if raw.error is not None:
+                tally.add(PARSE_ERRORS, (label,))
+                continue
             data = raw.data
             if isinstance(data, bytes):
                 if b"audit_lost=" in data and (found := _AUDIT_LOST.search(data)):

@@ -41,6 +41,8 @@ class _Open:
     idle: int = 0
     final: bool = False  # a copytruncate copy: it does not grow, drop it at its end
     seen: int = 0  # the file's size as last read: bytes past `offset` there are not yet taken
+    full: bool = False  # the last read got all it asked for: there may be more
+    skipping: bool = False  # inside a line over CHUNK bytes: dropped up to its newline
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +53,7 @@ class _Open:
             "line": self.line,
             "tail": self.tail.hex(),
             "seen": self.seen,
+            "skipping": self.skipping,
         }
 
     def matches(self, offset: int, tail: bytes) -> bool:
@@ -61,12 +64,26 @@ class _Open:
 
     def read(self, out: list[Raw], budget: int) -> int:
         """Append complete lines after `offset` (about `budget` bytes); the bytes taken."""
-        data = os.pread(self.fd, min(budget, CHUNK), self.offset)
+        size = min(budget, CHUNK)
+        data = os.pread(self.fd, size, self.offset)
+        self.full = len(data) == size
         self.seen = max(self.seen, self.offset + len(data))
         end = data.rfind(b"\n") + 1
         if end == 0:
-            return 0
+            if size < CHUNK or len(data) < CHUNK:
+                return 0  # a line still being written
+            # A line longer than CHUNK (no logger writes one): skipped whole, counted as an error.
+            if not self.skipping:
+                self.line += 1
+                out.append(Raw(b"", SourceRef(self.path, self.line), error="line over 256 KiB"))
+            self.skipping = True
+            self.offset += len(data)
+            self.tail = data[-TAIL:]
+            return len(data)
         start = 0
+        if self.skipping:  # the rest of an over-long line
+            start = data.index(b"\n") + 1
+            self.skipping = False
         while start < end:
             stop = data.index(b"\n", start) + 1
             self.line += 1
@@ -140,6 +157,7 @@ class FileSource:
             offset, tail = int(str(entry["offset"])), bytes.fromhex(str(entry["tail"]))
             f.line = int(str(entry["line"]))
             f.seen = int(str(entry.get("seen", 0)))
+            f.skipping = entry.get("skipping") is True
             if f.matches(offset, tail) or offset == 0:
                 f.offset, f.tail = offset, tail
             else:  # truncated (copytruncate): its copy holds what was after the offset
@@ -188,14 +206,20 @@ class FileSource:
         out: list[Raw] = []
         budget = max(limit, 1) * 512
         self._check_current()
-        for f in list(self.retired):
-            taken = f.read(out, budget - _size(out))
+        for f in list(self.retired):  # oldest first: older lines go out first
+            want = min(budget - _size(out), CHUNK)
+            if want <= 0:
+                return out
+            taken = f.read(out, want)
+            if taken and f.full:
+                return out  # more may follow: newer files wait for the next poll
             f.idle = 0 if taken else f.idle + 1
             if (f.final and not taken) or f.idle > self.retired_polls:
                 self.retired.remove(f)
                 f.close()
-        if self.current is not None:
-            self.current.read(out, budget - _size(out))
+        want = min(budget - _size(out), CHUNK)
+        if self.current is not None and want > 0:
+            self.current.read(out, want)
         return out
 
     def _check_current(self) -> None:

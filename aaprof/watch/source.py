@@ -20,6 +20,7 @@ class Raw:
 
     data: bytes | dict[str, object]
     source: SourceRef
+    error: str | None = None  # a line that could not be taken (counted as a parse error)
 
 
 class Source(Protocol):

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from aaprof.watch.files import FileSource
+from aaprof.watch.source import Raw
 from watch.records import audit_line
 
 
@@ -69,3 +70,17 @@ def test_a_file_replaced_while_down_with_nothing_unread_is_no_loss(tmp_path: Pat
     source.restore(checkpoint)
     assert serials(source) == [2]
     assert source.take_lost() == {}
+
+
+def test_an_over_long_line_is_one_error_and_its_tail_no_record(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    # 600 KiB of junk ending in what looks like a record: the tail of a line is not a line
+    log.write_bytes(b"x" * 600_000 + audit_line(666) + audit_line(1))
+    source = FileSource(str(log))
+    source.restore(None)
+    raws: list[Raw] = []
+    for _ in range(10):
+        raws += source.poll(1000)
+    assert [r.error for r in raws if r.error] == ["line over 256 KiB"]
+    lines = [r.data for r in raws if not r.error]
+    assert lines == [audit_line(1)]
