@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
-from aaprof.engine.suggest import Item, ProfileSuggestions, Suggestion
+from aaprof.engine.options import Item
+from aaprof.engine.suggest import ProfileSuggestions, Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import parse_policy
@@ -147,7 +148,7 @@ def apply(
     for ps in suggestions:
         chosen: dict[str, Item] = {}
         for s in ps.suggestions:
-            item = _chosen(s, by_key.get((ps.profile, s.key)))
+            item = chosen_item(s, by_key.get((ps.profile, s.key)))
             if item is not None:
                 chosen.setdefault(_text(item), item)
         if chosen:
@@ -155,7 +156,12 @@ def apply(
     return out
 
 
-def _chosen(s: Suggestion, decision: Decision | None) -> Item | None:
+def chosen_item(s: Suggestion, decision: Decision | None) -> Item | None:
+    """What `decision` makes of `s` (its default without one; None: nothing is written).
+
+    Raises:
+        AaprofError: the decision's choice is out of range or its text is not one rule.
+    """
     if decision is None:
         return None if s.noise else s.options[s.default]
     if decision.action == "skip":

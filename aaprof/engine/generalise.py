@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from aaprof.engine.options import GLOB, GLOB_EXT, LINK, OWNER, VOLATILE, Option
 from aaprof.model import profile as m
 
 # Volatile parts, each matched on one whole path segment (between slashes), in the escaped
@@ -87,18 +88,35 @@ def globs(path: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in out if p != path))
 
 
-def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[m.Rule, ...]:
-    """The alternatives for a file or link rule, narrowest first: the volatile form, the
-    globs of it, and the rule without `owner` (or with it, when it was not)."""
+def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[Option, ...]:
+    """The labelled alternatives for a file or link rule, narrowest first: the volatile form,
+    the globs of it, and the rule without `owner` (or with it, when it was not)."""
     if rule.path is None:
         return ()
     base = volatile(rule.path)
-    paths = ([base] if base else []) + list(globs(base or rule.path))
-    out: list[m.Rule] = [dataclasses.replace(rule, path=p) for p in paths]
-    if isinstance(rule, m.LinkRule) and base:
-        out[0] = dataclasses.replace(rule, path=base, target=volatile(rule.target) or rule.target)
+    out: list[Option] = []
+    if base:
+        item = dataclasses.replace(rule, path=base)
+        if isinstance(rule, m.LinkRule):
+            item = dataclasses.replace(rule, path=base, target=volatile(rule.target) or rule.target)
+        why = "the part that changes on every run (pid, tid, UUID, hash, temporary name)"
+        out.append(Option(item, VOLATILE, why + " as a pattern"))
+    for path in globs(base or rule.path):
+        kind, why = _glob_label(path)
+        out.append(Option(dataclasses.replace(rule, path=path), kind, why))
     flipped = dataclasses.replace(rule.qualifiers, owner=not rule.qualifiers.owner)
-    out.append(dataclasses.replace(rule, qualifiers=flipped))
+    why = "files of any owner" if rule.qualifiers.owner else "only files the process owns"
+    out.append(Option(dataclasses.replace(rule, qualifiers=flipped), OWNER, why))
     if isinstance(rule, m.LinkRule):
-        out.append(m.FileRule(rule.qualifiers, rule.path, frozenset("l")))
+        item = m.FileRule(rule.qualifiers, rule.path, frozenset("l"))
+        out.append(Option(item, LINK, "a link to any target it has no more permissions on"))
     return tuple(out)
+
+
+def _glob_label(path: str) -> tuple[str, str]:
+    deep = "/**" in path
+    where = "in this directory and below" if deep else "in this directory"
+    tail = path.rsplit("*", 1)[1]
+    if tail and tail != "/":
+        return GLOB_EXT, f"any {tail} name {where}"
+    return GLOB, f"any {'directory' if tail == '/' else 'name'} {where}"
