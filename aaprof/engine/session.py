@@ -315,9 +315,23 @@ class Session:
         return Saved(self.out, tuple(written), texts, decisions_file)
 
     def _target(self, name: str) -> tuple[Path, m.PolicyFile | None]:
+        """Where profile `name` is (or goes), and the file that holds it now.
+
+        Raises:
+            AaprofError: the file it would go to exists and holds other profiles (merge or
+                refuse: a file in DIR is never replaced by one that drops what it held).
+        """
         if name in self.existing:
             return self.existing[name]
-        return self.out / PROFILES / profile_filename(name), None
+        path = self.out / PROFILES / profile_filename(name)
+        if path.exists():
+            others = sorted(n for n, (p, _) in self.existing.items() if p == path)
+            held = ", ".join(others) if others else "no profile"
+            raise AaprofError(
+                f"{path}: no profile {name!r} to merge into (it holds {held}); "
+                "refusing to replace it"
+            )
+        return path, None
 
     def _render(
         self,
