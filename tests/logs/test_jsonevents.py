@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -90,3 +91,34 @@ def test_records_kmsg_overwrote_are_counted(monkeypatch: pytest.MonkeyPatch) -> 
     events = list(reader.events([Input("/dev/null")]))  # a character device, as /dev/kmsg
     assert len(events) == 1 and reader.stats.lost == 2
     assert reader.stats.to_dict()["lost"] == 2
+
+
+def test_a_summary_of_json_events_counts_what_the_logs_hold(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aaprof.cli.main import cli
+
+    runner = CliRunner()
+    logs = str(SAMPLES / "node-b")
+    jsonl = runner.invoke(cli, ["events", "--format", "jsonl", "-q", logs]).stdout
+    (tmp_path / "e.jsonl").write_text(jsonl)
+    want = runner.invoke(cli, ["events", "--summary", "--format", "json", "-q", logs]).stdout
+    for source in ([str(tmp_path / "e.jsonl")], ["-"]):
+        got = runner.invoke(
+            cli, ["events", "--summary", "--format", "json", "-q", *source], input=jsonl
+        )
+        assert got.exit_code == 0 and got.stdout == want
+    assert json.loads(want)["total"] > 10
+
+
+def test_only_inputs_that_start_with_events_leave_the_fast_path(tmp_path: Path) -> None:
+    from aaprof.logs.jsonevents import may_hold_events
+
+    (tmp_path / "e.json").write_text(
+        '[\n  {"mode":"DENIED","profile":"p"},\n  {"mode":"DENIED"}\n]\n'
+    )
+    assert may_hold_events(str(tmp_path / "e.json"))
+    assert not may_hold_events(str(SAMPLES / "node-a" / "audit.log"))
+    assert not may_hold_events(str(SAMPLES / "node-d" / "journal.json"))  # journald's JSON
+    assert not may_hold_events("/dev/null")  # a device is never peeked (it would be drained)
+    assert not may_hold_events(str(tmp_path / "missing"))
