@@ -122,6 +122,7 @@ def generate(
             attribute=reading.attributor(),
             reader=reader,
             decisions=replay,
+            sources=logs,
         )
     for warning in session.warnings:
         click.echo(f"aaprof: warning: {warning}", err=True)

@@ -122,6 +122,7 @@ class Session:
         attribute: Callable[[Event], Event] | None = None,
         reader: Reader | None = None,
         decisions: Sequence[Decision] = (),
+        sources: Sequence[str] | None = None,
     ) -> Session:
         """Read `inputs` once (streamed) and suggest what DIR's profiles do not allow yet.
 
@@ -133,6 +134,8 @@ class Session:
             attribute: Sets `Event.container` (containers.attribute), after the selection.
             reader: The reader to use (its node options and progress callback).
             decisions: Decisions to start from (a decisions file).
+            sources: The logs as the user named them, for the profiles' header (default:
+                the inputs' names).
 
         Raises:
             AaprofError: an unreadable log, a profile in DIR that does not parse, a mode
@@ -149,7 +152,10 @@ class Session:
                     yield attribute(event) if attribute is not None else event
 
         session = cls.from_events(
-            events(), out, sources=[i.name for i in inputs], settings=settings
+            events(),
+            out,
+            sources=[i.name for i in inputs] if sources is None else sources,
+            settings=settings,
         )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
