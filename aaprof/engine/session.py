@@ -108,6 +108,11 @@ class Session:
     learned: int = 0  # records learned from (after the selection)
     warnings: tuple[str, ...] = ()
     _index: Mapping[Key, Suggestion] = field(default_factory=dict, repr=False)
+    _made: Mapping[Key, Decision] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.decisions and not self._made:  # built with decisions rather than by `apply`
+            object.__setattr__(self, "_made", {d.key: d for d in self.decisions})
 
     # ---- building -------------------------------------------------------------------------
 
@@ -212,21 +217,21 @@ class Session:
         Raises:
             AaprofError: a decision's choice is out of range, or its text is not one rule.
         """
-        made = {d.key: d for d in self.decisions}
+        made = dict(self._made)
         for decision in decisions:
             suggestion = self._index.get(decision.key)
             if suggestion is not None:
                 chosen_item(suggestion, decision)  # raises on a bad choice or text
             made[decision.key] = decision
-        return dataclasses.replace(self, decisions=tuple(made.values()))
+        return dataclasses.replace(self, decisions=tuple(made.values()), _made=made)
 
     def decision_for(self, profile: str, suggestion: Suggestion) -> Decision | None:
         """The decision made for `suggestion` of `profile`, or None (its default applies)."""
-        return next((d for d in self.decisions if d.key == (profile, suggestion.key)), None)
+        return self._made.get((profile, suggestion.key))
 
     def pending(self) -> tuple[tuple[str, Suggestion], ...]:
         """(profile, suggestion) for each suggestion with no decision yet, most severe first."""
-        made = {d.key for d in self.decisions}
+        made = self._made
         out = [
             (ps.profile, s)
             for ps in self.suggestions
@@ -238,17 +243,18 @@ class Session:
     def all_decisions(self) -> tuple[Decision, ...]:
         """The decisions made, then the default of every other suggestion: a file that states
         every choice, to edit and replay."""
-        made = {d.key for d in self.decisions}
         defaults = tuple(
-            Decision(profile, s.key, choice=s.default)
-            for profile, s in self.pending()
-            if (profile, s.key) not in made
+            Decision(profile, s.key, choice=s.default) for profile, s in self.pending()
         )
         return (*self.decisions, *sorted(defaults, key=lambda d: d.key))
 
-    def chosen(self) -> dict[str, tuple[Item, ...]]:
-        """The rules to add per profile (`parent//child` for children), decisions applied."""
-        return {k: v for k, v in apply(self.suggestions, self.decisions).items() if v}
+    def chosen(self, profile: str | None = None) -> dict[str, tuple[Item, ...]]:
+        """The rules to add per profile (`parent//child` for children), decisions applied;
+        only those of top-level `profile` and its children when it is given."""
+        groups = self.suggestions
+        if profile is not None:
+            groups = tuple(ps for ps in groups if ps.parent == profile)
+        return {k: v for k, v in apply(groups, self.decisions).items() if v}
 
     # ---- looking --------------------------------------------------------------------------
 
@@ -280,7 +286,7 @@ class Session:
         """
         if profile not in self.profiles():
             raise AaprofError(f"no profile {profile!r} in this session")
-        rules, children = _by_parent(self.chosen()).get(profile, ((), {}))
+        rules, children = _by_parent(self.chosen(profile)).get(profile, ((), {}))
         path, policy = self._target(profile)
         before = path.read_text(errors="surrogateescape") if policy is not None else ""
         new = len(rules) + sum(len(c) for c in children.values())
