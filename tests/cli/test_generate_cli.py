@@ -263,3 +263,33 @@ def test_write_decisions_states_every_choice(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = decisions.read_text()
     assert text.count("choice: 1") == 3 and "owner /srv/q/0001 w," in text
+
+
+def test_the_vm_loops_numbered_workload_learns_a_glob_that_holds_in_enforce_mode(
+    tmp_path: Path,
+) -> None:
+    # what the kernel logs for `echo > client_temp/000000000N` (N = 1..3) under an empty
+    # complain-mode profile (tests/vm's numbered workload); the enforce run writes 20
+    log = tmp_path / "dmesg"
+    log.write_text(
+        "".join(
+            f'[    3.{n}] audit: type=1400 audit(1795574106.{n:03d}:{n}): apparmor="ALLOWED" '
+            f'operation="{op}" profile="loop-numbered" '
+            f'name="/var/cache/app/client_temp/{n:010d}" pid={200 + n} comm="sh" '
+            f'requested_mask="{mask}" denied_mask="{mask}" fsuid=0 ouid=0\n'
+            for n in (1, 2, 3)
+            for op, mask in (("mknod", "c"), ("open", "wc"))
+        )
+    )
+    out = tmp_path / "out"
+    assert run(str(log), "--out", str(out), "--mode", "enforce", "--no-k8s").exit_code == 0
+    text = (out / "profiles" / "loop-numbered").read_text()
+    assert "owner /var/cache/app/client_temp/[0-9]* w," in text
+    compile_policy(text, name="loop-numbered", features=ABI)
+    profile = parse_policy(text).profiles()[0]
+    for n in range(1, 21):
+        name = f"/var/cache/app/client_temp/{n:010d}"
+        assert decide(profile, Access(name, frozenset("wc"), 0, 0)).ok, name
+    assert not decide(
+        profile, Access("/var/cache/app/client_temp/abc.conf", frozenset("w"), 0, 0)
+    ).ok

@@ -72,3 +72,33 @@ def test_a_bad_proc_root_or_pods_file_is_named(tmp_path: Path) -> None:
         load_pods(bad)
     bad.write_text(json.dumps(PODS[0]))
     assert load_pods(bad) == [PODS[0]]
+
+
+def test_events_attributes_through_proc_root_and_pods(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aaprof.cli.main import cli
+
+    log = tmp_path / "kern.log"
+    log.write_text(
+        'audit: type=1400 audit(1700000000.001:1): apparmor="DENIED" operation="open" '
+        'profile="cri-containerd.apparmor.d" name="/etc/x" pid=42 comm="sh" '
+        'requested_mask="r" denied_mask="r" fsuid=0 ouid=0\n'
+    )
+    pods = tmp_path / "pods.json"
+    pods.write_text(json.dumps({"items": PODS}))
+    args = [
+        "events",
+        str(log),
+        "--format",
+        "jsonl",
+        "-q",
+        "--proc-root",
+        str(_proc(tmp_path / "p")),
+    ]
+    result = CliRunner().invoke(cli, [*args, "--pods", str(pods)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["container"] == {
+        "id": CID, "runtime": "containerd", "pod_uid": UID, "pod": "web-5d8f",
+        "namespace": "shop", "name": "nginx",
+    }  # fmt: skip

@@ -13,6 +13,7 @@ from aaprof.errors import AaprofError
 from aaprof.logs.sources import Input
 from aaprof.model.event import Event
 
+ABI_FEATURES = Path("/etc/apparmor.d/abi/3.0")
 WHEN = datetime(2024, 11, 23, 22, 13, 20, tzinfo=UTC)
 
 
@@ -155,3 +156,26 @@ def test_read_selects_attributes_and_counts(tmp_path: Path) -> None:
         Session.read([Input(str(tmp_path / "missing.log"))], tmp_path / "out")
     with pytest.raises(AaprofError, match="mode must be"):
         _session(tmp_path, settings=Settings(mode="learning"))
+
+
+def test_every_choice_of_an_exec_and_a_file_compiles(tmp_path: Path) -> None:
+    # a deny rule may not carry an exec transition (`deny /bin/sh mrix` is refused): plain x
+    from aaprof.profiles.compile import compile_policy
+
+    exec_ = Event(
+        "ALLOWED", operation="exec", class_="file", profile="app", name="/bin/sh",
+        requested="x", denied="x", fsuid=0, ouid=0,
+    )  # fmt: skip
+    session = _session(tmp_path, [exec_, *EVENTS])
+    decisions = [
+        Decision(ps.profile, s.key, choice=i)
+        for ps in session.suggestions
+        for s in ps.suggestions
+        for i in range(len(s.choices))
+        if s.choices[i].kind != "abstraction"  # the abstractions are not on this host
+    ]
+    for decision in decisions:
+        text = session.apply([decision]).preview("app").text
+        compile_policy(text, name=f"{decision.rule} #{decision.choice}", features=ABI_FEATURES)
+    (exec_choices,) = [s.choices for s in session.suggestions[0].suggestions if "sh" in s.key]
+    assert any(c.text == "deny owner /bin/sh mrx," for c in exec_choices)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aaprof.engine import apply, suggest
 from aaprof.engine.siblings import families
 from aaprof.model import profile as m
 from aaprof.model.event import Event
-from aaprof.profiles.aare import compile_aare
+from aaprof.profiles.aare import compile_aare, escape, unescape
 from aaprof.profiles.render import render_rule
 
 
@@ -94,3 +96,32 @@ def test_a_glob_is_escaped_where_the_name_holds_aare_characters() -> None:
     (path,) = {f.rule.path for f in found.values()}
     assert path == "/d/a\\[[0-9]*\\]"
     assert compile_aare(path).matches("/d/a[42]")
+
+
+_PART = st.text(alphabet="ab.-_fZ[*", max_size=4)
+_OTHER = st.text(alphabet="ab.-_0123456789fZ[*", min_size=1, max_size=10)
+
+
+@st.composite
+def _directory(draw: st.DrawFn) -> list[str]:
+    """Names of one directory: a numbered family (prefix, number, suffix) and other names."""
+    prefix, suffix = draw(_PART), draw(_PART)
+    numbers = draw(st.lists(st.integers(0, 10**6), min_size=3, max_size=6, unique=True))
+    width = draw(st.sampled_from([0, 4, 10]))
+    family = [
+        f"{prefix}{n:0{width}d}{suffix}" if width else f"{prefix}{n}{suffix}" for n in numbers
+    ]
+    others = draw(st.lists(_OTHER, max_size=4))
+    return list(dict.fromkeys([*family, *others]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_directory())
+def test_a_family_glob_covers_its_members_and_no_other_name(names: list[str]) -> None:
+    found = families([_rule("/d/" + escape(n)) for n in names])
+    for path, family in found.items():
+        aare = compile_aare(family.rule.path or "")
+        members = {unescape(p[3:]) for p in family.members}
+        assert all(aare.matches("/d/" + n) for n in members)
+        assert not any(aare.matches("/d/" + n) for n in names if n not in members), family
+        assert path in family.members and len(members) >= 3
