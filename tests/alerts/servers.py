@@ -1,0 +1,92 @@
+"""Real Prometheus tools for the alert tests: promtool, Alertmanager and Prometheus on 127.0.0.1.
+
+A missing tool fails the test with the package that provides it (scripts/apt-test.txt lists
+them; `./dev.sh test` installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HINT = "apt-get install prometheus prometheus-alertmanager (./dev.sh test installs them)"
+
+
+def require(tool: str) -> str:
+    """The path of `tool` (promtool, prometheus, prometheus-alertmanager), or a failed test."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing: {HINT}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Poll `url` until it answers 200; fail with the server's log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{url}: the server exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url}: not ready after {timeout} s:\n{log.read_text()}")
+
+
+class Alertmanager:
+    """One Alertmanager, standalone (no cluster), that can be stopped and started on its port."""
+
+    CONFIG = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+
+    def __init__(self, directory: Path) -> None:
+        self.binary = require("prometheus-alertmanager")
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "alertmanager.yml").write_text(self.CONFIG)
+
+    def start(self) -> None:
+        log = self.directory / "alertmanager.log"
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.directory / 'alertmanager.yml'}",
+                f"--storage.path={self.directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_ready(f"{self.url}/-/ready", self.process, log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def alerts(self) -> list[dict[str, object]]:
+        """Every alert it holds, resolved ones included (GET /api/v2/alerts)."""
+        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as response:
+            result = json.load(response)
+        assert isinstance(result, list)
+        return result
