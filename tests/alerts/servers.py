@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,7 +85,7 @@ class Alertmanager:
             self.process.wait(timeout=30)
             self.process = None
 
-    def alerts(self) -> list[dict[str, object]]:
+    def alerts(self) -> list[dict[str, Any]]:
         """Every alert it holds, resolved ones included (GET /api/v2/alerts)."""
         with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as response:
             result = json.load(response)
