@@ -26,7 +26,7 @@ from aaprof.errors import AaprofError
 from aaprof.k8s.alerts import DEFAULT_RUNBOOK_URL
 from aaprof.model.event import Event
 from aaprof.watch import alerts_queue as queue
-from aaprof.watch.alertmanager import DeliveryError, HttpTransport
+from aaprof.watch.alertmanager import Credentials, DeliveryError, HttpTransport, endpoint
 from aaprof.watch.alerts_keys import Subject, identity, labels_of, sample_of, subject_of
 
 log = logging.getLogger(__name__)
@@ -296,3 +296,41 @@ class _Group:
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def from_options(
+    *,
+    alertmanagers: Sequence[str],
+    node: str,
+    credentials: Credentials | None = None,
+    resend_interval: float = 60.0,
+    resolve_after: float = 300.0,
+    resolved_retention: float = 900.0,
+    modes: Sequence[str] = ("denied", "killed"),
+    queue_limit: int = 10_000,
+    timeout: float = 10.0,
+    runbook_url: str | None = None,
+    event_logs: Sequence[str] = ("/var/log/audit/audit.log",),
+    registry: CollectorRegistry | None = None,
+    clock: Clock | None = None,
+) -> AlertSink | None:
+    """The sink `aaprof watch --alertmanager URL …` asks for, or None without an Alertmanager.
+
+    Raises:
+        AaprofError: A URL is not http(s), or the options break the notifier's invariants.
+    """
+    if not alertmanagers:
+        return None
+    for url in alertmanagers:
+        endpoint(url)
+    config = AlertConfig(
+        tuple(dict.fromkeys(alertmanagers)),
+        node=node,
+        timing=queue.Timing(resend_interval, resolve_after, resolved_retention),
+        modes=frozenset(m.upper() for m in modes),
+        queue_limit=queue_limit,
+        runbook_url=runbook_url or DEFAULT_RUNBOOK_URL,
+        event_logs=tuple(event_logs),
+    )
+    transport = HttpTransport(credentials, timeout)
+    return AlertSink(config, registry=registry, clock=clock, transport=transport)

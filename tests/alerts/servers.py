@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -34,14 +35,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 60,
+    context: ssl.SSLContext | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Poll `url` until it answers 200; fail with the server's log if it exits or never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"{url}: the server exited ({process.returncode}):\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -55,20 +64,39 @@ class Alertmanager:
 
     CONFIG = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None) -> None:
         self.binary = require("prometheus-alertmanager")
         self.directory = directory
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.users: dict[str, str] = {}  # user -> bcrypt hash (web config basic auth)
+        self.headers: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "alertmanager.yml").write_text(self.CONFIG)
+
+    def _web_config(self) -> list[str]:
+        if not (self.tls or self.users):
+            return []
+        web: dict[str, object] = {}
+        if self.tls:
+            web["tls_server_config"] = {"cert_file": str(self.tls[0]), "key_file": str(self.tls[1])}
+        if self.users:
+            web["basic_auth_users"] = self.users
+        path = self.directory / "web.yml"
+        path.write_text(json.dumps(web))
+        return [f"--web.config.file={path}"]
+
+    def context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else None
 
     def start(self) -> None:
         log = self.directory / "alertmanager.log"
         self.process = subprocess.Popen(
             [
                 self.binary,
+                *self._web_config(),
                 f"--config.file={self.directory / 'alertmanager.yml'}",
                 f"--storage.path={self.directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
@@ -77,7 +105,7 @@ class Alertmanager:
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        wait_ready(f"{self.url}/-/ready", self.process, log)
+        wait_ready(f"{self.url}/-/ready", self.process, log, 60, self.context(), self.headers)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -87,7 +115,8 @@ class Alertmanager:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert it holds, resolved ones included (GET /api/v2/alerts)."""
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as response:
+        request = urllib.request.Request(f"{self.url}/api/v2/alerts", headers=self.headers)
+        with urllib.request.urlopen(request, timeout=10, context=self.context()) as response:
             result = json.load(response)
         assert isinstance(result, list)
         return result
