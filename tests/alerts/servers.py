@@ -13,11 +13,13 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+T = TypeVar("T")
 HINT = "apt-get install prometheus prometheus-alertmanager (./dev.sh test installs them)"
 
 
@@ -120,3 +122,67 @@ class Alertmanager:
             result = json.load(response)
         assert isinstance(result, list)
         return result
+
+
+class Prometheus:
+    """One Prometheus that scrapes `targets` as job `aaprof-watch` every second, evaluates
+    `rules` every second and notifies `alertmanager`."""
+
+    def __init__(
+        self, directory: Path, rules: Path, targets: list[str], alertmanager: Alertmanager
+    ) -> None:
+        self.binary = require("prometheus")
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rules)],
+            "alerting": {
+                "alertmanagers": [
+                    {"static_configs": [{"targets": [alertmanager.url.split("://")[1]]}]}
+                ]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": "aaprof-watch",
+                    "honor_labels": True,
+                    "static_configs": [{"targets": targets}],
+                }
+            ],
+        }
+        (directory / "prometheus.yml").write_text(json.dumps(config))
+
+    def start(self) -> None:
+        log = self.directory / "prometheus.log"
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.directory / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--rules.alert.resend-delay=1s",
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_ready(f"{self.url}/-/ready", self.process, log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+def poll(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:
+    """`check()`'s first true value, polling; a failed test naming `what` if none comes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
