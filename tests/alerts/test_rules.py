@@ -23,6 +23,7 @@ from aaprof.k8s.alerts import (
     render_rule_pack,
     write_rule_pack,
 )
+from aaprof.watch.alerts import SUMMARIES
 from alerts.servers import require
 
 HERE = Path(__file__).parent
@@ -99,10 +100,8 @@ def test_each_runbook_url_points_at_a_section_of_docs_alerts_md() -> None:
         for line in DOCS.read_text().splitlines()
         if line.startswith("### AppArmor")
     }
-    names = {
-        r.alert.lower()
-        for r in (*prometheus_rules(RulePackOptions()), *loki_rules(RulePackOptions()))
-    }
+    every = (*prometheus_rules(RulePackOptions()), *loki_rules(RulePackOptions()))
+    names = {r.alert.lower() for r in every} | {name.lower() for name in SUMMARIES}
     assert names <= anchors
 
 
