@@ -8,7 +8,11 @@ METRICS.md defines them) stands in for the daemon's; the test that runs the real
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,8 +87,102 @@ def test_prometheus_fires_the_shipped_rules_and_watch_pushes_into_one_alertmanag
     assert fired["AppArmorDenied", "file"]["annotations"]["records"] == "12"
 
 
-def test_a_running_aaprof_watch_end_to_end() -> None:
-    """A real `aaprof watch` scraped by a real Prometheus, pushing to a real Alertmanager."""
+WATCH_FLAGS = ("--state", "--metrics-address", "--node", "--alertmanager")
+
+
+def watch_command() -> list[str]:
+    """`aaprof watch` as a command, or a skip saying what it still lacks."""
     if importlib.util.find_spec("aaprof.watch.daemon") is None:
         pytest.skip("needs aaprof watch (aaprof.watch.daemon, issue 10): not on this branch yet")
-    pytest.skip("needs aaprof watch's command line to start it here; see docs/alerts.md")
+    command = [sys.executable, "-m", "aaprof", "watch"]
+    shown = subprocess.run([*command, "--help"], capture_output=True, text=True, check=False)
+    missing = [flag for flag in WATCH_FLAGS if flag not in shown.stdout]
+    if missing:
+        pytest.skip(
+            f"needs aaprof watch with {', '.join(missing)}: wire aaprof/cli/alerts_options.py "
+            "into aaprof/cli/watch.py"
+        )
+    return command
+
+
+def append_denials(log: Path, n: int, serial: int) -> int:
+    with log.open("a") as f:
+        for i in range(n):
+            f.write(
+                f"type=AVC msg=audit({int(time.time())}.{i % 1000:03d}:{serial + i}): "
+                'apparmor="DENIED" operation="open" class="file" profile="k8s-web" '
+                f'name="/etc/secret-{i % 7}" pid=999999 comm="cat" requested_mask="r" '
+                'denied_mask="r" fsuid=0 ouid=0\n'
+            )
+    return serial + n
+
+
+def scraped_records(url: str) -> float:
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return -1
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("aaprof_watch_records_total{") and 'mode="denied"' in line
+    )
+
+
+def test_a_running_aaprof_watch_end_to_end(tmp_path: Path, alertmanager: Alertmanager) -> None:
+    """A real `aaprof watch` scraped by a real Prometheus; its push and the rules' alerts land in
+    a real Alertmanager; then an outage and a kill -9: every record is counted in the alert."""
+    command = watch_command()
+    log, empty = tmp_path / "audit.log", tmp_path / "empty"
+    empty.mkdir()
+    serial = append_denials(log, 25, 1)
+    port = free_port()
+    metrics = f"http://127.0.0.1:{port}"
+    args = [
+        *command,
+        *(str(log), "--state", str(tmp_path / "state")),
+        *("--metrics-address", f"127.0.0.1:{port}", "--node", "node-1", "--no-stdout"),
+        *("--proc-root", str(empty), "--log-root", str(empty)),
+        *("--alertmanager", alertmanager.url, "--alert-resend-interval", "2"),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    watch = subprocess.Popen(args, env=env, stderr=(tmp_path / "watch.log").open("ab"))
+    written = write_rule_pack(tmp_path / "pack", render_rule_pack(RulePackOptions()))
+    prometheus = Prometheus(tmp_path / "prom", written[0], [f"127.0.0.1:{port}"], alertmanager)
+    prometheus.start()
+    try:
+
+        def pushed() -> dict[str, Any] | None:
+            for a in alertmanager.alerts():
+                if a["labels"]["alertname"] == "AppArmorDenied":
+                    return a
+            return None
+
+        def fired() -> bool:
+            names = {a["labels"]["alertname"] for a in alertmanager.alerts()}
+            return "AppArmorEnforceModeDenial" in names
+
+        poll(fired, "the rule pack's AppArmorEnforceModeDenial from Prometheus")
+        assert poll(pushed, "watch's push")["annotations"]["records"] == "25"
+        alertmanager.stop()
+        serial = append_denials(log, 40, serial)
+        poll(lambda: scraped_records(metrics) == 65, "watch to count 65 records")
+        watch.kill()
+        watch.wait(timeout=30)
+        serial = append_denials(log, 35, serial)
+        watch = subprocess.Popen(args, env=env, stderr=(tmp_path / "watch.log").open("ab"))
+        poll(lambda: scraped_records(metrics) == 100, "the restarted watch to count 100 records")
+        alertmanager.start()
+
+        def complete() -> dict[str, Any] | None:
+            alert = pushed() if alertmanager.process else None
+            return alert if alert and alert["annotations"]["records"] == "100" else None
+
+        alert = poll(complete, "the push to carry all 100 records after the outage")
+        assert alert["labels"]["profile"] == "k8s-web"
+        assert sum(a["labels"]["alertname"] == "AppArmorDenied" for a in alertmanager.alerts()) == 1
+    finally:
+        prometheus.stop()
+        watch.terminate()
+        watch.wait(timeout=30)
