@@ -14,13 +14,14 @@ import shlex
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
 
 from aaprof.errors import AaprofError
 from aaprof.k8s.alerts import DEFAULT_RUNBOOK_URL
@@ -122,6 +123,11 @@ class AlertSink:
         for url in config.alertmanagers:
             self.sent.labels(url)
             self.failures.labels(url)
+
+    def collect(self) -> Iterator[Metric]:
+        """The sink's metrics, so a registry made after the sink can `register(sink)`."""
+        for metric in (self.sent, self.failures, self.queue_length, self.queue_age, self.shed):
+            yield from metric.collect()
 
     # -- in the daemon's transaction -------------------------------------------------------
 

@@ -268,3 +268,11 @@ def test_bad_configuration_is_one_clear_error() -> None:
         AlertConfig(())
     with pytest.raises(AaprofError, match="resend interval"):
         AlertConfig((A,), timing=Timing(resend=600, resolve_after=300))
+
+
+def test_the_sink_is_a_collector_for_a_registry_made_after_it(tmp_path: Path) -> None:
+    sink = AlertSink(AlertConfig((A,)), clock=FakeClock(), transport=Recorder())
+    registry = CollectorRegistry()
+    registry.register(sink)
+    assert registry.get_sample_value("aaprof_alerts_sent_total", {"alertmanager": A}) == 0
+    assert registry.get_sample_value("aaprof_alerts_queue_length") == 0
