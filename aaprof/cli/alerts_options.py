@@ -92,9 +92,18 @@ def alert_sink(
     node: str,
     registry: CollectorRegistry | None = None,
     clock: Clock | None = None,
-    event_logs: tuple[str, ...] = ("/var/log/audit/audit.log",),
+    event_logs: tuple[str, ...] = (),
 ) -> AlertSink | None:
-    """The alert sink the options ask for (None without `--alertmanager`)."""
+    """The alert sink the options ask for (None without `--alertmanager`).
+
+    Args:
+        values: The command's keyword arguments (the options above among them).
+        node: The node's name (the alerts' `node` label).
+        registry: Where the sink's metrics go; None: the sink's own (`registry.register(sink)`).
+        clock: The daemon's clock.
+        event_logs: The logs watch reads, for the `aaprof events` command in each alert
+            (none: auditd's log).
+    """
     if not values.get("alertmanager"):
         return None
     from aaprof.watch.alertmanager import Credentials
@@ -119,7 +128,7 @@ def alert_sink(
         modes=values.get("alert_modes") or ("denied", "killed"),
         queue_limit=values.get("alert_queue_limit", 10_000),
         runbook_url=values.get("alert_runbook_url"),
-        event_logs=event_logs,
+        event_logs=event_logs or ("/var/log/audit/audit.log",),
         registry=registry,
         clock=clock,
     )
