@@ -28,7 +28,14 @@ from aaprof.k8s.alerts import DEFAULT_RUNBOOK_URL
 from aaprof.model.event import Event
 from aaprof.watch import alerts_queue as queue
 from aaprof.watch.alertmanager import Credentials, DeliveryError, HttpTransport, endpoint
-from aaprof.watch.alerts_keys import Subject, identity, labels_of, sample_of, subject_of
+from aaprof.watch.alerts_keys import (
+    Subject,
+    identity,
+    labels_of,
+    sample_of,
+    severity_of,
+    subject_of,
+)
 
 log = logging.getLogger(__name__)
 SUMMARIES = {
@@ -99,6 +106,7 @@ class AlertSink:
         self._subject = subject
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._keys: dict[tuple[object, ...], str] = {}
         r = registry if registry is not None else CollectorRegistry()
         self.sent = Counter(
             "aaprof_alerts_sent", "Alerts an Alertmanager accepted.", ["alertmanager"], registry=r
@@ -139,8 +147,9 @@ class AlertSink:
         for event in events:
             if event.mode not in self.config.modes:
                 continue
-            key = identity(labels_of(event, self.config.node, self._subject))
-            seen = event.epoch if event.epoch is not None else now
+            key = self._identity(event)
+            epoch = event.epoch
+            seen = epoch if epoch is not None else now
             group = groups.get(key)
             if group is None:
                 groups[key] = _Group(seen, sample_of(event))
@@ -155,6 +164,17 @@ class AlertSink:
         if alerts:
             self.shed.inc(records)
             log.warning("alert queue full: %d records of %d new alerts shed", records, alerts)
+
+    def _identity(self, event: Event) -> str:
+        """The alert key of a record, cached on what its labels are made of (the subject
+        function sees only the container; the node is the sink's)."""
+        parts = (event.mode, event.container, event.profile, event.class_, severity_of(event))
+        key = self._keys.get(parts)
+        if key is None:
+            if len(self._keys) >= 65536:
+                self._keys.clear()
+            key = self._keys[parts] = identity(labels_of(event, self.config.node, self._subject))
+        return key
 
     # -- delivery, in its own thread --------------------------------------------------------
 

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from aaprof.errors import AaprofError
 from aaprof.model.event import Event
 from aaprof.watch.alertmanager import DeliveryError
 from aaprof.watch.alerts import AlertConfig, AlertSink
-from aaprof.watch.alerts_queue import Timing
+from aaprof.watch.alerts_keys import LABELS, identity, labels_of, sample_of, text
+from aaprof.watch.alerts_queue import Due, Timing
 from alerts.daemon import FakeClock, FakeDaemon, capability, denial
 
 A, B = "http://am-a:9093", "http://am-b:9093"
@@ -276,3 +279,24 @@ def test_the_sink_is_a_collector_for_a_registry_made_after_it(tmp_path: Path) ->
     registry.register(sink)
     assert registry.get_sample_value("aaprof_alerts_sent_total", {"alertmanager": A}) == 0
     assert registry.get_sample_value("aaprof_alerts_queue_length") == 0
+
+
+names = st.text(st.characters(codec="utf-8") | st.sampled_from('\n"}{=\\\udcff\x00'), max_size=40)
+
+
+@given(profile=names, container=names, path=names)
+@settings(max_examples=200, deadline=None)
+def test_any_names_make_one_valid_payload_with_the_fixed_labels(
+    profile: str, container: str, path: str
+) -> None:
+    event = denial(0, profile=profile, container=container, namespace=container, name=path)
+    labels = labels_of(event, "node-1")
+    assert set(labels) <= set(LABELS)
+    assert {"alertname", "severity", "class", "node"} <= set(labels)
+    if profile:
+        assert labels["profile"] == text(profile)
+    due = Due(1, identity(labels), 0.0, 0.0, 0.0, 1, (sample_of(event),), None, 1)
+    sink = AlertSink(AlertConfig((A,)), clock=FakeClock(), transport=Recorder())
+    body = json.dumps([sink.payload(due, 10.0)], ensure_ascii=False).encode()
+    (back,) = json.loads(body.decode("utf-8"))
+    assert back["labels"] == labels
