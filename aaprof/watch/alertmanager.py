@@ -91,15 +91,16 @@ class HttpTransport:
 
     def post(self, url: str, body: bytes) -> None:
         headers = {"Content-Type": "application/json"}
-        header = self.credentials.header()
+        try:
+            header = self.credentials.header()
+            if url.startswith("https://") and self._context is None:
+                self._context = self.credentials.tls()
+        except (AaprofError, OSError, ssl.SSLError) as exc:  # a secret or certificate to fix
+            raise DeliveryError(f"{url}: {exc}") from None
         if header:
             headers["Authorization"] = header
         request = urllib.request.Request(endpoint(url), data=body, headers=headers)
-        context = None
-        if url.startswith("https://"):
-            if self._context is None:
-                self._context = self.credentials.tls()
-            context = self._context
+        context = self._context if url.startswith("https://") else None
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=context) as reply:
                 reply.read()

@@ -121,3 +121,19 @@ def test_tls_and_basic_auth_against_a_real_alertmanager(tmp_path: Path) -> None:
         assert wrong.tick(other.conn) == 0
     finally:
         server.stop()
+
+
+def test_a_missing_secret_is_a_failed_send_not_a_crash(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t")
+    url = "http://127.0.0.1:9"
+    values = parse("--alertmanager", url, "--alertmanager-bearer-token-file", str(token))
+    registry = CollectorRegistry()
+    sink = alert_sink(values, node="n", registry=registry)
+    assert sink is not None
+    daemon = FakeDaemon(tmp_path / "state.db", [sink])
+    daemon.feed([denial(time.time())], time.time())
+    token.unlink()  # e.g. a Secret being rotated
+    assert sink.tick(daemon.conn) == 0
+    failures = registry.get_sample_value("aaprof_alerts_send_failures_total", {"alertmanager": url})
+    assert failures == 1
