@@ -25,6 +25,9 @@ LAST = "aaprof_watch_profile_last_record_timestamp_seconds"
 # Label values watch uses for records of no workload (docs/watch.md): host programs ("")
 # and the two placeholders.
 NOT_A_WORKLOAD = "|_unattributed_|_overflow_"
+# Reasons of aaprof_watch_unattributed_records_total that are failures to attribute (a host
+# program, not_a_container, or a record without a pid, no_pid, are not).
+FAILED_ATTRIBUTION = "process_gone|no_pod_name"
 _DURATION = re.compile(r"[0-9]+[smhdw]")
 _NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _WORKLOAD = ("namespace", "workload", "container", "profile")
@@ -149,7 +152,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
             "AppArmorUnattributedRecords",
             "sum by (job, instance) (\n"
             "  rate(aaprof_watch_unattributed_records_total"
-            f'{{{job}, reason!="not_a_container"}}[15m])\n'
+            f"{{{job}, reason=~{_q(FAILED_ATTRIBUTION)}}}[15m])\n"
             ")\n/\n"
             f"sum by (job, instance) (rate({records}[15m]))\n"
             f"> {options.unattributed_ratio:g}",
