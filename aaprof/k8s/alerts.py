@@ -31,6 +31,16 @@ FAILED_ATTRIBUTION = "process_gone|no_pod_name"
 _DURATION = re.compile(r"[0-9]+[smhdw]")
 _NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _WORKLOAD = ("namespace", "workload", "container", "profile")
+# Label extracted by the Loki rules -> its JSON path in a line of watch's event log
+# (`aaprof events --format jsonl`'s object, with `container` and the top-level `workload`).
+LOKI_FIELDS = {
+    "aaprof_mode": "mode",
+    "aaprof_class": "class",
+    "aaprof_profile": "profile",
+    "aaprof_namespace": "container.namespace",
+    "aaprof_workload": "workload",
+    "aaprof_container": "container.name",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,15 +264,7 @@ def loki_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
     The fields are extracted under `aaprof_`-prefixed names: a shipper's own stream labels
     (`namespace`, `container`) would otherwise collide and be renamed `*_extracted`.
     """
-    fields = {
-        "aaprof_mode": "mode",
-        "aaprof_class": "class",
-        "aaprof_profile": "profile",
-        "aaprof_namespace": "container.namespace",
-        "aaprof_workload": "container.workload",
-        "aaprof_container": "container.container",
-    }
-    extract = ", ".join(f"{k}={_q(v)}" for k, v in fields.items())
+    extract = ", ".join(f"{k}={_q(v)}" for k, v in LOKI_FIELDS.items())
     stream = f"{options.loki_selector.strip()} | json {extract}"
     keys = "aaprof_namespace, aaprof_workload, aaprof_container, aaprof_profile, aaprof_class"
     return (

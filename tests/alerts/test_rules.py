@@ -17,6 +17,7 @@ from aaprof.cli.main import cli
 from aaprof.errors import AaprofError
 from aaprof.k8s.alerts import (
     HEADER,
+    LOKI_FIELDS,
     RulePackOptions,
     loki_rules,
     prometheus_rules,
@@ -24,6 +25,7 @@ from aaprof.k8s.alerts import (
     write_rule_pack,
 )
 from aaprof.watch.alerts import SUMMARIES
+from alerts.daemon import denial
 from alerts.servers import require
 
 HERE = Path(__file__).parent
@@ -112,6 +114,18 @@ def test_loki_rules_are_rule_files_over_the_json_events(tmp_path: Path) -> None:
         assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}
         assert rule["expr"].count('{job="aaprof-watch"} | json ') == 1
         assert 'aaprof_namespace="container.namespace"' in rule["expr"]
+
+
+def test_the_loki_fields_are_in_a_watch_event_line() -> None:
+    """Every JSON path the Loki rules extract is in a line as watch writes it."""
+    event = denial(0.0)
+    assert event.container is not None
+    line = {**event.to_dict(), "container": event.container.to_dict(), "workload": "web"}
+    for label, path in LOKI_FIELDS.items():
+        value: Any = line
+        for key in path.split("."):
+            value = value[key]
+        assert isinstance(value, str) and value, label
 
 
 def test_hostile_options_stay_inside_their_strings(tmp_path: Path) -> None:
