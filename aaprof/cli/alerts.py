@@ -70,7 +70,14 @@ def _label(value: str) -> tuple[str, str]:
     show_default=True,
     help="LogQL stream selector of watch's JSON event log.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to list the files written.",
+)
 def rules(
     out: Path,
     job: str,
@@ -87,7 +94,13 @@ def rules(
     """Write Prometheus rules, a PrometheusRule and Loki ruler rules for `aaprof watch`.
 
     Files aaprof wrote before are replaced; any other file in their place is left alone
-    (exit 1).
+    (exit 1). Check them with `promtool check rules DIR/prometheus/aaprof.rules.yaml`.
+
+    \b
+    Examples:
+      aaprof alerts rules --out deploy/alerts
+      aaprof alerts rules --out deploy/alerts --rule-label release=kube-prometheus-stack \\
+          --runbook-url https://wiki.example.org/aaprof/alerts.md
     """
     from aaprof.k8s.alerts import (
         DEFAULT_RUNBOOK_URL,
