@@ -41,7 +41,7 @@ def wait_ready(
     url: str,
     process: subprocess.Popen[bytes],
     log: Path,
-    timeout: float = 60,
+    timeout: float = 120,
     context: ssl.SSLContext | None = None,
     headers: dict[str, str] | None = None,
 ) -> None:
@@ -107,7 +107,7 @@ class Alertmanager:
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        wait_ready(f"{self.url}/-/ready", self.process, log, 60, self.context(), self.headers)
+        wait_ready(f"{self.url}/-/ready", self.process, log, 120, self.context(), self.headers)
 
     def stop(self) -> None:
         if self.process is not None:
