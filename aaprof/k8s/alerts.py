@@ -103,16 +103,22 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
-def _fresh_or_increase(metric: str, window: str, by: tuple[str, ...]) -> str:
+def _fresh_or_increase(metric: str, window: str, by: tuple[str, ...], job: str) -> str:
     """The increase of a counter over `window`, that also sees a series' first records.
 
     `increase()` needs two samples, so it misses the records a series is born with (a
     counter created at its first record starts at 1, not 0); `metric unless metric offset
-    window` is each series that did not exist a window ago, at its whole value.
+    window` is each series that did not exist a window ago, at its whole value. That is only
+    trusted from a target that was already scraped a window ago: after a Prometheus restart
+    or a watch pod that moved, every series would look new (with counts restored from
+    watch's state) and alert at once.
     """
     return (
         f"sum by ({', '.join(by)}) (\n"
-        f"  ({metric} unless {metric} offset {window}) * 1\n"
+        f"  (\n"
+        f"    ({metric} unless {metric} offset {window})\n"
+        f"    and on (job, instance) (up{{{job}}} offset {window} == 1)\n"
+        f"  ) * 1\n"
         f"  or\n"
         f"  increase({metric}[{window}])\n"
         f")"
@@ -141,7 +147,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             "AppArmorEnforceModeDenial",
-            _fresh_or_increase(denied, "5m", keys) + " > 0",
+            _fresh_or_increase(denied, "5m", keys, job) + " > 0",
             "warning",
             "AppArmor denied an operation under an enforce-mode profile.",
             "Profile {{ $labels.profile }} denied {{ $value | humanize }} {{ $labels.class }} "
@@ -150,7 +156,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             "AppArmorCriticalDenial",
-            _fresh_or_increase(f'{CRITICAL}{{{job}, mode="denied"}}', "5m", keys) + " > 0",
+            _fresh_or_increase(f'{CRITICAL}{{{job}, mode="denied"}}', "5m", keys, job) + " > 0",
             "critical",
             "AppArmor denied an operation of critical severity.",
             "Profile {{ $labels.profile }} denied {{ $value | humanize }} critical "
@@ -205,6 +211,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
                 f"aaprof_watch_records_lost_total{{{job}}}",
                 "10m",
                 ("job", "instance", "source", "reason"),
+                job,
             )
             + " > 0",
             "warning",
@@ -215,7 +222,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
         AlertRule(
             "AppArmorWatchSeriesOverflow",
             _fresh_or_increase(
-                f"aaprof_watch_series_overflow_total{{{job}}}", "1h", ("job", "instance")
+                f"aaprof_watch_series_overflow_total{{{job}}}", "1h", ("job", "instance"), job
             )
             + " > 0",
             "warning",
@@ -235,7 +242,9 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             "AppArmorAlertsShed",
-            _fresh_or_increase(f"aaprof_alerts_shed_total{{{job}}}", "15m", ("job", "instance"))
+            _fresh_or_increase(
+                f"aaprof_alerts_shed_total{{{job}}}", "15m", ("job", "instance"), job
+            )
             + " > 0",
             "warning",
             "aaprof watch dropped alerts from its queue.",

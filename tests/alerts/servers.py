@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -175,6 +176,14 @@ class Prometheus:
             self.process.terminate()
             self.process.wait(timeout=30)
             self.process = None
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """An instant query's result vector."""
+        url = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            result = json.load(response)["data"]["result"]
+        assert isinstance(result, list)
+        return result
 
 
 def poll(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:

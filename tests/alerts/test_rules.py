@@ -67,7 +67,8 @@ def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
     """A rule that misses a series' first record (plain increase) fails the unit tests."""
     rules = write_pack(tmp_path)["prometheus/aaprof.rules.yaml"]
     text = rules.read_text()
-    broken = re.sub(r"\(aaprof_watch_records_total\{[^}]*\} unless [^\n]*\n\s*or\n", "(", text)
+    fresh = r"\(\n\s*\(aaprof_watch_records_total\{[^}]*\} unless .*?\n\s*or\n"
+    broken = re.sub(fresh, "(\n", text, flags=re.DOTALL)
     assert broken != text
     rules.write_text(broken)
     shutil.copy(HERE / "rules_test.yaml", rules.parent)
