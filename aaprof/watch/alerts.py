@@ -140,7 +140,10 @@ class AlertSink:
     # -- in the daemon's transaction -------------------------------------------------------
 
     def setup(self, conn: sqlite3.Connection) -> None:
+        """The tables; and a new quiet period for live alerts, since watch was not reading
+        while it was down: records written meanwhile count into the alert they belong to."""
         queue.create(conn, self.config.alertmanagers)
+        queue.restart_quiet_periods(conn, self.clock.now())
 
     def handle(self, conn: sqlite3.Connection, events: Sequence[Event], now: float) -> None:
         groups: dict[str, _Group] = {}

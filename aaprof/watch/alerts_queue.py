@@ -177,6 +177,14 @@ def _delete(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
     conn.executemany("DELETE FROM alert_state WHERE id = ?", [(i,) for i in ids])
 
 
+def restart_quiet_periods(conn: sqlite3.Connection, now: float) -> None:
+    """Firing alerts count their quiet period from `now` (watch starts reading again)."""
+    conn.execute(
+        "UPDATE alert_state SET last_handled = MAX(last_handled, ?) WHERE resolved_at IS NULL",
+        (now,),
+    )
+
+
 def resolve_and_expire(conn: sqlite3.Connection, now: float, timing: Timing) -> None:
     """Resolve alerts quiet for `resolve_after`; drop resolved ones past the retention that
     every Alertmanager has accepted the resolution of."""

@@ -213,6 +213,25 @@ def test_restart_on_the_same_database_keeps_state_and_queue(tmp_path: Path) -> N
     assert alert["annotations"]["records"] == "9"
 
 
+def test_a_restart_after_a_long_stop_does_not_resolve_before_reading_the_backlog(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    w.feed(*[denial(w.clock.now())] * 3)
+    w.tick()
+    w.daemon.close()
+    again = World(tmp_path)  # watch was down for an hour
+    again.clock.t = w.clock.t + 3600
+    FakeDaemon(tmp_path / "state.db", [again.sink])  # the daemon's start: setup
+    (resent,) = again.tick()  # the resend that was due, still firing (endsAt ahead)
+    ends = datetime.fromisoformat(resent["endsAt"].replace("Z", "+00:00")).timestamp()
+    assert ends == pytest.approx(again.clock.now() + 240, abs=0.01)
+    again.feed(*[denial(w.clock.t + 60)] * 4)  # the backlog written while it was down
+    (alert,) = again.tick(60)
+    assert alert["annotations"]["records"] == "7"
+    assert alert["endsAt"] > alert["startsAt"]
+
+
 def test_a_full_queue_sheds_resolved_alerts_first_then_counts_what_it_sheds(
     tmp_path: Path,
 ) -> None:
