@@ -39,10 +39,12 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
+    from aaprof.cli.alerts import alerts
     from aaprof.cli.events import events
     from aaprof.cli.generate import generate
     from aaprof.cli.profile import profile
 
+    cli.add_command(alerts)
     cli.add_command(events)
     cli.add_command(generate)
     cli.add_command(profile)
