@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aaprof.errors import AaprofError
+from aaprof.k8s.policy_files import read_yaml
 
 ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
@@ -37,24 +38,17 @@ def read_manifests(path: Path) -> list[dict[str, Any]]:
     Raises:
         AaprofError: the file cannot be read or is not YAML.
     """
+    if str(path) != "-":
+        return read_yaml(path)
     import sys
 
     import yaml
 
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-        docs = list(yaml.safe_load_all(text))
-    except OSError as exc:
-        raise AaprofError(f"{path}: {exc.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise AaprofError(f"{path}: not YAML: {' '.join(str(exc).split())}") from None
-    out: list[dict[str, Any]] = []
-    for doc in docs:
-        if isinstance(doc, dict) and doc.get("kind") == "List":
-            out.extend(d for d in doc.get("items") or () if isinstance(d, dict))
-        elif isinstance(doc, dict):
-            out.append(doc)
-    return out
+        docs = list(yaml.safe_load_all(sys.stdin.read()))
+    except yaml.YAMLError as exc:
+        raise AaprofError(f"stdin: not YAML: {' '.join(str(exc).split())}") from None
+    return [d for d in docs if isinstance(d, dict)]
 
 
 def pod_template(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
