@@ -87,7 +87,7 @@ def policy(
     from aaprof.k8s.policy_files import write_policies
 
     for path in write_policies(out, files):
-        click.echo(f"wrote {path}", err=True)
+        click.echo(f"wrote {path}")
 
 
 @policy.command("test")

@@ -9,6 +9,7 @@ from aaprof.errors import AaprofError
 from aaprof.node.host import Host
 from aaprof.node.inotify import Waiter
 from aaprof.node.load import LoadOptions, SyncResult, sync
+from aaprof.node.state import READY
 from aaprof.node.status import write_status
 
 # after an event, wait this long for the rest of a ConfigMap update before reading it
@@ -41,6 +42,8 @@ def watch(
     one (a profile unloaded behind the loader's back is loaded again). A pass that fails (no
     securityfs, a state that cannot be read) is reported and retried at the next wake-up.
     """
+    # a readiness file left by an earlier run must not count before this run's first pass
+    (options.state_dir / READY).unlink(missing_ok=True)
     waiter = Waiter(options.dirs, poll=poll)
     try:
         report(*one_pass(host, options))

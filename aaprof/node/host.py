@@ -140,7 +140,7 @@ class Host:
 
     def runtimes(self) -> tuple[str, ...]:
         """The container runtimes found: their sockets (`containerd (socket)`) and binaries."""
-        found = [f"{name} ({sock})" for name, sock in RUNTIME_SOCKETS if self.path(sock).exists()]
+        found = [f"{name} (/{sock})" for name, sock in RUNTIME_SOCKETS if self.path(sock).exists()]
         for binary in RUNTIME_BINARIES:
             for directory in _BIN_DIRS:
                 if self.path(f"{directory}/{binary}").is_file():

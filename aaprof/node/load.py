@@ -22,9 +22,9 @@ from aaprof.node.state import MARKER, Owned, State, read_state, write_state
 from aaprof.profiles.compile import DEFAULT_BASE, compile_policy, profile_names
 
 MODES = ("enforce", "complain", "as-written")
-# what one profile's pass ended in; the first four are failures: readiness waits for none
-FAILED, REFUSED, UNVERIFIED, MISSING = "failed", "refused", "unverified", "missing"
-PROBLEMS = (FAILED, REFUSED, UNVERIFIED, MISSING)
+# what one profile's pass ended in; the first three are failures: readiness waits for none
+FAILED, REFUSED, UNVERIFIED = "failed", "refused", "unverified"
+PROBLEMS = (FAILED, REFUSED, UNVERIFIED)
 LOADED, UNCHANGED, KEPT, UNLOADED, STALE, GONE = (
     "loaded",
     "unchanged",

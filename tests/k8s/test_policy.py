@@ -233,3 +233,10 @@ def test_cli_usage_and_errors() -> None:
         "MutatingAdmissionPolicyBinding",
         "ClusterPolicy",
     ]
+
+
+def test_docs_example_policies_are_current() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    spec = make_spec(["k8s-nginx", "k8s-redis", "RuntimeDefault"], "RuntimeDefault")
+    for name, text in render_policies(spec).items():
+        assert (repo / "docs/examples/policy" / name).read_text() == text, name
