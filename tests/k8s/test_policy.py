@@ -240,3 +240,26 @@ def test_docs_example_policies_are_current() -> None:
     spec = make_spec(["k8s-nginx", "k8s-redis", "RuntimeDefault"], "RuntimeDefault")
     for name, text in render_policies(spec).items():
         assert (repo / "docs/examples/policy" / name).read_text() == text, name
+
+
+def test_kyverno_rules_carry_the_same_checks() -> None:
+    files = render_policies(make_spec(["k8s-a", "RuntimeDefault"], "k8s-a"))
+    (kyverno,) = [d for d in yaml.safe_load_all(files["kyverno-clusterpolicy.yaml"]) if d]
+    validate, mutate = kyverno["spec"]["rules"]
+    assert validate["exclude"]["any"][0]["resources"]["namespaces"] == ["kube-system"]
+    vap = next(yaml.safe_load_all(files["validating-admission-policy.yaml"]))
+    cel = validate["validate"]["cel"]
+    # Kyverno's CEL, run through the evaluator as a ValidatingAdmissionPolicy
+    as_vap = {**vap, "spec": {**vap["spec"], "variables": cel["variables"]}}
+    as_vap["spec"]["validations"] = cel["expressions"]
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "spec": {"policyName": vap["metadata"]["name"]},
+    }
+    policies = collect([as_vap, binding])
+    assert _admit(policies, _pod(_local("k8s-a"))).allowed
+    assert not _admit(policies, _pod(_local("k8s-b"))).allowed
+    assert not _admit(policies, _pod(_local("k8s-a"), annotation="unconfined")).allowed
+    profile = mutate["mutate"]["patchStrategicMerge"]["spec"]["securityContext"]
+    assert profile == {"+(appArmorProfile)": _local("k8s-a")}
