@@ -8,7 +8,11 @@ kernel shows and does: securityfs's list and modes, a process's label, DENIED re
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -262,3 +266,131 @@ def test_prune_unloads_once_the_container_is_gone(run: VMResult) -> None:
     step = "stop container and prune"
     assert _actions(run, step).get("k8s-nl-used") == "unloaded", _out(run, step)
     assert _listed(run, step) == {"k8s-nl-edit (enforce)", "k8s-nl-host (complain)"}
+
+
+# --- the loader image built by scripts/build-loader-image.sh, run by runc in the guest -------
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE_INPUTS = ("scripts/build-loader-image.sh", "scripts/unpack-wheel.py", "pyproject.toml")
+IMAGE_PROFILE = _profile("k8s-img-loaded")
+# as the DaemonSet runs it: the host's PID namespace, securityfs and a state directory mounted,
+# privileged enough to load policy, not confined
+IMAGE_CONFIG = {
+    "ociVersion": "1.0.2",
+    "process": {
+        "terminal": False,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["aaprof", "node", "load", "/profiles", "--state", "/state", "--format", "json"],
+        "env": ["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/root"],
+        "cwd": "/",
+        "capabilities": {
+            k: ["CAP_MAC_ADMIN", "CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"]
+            for k in ("bounding", "effective", "permitted")
+        },
+    },
+    "root": {"path": "rootfs"},
+    "hostname": "aaprof-loader",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind"]},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+        {
+            "destination": "/sys/kernel/security",
+            "type": "bind",
+            "source": "/sys/kernel/security",
+            "options": ["rbind", "rw"],
+        },
+        {
+            "destination": "/profiles",
+            "type": "bind",
+            "source": "/tmp/img-profiles",
+            "options": ["rbind", "ro"],
+        },
+        {
+            "destination": "/state",
+            "type": "bind",
+            "source": "/tmp/img-state",
+            "options": ["rbind", "rw"],
+        },
+    ],
+    "linux": {
+        "namespaces": [{"type": t} for t in ("mount", "ipc", "uts")],
+        "cgroupsPath": "/kubepods/besteffort/podloader/loader",
+    },
+}
+
+
+def _image_rootfs() -> Path:
+    """The image's root filesystem as a .tar.gz, built by the project's script (cached by the
+    hash of the script, the wheel unpacker, pyproject.toml and aaprof's sources)."""
+    digest = hashlib.sha256()
+    sources = [REPO / p for p in IMAGE_INPUTS]
+    sources += sorted(
+        p for p in (REPO / "aaprof").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    sources += sorted((REPO / "templates").iterdir())
+    for path in sources:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    cache = REPO / ".cache" / "loader-image"
+    archive = cache / f"rootfs-{digest.hexdigest()[:16]}.tar.gz"
+    if archive.exists():
+        return archive
+    missing = [t for t in ("mmdebstrap", "umoci") if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: apt-get install mmdebstrap umoci")
+    out = cache / "build"
+    done = subprocess.run(
+        [str(REPO / "scripts/build-loader-image.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"scripts/build-loader-image.sh failed:\n{done.stderr[-3000:]}")
+    tmp = archive.with_suffix(".tmp")
+    subprocess.run(
+        ["tar", "-C", str(out / "bundle/rootfs"), "--exclude=./dev/*", "-czf", str(tmp), "."],
+        check=True,
+    )
+    tmp.rename(archive)
+    shutil.rmtree(out)
+    return archive
+
+
+IMAGE_STEPS = (
+    Step(
+        "unpack image",
+        "set -e; mkdir -p /tmp/img/rootfs /tmp/img-state /tmp/img-profiles\n"
+        "tar -xzf /tmp/loader-rootfs.tar.gz -C /tmp/img/rootfs\n"
+        "cp /tmp/image-config.json /tmp/img/config.json\n"
+        "cp /tmp/image-profile /tmp/img-profiles/k8s-img-loaded",
+        timeout=300,
+    ),
+    Step(
+        "image load",
+        f"{RUNC} run --no-pivot -b /tmp/img loader < /dev/null; echo rc=$?\n"
+        "echo '--- securityfs'; grep '^k8s-img-' /sys/kernel/security/apparmor/profiles",
+        expect=None,
+        timeout=300,
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def image_run(vm_images: Images) -> VMResult:
+    files = {
+        "loader-rootfs.tar.gz": _image_rootfs().read_bytes(),
+        "image-config.json": json.dumps(IMAGE_CONFIG).encode(),
+        "image-profile": IMAGE_PROFILE.encode(),
+    }
+    result = run_workload(vm_images, Workload(steps=IMAGE_STEPS, files=files, timeout=900))
+    result.check()
+    return result
+
+
+def test_the_loader_image_loads_profiles_into_the_guest_kernel(image_run: VMResult) -> None:
+    out = _out(image_run, "image load")
+    inside, _, kernel = out.partition("--- securityfs\n")
+    assert "rc=0" in inside, out
+    assert _actions(image_run, "image load") == {"k8s-img-loaded": "loaded"}
+    assert kernel.splitlines() == ["k8s-img-loaded (enforce)"]
