@@ -357,6 +357,27 @@ def _image_rootfs() -> Path:
     return archive
 
 
+def _daemon_config() -> dict[str, object]:
+    """The DaemonSet's container: templates/loader.sh (as the bundle embeds it) in complain mode,
+    the state directory where the DaemonSet mounts it."""
+    config = json.loads(json.dumps(IMAGE_CONFIG))
+    config["root"] = {"path": "/tmp/img/rootfs"}
+    script = (REPO / "templates/loader.sh").read_text()
+    config["process"]["args"] = ["/bin/sh", "-c", script]
+    config["process"]["env"] += ["AAPROF_MODE=complain", "AAPROF_INTERVAL=30"]
+    for mount in config["mounts"]:
+        if mount["destination"] == "/state":
+            mount["destination"] = "/var/lib/aaprof/node"
+            mount["source"] = "/tmp/img-state2"
+        if mount["destination"] == "/profiles":
+            mount["source"] = "/tmp/img-profiles2"
+    config["linux"]["cgroupsPath"] = "/kubepods/besteffort/podloader/daemon"
+    return dict(config)
+
+
+DAEMON_WAIT = (
+    "i=0; while [ ! -f /tmp/img-state2/ready ] && [ $i -lt 1200 ]; do sleep 0.5; i=$((i+1)); done"
+)
 IMAGE_STEPS = (
     Step(
         "unpack image",
@@ -373,6 +394,23 @@ IMAGE_STEPS = (
         expect=None,
         timeout=300,
     ),
+    Step(
+        "image daemon",
+        "set -u; mkdir -p /tmp/img2 /tmp/img-state2 /tmp/img-profiles2\n"
+        "cp /tmp/daemon-config.json /tmp/img2/config.json\n"
+        "cp /tmp/image-profile2 /tmp/img-profiles2/k8s-img-daemon\n"
+        f"{RUNC} run -d --no-pivot -b /tmp/img2 daemon < /dev/null > /tmp/daemon.log 2>&1\n"
+        f"{DAEMON_WAIT}\n"
+        "echo ready=$(test -f /tmp/img-state2/ready && echo yes)\n"
+        "echo '--- status'; cat /tmp/img-state2/status.json\n"
+        "echo '--- securityfs'; grep '^k8s-img-daemon' /sys/kernel/security/apparmor/profiles\n"
+        f"{RUNC} kill daemon TERM\n"
+        f"i=0; while {RUNC} state daemon | grep -q running && [ $i -lt 600 ]; do sleep 0.2; "
+        "i=$((i+1)); done\n"
+        f"echo '--- after TERM'; {RUNC} state daemon | grep '\"status\"'; cat /tmp/daemon.log",
+        expect=None,
+        timeout=400,
+    ),
 )
 
 
@@ -382,6 +420,8 @@ def image_run(vm_images: Images) -> VMResult:
         "loader-rootfs.tar.gz": _image_rootfs().read_bytes(),
         "image-config.json": json.dumps(IMAGE_CONFIG).encode(),
         "image-profile": IMAGE_PROFILE.encode(),
+        "image-profile2": _profile("k8s-img-daemon").encode(),
+        "daemon-config.json": json.dumps(_daemon_config()).encode(),
     }
     result = run_workload(vm_images, Workload(steps=IMAGE_STEPS, files=files, timeout=900))
     result.check()
@@ -394,3 +434,16 @@ def test_the_loader_image_loads_profiles_into_the_guest_kernel(image_run: VMResu
     assert "rc=0" in inside, out
     assert _actions(image_run, "image load") == {"k8s-img-loaded": "loaded"}
     assert kernel.splitlines() == ["k8s-img-loaded (enforce)"]
+
+
+def test_the_daemonset_loader_script_runs_in_the_image(image_run: VMResult) -> None:
+    out = _out(image_run, "image daemon")
+    head, _, rest = out.partition("--- status\n")
+    status_text, _, rest = rest.partition("--- securityfs\n")
+    kernel, _, after = rest.partition("--- after TERM\n")
+    assert "ready=yes" in head, out
+    status = json.loads(status_text)
+    assert status["ok"] is True
+    assert [(p["name"], p["action"]) for p in status["profiles"]] == [("k8s-img-daemon", "loaded")]
+    assert kernel.splitlines() == ["k8s-img-daemon (complain)"]  # AAPROF_MODE=complain
+    assert '"status": "stopped"' in after, out  # SIGTERM ends --watch
