@@ -211,6 +211,14 @@ def make_spec(
     chosen = canonical(default)
     if chosen not in names:
         raise AaprofError(f"the default {default!r} is not in the allowed list")
+    from aaprof.containers.naming import DNS_LABEL, DNS_SUBDOMAIN
+
+    # `-default` is appended for the mutating policy's name
+    if not DNS_SUBDOMAIN.fullmatch(name) or len(name) > 245:
+        raise AaprofError(f"policy name {name!r} is not a Kubernetes name (a DNS subdomain)")
+    for namespace in exempt_namespaces:
+        if not DNS_LABEL.fullmatch(namespace):
+            raise AaprofError(f"namespace {namespace!r} is not a Kubernetes namespace name")
     if map_version not in MAP_VERSIONS:
         raise AaprofError(f"MutatingAdmissionPolicy version {map_version!r}: use v1 or v1beta1")
     labels = tuple(sorted((namespace_labels or {}).items()))

@@ -176,6 +176,10 @@ def test_bad_choices_are_refused() -> None:
         make_spec([" k8s-a"], " k8s-a")
     with pytest.raises(AaprofError, match="control"):
         make_spec(["a\nb"], "a\nb")
+    with pytest.raises(AaprofError, match="not a Kubernetes name"):
+        make_spec(["k8s-a"], "k8s-a", name="Bad Name")
+    with pytest.raises(AaprofError, match="not a Kubernetes namespace"):
+        make_spec(["k8s-a"], "k8s-a", exempt_namespaces=["kube_system"])
 
 
 def test_exempt_and_selected_namespaces() -> None:
