@@ -273,6 +273,17 @@ def test_prune_unloads_once_the_container_is_gone(run: VMResult) -> None:
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_INPUTS = ("scripts/build-loader-image.sh", "scripts/unpack-wheel.py", "pyproject.toml")
 IMAGE_PROFILE = _profile("k8s-img-loaded")
+
+
+def _bind(destination: str, source: str, mode: str) -> dict[str, object]:
+    return {
+        "destination": destination,
+        "type": "bind",
+        "source": source,
+        "options": ["rbind", mode],
+    }
+
+
 # as the DaemonSet runs it: the host's PID namespace, securityfs and a state directory mounted,
 # privileged enough to load policy, not confined
 IMAGE_CONFIG = {
@@ -292,26 +303,11 @@ IMAGE_CONFIG = {
     "hostname": "aaprof-loader",
     "mounts": [
         {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind"]},
+        _bind("/dev", "/dev", "rw"),
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-        {
-            "destination": "/sys/kernel/security",
-            "type": "bind",
-            "source": "/sys/kernel/security",
-            "options": ["rbind", "rw"],
-        },
-        {
-            "destination": "/profiles",
-            "type": "bind",
-            "source": "/tmp/img-profiles",
-            "options": ["rbind", "ro"],
-        },
-        {
-            "destination": "/state",
-            "type": "bind",
-            "source": "/tmp/img-state",
-            "options": ["rbind", "rw"],
-        },
+        _bind("/sys/kernel/security", "/sys/kernel/security", "rw"),
+        _bind("/profiles", "/tmp/img-profiles", "ro"),
+        _bind("/state", "/tmp/img-state", "rw"),
     ],
     "linux": {
         "namespaces": [{"type": t} for t in ("mount", "ipc", "uts")],
