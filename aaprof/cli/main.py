@@ -42,11 +42,15 @@ def _register() -> None:
     from aaprof.cli.alerts import alerts
     from aaprof.cli.events import events
     from aaprof.cli.generate import generate
+    from aaprof.cli.node import node
+    from aaprof.cli.policy import policy
     from aaprof.cli.profile import profile
 
     cli.add_command(alerts)
     cli.add_command(events)
     cli.add_command(generate)
+    cli.add_command(node)
+    cli.add_command(policy)
     cli.add_command(profile)
 
 
