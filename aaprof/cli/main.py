@@ -42,10 +42,12 @@ def _register() -> None:
     from aaprof.cli.events import events
     from aaprof.cli.generate import generate
     from aaprof.cli.profile import profile
+    from aaprof.cli.review import review  # imports the terminal UI only when it runs
 
     cli.add_command(events)
     cli.add_command(generate)
     cli.add_command(profile)
+    cli.add_command(review)
 
 
 _register()

@@ -24,7 +24,9 @@ def loaded_modules(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-@pytest.mark.parametrize("args", [["--help"], ["events", "--help"], ["generate", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["events", "--help"], ["generate", "--help"], ["review", "--help"]]
+)
 def test_help_loads_no_tui_daemon_or_journal(args: list[str]) -> None:
     modules = loaded_modules(
         "from click.testing import CliRunner\n"
