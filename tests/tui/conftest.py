@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,12 @@ def out(tmp_path: Path) -> Path:
 @pytest.fixture
 def session(out: Path) -> Session:
     return sample_session(out)
+
+
+@pytest.fixture
+def read_sample() -> Callable[[Path], Session]:
+    """`sample_session`, for tests that open the session themselves."""
+    return sample_session
 
 
 @pytest.fixture(scope="session")

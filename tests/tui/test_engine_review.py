@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,6 @@ import pytest
 from aaprof.engine import Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
-from tests.tui.conftest import sample_session
 
 
 def row(session: Session, profile: str, contains: str) -> r.Row:
@@ -99,12 +99,12 @@ def test_save_compiles_first_and_writes_nothing_on_error(
 
 
 def test_unparsable_profile_is_left_out_and_never_overwritten(
-    out: Path, apparmor_parser: str
+    out: Path, apparmor_parser: str, read_sample: Callable[[Path], Session]
 ) -> None:
     (out / "profiles").mkdir(parents=True)
     broken = out / "profiles" / "t-file-r-complain"
     broken.write_text("profile t-file-r-complain {\n  /etc/hosts r,\n  this is not policy\n}\n")
-    session, skipped = r.open_session(sample_session, out)
+    session, skipped = r.open_session(read_sample, out)
     assert [p for p, _ in skipped] == [broken]
     message = r.left_out(*skipped[0])
     assert f"{broken}:3" in message
