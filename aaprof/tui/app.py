@@ -110,7 +110,7 @@ class ReviewApp(App[Saved | None]):
         self._fill_rows()
         table.focus()
         if self.reload is not None:
-            self.set_interval(self.reload_every, self._poll)
+            self.set_interval(self.reload_every, self.refresh_records)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < self.NARROW, "narrow")
@@ -369,7 +369,8 @@ class ReviewApp(App[Saved | None]):
 
     # ---- following ------------------------------------------------------------------------
 
-    def _poll(self) -> None:
+    def refresh_records(self) -> None:
+        """Take a newer session from `reload` (records added), keeping every decision."""
         assert self.reload is not None
         fresh = self.reload()
         if fresh is None:
