@@ -77,6 +77,7 @@ class ReviewApp(App[Saved | None]):
         self.text_filter = ""
         self.severity = r.SEVERITIES[0]
         self.shown: tuple[r.Row, ...] = ()
+        self.marked = -1  # the row showing the › mark
         self.nodes: dict[str, TreeNode[r.Node | None]] = {}
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
@@ -87,6 +88,7 @@ class ReviewApp(App[Saved | None]):
         with Horizontal(id="main"):
             yield Tree[r.Node | None](ALL, id="tree")
             with Vertical(id="centre"):
+                yield Static("", id="where", markup=False)
                 yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
                 yield DataTable[str](id="rules", cursor_type="row", zebra_stripes=False)
                 with VerticalScroll(id="below", classes="details"):
@@ -100,6 +102,7 @@ class ReviewApp(App[Saved | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#rules", DataTable)
+        table.add_column(" ", key="at")  # › marks the current rule: not by colour alone
         table.add_column("sev", key="sev")
         table.add_column("n", key="n")
         table.add_column("state", key="state")
@@ -117,6 +120,7 @@ class ReviewApp(App[Saved | None]):
 
     def _build_tree(self) -> None:
         tree = self.query_one("#tree", Tree)
+        tree.guide_depth = 2
         tree.clear()
         tree.root.data = None
         tree.root.expand()
@@ -151,12 +155,31 @@ class ReviewApp(App[Saved | None]):
         profiles = self.node.profiles if self.node is not None else None
         self.shown = r.rows(self.session, profiles, text=self.text_filter, severity=self.severity)
         table.clear()
+        self.marked = -1
         for i, row in enumerate(self.shown):
-            table.add_row(*row_cells(row), key=str(i))
+            table.add_row(" ", *row_cells(row), key=str(i))
         if keep is not None:
             at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), 0)
             table.move_cursor(row=at)
+        self._where()
         self._refresh_side()
+
+    def _where(self) -> None:
+        node = self.node
+        what = f"{node.kind} {node.label}" if node is not None else ALL
+        n = len(self.shown)
+        self.query_one("#where", Static).update(f"{what}: {n} rule{'s' if n != 1 else ''}")
+
+    def _mark(self) -> None:
+        table = self.query_one("#rules", DataTable)
+        at = table.cursor_row if self.shown else -1
+        if at == self.marked:
+            return
+        if 0 <= self.marked < len(self.shown):
+            table.update_cell(str(self.marked), "at", " ")
+        if at >= 0:
+            table.update_cell(str(at), "at", "›")
+        self.marked = at
 
     # ---- what is selected -----------------------------------------------------------------
 
@@ -174,6 +197,7 @@ class ReviewApp(App[Saved | None]):
         self._refresh_side()
 
     def _refresh_side(self) -> None:
+        self._mark()
         row = self.current()
         text = evidence_text(row) if row else "no rule here"
         self.query_one("#evidence", Static).update(text)
@@ -186,7 +210,8 @@ class ReviewApp(App[Saved | None]):
         text = "select a rule to see its profile"
         if row is not None:
             try:
-                text = diff_text(self.session.preview(row.profile.split("//", 1)[0]))
+                preview = self.session.preview(row.profile.split("//", 1)[0])
+                text = diff_text(preview, self.session.out)
             except AaprofError as exc:
                 text = f"cannot build the profile: {exc}"
         self.query_one("#difftext", Static).update(text)
@@ -239,10 +264,9 @@ class ReviewApp(App[Saved | None]):
             new = dataclasses.replace(row, decision=made.get(key))
             shown.append(new)
             if keys is None or key in keys:
-                sev, n, state, rule = row_cells(new)
+                _sev, _n, state, rule = row_cells(new)
                 table.update_cell(str(i), "state", state)
                 table.update_cell(str(i), "rule", rule)
-                del sev, n
         self.shown = tuple(shown)
         self._label_tree()
         if keep is not None and self.shown:

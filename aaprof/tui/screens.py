@@ -15,23 +15,23 @@ from aaprof.engine.review import ExecChoice, check_rule
 
 # Every key of the review, in the order the help screen lists them.
 KEYS: tuple[tuple[str, str], ...] = (
-    ("a", "allow the option in force (the default, or the one g/e/t/o chose)"),
-    ("d", "deny it: a deny rule (refused on purpose, not logged)"),
+    ("a", "allow the option in force (* in the details)"),
+    ("d", "deny it: a deny rule (refused, not logged)"),
     ("i", "ignore it: write nothing for it"),
-    ("g", "glob: allow the next wider glob (repeat to widen: siblings, volatile, dir, tree)"),
+    ("g", "glob: the next wider glob (repeat to widen)"),
     ("e", "glob keeping the extension (repeat to widen)"),
-    ("n", "new: edit the rule by hand (checked as you type)"),
+    ("n", "new: edit the rule (checked as you type)"),
     ("t", "audit: allow it and log every use"),
     ("o", "owner: add or drop the owner qualifier"),
-    ("x", "exec: inherit / child / profile / named / unconfined, clean or not"),
+    ("x", "exec: inherit/child/profile/named/unconfined"),
     ("u", "undo the last decision"),
-    ("A D I", "bulk: allow (defaults) / deny / ignore every undecided rule under the tree node"),
-    ("/", "filter the rules by text (Esc closes the filter)"),
-    ("s", "severity filter: all → medium and high → high only"),
-    ("p", "show or hide the profile being built (diff against the disk)"),
-    ("tab", "move between the tree, the rules and the details"),
-    ("F", "save the profiles (compiled first) and the decisions, then quit"),
-    ("q", "quit (asks when there are unsaved decisions)"),
+    ("A D I", "allow/deny/ignore all undecided under the node"),
+    ("/", "filter the rules by text (Esc: back)"),
+    ("s", "severity: all → medium+ → high"),
+    ("p", "show/hide the profile being built (its diff)"),
+    ("tab", "next pane: tree, rules, details"),
+    ("F", "save (compiled first) and quit"),
+    ("q", "quit (asks when decisions are unsaved)"),
     ("?", "this help"),
 )
 
@@ -44,8 +44,11 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in KEYS)
         lines = [f"{k.ljust(width)}  {what}" for k, what in KEYS]
-        lines += ["", "Undecided rules are saved with their default, as `aaprof generate` does."]
-        lines += ["Esc closes this help."]
+        lines += [
+            "",
+            "Undecided rules are saved with their default, as",
+            "`aaprof generate` does. Esc closes this help.",
+        ]
         with Vertical(id="dialog"):
             yield Static("aaprof review: keys", classes="title")
             yield Static("\n".join(lines))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from aaprof.engine import Preview
 from aaprof.engine import review as r
@@ -66,12 +67,17 @@ def evidence_text(row: r.Row) -> str:
     return "\n".join(lines)
 
 
-def diff_text(preview: Preview) -> str:
-    """The profile's change against the disk, as a unified diff (+ added, - removed)."""
+def diff_text(preview: Preview, root: Path | None = None) -> str:
+    """The profile's change against the disk, as a unified diff (+ added, - removed); paths
+    under `root` (the session's DIR) are shown relative to it."""
+    where = str(preview.path)
+    if root is not None and preview.path.is_relative_to(root):
+        where = str(preview.path.relative_to(root))
     if not preview.diff:
-        return f"{preview.path}: nothing new to write"
+        return f"{where}: nothing new to write"
     lines = [line.rstrip("\n") for line in preview.diff]
-    head = f"{preview.path}: {preview.new_rules} new rule(s)"
+    lines[:2] = [x.replace(str(preview.path), where) for x in lines[:2]]
+    head = f"{where}: {preview.new_rules} new rule(s)"
     if not preview.exists:
         head += " (a new file)"
     if len(lines) > MAX_DIFF_LINES:
