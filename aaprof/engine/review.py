@@ -56,11 +56,15 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One suggestion of one profile as the review lists it."""
+    """One suggestion of one profile as the review lists it: `key` is the suggestion's key,
+    `text` the rule it writes now (its option or typed text; the least rule when skipped,
+    with `state` saying so)."""
 
     profile: str
     suggestion: Suggestion
     decision: Decision | None
+    key: str
+    text: str
 
     @property
     def state(self) -> str:
@@ -78,13 +82,42 @@ class Row:
             return self.decision.choice
         return self.suggestion.default
 
-    @property
-    def text(self) -> str:
-        """The rule this row writes now (its option or typed text; the least rule when
-        skipped, with the state saying so)."""
-        if self.decision is not None and self.decision.text is not None:
-            return self.decision.text
-        return self.suggestion.choices[self.choice].text
+
+class Index:
+    """A session's suggestions with their keys and option texts rendered once (rendering a rule
+    is what costs): valid for every session that shares them (`apply` keeps them)."""
+
+    def __init__(self, session: Session) -> None:
+        self.suggestions = session.suggestions
+        self.entries = tuple(
+            (ps.profile, s, s.key) for ps in session.suggestions for s in ps.suggestions
+        )
+        self._texts: dict[tuple[int, int], str] = {}
+
+    def fits(self, session: Session) -> bool:
+        """Whether `session` has the suggestions this index was made for."""
+        return session.suggestions is self.suggestions
+
+    def option_text(self, s: Suggestion, choice: int) -> str:
+        """The text of option `choice` of `s` (rendered once)."""
+        key = (id(s), choice)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = s.choices[choice].text
+        return text
+
+    def row(self, profile: str, s: Suggestion, key: str, decision: Decision | None) -> Row:
+        """The row of `s` with `decision` made."""
+        if decision is not None and decision.text is not None:
+            text = decision.text
+        else:
+            choice = s.default if decision is None or decision.choice is None else decision.choice
+            text = self.option_text(s, choice) if choice < len(s.choices) else key
+        return Row(profile, s, decision, key, text)
+
+    def redecided(self, row: Row, decision: Decision | None) -> Row:
+        """`row` with `decision` made instead."""
+        return self.row(row.profile, row.suggestion, row.key, decision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +187,15 @@ def _all(nodes: Iterable[Node]) -> tuple[str, ...]:
     return tuple(p for n in nodes for p in n.profiles)
 
 
-def undecided(session: Session) -> dict[str, int]:
-    """The number of suggestions with no decision yet, per profile (noise left out)."""
+def undecided(session: Session, index: Index | None = None) -> dict[str, int]:
+    """The number of suggestions with no decision yet, per profile (noise left out, as
+    `Session.pending` does)."""
+    index = index if index is not None and index.fits(session) else Index(session)
+    made = {d.key for d in session.decisions}
     counts: dict[str, int] = {}
-    for profile, _s in session.pending():
-        counts[profile] = counts.get(profile, 0) + 1
+    for profile, s, key in index.entries:
+        if not s.noise and (profile, key) not in made:
+            counts[profile] = counts.get(profile, 0) + 1
     return counts
 
 
@@ -176,30 +213,31 @@ def rows(
     *,
     text: str = "",
     severity: str = "all",
+    index: Index | None = None,
 ) -> tuple[Row, ...]:
     """The suggestions of `profiles` (all when None), most severe first, then by profile and
     rule; `text` keeps those whose rule, profile or chosen rule contains it (any case),
-    `severity` those of at least that rank (`SEVERITIES`). Noise is left out unless kept."""
+    `severity` those of at least that rank (`SEVERITIES`). Noise is left out unless kept.
+    `index` (for this session's suggestions) saves rendering the rules again."""
     if severity not in SEVERITIES:
         raise AaprofError(f"severity must be one of {', '.join(SEVERITIES)}")
     least = SEVERITIES.index(severity)
     wanted = set(profiles) if profiles is not None else None
     made = {d.key: d for d in session.decisions}
     needle = text.casefold()
+    index = index if index is not None and index.fits(session) else Index(session)
+    noise = session.settings.include_noise
     out = []
-    for ps in session.suggestions:
-        if wanted is not None and ps.profile not in wanted:
+    for profile, s, key in index.entries:
+        if wanted is not None and profile not in wanted:
             continue
-        for s in ps.suggestions:
-            if s.noise and not session.settings.include_noise:
-                continue
-            if s.rank < least:
-                continue
-            row = Row(ps.profile, s, made.get((ps.profile, s.key)))
-            if needle and not any(needle in t.casefold() for t in (s.key, ps.profile, row.text)):
-                continue
-            out.append(row)
-    return tuple(sorted(out, key=lambda r: (-r.suggestion.rank, r.profile, r.suggestion.key)))
+        if (s.noise and not noise) or s.rank < least:
+            continue
+        row = index.row(profile, s, key, made.get((profile, key)))
+        if needle and not any(needle in t.casefold() for t in (key, profile, row.text)):
+            continue
+        out.append(row)
+    return tuple(sorted(out, key=lambda r: (-r.suggestion.rank, r.profile, r.key)))
 
 
 # ---- the keys -----------------------------------------------------------------------------
@@ -207,19 +245,17 @@ def rows(
 
 def allow(row: Row, choice: int | None = None) -> Decision:
     """Allow the row's option `choice` (default: the one in force)."""
-    return Decision(
-        row.profile, row.suggestion.key, "allow", row.choice if choice is None else choice
-    )
+    return Decision(row.profile, row.key, "allow", row.choice if choice is None else choice)
 
 
 def deny(row: Row) -> Decision:
     """Deny the row's option in force (a deny rule: refused on purpose, not logged)."""
-    return Decision(row.profile, row.suggestion.key, "deny", row.choice)
+    return Decision(row.profile, row.key, "deny", row.choice)
 
 
 def skip(row: Row) -> Decision:
     """Write nothing for the row (aa-logprof's ignore)."""
-    return Decision(row.profile, row.suggestion.key, "skip")
+    return Decision(row.profile, row.key, "skip")
 
 
 def typed(row: Row, text: str) -> Decision:
@@ -229,7 +265,7 @@ def typed(row: Row, text: str) -> Decision:
         AaprofError: `text` is not exactly one rule (the message says where).
     """
     parse_rule(text)
-    return Decision(row.profile, row.suggestion.key, "allow", text=text)
+    return Decision(row.profile, row.key, "allow", text=text)
 
 
 def check_rule(text: str) -> str | None:
@@ -287,7 +323,7 @@ def exec_decision(row: Row, choice: ExecChoice, target: str | None = None) -> De
     if choice.refused:
         raise AaprofError(choice.refused)
     if not isinstance(rule, m.FileRule) or rule.exec_mode is None:
-        raise AaprofError(f"{row.suggestion.key} is not an exec")
+        raise AaprofError(f"{row.key} is not an exec")
     if choice.named and not (target or "").strip():
         raise AaprofError("a named transition needs the profile's name")
     new = dataclasses.replace(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -33,6 +34,8 @@ class ReviewApp(App[Saved | None]):
     CSS_PATH = "review.tcss"
     ENABLE_COMMAND_PALETTE = False
     NARROW = 120  # below this width the details go under the rules, not beside them
+    # rows listed at once (most severe first); the rest: choose a tree node or filter
+    MAX_ROWS = 1000
     TITLE = "aaprof review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "decide('allow')", "allow"),
@@ -67,6 +70,8 @@ class ReviewApp(App[Saved | None]):
     ) -> None:
         super().__init__()
         self.session = session
+        self.index = r.Index(session)
+        self.pending = 0  # undecided suggestions (set with the tree's counts)
         self.history: list[Session] = []
         self.saved_decisions = session.decisions
         self.decisions_file = decisions_file
@@ -77,8 +82,8 @@ class ReviewApp(App[Saved | None]):
         self.text_filter = ""
         self.severity = r.SEVERITIES[0]
         self.shown: tuple[r.Row, ...] = ()
-        self.marked = -1  # the row showing the › mark
         self.nodes: dict[str, TreeNode[r.Node | None]] = {}
+        self.labels: dict[str, str] = {}  # each tree node's label as last set
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
 
@@ -102,7 +107,6 @@ class ReviewApp(App[Saved | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#rules", DataTable)
-        table.add_column(" ", key="at")  # › marks the current rule: not by colour alone
         table.add_column("sev", key="sev")
         table.add_column("n", key="n")
         table.add_column("state", key="state")
@@ -116,7 +120,10 @@ class ReviewApp(App[Saved | None]):
             self.set_interval(self.reload_every, self.refresh_records)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self.NARROW, "narrow")
+        narrow = self.size.width < self.NARROW
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self._refresh_side()
 
     def _build_tree(self) -> None:
         tree = self.query_one("#tree", Tree)
@@ -125,39 +132,48 @@ class ReviewApp(App[Saved | None]):
         tree.root.data = None
         tree.root.expand()
         self.nodes = {"": tree.root}
+        self.labels = {}
 
         def add(parent: TreeNode[r.Node | None], node: r.Node) -> None:
             if node.children:
-                branch = parent.add(node.label, data=node, expand=True)
+                branch = parent.add(Text(node.label), data=node, expand=True)
                 self.nodes[node.key] = branch
                 for child in node.children:
                     add(branch, child)
             else:
-                self.nodes[node.key] = parent.add_leaf(node.label, data=node)
+                self.nodes[node.key] = parent.add_leaf(Text(node.label), data=node)
 
         for node in r.tree(self.session):
             add(tree.root, node)
         self._label_tree()
 
     def _label_tree(self) -> None:
-        counts = r.undecided(self.session)
+        counts = r.undecided(self.session, self.index)
+        self.pending = sum(counts.values())
         for key, tnode in self.nodes.items():
             node = tnode.data
             if node is None:
-                tnode.set_label(f"({sum(counts.values())}) {ALL}")
+                label = f"({sum(counts.values())}) {ALL}"
             else:
                 n = r.node_count(node, counts)
-                tnode.set_label(f"({n}) {node.label}" if n else f"(done) {node.label}")
-            del key
+                label = f"({n}) {node.label}" if n else f"(done) {node.label}"
+            if self.labels.get(key) != label:
+                self.labels[key] = label
+                tnode.set_label(Text(label))  # plain text: a name is never markup
 
     def _fill_rows(self, keep: str | None = None) -> None:
         table = self.query_one("#rules", DataTable)
         profiles = self.node.profiles if self.node is not None else None
-        self.shown = r.rows(self.session, profiles, text=self.text_filter, severity=self.severity)
+        self.shown = r.rows(
+            self.session,
+            profiles,
+            text=self.text_filter,
+            severity=self.severity,
+            index=self.index,
+        )
         table.clear()
-        self.marked = -1
-        for i, row in enumerate(self.shown):
-            table.add_row(" ", *row_cells(row), key=str(i))
+        for i, row in enumerate(self.shown[: self.MAX_ROWS]):
+            table.add_row(*row_cells(row), key=str(i))
         if keep is not None:
             at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), 0)
             table.move_cursor(row=at)
@@ -168,18 +184,10 @@ class ReviewApp(App[Saved | None]):
         node = self.node
         what = f"{node.kind} {node.label}" if node is not None else ALL
         n = len(self.shown)
-        self.query_one("#where", Static).update(f"{what}: {n} rule{'s' if n != 1 else ''}")
-
-    def _mark(self) -> None:
-        table = self.query_one("#rules", DataTable)
-        at = table.cursor_row if self.shown else -1
-        if at == self.marked:
-            return
-        if 0 <= self.marked < len(self.shown):
-            table.update_cell(str(self.marked), "at", " ")
-        if at >= 0:
-            table.update_cell(str(at), "at", "›")
-        self.marked = at
+        line = f"{what}: {n} rule{'s' if n != 1 else ''}"
+        if n > self.MAX_ROWS:
+            line += f", the first {self.MAX_ROWS} listed (choose a node or filter with /)"
+        self.query_one("#where", Static).update(line, layout=False)
 
     # ---- what is selected -----------------------------------------------------------------
 
@@ -190,18 +198,22 @@ class ReviewApp(App[Saved | None]):
         return self.shown[table.cursor_row]
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[r.Node | None]) -> None:
+        if event.node.data is self.node:
+            return  # already listed (the root, highlighted as the tree starts)
         self.node = event.node.data
         self._fill_rows()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._refresh_side()
+        with self.batch_update():
+            self._refresh_side()
 
     def _refresh_side(self) -> None:
-        self._mark()
         row = self.current()
         text = evidence_text(row) if row else "no rule here"
-        self.query_one("#evidence", Static).update(text)
-        self.query_one("#evidence-below", Static).update(text)
+        # only the pane on screen (beside when wide, below when narrow), at a fixed height
+        # (review.tcss): no layout pass, which would redraw the whole screen
+        pane = "#evidence-below" if self.has_class("narrow") else "#evidence"
+        self.query_one(pane, Static).update(text, layout=False)
         if self.query_one("#diff").display:
             self._refresh_diff(row)
         self._status()
@@ -217,7 +229,7 @@ class ReviewApp(App[Saved | None]):
         self.query_one("#difftext", Static).update(text)
 
     def _status(self) -> None:
-        pending = len(self.session.pending())
+        pending = self.pending
         unsaved = self._unsaved()
         parts = [f"{pending} undecided", f"{unsaved} unsaved" if unsaved else "saved"]
         if self.text_filter:
@@ -227,7 +239,7 @@ class ReviewApp(App[Saved | None]):
         parts.append(f"{len(self.shown)} shown")
         line = " · ".join(parts)
         self.query_one("#status", Static).update(
-            f"{line} | {self.message}" if self.message else line
+            f"{line} | {self.message}" if self.message else line, layout=False
         )
 
     def _unsaved(self) -> int:
@@ -252,7 +264,8 @@ class ReviewApp(App[Saved | None]):
         self.history.append(self.session)
         self.session = new
         self.message = f"{what}: {len(decisions)} rule(s)" if len(decisions) > 1 else what
-        self._after_change(_id(row) if row else None, {d.key for d in decisions})
+        with self.batch_update():
+            self._after_change(_id(row) if row else None, {d.key for d in decisions})
 
     def _after_change(self, keep: str | None, keys: set[tuple[str, str]] | None = None) -> None:
         """Redraw what a change touched: the changed rows' cells, the tree's counts."""
@@ -260,10 +273,14 @@ class ReviewApp(App[Saved | None]):
         shown = []
         table = self.query_one("#rules", DataTable)
         for i, row in enumerate(self.shown):
-            key = (row.profile, row.suggestion.key)
-            new = dataclasses.replace(row, decision=made.get(key))
+            key = (row.profile, row.key)
+            listed = i < self.MAX_ROWS
+            if keys is not None and key not in keys:
+                shown.append(row)
+                continue
+            new = self.index.redecided(row, made.get(key))
             shown.append(new)
-            if keys is None or key in keys:
+            if new != row and listed:
                 _sev, _n, state, rule = row_cells(new)
                 table.update_cell(str(i), "state", state)
                 table.update_cell(str(i), "rule", rule)
@@ -271,7 +288,8 @@ class ReviewApp(App[Saved | None]):
         self._label_tree()
         if keep is not None and self.shown:
             at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), None)
-            if at is not None and at + 1 < len(self.shown) and keys and len(keys) == 1:
+            last = min(len(self.shown), self.MAX_ROWS) - 1
+            if at is not None and at < last and keys and len(keys) == 1:
                 table.move_cursor(row=at + 1)  # on to the next rule, as aa-logprof does
         self._refresh_side()
 
@@ -299,8 +317,9 @@ class ReviewApp(App[Saved | None]):
         # stay on the row: g widens again on the next press
         self.history.append(self.session)
         self.session = new
-        self.message = f"{which}: {r.Row(row.profile, row.suggestion, decision).text}"
-        self._after_change(None, {decision.key})
+        self.message = f"{which}: {self.index.redecided(row, decision).text}"
+        with self.batch_update():
+            self._after_change(None, {decision.key})
 
     def action_edit(self) -> None:
         row = self.current()
@@ -339,11 +358,11 @@ class ReviewApp(App[Saved | None]):
             template = r.exec_decision(row, dataclasses.replace(choice, named=False)).text or ""
             self.push_screen(EditRule(template.rstrip(",") + " -> NAME,", "named exec"), named)
 
-        self.push_screen(ExecPrompt(row.suggestion.key, r.exec_choices(row)), chosen)
+        self.push_screen(ExecPrompt(row.key, r.exec_choices(row)), chosen)
 
     def action_bulk(self, action: str) -> None:
         profiles = self.node.profiles if self.node is not None else None
-        under = r.rows(self.session, profiles)
+        under = r.rows(self.session, profiles, index=self.index)
         label = self.node.label if self.node is not None else ALL
         what = {"allow": "allow all", "deny": "deny all", "skip": "ignore all"}[action]
         self._apply(r.bulk(under, action), f"{what} under {label}")
@@ -354,7 +373,8 @@ class ReviewApp(App[Saved | None]):
             return
         self.session = self.history.pop()
         self.message = "undone"
-        self._after_change(None)
+        with self.batch_update():
+            self._after_change(None)
 
     # ---- looking --------------------------------------------------------------------------
 
@@ -402,6 +422,7 @@ class ReviewApp(App[Saved | None]):
         row = self.current()
         self.history = [fresh.apply(s.decisions) for s in self.history]
         self.session = fresh.apply(self.session.decisions)
+        self.index = r.Index(self.session)
         self._build_tree()
         self._fill_rows(_id(row) if row else None)
         self.say("new records read")
@@ -434,7 +455,7 @@ class ReviewApp(App[Saved | None]):
 
 
 def _id(row: r.Row) -> str:
-    return f"{row.profile}\0{row.suggestion.key}"
+    return f"{row.profile}\0{row.key}"
 
 
 def _target(text: str) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from rich.text import Text
+
 from aaprof.engine import Preview
 from aaprof.engine import review as r
 
 MAX_DIFF_LINES = 400
+EVIDENCE_LINES = 80  # the details pane's fixed height (review.tcss)
 
 
 def shown(value: object) -> str:
@@ -25,9 +28,15 @@ def severity_word(row: r.Row) -> str:
     return sev.split(":", 1)[0] if sev else "-"
 
 
-def row_cells(row: r.Row) -> tuple[str, str, str, str]:
-    """severity, record count, state, the rule written now."""
-    return (severity_word(row), str(row.suggestion.count), row.state, shown(row.text))
+def row_cells(row: r.Row) -> tuple[Text, Text, Text, Text]:
+    """severity, record count, state, the rule written now: plain Text, never markup (a
+    rule holds names a confined process chose)."""
+    return (
+        Text(severity_word(row)),
+        Text(str(row.suggestion.count), justify="right"),
+        Text(row.state),
+        Text(shown(row.text), no_wrap=True, overflow="ellipsis"),
+    )
 
 
 def _when(t: datetime | None) -> str:
@@ -38,6 +47,7 @@ def evidence_text(row: r.Row) -> str:
     """The details panel: the profile, the severity, the evidence and the labelled options."""
     s = row.suggestion
     lines = [
+        f"rule: {shown(row.text)}",
         f"profile: {shown(row.profile)}",
         f"state: {row.state}",
         f"severity: {shown(s.severity) if s.severity else 'none'}",
@@ -64,7 +74,7 @@ def evidence_text(row: r.Row) -> str:
     for e in s.examples:
         parts = [e.mode, e.operation or "", e.comm or "", e.name or "", e.requested or ""]
         lines.append("  " + " ".join(shown(p) for p in parts if p))
-    return "\n".join(lines)
+    return "\n".join(lines[:EVIDENCE_LINES])
 
 
 def diff_text(preview: Preview, root: Path | None = None) -> str:

@@ -107,9 +107,7 @@ async def test_glob_widens_ext_audit_and_owner(session: Session, out: Path) -> N
 
 def written(app: ReviewApp, row: r.Row) -> str:
     """The rule `row` writes in the app's session now."""
-    return r.Row(
-        row.profile, row.suggestion, app.session.decision_for(row.profile, row.suggestion)
-    ).text
+    return app.index.redecided(row, app.session.decision_for(row.profile, row.suggestion)).text
 
 
 async def test_new_rule_is_checked_as_you_type(session: Session, out: Path) -> None:
