@@ -13,6 +13,7 @@ from aaprof.cli.output import render_events, render_stats, render_summary
 from aaprof.cli.progress import Progress
 from aaprof.cli.reading import Reading, reading_options
 from aaprof.logs.journal import SYSTEM_JOURNAL
+from aaprof.logs.jsonevents import may_hold_events
 from aaprof.logs.quick import summarize
 from aaprof.logs.select import MODE_CHOICES
 from aaprof.logs.sources import Input, expand
@@ -95,7 +96,7 @@ def events(
         else:
             stream = reader.events(items)
         kept = (attribute(e) for e in stream if selection.keeps(e))
-        if summary and not selection.needs_event:
+        if summary and not selection.needs_event and not _own_json(items):
             result = summarize(reader, items, selection)
             done()
             render_summary(result, fmt, top, out)
@@ -115,3 +116,9 @@ def events(
         click.echo(f"aaprof: {error}", err=True)
     if stats.errors:
         raise SystemExit(1)
+
+
+def _own_json(items: list[Input]) -> bool:
+    """Whether a text input may hold aaprof's JSON events (the summary's fast path reads log
+    lines only: such inputs go through the reader)."""
+    return any(may_hold_events(i.name) for i in items if not i.journal)

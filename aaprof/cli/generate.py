@@ -122,6 +122,7 @@ def generate(
             attribute=reading.attributor(),
             reader=reader,
             decisions=replay,
+            sources=logs,
         )
     for warning in session.warnings:
         click.echo(f"aaprof: warning: {warning}", err=True)
@@ -161,7 +162,7 @@ def generate(
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    lines = [f"learned from {session.learned} records"]
+    lines = [f"learned from {session.learned} record{'s' if session.learned != 1 else ''}"]
     for name, path, n in saved.profiles:
         lines.append(f"  {path}  ({name}: {n} new rule{'s' if n != 1 else ''})")
     if bundle:

@@ -90,7 +90,7 @@ _OPTIONS = (
     click.option(
         "--proc-root",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Attribute pids to containers through DIR/<pid>/cgroup.",
+        help="Attribute pids to containers through DIR/<pid>/cgroup (events -f: /proc).",
     ),
     click.option(
         "--pods",

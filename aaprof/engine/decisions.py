@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
-from aaprof.engine.options import Item
+from aaprof.engine.options import Item, as_deny
 from aaprof.engine.suggest import ProfileSuggestions, Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
@@ -177,10 +175,10 @@ def chosen_item(s: Suggestion, decision: Decision | None) -> Item | None:
             )
         item = s.options[index]
     if decision.action == "deny":
-        q = None if isinstance(item, m.Include) else qualifiers_of(item)
-        if q is None or isinstance(item, m.Include):
+        denied = None if isinstance(item, m.Include) else as_deny(item)
+        if denied is None:
             raise AaprofError(f"decision for {decision.rule!r}: only a rule can be denied")
-        item = with_qualifiers(item, dataclasses.replace(q, access="deny"))
+        item = denied
     return item
 
 

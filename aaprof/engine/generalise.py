@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 from aaprof.engine.options import GLOB, GLOB_EXT, LINK, OWNER, VOLATILE, Option
@@ -26,6 +27,7 @@ _MKTEMP = (
         r"([A-Za-z][A-Za-z_]*[.-])(?:(?=[A-Za-z]*[a-z])(?=[A-Za-z]*[A-Z])[A-Za-z]{6}|[0-9]{6,})"
     ),
 )
+_VOLATILE_WHY = "the part that changes on every run (pid, tid, UUID, hash, temp name) as a pattern"
 _TEMP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _SNAPSHOT = re.compile(r"(.*/snapshots/)[0-9]+(/.*)?")  # containerd overlayfs snapshot ids
 
@@ -99,10 +101,9 @@ def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[Option, ...]:
         item = dataclasses.replace(rule, path=base)
         if isinstance(rule, m.LinkRule):
             item = dataclasses.replace(rule, path=base, target=volatile(rule.target) or rule.target)
-        why = "the part that changes on every run (pid, tid, UUID, hash, temporary name)"
-        out.append(Option(item, VOLATILE, why + " as a pattern"))
+        out.append(Option(item, VOLATILE, _VOLATILE_WHY))
     for path in globs(base or rule.path):
-        kind, why = _glob_label(path)
+        kind, why = _glob_label("/**" in path, path.rsplit("*", 1)[1])
         out.append(Option(dataclasses.replace(rule, path=path), kind, why))
     flipped = dataclasses.replace(rule.qualifiers, owner=not rule.qualifiers.owner)
     why = "files of any owner" if rule.qualifiers.owner else "only files the process owns"
@@ -113,10 +114,10 @@ def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[Option, ...]:
     return tuple(out)
 
 
-def _glob_label(path: str) -> tuple[str, str]:
-    deep = "/**" in path
+@functools.lru_cache(maxsize=256)
+def _glob_label(deep: bool, tail: str) -> tuple[str, str]:
+    """(kind, why) of a glob alternative: `**` or not, and what follows the last `*`."""
     where = "in this directory and below" if deep else "in this directory"
-    tail = path.rsplit("*", 1)[1]
     if tail and tail != "/":
         return GLOB_EXT, f"any {tail} name {where}"
     return GLOB, f"any {'directory' if tail == '/' else 'name'} {where}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
 from aaprof.model import profile as m
 
 Item = m.Rule | m.Include  # what a suggestion may turn into: a rule or an abstraction
@@ -42,3 +44,14 @@ class Option:
 
     def to_dict(self) -> dict[str, object]:
         return {"rule": self.text, "kind": self.kind, "why": self.why}
+
+
+def as_deny(rule: m.Rule) -> m.Rule | None:
+    """`rule` as a deny rule, or None for a kind that cannot be denied. An exec transition
+    becomes a plain `x` (the parser refuses `deny … ix`)."""
+    q = qualifiers_of(rule)
+    if q is None:
+        return None
+    if isinstance(rule, m.FileRule) and rule.exec_mode:
+        rule = dataclasses.replace(rule, exec_mode="x", target=None)
+    return with_qualifiers(rule, dataclasses.replace(q, access="deny"))

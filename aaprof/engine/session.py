@@ -25,6 +25,7 @@ from pathlib import Path
 from aaprof import __version__
 from aaprof.engine.assemble import assemble, profile_filename
 from aaprof.engine.decisions import Decision, apply, chosen_item, save_decisions
+from aaprof.engine.directory import PROFILES, by_parent, existing_profiles, inlined
 from aaprof.engine.gaps import Gap
 from aaprof.engine.options import Item
 from aaprof.engine.suggest import ProfileSuggestions, Suggestion, suggest
@@ -36,7 +37,8 @@ from aaprof.model import profile as m
 from aaprof.model.event import Event
 from aaprof.profiles.includes import DEFAULT_PROFILE_DIR
 
-PROFILES = "profiles"  # DIR/profiles/: one file per top-level profile
+__all__ = ["MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
+
 MODES = ("complain", "enforce")
 Key = tuple[str, str]  # (profile, least rule text): what a decision names
 
@@ -108,6 +110,11 @@ class Session:
     learned: int = 0  # records learned from (after the selection)
     warnings: tuple[str, ...] = ()
     _index: Mapping[Key, Suggestion] = field(default_factory=dict, repr=False)
+    _made: Mapping[Key, Decision] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.decisions and not self._made:  # built with decisions rather than by `apply`
+            object.__setattr__(self, "_made", {d.key: d for d in self.decisions})
 
     # ---- building -------------------------------------------------------------------------
 
@@ -122,6 +129,7 @@ class Session:
         attribute: Callable[[Event], Event] | None = None,
         reader: Reader | None = None,
         decisions: Sequence[Decision] = (),
+        sources: Sequence[str] | None = None,
     ) -> Session:
         """Read `inputs` once (streamed) and suggest what DIR's profiles do not allow yet.
 
@@ -133,6 +141,8 @@ class Session:
             attribute: Sets `Event.container` (containers.attribute), after the selection.
             reader: The reader to use (its node options and progress callback).
             decisions: Decisions to start from (a decisions file).
+            sources: The logs as the user named them, for the profiles' header (default:
+                the inputs' names).
 
         Raises:
             AaprofError: an unreadable log, a profile in DIR that does not parse, a mode
@@ -149,7 +159,10 @@ class Session:
                     yield attribute(event) if attribute is not None else event
 
         session = cls.from_events(
-            events(), out, sources=[i.name for i in inputs], settings=settings
+            events(),
+            out,
+            sources=[i.name for i in inputs] if sources is None else sources,
+            settings=settings,
         )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
@@ -172,15 +185,15 @@ class Session:
         """
         if settings.mode not in MODES:
             raise AaprofError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
-        existing = _existing(out / PROFILES)
-        inlined: dict[str, m.Profile] = {}
+        existing = existing_profiles(out / PROFILES)
+        allowed: dict[str, m.Profile] = {}
         warnings: list[str] = []
         for name, (path, policy) in existing.items():
             profile = next(p for p in policy.profiles() if p.name == name)
-            inlined[name] = _inlined(profile, policy, path, settings.base, warnings)
+            allowed[name] = inlined(profile, policy, path, settings.base, warnings)
         suggestions = suggest(
             events,
-            existing=inlined,
+            existing=allowed,
             include_noise=settings.include_noise,
             per_container=settings.per_container,
         )
@@ -206,21 +219,21 @@ class Session:
         Raises:
             AaprofError: a decision's choice is out of range, or its text is not one rule.
         """
-        made = {d.key: d for d in self.decisions}
+        made = dict(self._made)
         for decision in decisions:
             suggestion = self._index.get(decision.key)
             if suggestion is not None:
                 chosen_item(suggestion, decision)  # raises on a bad choice or text
             made[decision.key] = decision
-        return dataclasses.replace(self, decisions=tuple(made.values()))
+        return dataclasses.replace(self, decisions=tuple(made.values()), _made=made)
 
     def decision_for(self, profile: str, suggestion: Suggestion) -> Decision | None:
         """The decision made for `suggestion` of `profile`, or None (its default applies)."""
-        return next((d for d in self.decisions if d.key == (profile, suggestion.key)), None)
+        return self._made.get((profile, suggestion.key))
 
     def pending(self) -> tuple[tuple[str, Suggestion], ...]:
         """(profile, suggestion) for each suggestion with no decision yet, most severe first."""
-        made = {d.key for d in self.decisions}
+        made = self._made
         out = [
             (ps.profile, s)
             for ps in self.suggestions
@@ -232,17 +245,18 @@ class Session:
     def all_decisions(self) -> tuple[Decision, ...]:
         """The decisions made, then the default of every other suggestion: a file that states
         every choice, to edit and replay."""
-        made = {d.key for d in self.decisions}
         defaults = tuple(
-            Decision(profile, s.key, choice=s.default)
-            for profile, s in self.pending()
-            if (profile, s.key) not in made
+            Decision(profile, s.key, choice=s.default) for profile, s in self.pending()
         )
         return (*self.decisions, *sorted(defaults, key=lambda d: d.key))
 
-    def chosen(self) -> dict[str, tuple[Item, ...]]:
-        """The rules to add per profile (`parent//child` for children), decisions applied."""
-        return {k: v for k, v in apply(self.suggestions, self.decisions).items() if v}
+    def chosen(self, profile: str | None = None) -> dict[str, tuple[Item, ...]]:
+        """The rules to add per profile (`parent//child` for children), decisions applied;
+        only those of top-level `profile` and its children when it is given."""
+        groups = self.suggestions
+        if profile is not None:
+            groups = tuple(ps for ps in groups if ps.parent == profile)
+        return {k: v for k, v in apply(groups, self.decisions).items() if v}
 
     # ---- looking --------------------------------------------------------------------------
 
@@ -274,7 +288,7 @@ class Session:
         """
         if profile not in self.profiles():
             raise AaprofError(f"no profile {profile!r} in this session")
-        rules, children = _by_parent(self.chosen()).get(profile, ((), {}))
+        rules, children = by_parent(self.chosen(profile)).get(profile, ((), {}))
         path, policy = self._target(profile)
         before = path.read_text(errors="surrogateescape") if policy is not None else ""
         new = len(rules) + sum(len(c) for c in children.values())
@@ -302,7 +316,7 @@ class Session:
         (self.out / PROFILES).mkdir(parents=True, exist_ok=True)
         written = []
         texts: dict[str, str] = {}
-        for name, (rules, children) in sorted(_by_parent(self.chosen()).items()):
+        for name, (rules, children) in sorted(by_parent(self.chosen()).items()):
             path, policy = self._target(name)
             text = self._render(name, rules, children, policy)
             write_atomically(path, text)
@@ -315,9 +329,23 @@ class Session:
         return Saved(self.out, tuple(written), texts, decisions_file)
 
     def _target(self, name: str) -> tuple[Path, m.PolicyFile | None]:
+        """Where profile `name` is (or goes), and the file that holds it now.
+
+        Raises:
+            AaprofError: the file it would go to exists and holds other profiles (merge or
+                refuse: a file in DIR is never replaced by one that drops what it held).
+        """
         if name in self.existing:
             return self.existing[name]
-        return self.out / PROFILES / profile_filename(name), None
+        path = self.out / PROFILES / profile_filename(name)
+        if path.exists():
+            others = sorted(n for n, (p, _) in self.existing.items() if p == path)
+            held = ", ".join(others) if others else "no profile"
+            raise AaprofError(
+                f"{path}: no profile {name!r} to merge into (it holds {held}); "
+                "refusing to replace it"
+            )
+        return path, None
 
     def _render(
         self,
@@ -347,59 +375,6 @@ class Session:
             "aaprof proposed the rules from recorded accesses. Edit freely: re-running",
             "aaprof generate adds new rules and keeps everything written here.",
         )
-
-
-def _existing(directory: Path) -> dict[str, tuple[Path, m.PolicyFile]]:
-    """The profiles already in DIR/profiles, by profile name (each file's profiles)."""
-    from aaprof.profiles.compare import read_policy
-
-    found: dict[str, tuple[Path, m.PolicyFile]] = {}
-    if not directory.is_dir():
-        return found
-    for path in sorted(p for p in directory.iterdir() if p.is_file()):
-        if path.name.startswith("."):
-            continue
-        policy = read_policy(path)
-        for profile in policy.profiles():
-            found.setdefault(profile.name, (path, policy))
-    return found
-
-
-def _inlined(
-    profile: m.Profile, policy: m.PolicyFile, path: Path, base: Path, warnings: list[str]
-) -> m.Profile:
-    """The profile with its includes in place, so what they allow is not proposed again.
-
-    Where the includes cannot be followed (no AppArmor on this host), the profile is taken as
-    written and a warning names the include: what it allows may then be proposed again.
-    """
-    from aaprof.profiles.coverage import inline_includes
-    from aaprof.profiles.includes import resolve_includes
-
-    try:
-        return inline_includes(profile, resolve_includes(policy, base), base, path)
-    except AaprofError as exc:
-        warnings.append(
-            f"{exc}; what the includes of {profile.name} allow is proposed again "
-            f"(--base names where they resolve)"
-        )
-        return profile
-
-
-def _by_parent(
-    chosen: Mapping[str, tuple[Item, ...]],
-) -> dict[str, tuple[tuple[Item, ...], dict[str, tuple[Item, ...]]]]:
-    """Rules per top-level profile, with those of its children (`parent//child`) beside."""
-    out: dict[str, tuple[tuple[Item, ...], dict[str, tuple[Item, ...]]]] = {}
-    for name, rules in chosen.items():
-        parent, _, child = name.partition("//")
-        own, children = out.get(parent, ((), {}))
-        if child:
-            children[child] = (*children.get(child, ()), *rules)
-        else:
-            own = (*own, *rules)
-        out[parent] = (own, children)
-    return out
 
 
 def _item_text(item: Item) -> str:

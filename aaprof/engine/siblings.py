@@ -72,7 +72,10 @@ def families(rules: Iterable[m.FileRule]) -> dict[str, Family]:
     """The family each least file rule belongs to, by the rule's path (rules of no family are
     absent). Rules group by directory (volatile parts generalised), qualifiers and exec mode."""
     rules = [r for r in rules if r.path and not r.exec_mode]
-    groups: dict[tuple[str, str, m.Qualifiers, tuple[str, ...]], list[tuple[m.FileRule, list[tuple[str, str]]]]] = {}
+    groups: dict[
+        tuple[str, str, m.Qualifiers, tuple[str, ...]],
+        list[tuple[m.FileRule, list[tuple[str, str]]]],
+    ] = {}
     seen: dict[str, set[str]] = {}  # directory -> every last segment recorded there
     for rule in rules:
         assert rule.path is not None

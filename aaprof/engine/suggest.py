@@ -26,6 +26,7 @@ from aaprof.engine.options import (
     SIBLING,
     Item,
     Option,
+    as_deny,
 )
 from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import severity, severity_rank
@@ -351,9 +352,9 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
     if q is not None and not q.audit:
         item = with_qualifiers(rule, dataclasses.replace(q, audit=True))
         out.append(Option(item, AUDIT, "allow it and log every use"))
-    if q is not None and q.access != "deny":
-        item = with_qualifiers(rule, dataclasses.replace(q, access="deny"))
-        out.append(Option(item, DENY, "refuse it on purpose (a deny rule, not logged)"))
+    denied = as_deny(rule) if q is not None and q.access != "deny" else None
+    if denied is not None:
+        out.append(Option(denied, DENY, "refuse it on purpose (a deny rule, not logged)"))
     unique: dict[Item, Option] = {}
     for option in out:
         if option.item != rule:

@@ -8,8 +8,13 @@ or the lines of a `--format json` array (`[`, `  {…},`, `]`).
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 
+from aaprof.errors import AaprofError
 from aaprof.logs.lines import Unparsed
+from aaprof.logs.sources import open_input
 from aaprof.model.event import MODES, Event, SourceRef
 
 # Every event object aaprof writes has this key; journald's entries (also JSON) never do.
@@ -45,3 +50,42 @@ def parse_event_line(line: bytes, source: SourceRef | None = None) -> Event | Un
     if event.source is None and source is not None:
         event = event.replace(source=source)
     return event
+
+
+def may_hold_events(name: str) -> bool:
+    """Whether the text input `name` may start with aaprof's JSON events.
+
+    Its head is peeked, not consumed (`-`: standard input): True when the first complete line
+    (after a `[`) is such an object, or when no complete line has arrived yet on a pipe; False
+    for a log line, a device (/dev/kmsg is never peeked) or an input that cannot be read.
+    """
+    if name == "-":
+        peek = getattr(sys.stdin.buffer, "peek", None)
+        if peek is None:
+            return True  # a stream that cannot be peeked: read it as events may be
+        try:
+            head = bytes(peek(1 << 16))[: 1 << 16]
+        except (OSError, ValueError):
+            return True
+    else:
+        head = _head(name) + b"\n"  # a file's last line is complete without its newline
+    for line in head.split(b"\n")[:-1]:  # complete lines only
+        if line.strip() not in (b"", b"["):
+            return isinstance(parse_event_line(line), Event)
+    return name == "-"  # a pipe with nothing complete yet: read it as events may be
+
+
+def _head(name: str) -> bytes:
+    """The first bytes of a file's text (decompressed); nothing for a device or a failure."""
+    try:
+        if stat.S_ISCHR(os.stat(name).st_mode):
+            return b""
+        stream = open_input(name)
+    except (OSError, AaprofError):
+        return b""
+    try:
+        return bytes(stream.peek(1 << 16))[: 1 << 16]  # type: ignore[attr-defined]
+    except (OSError, EOFError, ValueError):
+        return b""
+    finally:
+        stream.close()
