@@ -103,6 +103,7 @@ def review(
             attribute=reading.attributor(),
             reader=reading.reader(),
             decisions=replay,
+            sources=logs,  # the header names the logs as given, as generate's does
         )
 
     session, skipped = engine_review.open_session(read, out)

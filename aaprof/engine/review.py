@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from aaprof.engine.assemble import profile_filename
 from aaprof.engine.decisions import Decision, parse_rule
 from aaprof.engine.options import AUDIT, EXEC_MODE, GLOB, GLOB_EXT, OWNER, SIBLING, VOLATILE
 from aaprof.engine.session import PROFILES, Saved, Session
@@ -399,12 +400,15 @@ def check(session: Session, *, skipped: Iterable[Path] = ()) -> None:
 
     left_out = set(skipped)
     for name in sorted({p.split("//", 1)[0] for p in session.chosen()}):
-        preview = session.preview(name)
-        if preview.path in left_out:
+        if name in session.existing:
+            target = session.existing[name][0]
+        else:
+            target = session.out / PROFILES / profile_filename(name)
+        if target in left_out:
             raise AaprofError(
-                f"{preview.path} does not parse: fix it (or ignore the rules of {name}) "
-                "before saving"
+                f"{target} does not parse: fix it (or ignore the rules of {name}) before saving"
             )
+        preview = session.preview(name)
         compile_policy(preview.text, base=session.settings.base, name=str(preview.path))
 
 
