@@ -16,12 +16,13 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.widgets import Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
+from aaprof.tui.rules import HEADER, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells
 
@@ -35,8 +36,6 @@ class ReviewApp(App[Saved | None]):
     CSS_PATH = "review.tcss"
     ENABLE_COMMAND_PALETTE = False
     NARROW = 120  # below this width the details go under the rules, not beside them
-    # rows listed at once (most severe first); the rest: choose a tree node or filter
-    MAX_ROWS = 1000
     TITLE = "aaprof review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "decide('allow')", "allow"),
@@ -96,7 +95,8 @@ class ReviewApp(App[Saved | None]):
             with Vertical(id="centre"):
                 yield Static("", id="where", markup=False)
                 yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
-                yield DataTable[str](id="rules", cursor_type="row", zebra_stripes=False)
+                yield Static(HEADER, id="header", markup=False)
+                yield RuleList(id="rules")
                 with VerticalScroll(id="below", classes="details"):
                     yield Static("", id="evidence-below", markup=False)
             with VerticalScroll(id="beside", classes="details"):
@@ -107,11 +107,7 @@ class ReviewApp(App[Saved | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#rules", DataTable)
-        table.add_column("sev", key="sev")
-        table.add_column("n", key="n")
-        table.add_column("state", key="state")
-        table.add_column("rule", key="rule")
+        table = self.query_one("#rules", RuleList)
         self.query_one("#filter", Input).display = False
         self.query_one("#diff").display = False
         self._build_tree()
@@ -166,7 +162,7 @@ class ReviewApp(App[Saved | None]):
                 tnode.set_label(Text(label))  # plain text: a name is never markup
 
     def _fill_rows(self, keep: str | None = None) -> None:
-        table = self.query_one("#rules", DataTable)
+        table = self.query_one("#rules", RuleList)
         profiles = self.node.profiles if self.node is not None else None
         self.shown = r.rows(
             self.session,
@@ -175,12 +171,10 @@ class ReviewApp(App[Saved | None]):
             severity=self.severity,
             index=self.index,
         )
-        table.clear()
-        for i, row in enumerate(self.shown[: self.MAX_ROWS]):
-            table.add_row(*row_cells(row), key=str(i))
+        at = 0
         if keep is not None:
             at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), 0)
-            table.move_cursor(row=at)
+        table.set_rows([row_cells(row) for row in self.shown], at)
         self._where()
         self._refresh_side()
 
@@ -189,17 +183,15 @@ class ReviewApp(App[Saved | None]):
         what = f"{node.kind} {node.label}" if node is not None else ALL
         n = len(self.shown)
         line = f"{what}: {n} rule{'s' if n != 1 else ''}"
-        if n > self.MAX_ROWS:
-            line += f", the first {self.MAX_ROWS} listed (choose a node or filter with /)"
         self.query_one("#where", Static).update(line, layout=False)
 
     # ---- what is selected -----------------------------------------------------------------
 
     def current(self) -> r.Row | None:
-        table = self.query_one("#rules", DataTable)
-        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+        at = self.query_one("#rules", RuleList).cursor
+        if not self.shown or at < 0 or at >= len(self.shown):
             return None
-        return self.shown[table.cursor_row]
+        return self.shown[at]
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[r.Node | None]) -> None:
         if event.node.data is self.node:
@@ -207,7 +199,7 @@ class ReviewApp(App[Saved | None]):
         self.node = event.node.data
         self._fill_rows()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_rule_list_highlighted(self, event: RuleList.Highlighted) -> None:
         with self.batch_update():
             self._refresh_side()
 
@@ -275,26 +267,22 @@ class ReviewApp(App[Saved | None]):
         """Redraw what a change touched: the changed rows' cells, the tree's counts."""
         made = {d.key: d for d in self.session.decisions}
         shown = []
-        table = self.query_one("#rules", DataTable)
+        table = self.query_one("#rules", RuleList)
         for i, row in enumerate(self.shown):
             key = (row.profile, row.key)
-            listed = i < self.MAX_ROWS
             if keys is not None and key not in keys:
                 shown.append(row)
                 continue
             new = self.index.redecided(row, made.get(key))
             shown.append(new)
-            if new != row and listed:
-                _sev, _n, state, rule = row_cells(new)
-                table.update_cell(str(i), "state", state)
-                table.update_cell(str(i), "rule", rule)
+            if new != row:
+                table.update_row(i, row_cells(new))
         self.shown = tuple(shown)
         self._label_tree()
         if keep is not None and self.shown:
             at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), None)
-            last = min(len(self.shown), self.MAX_ROWS) - 1
-            if at is not None and at < last and keys and len(keys) == 1:
-                table.move_cursor(row=at + 1)  # on to the next rule, as aa-logprof does
+            if at is not None and at + 1 < len(self.shown) and keys and len(keys) == 1:
+                table.cursor = at + 1  # on to the next rule, as aa-logprof does
         self._refresh_side()
 
     def action_decide(self, action: str) -> None:
@@ -394,13 +382,13 @@ class ReviewApp(App[Saved | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
-            self.query_one("#rules", DataTable).focus()
+            self.query_one("#rules", RuleList).focus()
 
     def on_key(self, event: object) -> None:
         box = self.query_one("#filter", Input)
         if getattr(event, "key", None) == "escape" and box.has_focus:
             box.display = bool(box.value)
-            self.query_one("#rules", DataTable).focus()
+            self.query_one("#rules", RuleList).focus()
 
     def action_severity(self) -> None:
         at = r.SEVERITIES.index(self.severity)

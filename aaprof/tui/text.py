@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from rich.text import Text
-
 from aaprof.engine import Preview
 from aaprof.engine import review as r
 
@@ -28,15 +26,10 @@ def severity_word(row: r.Row) -> str:
     return sev.split(":", 1)[0] if sev else "-"
 
 
-def row_cells(row: r.Row) -> tuple[Text, Text, Text, Text]:
-    """severity, record count, state, the rule written now: plain Text, never markup (a
-    rule holds names a confined process chose)."""
-    return (
-        Text(severity_word(row)),
-        Text(str(row.suggestion.count), justify="right"),
-        Text(row.state),
-        Text(shown(row.text), no_wrap=True, overflow="ellipsis"),
-    )
+def row_cells(row: r.Row) -> tuple[str, str, str, str]:
+    """severity, record count, state, the rule written now (unprintables escaped; drawn as
+    plain text, never markup: a rule holds names a confined process chose)."""
+    return (severity_word(row), str(row.suggestion.count), row.state, shown(row.text))
 
 
 def _when(t: datetime | None) -> str:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 
 from aaprof.engine import Saved, Session, load_decisions
 from aaprof.engine import review as r
 from aaprof.tui.app import ReviewApp
+from aaprof.tui.rules import RuleList
 from aaprof.tui.screens import KEYS, ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 
 SIZE = (120, 40)
@@ -200,7 +201,7 @@ async def test_filters_severity_and_the_diff(session: Session, out: Path) -> Non
         assert len(app.shown) == total
         await pilot.press("slash", *"NGINX", "escape")
         assert app.shown and all("nginx" in x.profile + x.suggestion.key for x in app.shown)
-        assert app.query_one("#rules", DataTable).has_focus
+        assert app.query_one("#rules", RuleList).has_focus
         assert not app.query_one("#diff").display
         await pilot.press("p")
         assert app.query_one("#diff").display
