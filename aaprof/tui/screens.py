@@ -29,6 +29,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("/", "filter the rules by text (Esc: back)"),
     ("s", "severity: all → medium+ → high"),
     ("p", "show/hide the profile being built (its diff)"),
+    ("↑ ↓ j k", "previous/next rule (PgUp PgDn Home End; the mouse)"),
     ("tab", "next pane: tree, rules, details"),
     ("F", "save (compiled first) and quit"),
     ("q", "quit (asks when decisions are unsaved)"),

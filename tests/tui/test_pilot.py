@@ -299,3 +299,17 @@ async def test_follow_shows_new_records(out: Path, read_sample: Callable[[Path],
         assert "new records" in text_of(app, "#status")
         app.refresh_records()  # nothing new: nothing changes
         assert len(app.shown) == len(r.rows(full))
+
+
+async def test_the_mouse_picks_a_rule_and_a_node(session: Session, out: Path) -> None:
+    app = app_for(session, out)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#rules", offset=(5, 3))
+        assert app.query_one("#rules", RuleList).cursor == 3
+        assert app.current() == app.shown[3]
+        assert f"rule: {app.shown[3].text}" in text_of(app, "#evidence")
+        await pilot.click("#tree", offset=(6, 1))  # the namespace `shop`
+        await pilot.pause()
+        assert app.node is not None and app.node.label == "shop"
+        await pilot.press("tab", "j", "j", "k")  # from the tree to the rules
+        assert app.query_one("#rules", RuleList).cursor == 1
