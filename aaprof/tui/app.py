@@ -78,6 +78,7 @@ class ReviewApp(App[Saved | None]):
         self.skipped = tuple(skipped)
         self.reload = reload
         self.reload_every = reload_every
+        self.reading = False  # a thread is reading new records
         self.node: r.Node | None = None
         self.text_filter = ""
         self.severity = r.SEVERITIES[0]
@@ -117,7 +118,7 @@ class ReviewApp(App[Saved | None]):
         # and again (its full passes were the slowest key presses with 5k suggestions).
         gc.freeze()
         if self.reload is not None:
-            self.set_interval(self.reload_every, self.refresh_records)
+            self.set_interval(self.reload_every, self._poll)
 
     def on_resize(self) -> None:
         narrow = self.size.width < self.NARROW
@@ -406,9 +407,32 @@ class ReviewApp(App[Saved | None]):
     # ---- following ------------------------------------------------------------------------
 
     def refresh_records(self) -> None:
-        """Take a newer session from `reload` (records added), keeping every decision."""
+        """Read newer records now (`reload`), keeping every decision."""
         assert self.reload is not None
-        fresh = self.reload()
+        try:
+            self.take_records(self.reload())
+        except AaprofError as exc:
+            self.say(f"reading new records: {exc}")
+
+    def _poll(self) -> None:
+        """Every `reload_every` seconds: read new records in a thread, so keys stay quick."""
+        if not self.reading:
+            self.reading = True
+            self.run_worker(self._read_more, thread=True, exclusive=True, group="follow")
+
+    def _read_more(self) -> None:
+        assert self.reload is not None
+        try:
+            fresh = self.reload()
+        except AaprofError as exc:
+            self.call_from_thread(self.say, f"reading new records: {exc}")
+            fresh = None
+        self.call_from_thread(self.take_records, fresh)
+
+    def take_records(self, fresh: Session | None) -> None:
+        """Replace the session by `fresh` (more records), with the decisions (and the undo
+        history's) applied to it; None: nothing new."""
+        self.reading = False
         if fresh is None:
             return
         row = self.current()

@@ -11,6 +11,7 @@ from textual.widgets import Input, Static, Tree
 
 from aaprof.engine import Saved, Session, load_decisions
 from aaprof.engine import review as r
+from aaprof.errors import AaprofError
 from aaprof.tui.app import ReviewApp
 from aaprof.tui.rules import RuleList
 from aaprof.tui.screens import KEYS, ConfirmQuit, EditRule, ExecPrompt, HelpScreen
@@ -313,3 +314,32 @@ async def test_the_mouse_picks_a_rule_and_a_node(session: Session, out: Path) ->
         assert app.node is not None and app.node.label == "shop"
         await pilot.press("tab", "j", "j", "k")  # from the tree to the rules
         assert app.query_one("#rules", RuleList).cursor == 1
+
+
+async def test_follow_reads_in_the_background_and_reports_errors(
+    out: Path, read_sample: Callable[[Path], Session]
+) -> None:
+    full = read_sample(out)
+    answers: list[Session | AaprofError] = [AaprofError("x.log: gone")]
+
+    def reload() -> Session | None:  # the timer's thread calls it: None is "nothing new"
+        answer = answers.pop(0) if answers else None
+        if isinstance(answer, AaprofError):
+            raise answer
+        return answer
+
+    app = app_for(Session.from_events((), out), out, reload=reload, reload_every=0.01)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(2000):  # poll the app (a bound, not a time)
+            if "reading new records: x.log: gone" in app.message:
+                break
+            await pilot.pause(0.01)
+        assert "reading new records: x.log: gone" in app.message
+        assert len(app.shown) == 0
+        answers.append(full)
+        for _ in range(2000):
+            if app.shown:
+                break
+            await pilot.pause(0.01)
+        assert len(app.shown) == len(r.rows(full))
+        assert "new records read" in app.message
