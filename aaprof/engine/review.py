@@ -8,19 +8,48 @@ previous ones, for undo), shows `tree` and `rows`, and turns each key into `Deci
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from aaprof.engine.assemble import profile_filename
 from aaprof.engine.decisions import Decision, parse_rule
 from aaprof.engine.options import AUDIT, EXEC_MODE, GLOB, GLOB_EXT, OWNER, SIBLING, VOLATILE
-from aaprof.engine.session import PROFILES, Saved, Session
+from aaprof.engine.review_files import check, left_out, open_session, save, unparsable
+from aaprof.engine.session import Session
 from aaprof.engine.suggest import Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
+
+__all__ = [
+    "AUDITS",
+    "GLOBS",
+    "GLOBS_EXT",
+    "NO_NEW_PRIVS_REFUSAL",
+    "OWNERS",
+    "SEVERITIES",
+    "ExecChoice",
+    "Index",
+    "Node",
+    "Row",
+    "allow",
+    "bulk",
+    "check",
+    "check_rule",
+    "cycle",
+    "deny",
+    "exec_choices",
+    "exec_decision",
+    "is_exec",
+    "left_out",
+    "node_count",
+    "open_session",
+    "rows",
+    "save",
+    "skip",
+    "tree",
+    "typed",
+    "undecided",
+    "unparsable",
+]
 
 # The option kinds each key steps through (repeat the key to widen).
 GLOBS = frozenset({SIBLING, VOLATILE, GLOB})
@@ -332,93 +361,3 @@ def exec_decision(row: Row, choice: ExecChoice, target: str | None = None) -> De
     )
     text = render_rule(new)
     return typed(row, text)
-
-
-# ---- opening and saving -------------------------------------------------------------------
-
-
-def unparsable(out: Path) -> tuple[tuple[Path, str], ...]:
-    """The files of DIR/profiles that do not parse, each with the parser's message
-    (file:line:col)."""
-    from aaprof.profiles.compare import read_policy
-
-    directory = out / PROFILES
-    if not directory.is_dir():
-        return ()
-    found = []
-    for path in sorted(p for p in directory.iterdir() if p.is_file()):
-        if path.name.startswith("."):
-            continue
-        try:
-            read_policy(path)
-        except AaprofError as exc:
-            found.append((path, str(exc)))
-    return tuple(found)
-
-
-def left_out(path: Path, message: str) -> str:
-    """The warning for a profile file `open_session` left out."""
-    return f"{message} (left out of this review: saving will not write over {path.name})"
-
-
-def open_session(
-    read: Callable[[Path], Session], out: Path
-) -> tuple[Session, tuple[tuple[Path, str], ...]]:
-    """`read(out)`, going on when some of DIR's profiles do not parse: those files are left
-    out of the session, and `save` refuses to write over them (pass them as `skipped`).
-
-    Returns:
-        The session (its `out` is `out`) and the files left out with the parser's message.
-    """
-    bad = unparsable(out)
-    if not bad:
-        return read(out), ()
-    skipped = {p for p, _ in bad}
-    with tempfile.TemporaryDirectory(prefix="aaprof-review-") as tmp:
-        shadow = Path(tmp)
-        (shadow / PROFILES).mkdir()
-        for path in sorted((out / PROFILES).iterdir()):
-            if path.is_file() and path not in skipped and not path.name.startswith("."):
-                os.symlink(path.resolve(), shadow / PROFILES / path.name)
-        session = read(shadow)
-    existing = {
-        name: (out / PROFILES / path.name, policy)
-        for name, (path, policy) in session.existing.items()
-    }
-    session = dataclasses.replace(session, out=out, existing=existing)
-    return session, bad
-
-
-def check(session: Session, *, skipped: Iterable[Path] = ()) -> None:
-    """Compile every profile `save` would write with apparmor_parser (nothing is written).
-
-    Raises:
-        AaprofError: apparmor_parser is missing or rejects a profile (its message, naming the
-            file), or a profile would be written over a file left out as unparsable.
-    """
-    from aaprof.profiles.compile import compile_policy
-
-    left_out = set(skipped)
-    for name in sorted({p.split("//", 1)[0] for p in session.chosen()}):
-        if name in session.existing:
-            target = session.existing[name][0]
-        else:
-            target = session.out / PROFILES / profile_filename(name)
-        if target in left_out:
-            raise AaprofError(
-                f"{target} does not parse: fix it (or ignore the rules of {name}) before saving"
-            )
-        preview = session.preview(name)
-        compile_policy(preview.text, base=session.settings.base, name=str(preview.path))
-
-
-def save(
-    session: Session, *, decisions_file: Path | None = None, skipped: Iterable[Path] = ()
-) -> Saved:
-    """`check`, then `Session.save`: a profile apparmor_parser rejects is never written.
-
-    Raises:
-        AaprofError: as `check`, or a file that cannot be written.
-    """
-    check(session, skipped=skipped)
-    return session.save(decisions_file=decisions_file)

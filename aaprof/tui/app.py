@@ -12,21 +12,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, Static, Tree
-from textual.widgets.tree import TreeNode
 
 from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
 from aaprof.tui.rules import HEADER, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
-from aaprof.tui.text import diff_text, evidence_text, row_cells
+from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
+from aaprof.tui.tree import ALL, ReviewTree
 
-ALL = "all profiles"
 Reload = Callable[[], Session | None]  # a newer session (records added), or None
 
 
@@ -83,8 +81,6 @@ class ReviewApp(App[Saved | None]):
         self.text_filter = ""
         self.severity = r.SEVERITIES[0]
         self.shown: tuple[r.Row, ...] = ()
-        self.nodes: dict[str, TreeNode[r.Node | None]] = {}
-        self.labels: dict[str, str] = {}  # each tree node's label as last set
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
 
@@ -92,7 +88,7 @@ class ReviewApp(App[Saved | None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield Tree[r.Node | None](ALL, id="tree")
+            yield ReviewTree(id="tree")
             with Vertical(id="centre"):
                 yield Static("", id="where", markup=False)
                 yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
@@ -127,40 +123,14 @@ class ReviewApp(App[Saved | None]):
             self._refresh_side()
 
     def _build_tree(self) -> None:
-        tree = self.query_one("#tree", Tree)
-        tree.guide_depth = 2
-        tree.clear()
-        tree.root.data = None
-        tree.root.expand()
-        self.nodes = {"": tree.root}
-        self.labels = {}
-
-        def add(parent: TreeNode[r.Node | None], node: r.Node) -> None:
-            if node.children:
-                branch = parent.add(Text(node.label), data=node, expand=True)
-                self.nodes[node.key] = branch
-                for child in node.children:
-                    add(branch, child)
-            else:
-                self.nodes[node.key] = parent.add_leaf(Text(node.label), data=node)
-
-        for node in r.tree(self.session):
-            add(tree.root, node)
-        self._label_tree()
+        counts = r.undecided(self.session, self.index)
+        self.pending = sum(counts.values())
+        self.query_one("#tree", ReviewTree).show(r.tree(self.session), counts)
 
     def _label_tree(self) -> None:
         counts = r.undecided(self.session, self.index)
         self.pending = sum(counts.values())
-        for key, tnode in self.nodes.items():
-            node = tnode.data
-            if node is None:
-                label = f"({sum(counts.values())}) {ALL}"
-            else:
-                n = r.node_count(node, counts)
-                label = f"({n}) {node.label}" if n else f"(done) {node.label}"
-            if self.labels.get(key) != label:
-                self.labels[key] = label
-                tnode.set_label(Text(label))  # plain text: a name is never markup
+        self.query_one("#tree", ReviewTree).count(counts)
 
     def _fill_rows(self, keep: str | None = None) -> None:
         table = self.query_one("#rules", RuleList)
@@ -226,15 +196,9 @@ class ReviewApp(App[Saved | None]):
         self.query_one("#difftext", Static).update(text)
 
     def _status(self) -> None:
-        pending = self.pending
-        unsaved = self._unsaved()
-        parts = [f"{pending} undecided", f"{unsaved} unsaved" if unsaved else "saved"]
-        if self.text_filter:
-            parts.append(f"filter: {self.text_filter}")
-        if self.severity != "all":
-            parts.append(f"severity ≥ {self.severity}")
-        parts.append(f"{len(self.shown)} shown")
-        line = " · ".join(parts)
+        line = status_line(
+            self.pending, self._unsaved(), self.text_filter, self.severity, len(self.shown)
+        )
         self.query_one("#status", Static).update(
             f"{line} | {self.message}" if self.message else line, layout=False
         )

@@ -86,3 +86,14 @@ def diff_text(preview: Preview, root: Path | None = None) -> str:
     if len(lines) > MAX_DIFF_LINES:
         lines = [*lines[:MAX_DIFF_LINES], f"… {len(lines) - MAX_DIFF_LINES} more lines"]
     return "\n".join([head, *(shown(x) for x in lines)])
+
+
+def status_line(pending: int, unsaved: int, text: str, severity: str, shown_rows: int) -> str:
+    """The counts and filters the status line shows, in words."""
+    parts = [f"{pending} undecided", f"{unsaved} unsaved" if unsaved else "saved"]
+    if text:
+        parts.append(f"filter: {shown(text)}")
+    if severity != "all":
+        parts.append(f"severity ≥ {severity}")
+    parts.append(f"{shown_rows} shown")
+    return " · ".join(parts)
