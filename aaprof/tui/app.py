@@ -116,6 +116,9 @@ class ReviewApp(App[Saved | None]):
         if self.reload is not None:
             self.set_interval(self.reload_every, self._poll)
 
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what the review held may go now
+
     def on_resize(self) -> None:
         narrow = self.size.width < self.NARROW
         if narrow != self.has_class("narrow"):
