@@ -45,6 +45,7 @@ def _register() -> None:
     from aaprof.cli.node import node
     from aaprof.cli.policy import policy
     from aaprof.cli.profile import profile
+    from aaprof.cli.review import review  # imports the terminal UI only when it runs
 
     cli.add_command(alerts)
     cli.add_command(events)
@@ -52,6 +53,7 @@ def _register() -> None:
     cli.add_command(node)
     cli.add_command(policy)
     cli.add_command(profile)
+    cli.add_command(review)
 
 
 _register()
