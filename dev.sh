@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The project's one entry point for people and CI.
-#   ./dev.sh demo          install aaprof into .venv and run the main job on sample-logs/:
-#                          a summary of the records, then profiles + Kubernetes bundle in
-#                          demo-output/
+#   ./dev.sh demo          install aaprof into .venv and run the main job on the node story in
+#                          sample-logs/node-*: a summary of the records, then profiles +
+#                          Kubernetes bundle in demo-output/ (rewritten by each run)
 #   ./dev.sh test [ARGS]   install everything the tests need, then ruff, mypy --strict and pytest
 #   ./dev.sh venv          only (re)create .venv with aaprof and its test tools
+#   ./dev.sh golden        regenerate the pipeline's golden files (tests/golden/expected/), on
+#                          purpose, after a change to what aaprof writes; review with git diff
 # System packages come from Debian/Ubuntu's apt (with sudo when not root); the lists are in
 # scripts/apt-demo.txt and scripts/apt-test.txt. Python packages go into ./.venv, which is made
 # from the system's /usr/bin/python3 with --system-site-packages so that Debian's
@@ -38,15 +40,29 @@ cmd=${1:-demo}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     demo)
+        # The story (scripts/sample-logs.py): a shop's pods on nodes that log differently, nginx
+        # under a complain-mode profile (learnt from), redis enforced. The kernel captures in
+        # sample-logs/kernel/ are test inputs, not part of it (their README).
         apt_install scripts/apt-demo.txt
         make_venv journal
-        echo "+ aaprof events --summary sample-logs/" >&2
-        .venv/bin/aaprof events --summary sample-logs/
-        echo "+ aaprof generate sample-logs/ --out demo-output" >&2
-        .venv/bin/aaprof generate sample-logs/ --out demo-output
-        echo "Look at: demo-output/profiles/ (one AppArmor profile per profile in complain mode)," >&2
-        echo "         demo-output/k8s/ (kubectl apply -k demo-output/k8s; docs/kubernetes.md)," >&2
-        echo "         and docs/generate.md for what was proposed and why." >&2
+        logs=(sample-logs/node-*)
+        echo "+ aaprof events --summary ${logs[*]}" >&2
+        .venv/bin/aaprof events --summary "${logs[@]}"
+        rm -rf demo-output
+        echo "+ aaprof generate ${logs[*]} --out demo-output" >&2
+        .venv/bin/aaprof generate "${logs[@]}" --out demo-output
+        echo >&2
+        echo "Where to look:" >&2
+        for f in demo-output/profiles/*; do
+            echo "  $f   the profile learnt from the records (complain mode)" >&2
+        done
+        echo "  demo-output/k8s/   the Kubernetes bundle: kubectl apply -k demo-output/k8s" >&2
+        echo "                     (docs/kubernetes.md)" >&2
+        echo "  docs/generate.md   what was proposed and why; docs/events.md for the records" >&2
+        ;;
+    golden)
+        make_venv journal,test
+        exec .venv/bin/python scripts/update-golden.py
         ;;
     venv)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt
@@ -67,7 +83,7 @@ case "$cmd" in
         exec pytest "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | venv" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | venv | golden" >&2
         exit 2
         ;;
 esac

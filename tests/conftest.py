@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_corpus import CORPUS, require
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+SHARED_CORPUS = CORPUS
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    """../shared/corpus, or a skip saying why it is absent."""
-    if not SHARED_CORPUS.is_dir():
-        pytest.skip(f"the external corpus is absent: expected it at {SHARED_CORPUS}")
-    return SHARED_CORPUS
+    """../shared/corpus, or a skip saying it is absent."""
+    return require(SHARED_CORPUS)

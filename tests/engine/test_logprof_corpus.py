@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
+import shared_corpus
 
 from aaprof.engine import apply, suggest
 from aaprof.logs.reader import Reader
@@ -13,7 +11,7 @@ from aaprof.model import profile as m
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.render import render_rule
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "libapparmor-test_multi"
+CORPUS = shared_corpus.CORPUS / "libapparmor-test_multi"
 CASES = sorted(p.stem for p in CORPUS.glob("*.profile"))
 
 _NETWORK = "network: `network FAMILY TYPE,` compiles under abi/3.0 (ip=/port= is an alternative)"
@@ -85,12 +83,12 @@ def differing() -> dict[str, tuple[dict[str, set[str]], dict[str, set[str]]]]:
     return out
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+@shared_corpus.needs(CORPUS)
 def test_corpus_has_all_cases() -> None:
     assert len(CASES) == 142
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+@shared_corpus.needs(CORPUS)
 def test_every_difference_is_listed_with_its_reason() -> None:
     found = {case: _reason(*pair) for case, pair in differing().items()}
     assert found == DIFFERENCES
@@ -115,6 +113,6 @@ def _reason(mine: dict[str, set[str]], theirs: dict[str, set[str]]) -> str:
     return "; ".join(reasons) or "unexplained"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+@shared_corpus.needs(CORPUS)
 def test_equal_cases_count() -> None:
     assert len(CASES) - len(DIFFERENCES) == 99

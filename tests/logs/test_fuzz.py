@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import shared_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +14,7 @@ from aaprof.logs.lines import Unparsed, parse_line
 from aaprof.model.event import Event
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+SHARED = shared_corpus.CORPUS  # optional: more seeds where present
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

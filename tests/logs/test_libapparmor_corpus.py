@@ -6,11 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import shared_corpus
 
 from aaprof.logs import Unparsed
 from aaprof.logs.reader import parse_text
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "libapparmor-test_multi"
+CASES = shared_corpus.CORPUS / "libapparmor-test_multi"
+pytestmark = shared_corpus.needs(CASES)
 NAMES = sorted(p.stem for p in CASES.glob("*.in")) if CASES.is_dir() else []
 
 # Protocol numbers as libapparmor names them.

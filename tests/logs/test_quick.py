@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import shared_corpus
 
 from aaprof.logs import quick
 from aaprof.logs.reader import Reader
@@ -16,7 +17,7 @@ from aaprof.logs.sources import expand
 from aaprof.logs.summary import Summary
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = shared_corpus.CORPUS
 
 
 Result = tuple[dict[str, object], dict[str, object]]

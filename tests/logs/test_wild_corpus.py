@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+import shared_corpus
 
 from aaprof.logs.lines import parse_line
 from aaprof.model.event import Event
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-WILD = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "wild"
+WILD = shared_corpus.CORPUS / "wild"
 
 # Lines that do not yield an Event, by line number, and why. Today every line does.
 NOT_EVENTS: dict[int, str] = {}
@@ -20,9 +20,7 @@ NOT_EVENTS: dict[int, str] = {}
 
 @pytest.fixture(scope="module")
 def lines() -> list[bytes]:
-    path = WILD / "lines.txt"
-    if not path.is_file():
-        pytest.skip(f"the wild corpus is absent: expected {path}")
+    path = shared_corpus.require(WILD / "lines.txt")
     data = path.read_bytes().split(b"\n")
     if data and data[-1] == b"":
         data.pop()
@@ -31,9 +29,7 @@ def lines() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def formats() -> dict[int, str]:
-    path = WILD / "lines.meta.tsv"
-    if not path.is_file():
-        pytest.skip(f"the wild corpus is absent: expected {path}")
+    path = shared_corpus.require(WILD / "lines.meta.tsv")
     with path.open(newline="") as f:
         return {int(row["lineno"]): row["format"] for row in csv.DictReader(f, delimiter="\t")}
 

@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 import pytest
+import shared_corpus
 
 from aaprof.errors import AaprofError
 from aaprof.model.profile import PolicyFile
@@ -23,7 +24,7 @@ from profiles.compiled import (
     require_parser,
 )
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "libapparmor-test_multi"
+CORPUS = shared_corpus.CORPUS / "libapparmor-test_multi"
 DEBIAN = debian_sources()
 CORPUS_SOURCES = corpus_sources(CORPUS)
 SOURCES = DEBIAN + CORPUS_SOURCES
