@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
+
+from aaprof.cli.alerts_options import alert_sink, alertmanager_options
 
 
 @click.command()
@@ -102,6 +106,7 @@ import click
     show_default=True,
     help="With --manifests: the namespace of the DaemonSet.",
 )
+@alertmanager_options
 def watch(
     logs: tuple[str, ...],
     state_dir: Path | None,
@@ -124,6 +129,7 @@ def watch(
     manifests_dir: Path | None,
     image: str,
     k8s_namespace: str,
+    **alerting: Any,
 ) -> None:
     """Follow the node's AppArmor records: one JSON event per line, Prometheus metrics, and
     checkpoints so that nothing is lost across restarts, rotation or crashes (docs/watch.md).
@@ -148,9 +154,17 @@ def watch(
     if state_dir is None:
         raise click.UsageError("--state DIR is required (it holds the checkpoints)")
     from aaprof.watch.run import Options, run_watch
+    from aaprof.watch.sink import Sink
 
+    sinks: list[Sink] = []
+    sink = alert_sink(
+        alerting, node=node or socket.gethostname(), event_logs=tuple(str(p) for p in logs)
+    )
+    if sink is not None:
+        sinks.append(sink)
     stop = threading.Event()
     options = Options(
+        sinks=sinks,
         logs=list(logs),
         state=state_dir,
         metrics_address=metrics_address,

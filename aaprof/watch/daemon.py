@@ -19,9 +19,11 @@ from aaprof.engine.noise import is_noise
 from aaprof.logs.lines import Unparsed, entry_identity, parse_journal_entry
 from aaprof.logs.reader import Deduplicator
 from aaprof.model.event import Event
+from aaprof.watch.alerts_keys import severity_of
 from aaprof.watch.attribution import Attributor
 from aaprof.watch.lines import LineCache, Stamped
 from aaprof.watch.metrics import (
+    CRITICAL,
     LOST,
     NOISE,
     PARSE_ERRORS,
@@ -215,7 +217,9 @@ class Daemon:
                 continue
             if who.reason is not None:
                 tally.add(UNATTRIBUTED, (who.reason,))
-            metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
+            key = metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
+            if severity_of(event) == "critical":
+                tally.add(CRITICAL, key)
             if keep:
                 events.append(event if container is None else event.replace(container=container))
         if newest is not None:

@@ -14,6 +14,7 @@ from aaprof.watch.metrics import COUNTERS, LABELS, Metrics
 
 HELP = {
     "aaprof_watch_records_total": "AppArmor records read, by workload, profile, mode and class.",
+    "aaprof_watch_critical_records_total": "Records whose severity hint is critical (a subset).",
     "aaprof_watch_profile_last_record_timestamp_seconds": "Stamp of the newest record per series.",
     "aaprof_watch_series_overflow_total": "Records counted under the _overflow_ series (cap hit).",
     "aaprof_watch_parse_errors_total": "Lines that claim an AppArmor record but cannot be read.",

@@ -15,6 +15,8 @@ from aaprof.watch.attribution import Attribution
 from aaprof.watch.state import Labels
 
 RECORDS = "aaprof_watch_records_total"
+# The records whose severity hint is critical (a subset of RECORDS, same labels; docs/alerts.md).
+CRITICAL = "aaprof_watch_critical_records_total"
 PROFILE_LAST = "aaprof_watch_profile_last_record_timestamp_seconds"
 OVERFLOW = "aaprof_watch_series_overflow_total"
 PARSE_ERRORS = "aaprof_watch_parse_errors_total"
@@ -27,6 +29,7 @@ SOURCE_LAST = "aaprof_watch_last_record_timestamp_seconds"
 RECORD_LABELS = ("namespace", "workload", "container", "profile", "mode", "class")
 LABELS: dict[str, tuple[str, ...]] = {
     RECORDS: RECORD_LABELS,
+    CRITICAL: RECORD_LABELS,
     PROFILE_LAST: RECORD_LABELS[:5],
     OVERFLOW: (),
     PARSE_ERRORS: ("source",),
@@ -36,7 +39,7 @@ LABELS: dict[str, tuple[str, ...]] = {
     LAG: ("source",),
     SOURCE_LAST: ("source",),
 }
-COUNTERS = (RECORDS, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, NOISE)
+COUNTERS = (RECORDS, CRITICAL, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, NOISE)
 # Gauges kept in the state (the last-record times); the lag is live only.
 STORED_GAUGES = (PROFILE_LAST, SOURCE_LAST)
 
@@ -113,7 +116,8 @@ class Metrics:
         mode: str,
         class_: str | None,
         stamp: float | None,
-    ) -> None:
+    ) -> Labels:
+        """Count one record; its labels (after the cap) are returned."""
         raw = (who, profile, mode, class_)
         key = self._keys.get(raw)
         if key is None:
@@ -140,6 +144,7 @@ class Metrics:
         tally.add(RECORDS, key)
         if stamp is not None:
             tally.latest(PROFILE_LAST, key[:5], stamp)
+        return key
 
     def declare(self, source: str, lost_reasons: tuple[str, ...]) -> None:
         """Show a source's error and loss counts at 0 before anything happened."""

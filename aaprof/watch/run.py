@@ -113,7 +113,11 @@ def run_watch(
                 health.ready = health.ready or caught_up
 
             daemon.on_turn = turned
-            server = serve(options.metrics_address, registry_for(daemon.metrics), health)
+            registry = registry_for(daemon.metrics)
+            for sink in options.sinks:
+                if hasattr(sink, "collect"):  # a sink with metrics of its own (the alert sink)
+                    registry.register(sink)  # type: ignore[arg-type]
+            server = serve(options.metrics_address, registry, health)
             host, port = server.server_address[:2]
             say(f"metrics on http://{host!s}:{port}/metrics")
         for sink in options.sinks:

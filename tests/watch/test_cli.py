@@ -144,3 +144,23 @@ def test_output_file_rotates(tmp_path: Path) -> None:
     numbers = [json.loads(line)["n"] for p in kept for line in p.read_text().splitlines()]
     assert numbers == sorted(numbers) and numbers[-1] == 6
     assert not (tmp_path / "e.jsonl.3").exists()
+
+
+def test_alertmanager_options_add_the_alert_sink_and_its_metrics(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join(audit_line(i) for i in range(1, 11)))
+    url = "http://127.0.0.1:9/"  # nothing listens: deliveries fail and are retried
+    proc, port = start(
+        [str(log), "--state", str(tmp_path / "state"), "--alertmanager", url], tmp_path
+    )
+    try:
+        wait_ready(port)
+        text = get(port, "/metrics")[1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert {"aaprof_alerts_sent", "aaprof_alerts_queue_length", "aaprof_watch_records"} <= names
+    assert f'aaprof_alerts_sent_total{{alertmanager="{url}"}}' in text
+    assert total(text) == 10

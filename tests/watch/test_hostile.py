@@ -97,3 +97,17 @@ def test_the_series_cap_holds_whatever_the_profile_names(tmp_path: Path) -> None
     assert records[overflow] == 40
     assert counts["aaprof_watch_series_overflow_total"][()] == 40
     assert sum(records.values()) == 50
+
+
+def test_critical_records_are_counted_beside_all_records(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_bytes(audit_line(1, name="/etc/shadow") + audit_line(2, name="/usr/share/doc/x"))
+    run_once(log, tmp_path / "state")
+    state = State(tmp_path / "state")
+    counts = state.counts()
+    state.close()
+    assert sum(counts["aaprof_watch_records_total"].values()) == 2
+    assert list(counts["aaprof_watch_critical_records_total"].values()) == [1]
+    assert set(counts["aaprof_watch_critical_records_total"]) <= set(
+        counts["aaprof_watch_records_total"]
+    )
