@@ -164,3 +164,18 @@ def test_alertmanager_options_add_the_alert_sink_and_its_metrics(tmp_path: Path)
     assert {"aaprof_alerts_sent", "aaprof_alerts_queue_length", "aaprof_watch_records"} <= names
     assert f'aaprof_alerts_sent_total{{alertmanager="{url}"}}' in text
     assert total(text) == 10
+
+
+def test_events_reads_watch_output_back(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join(audit_line(i, name=f"/data/{i}") for i in range(1, 21)))
+    watched = CliRunner().invoke(cli, ["watch", str(log), "--state", str(tmp_path / "s"), "--once"])
+    assert watched.exit_code == 0, watched.output
+    out = tmp_path / "watch.jsonl"
+    out.write_text(watched.stdout)
+    back = CliRunner().invoke(cli, ["events", str(out), "--format", "jsonl"])
+    assert back.exit_code == 0, back.output
+    original = [json.loads(x) for x in watched.stdout.splitlines()]
+    again = [json.loads(x) for x in back.stdout.splitlines()]
+    keys = ("serial", "epoch", "mode", "operation", "profile", "name", "pid")
+    assert [[d[k] for k in keys] for d in again] == [[d[k] for k in keys] for d in original]
