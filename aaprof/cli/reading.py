@@ -37,6 +37,7 @@ class Reading:
     node_from_dir: bool = False
     proc_root: Path | None = None
     pods: Path | None = None
+    log_root: Path | None = None
 
     def selection(self, mode: str = "all") -> Selection:
         """The Selection these options stand for (a bad value is a usage error)."""
@@ -59,13 +60,13 @@ class Reading:
         return Reader(node=self.node, node_from_dir=self.node_from_dir, boot=boot)
 
     def attributor(self) -> Callable[[Event], Event]:
-        """Sets `container` from the profile name, `--proc-root` and `--pods`.
+        """Sets `container` from the profile name, `--proc-root`, `--pods` and `--log-root`.
 
         Raises:
             AaprofError: a proc root that is not a directory, an unreadable pods file.
         """
         pods = load_pods(self.pods) if self.pods is not None else ()
-        return Attributor.default(self.proc_root, pods)
+        return Attributor.default(self.proc_root, pods, self.log_root)
 
 
 _OPTIONS = (
@@ -96,6 +97,11 @@ _OPTIONS = (
         "--pods",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Pod and container names from FILE (`kubectl get pods -A -o json`).",
+    ),
+    click.option(
+        "--log-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Pod and container names from the kubelet's log links under DIR (a node's /var/log).",
     ),
 )
 _KEYS = tuple(Reading.__dataclass_fields__)

@@ -5,7 +5,8 @@ tell. Each resolver is a function `(event, known) -> Container | None` that comp
 ones before it found; the default chain is the profile name (aaprof's scheme names namespace,
 pod or workload, and container), the pid's cgroup under a proc root (container id, runtime,
 pod UID), and pod statuses (`kubectl get pods -A -o json`: the pod and container names of a
-container id). Other resolvers (kubelet's log links, workload owners) plug in the same way.
+container id), or the kubelet's log links under a node's /var/log (the same names without API
+access). `aaprof watch` composes the same resolvers, live.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from aaprof.containers.kubelet import KubeletLogIndex
 from aaprof.containers.naming import container_from_profile
 from aaprof.containers.pod_status import join_pod_status
 from aaprof.containers.proc import ProcResolver
@@ -58,6 +60,26 @@ class ByPodStatus:
         return join_pod_status(known, self.pods)
 
 
+class ByKubeletLogs:
+    """The pod, namespace and container name of a known container id (or pod UID), from the
+    kubelet's `/var/log/containers` links and `/var/log/pods` directories."""
+
+    def __init__(self, index: KubeletLogIndex) -> None:
+        self.index = index
+
+    def __call__(self, event: Event, known: Container | None) -> Container | None:
+        return None if known is None else self.complete(known)
+
+    def complete(self, known: Container) -> Container:
+        """`known` with the names the kubelet's logs give its container id or pod UID."""
+        ref = self.index.by_container_id(known.id) if known.id else None
+        if ref is None and known.pod_uid:
+            ref = self.index.by_pod_uid(known.pod_uid)
+        if ref is None:
+            return known
+        return known.merged(Container(namespace=ref.namespace, pod=ref.pod, name=ref.container))
+
+
 class Attributor:
     """Sets `Event.container` by running the resolvers in order; an event none of them can
     place is returned as it was."""
@@ -74,8 +96,11 @@ class Attributor:
         )
 
     @classmethod
-    def default(cls, proc_root: Path | None = None, pods: Pods = ()) -> Attributor:
-        """The profile name, then the pid under `proc_root` (when given), then `pods`.
+    def default(
+        cls, proc_root: Path | None = None, pods: Pods = (), log_root: Path | None = None
+    ) -> Attributor:
+        """The profile name, then the pid under `proc_root` (when given), then `pods`, then the
+        kubelet's log links under `log_root` (a node's /var/log, when given).
 
         Raises:
             AaprofError: `proc_root` is not a directory.
@@ -85,6 +110,8 @@ class Attributor:
             chain.append(ByPid(proc_root))
         if pods:
             chain.append(ByPodStatus(pods))
+        if log_root is not None:
+            chain.append(ByKubeletLogs(KubeletLogIndex(log_root)))
         return cls(chain)
 
 

@@ -1,9 +1,11 @@
 """Live attribution: a record's process -> container -> pod -> workload, as labels.
 
-Composes the core's small lookups: the process's cgroup (containers.proc), the kubelet's log
-names (containers.kubelet), the pod name's controller suffixes (containers.workload) and
-aaprof's profile naming scheme (containers.naming). A record whose process has gone, and
-whose profile name says nothing, is attributed to `_unattributed_`: counted, never dropped.
+Composes the resolvers of the core's attribution chain (containers.attribute): the process's
+cgroup, the kubelet's log names, aaprof's profile naming scheme; and the pod name's controller
+suffixes (containers.workload) for the workload label. What watch adds is live: pids looked up
+once per batch, and why a record has no container (its process gone, or not a container).
+A record whose process has gone, and whose profile name says nothing, is attributed to
+`_unattributed_`: counted, never dropped.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from aaprof.containers.attribute import ByKubeletLogs, ByPid
 from aaprof.containers.kubelet import KubeletLogIndex
 from aaprof.containers.naming import container_from_profile
-from aaprof.containers.proc import ProcResolver
 from aaprof.containers.workload import workload_of_pod
 from aaprof.model.event import Container, Event
 
@@ -43,9 +45,9 @@ class Attributor:
     """Attributes events as they are read (the processes must still be alive for pids)."""
 
     def __init__(self, proc_root: Path | None, kubelet: KubeletLogIndex | None) -> None:
-        self.resolver = ProcResolver(proc_root) if proc_root is not None else None
+        self.by_pid = ByPid(proc_root) if proc_root is not None else None
         self.proc_root = f"{proc_root}/" if proc_root is not None else None
-        self.kubelet = kubelet
+        self.kubelet = ByKubeletLogs(kubelet) if kubelet is not None else None
         self._pids: dict[int, tuple[Container | None, str]] = {}
         self._profiles: dict[str, Container | None] = {}
 
@@ -66,7 +68,7 @@ class Attributor:
             else:
                 by_profile = self._profiles[profile] = container_from_profile(profile)
         pid = event.pid
-        if pid is None or pid <= 0 or self.resolver is None:
+        if pid is None or pid <= 0 or self.by_pid is None:
             found, reason = None, NO_PID
         elif pid in self._pids:
             found, reason = self._pids[pid]
@@ -85,16 +87,11 @@ class Attributor:
         return None, Attribution("", "", "", reason)
 
     def _by_pid(self, pid: int) -> tuple[Container | None, str]:
-        assert self.resolver is not None
-        container = self.resolver.resolve(pid)
+        assert self.by_pid is not None
+        container = self.by_pid.resolver.resolve(pid)
         if container is None:
             alive = os.path.exists(f"{self.proc_root}{pid}")
             return None, NOT_A_CONTAINER if alive else PROCESS_GONE
         if self.kubelet is not None:
-            ref = self.kubelet.by_container_id(container.id) if container.id else None
-            if ref is None and container.pod_uid:
-                ref = self.kubelet.by_pod_uid(container.pod_uid)
-            if ref is not None:
-                named = Container(namespace=ref.namespace, pod=ref.pod, name=ref.container)
-                container = container.merged(named)
+            container = self.kubelet.complete(container)
         return container, NOT_A_CONTAINER

@@ -293,3 +293,29 @@ def test_the_vm_loops_numbered_workload_learns_a_glob_that_holds_in_enforce_mode
     assert not decide(
         profile, Access("/var/cache/app/client_temp/abc.conf", frozenset("w"), 0, 0)
     ).ok
+
+
+def _kubelet_logs(log_root: Path) -> Path:
+    """A node's /var/log as the kubelet writes it for the pod of `_proc_root`."""
+    containers = log_root / "containers"
+    containers.mkdir(parents=True)
+    for name, cid in (("mounter", MOUNTER), ("shell", SHELL)):
+        target = log_root / "pods" / f"jobs_batch_{POD_UID}" / name / "0.log"
+        target.parent.mkdir(parents=True)
+        target.write_text("")
+        (containers / f"batch_jobs_{name}-{cid}.log").symlink_to(target)
+    return log_root
+
+
+def test_per_container_names_come_from_the_kubelets_log_links_too(tmp_path: Path) -> None:
+    result = run(
+        str(SAMPLES),
+        *("--include-denied", "--format", "json", "-q", "--per-container"),
+        *("--proc-root", str(_proc_root(tmp_path / "proc"))),
+        *("--log-root", str(_kubelet_logs(tmp_path / "log"))),
+        *("--out", str(tmp_path / "out")),
+    )
+    assert result.exit_code == 0, result.output
+    names = {p["profile"] for p in json.loads(result.stdout)["profiles"]}
+    assert {"aaprof.jobs.batch.mounter", "aaprof.jobs.batch.shell"} <= names
+    assert "cri-containerd.apparmor.d" not in names
