@@ -8,10 +8,10 @@ no record can add a label, change another alert's identity or break a payload.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aaprof.containers.workload import workload_of_pod
 from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import HIGH, severity
 from aaprof.model.event import Event
@@ -22,10 +22,6 @@ WARNING = "warning"
 LABELS = ("alertname", "severity", "namespace", "workload", "container", "profile", "class", "node")
 MAX_VALUE = 512
 MAX_SAMPLE = 200
-# Kubernetes' random name suffixes (ReplicaSet pod-template hash, pod suffix) use this alphabet.
-_SUFFIX = "[bcdfghjklmnpqrstvwxz2456789]"
-_POD_SUFFIX = re.compile(rf"-{_SUFFIX}{{5}}$")
-_TEMPLATE_HASH = re.compile(rf"-{_SUFFIX}{{6,10}}$")
 _ALERTNAMES = {"DENIED": "AppArmorDenied", "KILLED": "AppArmorDenied"}
 _COMPLAIN = "AppArmorComplainModeViolation"
 _SEVERITY_CACHE: dict[tuple[object, ...], str] = {}
@@ -48,18 +44,6 @@ def text(value: object, limit: int = MAX_VALUE) -> str:
     raw = str(value).encode("utf-8", "surrogateescape")
     decoded = raw.decode("utf-8", "backslashreplace")
     return decoded if len(decoded) <= limit else decoded[: limit - 1] + "…"
-
-
-def workload_of_pod(pod: str) -> str:
-    """The workload a pod name belongs to: the controller's random suffixes taken off.
-
-    `web-7d9f8c6b5d-x2x4q` (Deployment) → `web`, `agent-x2x4q` (DaemonSet, Job) → `agent`,
-    `db-0` (StatefulSet) → `db`; a name without such suffixes is its own workload.
-    """
-    base = _POD_SUFFIX.sub("", pod)
-    if base != pod:
-        return _TEMPLATE_HASH.sub("", base)
-    return re.sub(r"-[0-9]+$", "", pod)
 
 
 def subject_of(event: Event) -> Subject:
