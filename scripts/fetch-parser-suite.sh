@@ -4,7 +4,8 @@
 #
 # The suite is GPL-licensed and is never committed here: this script downloads Debian's source
 # tarball of apparmor (the upstream release, byte for byte) from Debian's archive, checks its
-# SHA-256 and extracts only parser/tst/simple_tests. Cached: a second run does nothing.
+# SHA-256 and extracts only parser/tst/simple_tests, to DEST/tst/simple_tests (some tests name
+# includes relative to parser/tst, as ../tst/simple_tests/...). Cached: a second run does nothing.
 #
 #   scripts/fetch-parser-suite.sh [DEST]      DEST defaults to .cache/apparmor-suite
 #
@@ -20,7 +21,7 @@ mirror=${AAPROF_DEBIAN_MIRROR:-https://deb.debian.org/debian}
 dest=${1:-.cache/apparmor-suite}
 stamp="$dest/VERSION"
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] && [ -d "$dest/simple_tests" ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] && [ -d "$dest/tst/simple_tests" ]; then
     exit 0
 fi
 command -v curl >/dev/null || { echo "fetch-parser-suite: curl is needed (apt-get install curl)" >&2; exit 1; }
@@ -35,6 +36,6 @@ echo "$sha256  $tmp/$tarball" | sha256sum -c --quiet -
 tar -xzf "$tmp/$tarball" -C "$tmp" "apparmor-$version/parser/tst/simple_tests"
 rm -rf "$dest"
 mkdir -p "$dest"
-mv "$tmp/apparmor-$version/parser/tst/simple_tests" "$dest/simple_tests"
+mkdir -p "$dest/tst" && mv "$tmp/apparmor-$version/parser/tst/simple_tests" "$dest/tst/simple_tests"
 echo "$version" >"$stamp"
-echo "fetch-parser-suite: AppArmor $version parser suite in $dest/simple_tests" >&2
+echo "fetch-parser-suite: AppArmor $version parser suite in $dest/tst/simple_tests" >&2

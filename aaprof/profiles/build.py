@@ -114,6 +114,12 @@ def _access(res: pp.ParseResults) -> frozenset[str]:
 
 def _take(conds: tuple[m.Cond, ...], key: str) -> tuple[tuple[str, ...] | None, tuple[m.Cond, ...]]:
     found = [c for c in conds if c.key == key]
+    if any(c.op != "=" for c in found):
+        raise ValueError(f"{key} takes '=', not 'in'")
+    if len(found) > 1 and key == "set":  # several set= add up
+        found = [m.Cond(key, tuple(x for c in found for x in c.values))]
+    if len(found) > 1:
+        raise ValueError(f"{key}= may appear once")
     return (found[0].values if found else None), tuple(c for c in conds if c.key != key)
 
 
@@ -165,9 +171,15 @@ def _file(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
     )
 
 
+from aaprof.profiles.vocab import NETWORK_ACCESS as _NETWORK_ACCESS  # noqa: E402
+
+
 def _network(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
     conds, peer = _conds(r)
-    return m.NetworkRule(q, _access(r), _opt(r, "domain"), _opt(r, "type"), conds, peer)
+    access, domain, kind = _access(r), _opt(r, "domain"), _opt(r, "type")
+    if not access and domain in _NETWORK_ACCESS:  # `network accept,`: a bare access word
+        access, domain, kind = frozenset({str(domain)}), kind, None
+    return m.NetworkRule(q, access, domain, kind, conds, peer)
 
 
 def _signal(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
@@ -291,11 +303,11 @@ def _make(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
         return _RULES[rule["kind"]](q, rule)
     simple: dict[str, Callable[[], m.PolicyItem]] = {
         "comment": lambda: m.Comment(str(r["text"])[1:].rstrip("\r")),
-        "abi": lambda: m.Abi(unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<"),
+        "abi": lambda: _abi(str(r["path"])),
         "include": lambda: m.Include(
             unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<", "if_exists" in r
         ),
-        "variable": lambda: m.Variable(r["name"], _strs(r["values"]), r["op"]),
+        "variable": lambda: _variable(r),
         "boolean": lambda: m.BooleanDef(r["name"], r["value"].lower() == "true"),
         "alias": lambda: m.Alias(str(_opt(r, "original")), str(_opt(r, "replacement"))),
         "rlimit": lambda: m.RlimitRule(r["resource"], r["value"]),
@@ -304,6 +316,23 @@ def _make(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
         "if": lambda: _conditional(r, locs),
     }
     return simple[kind]()
+
+
+def _abi(raw: str) -> m.Abi:
+    inner = raw[1:-1] if raw.startswith("<") else raw
+    if '"' not in inner:  # `< abi/4.0 >`: spaces around a bare path are dropped
+        inner = inner.strip()
+    path = unquote(inner)
+    if not path or inner != inner.strip() or '"' in path:
+        raise ValueError(f"invalid abi path {raw!r}")
+    return m.Abi(path, raw.startswith("<"))
+
+
+def _variable(r: pp.ParseResults) -> m.Variable:
+    for raw in r["values"]:
+        if not str(raw).startswith('"') and (str(raw).endswith(",") or "!" in str(raw)):
+            raise ValueError(f"invalid value {str(raw)!r} for @{{{r['name']}}} (quote it)")
+    return m.Variable(r["name"], _strs(r["values"]), r["op"])
 
 
 def _body(res: pp.ParseResults, locs: Locations) -> tuple[m.BodyItem, ...]:

@@ -167,7 +167,12 @@ boolean = (
     pp.Tag("kind", "boolean")
     + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*=\s*(?P<value>(?i:true|false))\b")
 ).set_name("boolean")
-abi = (pp.Tag("kind", "abi") + ABI + (MAGIC_PATH | QUOTED | WORD)("path") + COMMA).set_name("abi")
+abi = (
+    pp.Tag("kind", "abi")
+    + ABI
+    + (MAGIC_PATH | QUOTED | pp.Regex(r'[^<\s,"][^\s,]*').set_name("path"))("path")
+    + COMMA
+).set_name("abi")
 include = (
     pp.Tag("kind", "include")
     + INCLUDE
@@ -184,7 +189,7 @@ comment = (pp.Tag("kind", "comment") + COMMENT("text")).set_name("comment")
 body = pp.Forward()
 body.set_name("profile body")
 block = (LBRACE + pp.Group(body)("body") - RBRACE).set_name("{ rules }")
-flag_list = pp.Group(LPAR + pp.ZeroOrMore(pp.Regex(r"[^\s,()]+") + pp.Opt(COMMA)) + RPAR)
+flag_list = pp.Group(LPAR + pp.OneOrMore(pp.Regex(r"[^\s,()]+") + pp.Opt(COMMA)) + RPAR)
 flags = (pp.Opt(pp.Regex(r"flags\s*=")) + flag_list("flags")).set_name("flags=(...)")
 _xattr = pp.Group(KEY_OP + (value_list("list") | _value("value")) | _value("bare"))
 xattrs = (
