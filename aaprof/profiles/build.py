@@ -158,8 +158,20 @@ def file_perms(letters: str) -> tuple[frozenset[str], str | None]:
     return perms, (modes.pop() if modes else None)
 
 
+def _front_mode(mode: str, safety: str | None) -> str:
+    """Leading permissions name the environment by `safe`/`unsafe`, not by the letter's case:
+    `px /x` and `Px /x` are both `/x Px`; `unsafe Px /x` is `/x px`."""
+    if mode in ("x", "ix"):
+        return mode
+    if safety == "unsafe":
+        return mode[0].lower() + mode[1:].replace("U", "u")
+    return mode[0].upper() + ("Ux" if mode[1:] == "ux" and len(mode) == 3 else mode[1:])
+
+
 def _file(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
     perms, exec_mode = file_perms(str(_get(r, "perms") or ""))
+    if exec_mode and "front" in r:
+        exec_mode = _front_mode(exec_mode, _opt(r, "exec_safety"))
     return m.FileRule(
         qualifiers=q,
         path=_opt(r, "path"),

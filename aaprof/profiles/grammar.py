@@ -117,9 +117,8 @@ io_uring_rule = _rule("io_uring", IO_URING + pp.Opt(access("access")) + conds)
 mqueue_rule = _rule("mqueue", MQUEUE + pp.Opt(access("access")) + conds + pp.Opt(PATH("name")))
 all_rule = _rule("all", ALL)
 link_rule = _rule("link", LINK + pp.Opt(SUBSET)("subset") + PATH("path") + ARROW + PATH("target"))
-_path_perms = (pp.Opt(SAFE | UNSAFE)("exec_safety") + PERMS("perms") + PATH("path")) | (
-    PATH("path") + pp.Opt(PERMS("perms"))
-)
+_front_perms = pp.Tag("front") + pp.Opt(SAFE | UNSAFE)("exec_safety") + PERMS("perms")
+_path_perms = (_front_perms + PATH("path")) | (PATH("path") + pp.Opt(PERMS("perms")))
 file_rule = _rule(
     "file",
     (FILE("keyword") + pp.Opt(_path_perms) | _path_perms) + pp.Opt(ARROW + NAME("target")),

@@ -124,8 +124,8 @@ def _file(r: m.FileRule) -> list[str]:
         out.append("'w' and 'a' conflict: w already allows appending")
     if r.exec_mode == "x" and not r.qualifiers.deny:
         out.append("bare 'x' needs an exec mode (ix, px, Px, cx, Cx, ux, Ux, pix ...)")
-    if r.target is not None and r.exec_mode is None and r.perms:
-        out.append("'->' needs an exec permission (px, cx ...)")
+    if r.target is not None and r.exec_mode is None and r.perms and "l" not in r.perms:
+        out.append("'->' needs an exec permission (px, cx ...) or 'l' (a link)")
     if r.path is not None and not r.path.startswith(("/", "@{", "{")):
         out.append(f"a file path must start with '/' or a variable: {r.path!r}")
     elif r.path is not None and not r.perms and not r.exec_mode:
