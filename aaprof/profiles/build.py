@@ -366,14 +366,16 @@ _recursion_lock = threading.Lock()
 
 
 def _nesting(text: str) -> tuple[int, int]:
-    """The deepest nesting of braces and parentheses (outside quotes and comments), and where."""
+    """The deepest nesting of braces and parentheses (outside quotes and comments), and where
+    it is reached (where it first passes MAX_NESTING when it does)."""
     depth = deepest = where = 0
     for match in _NESTING_TOKENS.finditer(text):
         ch = match.group()
         if ch in "{(":
             depth += 1
-            if depth > deepest:
-                deepest, where = depth, match.start()
+            if depth > deepest:  # where it first gets too deep, or else where deepest
+                deepest = depth
+                where = match.start() if deepest <= MAX_NESTING + 1 else where
         elif ch in "})":
             depth = max(depth - 1, 0)
     return deepest, where

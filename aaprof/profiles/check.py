@@ -321,8 +321,8 @@ def check_text(
             stand outside a profile.
 
     Returns:
-        The problems in the order found (a syntax error ends the check of its file); empty
-        when the policy is valid. Never raises for bad input.
+        The problems, the file's own first, by line and column (a syntax error ends the
+        check of its file); empty when the policy is valid. Never raises for bad input.
     """
     if relative_to is None:
         relative_to = Path(filename).parent if not filename.startswith("<") else Path.cwd()
@@ -336,7 +336,8 @@ def check_text(
         checker.duplicates(policy.items, src)
         for reason in checker.variables.cycles():
             checker.problems.append(Problem(filename, 1, 1, reason))
-    return tuple(dict.fromkeys(checker.problems))
+    found = dict.fromkeys(checker.problems)
+    return tuple(sorted(found, key=lambda p: (p.filename != filename, p.filename, p.line, p.col)))
 
 
 @dataclass(frozen=True, slots=True)
