@@ -15,7 +15,7 @@ from aaprof.profiles.build import parse_policy
 from aaprof.profiles.check import check_text
 from aaprof.profiles.render import render_policy
 
-_WORDS = (
+_WORDS = str.split(
     "profile hat ^h if else not defined and or true false $B ${B} @{V} @{V}= @{V}+= $B=true "
     "include <abstractions/base> abi <abi/4.0> alias -> flags=(complain) xattrs=(a=b) owner "
     "other audit deny allow priority=1 file link subset capability network unix signal ptrace "
@@ -23,7 +23,7 @@ _WORDS = (
     "userns io_uring mqueue all peer=(label=x) peer=/x addr=@a type=stream set=(hup) "
     "options=(ro) fstype=ext4 ip=::1 port=80 inet tcp r w rw px Pix cx ix ux rwlk mr x "
     '/usr/bin/x /tmp/** /a/{b,c} [a-z] \\ " "q" # #c'
-).split()
+)
 _PUNCT = ["{", "}", "(", ")", ",", "=", " ", "\n", "\t", ":"]
 _token = st.sampled_from(_WORDS + _PUNCT)
 _generated = st.lists(_token, max_size=60).map(" ".join)
@@ -47,7 +47,7 @@ def _mutated(draw: st.DrawFn) -> str:
         if op == "drop":
             text = text[:i] + text[i + 1 :]
         elif op == "insert":
-            text = text[:i] + draw(st.sampled_from(_PUNCT + ["\\", '"', "#", "@{", "^"])) + text[i:]
+            text = text[:i] + draw(st.sampled_from([*_PUNCT, "\\", '"', "#", "@{", "^"])) + text[i:]
         else:
             j = draw(st.integers(i, min(len(text), i + 20)))
             text = text[:j] + text[i:j] * draw(st.integers(1, 30)) + text[j:]
