@@ -46,7 +46,7 @@ def check(
     Each problem aaprof finds is printed as FILE:LINE:COL: REASON; then both verdicts per
     file. Exit 1 if either rejects a file.
     """
-    from aaprof.profiles.check import check_file
+    from aaprof.profiles.verdicts import check_file
 
     results = [
         check_file(path, base, compile_too=not no_compile, fragment=fragment) for path in files
