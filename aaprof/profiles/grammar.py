@@ -221,9 +221,14 @@ qualified = (
     + qualifiers
     + ((LBRACE + pp.Group(body)("block") - RBRACE) | (pp.Group(rule_kinds)("rule") - COMMA))
 ).set_name("rule")
-# Where an item starts (after whitespace): build.py reports semantic errors at it.
-LOC = pp.Empty().set_parse_action(lambda _s, loc, _t: [loc])("loc")
-item = LOC + pp.MatchFirst(
+
+
+def _located(_s: str, loc: int, tokens: pp.ParseResults) -> None:
+    """Where an item starts (after whitespace): build.py reports semantic errors at it."""
+    tokens["loc"] = loc
+
+
+item = pp.MatchFirst(
     [
         comment,
         abi,
@@ -237,10 +242,12 @@ item = LOC + pp.MatchFirst(
         qualified,
     ]
 ).set_name("rule or profile")
+item.add_parse_action(_located)
 body <<= pp.ZeroOrMore(pp.Group(item))
-preamble_item = LOC + pp.MatchFirst([comment, abi, include, variable, boolean, alias]).set_name(
+preamble_item = pp.MatchFirst([comment, abi, include, variable, boolean, alias]).set_name(
     "preamble"
 )
+preamble_item.add_parse_action(_located)
 policy_file = (
     pp.ZeroOrMore(pp.Group(preamble_item | item)) + pp.StringEnd().set_name("end of file")
 ).set_name("policy file")
