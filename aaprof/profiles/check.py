@@ -59,6 +59,7 @@ class _Checker:
     booleans: set[str] = field(default_factory=set)
     boolean_values: dict[str, bool] = field(default_factory=dict)
     stack: list[Path] = field(default_factory=list)
+    parsed: dict[Path, tuple[m.PolicyFile, _Source] | None] = field(default_factory=dict)
 
     # ---- files and includes --------------------------------------------------------------
 
@@ -90,12 +91,14 @@ class _Checker:
             if len(self.stack) >= MAX_INCLUDE_DEPTH:
                 self.problems.append(src.at(inc, f"includes nest deeper than {MAX_INCLUDE_DEPTH}"))
                 return
-            try:
-                text = file.read_bytes().decode("utf-8", "surrogateescape")
-            except OSError as exc:
-                self.problems.append(src.at(inc, f"cannot read {file}: {exc.strerror}"))
-                continue
-            parsed = self.source(text, str(file))
+            if resolved not in self.parsed:  # parsed once, however often it is included
+                try:
+                    text = file.read_bytes().decode("utf-8", "surrogateescape")
+                except OSError as exc:
+                    self.problems.append(src.at(inc, f"cannot read {file}: {exc.strerror}"))
+                    continue
+                self.parsed[resolved] = self.source(text, str(file))
+            parsed = self.parsed[resolved]
             if parsed is not None:
                 self.stack.append(resolved)
                 self.items(parsed[0].items, parsed[1], top=top, in_profile=in_profile)
