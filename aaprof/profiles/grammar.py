@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyparsing as pp
 
 # ---- punctuation and keywords, declared once ----------------------------------------------
@@ -223,9 +225,13 @@ qualified = (
 ).set_name("rule")
 
 
-def _located(_s: str, loc: int, tokens: pp.ParseResults) -> None:
+_LEADING_SPACE = re.compile(r"\s*")
+
+
+def _located(text: str, loc: int, tokens: pp.ParseResults) -> None:
     """Where an item starts (after whitespace): build.py reports semantic errors at it."""
-    tokens["loc"] = loc
+    match = _LEADING_SPACE.match(text, loc)
+    tokens["loc"] = match.end() if match else loc
 
 
 item = pp.MatchFirst(
