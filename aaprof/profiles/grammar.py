@@ -208,7 +208,9 @@ profile = (
     pp.Tag("kind", "profile") + qualifiers + profile_head + pp.Opt(xattrs) + pp.Opt(flags) + block
 ).set_name("profile")
 hat_ref = (pp.Tag("kind", "hat_ref") + pp.Regex(_HAT_NAME) + COMMA).set_name("^hat")
-condition = pp.OneOrMore(pp.Regex(r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or)\b"))
+condition = pp.OneOrMore(
+    pp.Regex(r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or|(?i:true|false))\b")
+)
 conditional = pp.Forward()
 conditional.set_name("if block")
 conditional <<= (

@@ -81,6 +81,7 @@ def test_each_error_at_its_place(text: str, line: int, col: int, reason: str) ->
         "@{A}=/a /b\n@{A}+=/c\n$B=true\n" + _in_profile("@{A}/** r,", "if $B {", "}"),
         "/x flags=(complain, attach_disconnected, kill.signal=hup, error=EPERM) {\n}\n",
         "profile :ns:name /attach {\n}\n",
+        "/x {\n  if true {\n    /a r,\n  } else if not FALSE {\n    /b r,\n  }\n}\n",
         "$F = true\n/x {\n  if $F {\n    ^h {\n    }\n  } else {\n    ^h {\n    }\n  }\n}\n",
     ],
 )
