@@ -71,6 +71,9 @@ case "$cmd" in
     test)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt
         make_venv journal,test
+        # AppArmor's parser suite (GPL, never committed) for tests/profiles/test_parser_suite.py;
+        # cached in .cache/apparmor-suite; without it that test skips
+        scripts/fetch-parser-suite.sh || echo "dev.sh: could not fetch the parser suite" >&2
         export PATH="$root/.venv/bin:$PATH"
         echo "+ ruff check && ruff format --check" >&2
         ruff check aaprof tests benchmarks

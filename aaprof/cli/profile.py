@@ -29,21 +29,36 @@ def profile() -> None:
 @profile.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @base_option
-@click.option("--no-compile", is_flag=True, help="Only aaprof's own parser.")
+@click.option("--no-compile", is_flag=True, help="Only aaprof's own checks.")
+@click.option(
+    "--fragment/--standalone",
+    default=None,
+    help="Check as a file meant to be included (rules may stand outside a profile), or as a"
+    " file loaded on its own. Default: a fragment when under --base's abstractions/, tunables/"
+    " or local/.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def check(files: tuple[Path, ...], base: Path, no_compile: bool, fmt: str) -> None:
-    """Check profiles with aaprof's parser and, where installed, `apparmor_parser -Q -K`.
+def check(
+    files: tuple[Path, ...], base: Path, no_compile: bool, fragment: bool | None, fmt: str
+) -> None:
+    """Check profiles with aaprof's own checks and, where installed, `apparmor_parser -Q -K`.
 
-    Both verdicts are reported per file; exit 1 if either rejects a file.
+    Each problem aaprof finds is printed as FILE:LINE:COL: REASON; then both verdicts per
+    file. Exit 1 if either rejects a file.
     """
-    from aaprof.profiles.check import check_file
+    from aaprof.profiles.verdicts import check_file
 
-    results = [check_file(path, base, compile_too=not no_compile) for path in files]
+    results = [
+        check_file(path, base, compile_too=not no_compile, fragment=fragment) for path in files
+    ]
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         for r in results:
-            click.echo(f"{r.path}: aaprof {r.ours}; apparmor_parser {r.theirs}")
+            for problem in r.problems:
+                click.echo(str(problem))
+            ours = "ok" if r.ours_ok else f"{len(r.problems) or 1} problem(s)"
+            click.echo(f"{r.path}: aaprof {ours}; apparmor_parser {r.theirs}")
     if any(not r.ok for r in results):
         raise SystemExit(1)
 

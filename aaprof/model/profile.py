@@ -57,9 +57,10 @@ class _Serialisable:
 
 @dataclass(frozen=True, slots=True)
 class Qualifiers(_Serialisable):
-    """What may precede a rule: `[priority=N] [audit] [allow|deny] [owner]`.
+    """What may precede a rule: `[priority=N] [audit] [allow|deny] [owner|other]`.
 
-    `access` is "allow", "deny" or None (allow implied). `owner` applies to file-like rules.
+    `access` is "allow", "deny" or None (allow implied). `owner` and `other` (files not owned
+    by the task's fsuid) apply to file-like rules only.
     """
 
     KIND = "qualifiers"
@@ -67,6 +68,7 @@ class Qualifiers(_Serialisable):
     access: str | None = None
     owner: bool = False
     priority: int | None = None
+    other: bool = False
 
     @property
     def deny(self) -> bool:
@@ -79,7 +81,10 @@ NO_QUALIFIERS = Qualifiers()
 
 @dataclass(frozen=True, slots=True)
 class Cond(_Serialisable):
-    """A `key=value`, `key=(v1 v2)` or `key in (v1 v2)` condition (mount, unix, dbus ...)."""
+    """A `key=value`, `key=(v1 v2)` or `key in (v1 v2)` condition (mount, unix, dbus ...).
+
+    In `xattrs=(...)` a bare value (no `=`) is a Cond with that key, no values and op "".
+    """
 
     KIND = "cond"
     key: str
@@ -153,7 +158,8 @@ class FileRule(_Serialisable):
     """`[owner] [file] PATH PERMS [-> TARGET],`; path None with no perms is the bare `file,`.
 
     `perms` holds the letters of `rwalkm` (and deprecated upper-case ones as written);
-    `exec_mode` one of EXEC_MODES or None; `target` the `->` exec target.
+    `exec_mode` one of EXEC_MODES or None; `target` the `->` exec target; `exec_safety`
+    "safe" or "unsafe" when written before leading permissions (`unsafe px /x,`).
     """
 
     KIND = "file"
@@ -163,6 +169,7 @@ class FileRule(_Serialisable):
     exec_mode: str | None = None
     target: str | None = None
     keyword: bool = False
+    exec_safety: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +430,7 @@ RULE_TYPES = (
 )  # fmt: skip
 BodyItem = (
     Rule
+    | Abi
     | Comment
     | Include
     | Variable
@@ -432,4 +440,4 @@ BodyItem = (
     | Conditional
     | Profile
 )
-PolicyItem = BodyItem | Abi
+PolicyItem = BodyItem

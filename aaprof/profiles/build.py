@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles import grammar as g
 from aaprof.profiles.aare import AARE_META
+from aaprof.profiles.perms import file_perms, front_mode
 
 # Characters AppArmor's pattern engine treats as special; a literal one is kept backslash-escaped.
 _SIMPLE_ESCAPES = {"a": "\a", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -77,10 +80,13 @@ def _qualifiers(res: pp.ParseResults) -> m.Qualifiers:
         access=str(access) if isinstance(access, str) and access else None,
         owner=bool(_get(res, "owner")),
         priority=int(priority) if isinstance(priority, str) and priority else None,
+        other=bool(_get(res, "other")),
     )
 
 
 def _cond(res: pp.ParseResults) -> m.Cond:
+    if "bare" in res:
+        return m.Cond(unquote(str(res["bare"])), (), "")
     op = "in" if res["op"] == "in" else "="
     if "list" in res:
         return m.Cond(res["key"], _strs(res["list"]), op)
@@ -109,30 +115,39 @@ def _access(res: pp.ParseResults) -> frozenset[str]:
 
 def _take(conds: tuple[m.Cond, ...], key: str) -> tuple[tuple[str, ...] | None, tuple[m.Cond, ...]]:
     found = [c for c in conds if c.key == key]
+    if any(c.op != "=" for c in found):
+        raise ValueError(f"{key} takes '=', not 'in'")
+    if len(found) > 1 and key == "set":  # several set= add up
+        found = [m.Cond(key, tuple(x for c in found for x in c.values))]
+    if len(found) > 1:
+        raise ValueError(f"{key}= may appear once")
     return (found[0].values if found else None), tuple(c for c in conds if c.key != key)
 
 
 def _file(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
-    letters = str(_get(r, "perms") or "")
-    exec_letters = "".join(ch for ch in letters if ch in "iuUpPcCx")
-    exec_mode = None
-    if exec_letters:
-        exec_mode = "".join(sorted(exec_letters, key="pPcCiuUx".index))
-        if exec_mode not in m.EXEC_MODES and exec_mode.lower() not in ("pux", "cux"):
-            raise ValueError(f"unknown exec mode {exec_mode!r}")
+    perms, exec_mode = file_perms(str(_get(r, "perms") or ""))
+    if exec_mode and "front" in r:
+        exec_mode = front_mode(exec_mode, _opt(r, "exec_safety"))
     return m.FileRule(
         qualifiers=q,
         path=_opt(r, "path"),
-        perms=frozenset(ch for ch in letters if ch not in "iuUpPcCx"),
+        perms=perms,
         exec_mode=exec_mode,
         target=_opt(r, "target"),
         keyword=bool(_get(r, "keyword")),
+        exec_safety=_opt(r, "exec_safety"),
     )
+
+
+from aaprof.profiles.vocab import NETWORK_ACCESS as _NETWORK_ACCESS  # noqa: E402
 
 
 def _network(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
     conds, peer = _conds(r)
-    return m.NetworkRule(q, _access(r), _opt(r, "domain"), _opt(r, "type"), conds, peer)
+    access, domain, kind = _access(r), _opt(r, "domain"), _opt(r, "type")
+    if not access and domain in _NETWORK_ACCESS:  # `network accept,`: a bare access word
+        access, domain, kind = frozenset({str(domain)}), kind, None
+    return m.NetworkRule(q, access, domain, kind, conds, peer)
 
 
 def _signal(q: m.Qualifiers, r: pp.ParseResults) -> m.Rule:
@@ -196,7 +211,7 @@ _RULES: dict[str, Callable[[m.Qualifiers, pp.ParseResults], m.Rule]] = {
 }
 
 
-def _profile(r: pp.ParseResults) -> m.Profile:
+def _profile(r: pp.ParseResults, locs: Locations) -> m.Profile:
     keyword = str(_get(r, "keyword") or "")
     name = str(r["name"])
     if keyword.startswith("^"):
@@ -207,51 +222,160 @@ def _profile(r: pp.ParseResults) -> m.Profile:
         attachment=_opt(r, "attachment"),
         xattrs=tuple(_cond(c) for c in _get(r, "xattrs") or ()),
         flags=frozenset(str(f) for f in _get(r, "flags") or ()),
-        body=_body(r["body"]),
+        body=_body(r["body"], locs),
         qualifiers=_qualifiers(r),
     )
 
 
-def _conditional(r: pp.ParseResults) -> m.Conditional:
+def _conditional(r: pp.ParseResults, locs: Locations) -> m.Conditional:
     orelse: tuple[m.BodyItem, ...] = ()
     if "elif" in r:
-        orelse = (_conditional(r["elif"]),)
+        orelse = (_conditional(r["elif"], locs),)
     elif "orelse" in r:
-        orelse = _body(r["orelse"])
-    return m.Conditional(" ".join(r["condition"]), _body(r["body"]), orelse)
+        orelse = _body(r["orelse"], locs)
+    return m.Conditional(" ".join(r["condition"]), _body(r["body"], locs), orelse)
 
 
-def _item(r: pp.ParseResults) -> m.PolicyItem:
+class LocatedError(ValueError):
+    """A semantic error found while building, at an offset into the text."""
+
+    def __init__(self, loc: int, reason: str) -> None:
+        super().__init__(reason)
+        self.loc = loc
+        self.reason = reason
+
+
+# id(model item) → offset of its first character in the text (kept with the items alive)
+Locations = dict[int, int]
+
+
+def _item(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
+    loc = int(r["loc"]) if "loc" in r else 0
+    try:
+        item = _make(r, locs)
+    except LocatedError:
+        raise
+    except ValueError as exc:
+        raise LocatedError(loc, str(exc)) from None
+    locs[id(item)] = loc
+    return item
+
+
+def _make(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
     kind = r["kind"]
     if kind == "rule":
         q = _qualifiers(r)
         if "block" in r:
-            return m.QualifierBlock(q, _body(r["block"]))
+            return m.QualifierBlock(q, _body(r["block"], locs))
         rule = r["rule"]
         return _RULES[rule["kind"]](q, rule)
     simple: dict[str, Callable[[], m.PolicyItem]] = {
         "comment": lambda: m.Comment(str(r["text"])[1:].rstrip("\r")),
-        "abi": lambda: m.Abi(unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<"),
+        "abi": lambda: _abi(str(r["path"])),
         "include": lambda: m.Include(
             unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<", "if_exists" in r
         ),
-        "variable": lambda: m.Variable(r["name"], _strs(r["values"]), r["op"]),
-        "boolean": lambda: m.BooleanDef(r["name"], r["value"] == "true"),
+        "variable": lambda: _variable(r),
+        "boolean": lambda: m.BooleanDef(r["name"], r["value"].lower() == "true"),
         "alias": lambda: m.Alias(str(_opt(r, "original")), str(_opt(r, "replacement"))),
         "rlimit": lambda: m.RlimitRule(r["resource"], r["value"]),
         "hat_ref": lambda: m.ChangeHatRule(unquote(r["name"])),
-        "profile": lambda: _profile(r),
-        "if": lambda: _conditional(r),
+        "profile": lambda: _profile(r, locs),
+        "if": lambda: _conditional(r, locs),
     }
     return simple[kind]()
 
 
-def _body(res: pp.ParseResults) -> tuple[m.BodyItem, ...]:
-    items = tuple(_item(r) for r in res)
-    for item in items:
-        if isinstance(item, m.Abi):
-            raise ValueError("abi is only allowed in the preamble")
-    return items  # type: ignore[return-value]
+def _abi(raw: str) -> m.Abi:
+    inner = raw[1:-1] if raw.startswith("<") else raw
+    if '"' not in inner:  # `< abi/4.0 >`: spaces around a bare path are dropped
+        inner = inner.strip()
+    path = unquote(inner)
+    if not path or inner != inner.strip() or '"' in path:
+        raise ValueError(f"invalid abi path {raw!r}")
+    return m.Abi(path, raw.startswith("<"))
+
+
+def _variable(r: pp.ParseResults) -> m.Variable:
+    for raw in r["values"]:
+        if not str(raw).startswith('"') and (str(raw).endswith(",") or "!" in str(raw)):
+            raise ValueError(f"invalid value {str(raw)!r} for @{{{r['name']}}} (quote it)")
+    return m.Variable(r["name"], _strs(r["values"]), r["op"])
+
+
+def _body(res: pp.ParseResults, locs: Locations) -> tuple[m.BodyItem, ...]:
+    return tuple(_item(r, locs) for r in res)
+
+
+class PolicySyntaxError(AaprofError):
+    """A policy that does not parse, at `line`:`col` (1-based) of `filename`, for `reason`."""
+
+    def __init__(self, filename: str, line: int, col: int, reason: str) -> None:
+        super().__init__(f"{filename}:{line}:{col}: {reason}")
+        self.filename, self.line, self.col, self.reason = filename, line, col, reason
+
+
+MAX_NESTING = 200  # blocks, conditionals and parentheses inside each other
+_FRAMES_PER_LEVEL = 40  # Python frames pyparsing spends on one level of nesting (with slack)
+_NESTING_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|#[^\n]*|\\.|[{}()]')
+_recursion_lock = threading.Lock()
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting of braces and parentheses (outside quotes and comments), and where
+    it is reached (where it first passes MAX_NESTING when it does)."""
+    depth = deepest = where = 0
+    for match in _NESTING_TOKENS.finditer(text):
+        ch = match.group()
+        if ch in "{(":
+            depth += 1
+            if depth > deepest:  # where it first gets too deep, or else where deepest
+                deepest = depth
+                where = match.start() if deepest <= MAX_NESTING + 1 else where
+        elif ch in "})":
+            depth = max(depth - 1, 0)
+    return deepest, where
+
+
+def _parse_results(text: str, filename: str) -> pp.ParseResults:
+    deepest, where = _nesting(text)
+    if deepest > MAX_NESTING:
+        line, col = pp.lineno(where, text), pp.col(where, text)
+        raise PolicySyntaxError(filename, line, col, f"nested deeper than {MAX_NESTING} levels")
+    needed = sys.getrecursionlimit()
+    if deepest > 16:  # pyparsing recurses per level: make room, then put the limit back
+        needed = max(needed, 1000 + deepest * _FRAMES_PER_LEVEL)
+    with _recursion_lock:
+        before = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(before, needed))
+        try:
+            return g.policy_file.parse_string(text, parse_all=True)
+        except RecursionError:
+            raise PolicySyntaxError(filename, 1, 1, "nested too deeply to parse") from None
+        finally:
+            sys.setrecursionlimit(before)
+
+
+def parse_located(text: str, *, filename: str = "<text>") -> tuple[m.PolicyFile, Locations]:
+    """`parse_policy`, plus where each item starts: {id(item): offset into `text`}.
+
+    Raises:
+        PolicySyntaxError: the text is not valid policy (line, column and a one-line reason).
+    """
+    try:
+        results = _parse_results(text, filename)
+    except pp.ParseBaseException as exc:
+        found = exc.line[exc.col - 1 : exc.col + 19].rstrip() if exc.line else ""
+        msg = exc.msg[0].lower() + exc.msg[1:] if exc.msg else "invalid syntax"
+        where = f", found {found!r}" if found else ", found end of file"
+        raise PolicySyntaxError(filename, exc.lineno, exc.col, msg + where) from None
+    locs: Locations = {}
+    try:
+        items = tuple(_item(r, locs) for r in results)
+    except LocatedError as exc:
+        line, col = pp.lineno(exc.loc, text), pp.col(exc.loc, text)
+        raise PolicySyntaxError(filename, line, col, exc.reason) from None
+    return m.PolicyFile(items, filename=filename), locs
 
 
 def parse_policy(text: str, *, filename: str = "<text>") -> m.PolicyFile:
@@ -265,17 +389,7 @@ def parse_policy(text: str, *, filename: str = "<text>") -> m.PolicyFile:
         The file's preamble items and profiles, in order.
 
     Raises:
-        AaprofError: "file:line:col: expected …" when the text is not valid policy.
+        AaprofError: "file:line:col: reason" when the text is not valid policy (a
+            PolicySyntaxError, which also carries the line, column and reason apart).
     """
-    try:
-        results = g.policy_file.parse_string(text, parse_all=True)
-    except pp.ParseBaseException as exc:
-        found = exc.line[exc.col - 1 : exc.col + 19].rstrip() if exc.line else ""
-        msg = exc.msg[0].lower() + exc.msg[1:] if exc.msg else "invalid syntax"
-        where = f", found {found!r}" if found else ", found end of file"
-        raise AaprofError(f"{filename}:{exc.lineno}:{exc.col}: {msg}{where}") from None
-    try:
-        items = tuple(_item(r) for r in results)
-    except ValueError as exc:
-        raise AaprofError(f"{filename}: {exc}") from None
-    return m.PolicyFile(items, filename=filename)
+    return parse_located(text, filename=filename)[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyparsing as pp
 
 # ---- punctuation and keywords, declared once ----------------------------------------------
@@ -19,12 +21,12 @@ def _kw(word: str) -> pp.ParserElement:
 (
     ABI, ALIAS, ALL, AUDIT, ALLOW, DENY, OWNER, CAPABILITY, NETWORK, UNIX, SIGNAL, PTRACE, DBUS,
     MOUNT, REMOUNT, UMOUNT, PIVOT_ROOT, CHANGE_PROFILE, SET, RLIMIT, USERNS, IO_URING, MQUEUE,
-    LINK, SUBSET, FILE, PROFILE, HAT, IF, ELSE, SAFE, UNSAFE,
+    LINK, SUBSET, FILE, PROFILE, HAT, IF, ELSE, SAFE, UNSAFE, OTHER,
 ) = (_kw(w) for w in (
     "abi", "alias", "all", "audit", "allow", "deny", "owner", "capability", "network", "unix",
     "signal", "ptrace", "dbus", "mount", "remount", "umount", "pivot_root", "change_profile",
     "set", "rlimit", "userns", "io_uring", "mqueue", "link", "subset", "file", "profile", "hat",
-    "if", "else", "safe", "unsafe",
+    "if", "else", "safe", "unsafe", "other",
 ))  # fmt: skip
 
 INCLUDE = pp.Regex(r"#?include\b").set_name("'include'")
@@ -52,14 +54,15 @@ KEY_OP = pp.Regex(r"(?P<key>[A-Za-z_][\w.]*)(?![\w.])\s*(?P<op>=|in(?=[\s(]))").
 # ---- conditions: key=value, key=(v1 v2), key in (v1, v2), peer=(key=value ...) -------------
 
 _value = (QUOTED | PAREN_WORD).set_name("value")
-value_list = pp.Group(LPAR + pp.ZeroOrMore(_value + pp.Opt(COMMA)) + RPAR).set_name("(values)")
+_commas = pp.ZeroOrMore(COMMA)  # AppArmor allows empty elements: `(a,,,b,)`
+value_list = pp.Group(LPAR + _commas + pp.ZeroOrMore(_value + _commas) + RPAR).set_name("(values)")
 inner_cond = pp.Group(KEY_OP + (value_list("list") | _value("value"))).set_name("condition")
 cond_group = pp.Group(LPAR + pp.OneOrMore(inner_cond + pp.Opt(COMMA)) + RPAR)
 cond = pp.Group(
     KEY_OP + (cond_group("conds") | value_list("list") | (QUOTED | WORD)("value"))
 ).set_name("condition")
 conds = pp.ZeroOrMore(cond)("conds")
-_paren_access = LPAR + pp.ZeroOrMore(PAREN_WORD + pp.Opt(COMMA)) + RPAR
+_paren_access = LPAR + _commas + pp.ZeroOrMore((QUOTED | PAREN_WORD) + _commas) + RPAR
 paren_access = pp.Group(_paren_access).set_name("(access)")
 access = pp.Group(_paren_access | BARE).set_name("access")
 
@@ -70,7 +73,7 @@ qualifiers = (
     pp.Opt(PRIORITY)
     + pp.Opt(AUDIT)("audit")
     + pp.Opt(ALLOW | DENY)("access")
-    + pp.Opt(OWNER)("owner")
+    + pp.Opt(OWNER("owner") | OTHER("other"))
 ).set_name("qualifiers")
 
 # ---- rule bodies (after the qualifiers, before the ','), one Tag each ---------------------------
@@ -116,7 +119,8 @@ io_uring_rule = _rule("io_uring", IO_URING + pp.Opt(access("access")) + conds)
 mqueue_rule = _rule("mqueue", MQUEUE + pp.Opt(access("access")) + conds + pp.Opt(PATH("name")))
 all_rule = _rule("all", ALL)
 link_rule = _rule("link", LINK + pp.Opt(SUBSET)("subset") + PATH("path") + ARROW + PATH("target"))
-_path_perms = (PERMS("perms") + PATH("path")) | (PATH("path") + pp.Opt(PERMS("perms")))
+_front_perms = pp.Tag("front") + pp.Opt(SAFE | UNSAFE)("exec_safety") + PERMS("perms")
+_path_perms = (_front_perms + PATH("path")) | (PATH("path") + pp.Opt(PERMS("perms")))
 file_rule = _rule(
     "file",
     (FILE("keyword") + pp.Opt(_path_perms) | _path_perms) + pp.Opt(ARROW + NAME("target")),
@@ -153,16 +157,23 @@ rlimit_rule = (
 
 # ---- preamble ---------------------------------------------------------------------------------
 
-_LINE_VALUE = pp.Regex(r'"(?:[^"\\\n]|\\.)*"|(?:[^\s"#\\]|\\.)+').set_whitespace_chars(" \t")
+_LINE_VALUE = pp.Regex(r'"(?:[^"\\\n]|\\.)*"|(?:[^\s"#\\]|\\[^\n])+').set_whitespace_chars(" \t")
+_CONTINUATION = pp.Suppress(pp.Regex(r"\\\r?\n").set_whitespace_chars(" \t"))
 variable = (
     pp.Tag("kind", "variable")
-    + pp.Regex(r"@\{(?P<name>\w+)\}\s*(?P<op>\+?=)")
-    + pp.Group(pp.ZeroOrMore(_LINE_VALUE))("values")
+    + pp.Regex(r"@(?P<brace>\{)?(?P<name>\w+)(?(brace)\})[ \t]*(?P<op>\+?=)")
+    + pp.Group(pp.ZeroOrMore(_LINE_VALUE | _CONTINUATION))("values")
 ).set_name("variable assignment")
 boolean = (
-    pp.Tag("kind", "boolean") + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*=\s*(?P<value>true|false)\b")
+    pp.Tag("kind", "boolean")
+    + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*=\s*(?P<value>(?i:true|false))\b")
 ).set_name("boolean")
-abi = (pp.Tag("kind", "abi") + ABI + (MAGIC_PATH | QUOTED)("path") + COMMA).set_name("abi")
+abi = (
+    pp.Tag("kind", "abi")
+    + ABI
+    + (MAGIC_PATH | QUOTED | pp.Regex(r'[^<\s,"][^\s,]*').set_name("path"))("path")
+    + COMMA
+).set_name("abi")
 include = (
     pp.Tag("kind", "include")
     + INCLUDE
@@ -179,23 +190,27 @@ comment = (pp.Tag("kind", "comment") + COMMENT("text")).set_name("comment")
 body = pp.Forward()
 body.set_name("profile body")
 block = (LBRACE + pp.Group(body)("body") - RBRACE).set_name("{ rules }")
-flag_list = pp.Group(LPAR + pp.ZeroOrMore(pp.Regex(r"[^\s,()]+") + pp.Opt(COMMA)) + RPAR)
+flag_list = pp.Group(LPAR + pp.OneOrMore(pp.Regex(r"[^\s,()]+") + pp.Opt(COMMA)) + RPAR)
 flags = (pp.Opt(pp.Regex(r"flags\s*=")) + flag_list("flags")).set_name("flags=(...)")
-xattrs = (pp.Regex(r"xattrs\s*=") + cond_group("xattrs")).set_name("xattrs=(...)")
+_xattr = pp.Group(KEY_OP + (value_list("list") | _value("value")) | _value("bare"))
+xattrs = (
+    pp.Regex(r"xattrs\s*=") + pp.Group(LPAR + pp.OneOrMore(_xattr + pp.Opt(COMMA)) + RPAR)("xattrs")
+).set_name("xattrs=(...)")
 _attachment = pp.Opt(~pp.Regex(r"(flags|xattrs)\s*=") + ~LPAR + PATH("attachment"))
+_HAT_NAME = r'\^(?P<name>"(?:[^"\\]|\\.)*"|(?:@\{\w+\}|[^\s,{"])+)'
 profile_head = (
     (PROFILE("keyword") + NAME("name") + _attachment)
     | (HAT("keyword") + NAME("name"))
-    | pp.Regex(r'\^(?P<name>"(?:[^"\\]|\\.)*"|[^\s,{"]+)')("keyword")
-    | PATH("name")
+    | pp.Regex(_HAT_NAME)("keyword")
+    | (PATH("name") + _attachment)
 )
 profile = (
     pp.Tag("kind", "profile") + qualifiers + profile_head + pp.Opt(xattrs) + pp.Opt(flags) + block
 ).set_name("profile")
-hat_ref = (
-    pp.Tag("kind", "hat_ref") + pp.Regex(r'\^(?P<name>"(?:[^"\\]|\\.)*"|[^\s,{"]+)') + COMMA
-).set_name("^hat")
-condition = pp.OneOrMore(pp.Regex(r"\$\{?\w+\}?|@\{\w+\}|[()]|(?:not|defined|and|or)\b"))
+hat_ref = (pp.Tag("kind", "hat_ref") + pp.Regex(_HAT_NAME) + COMMA).set_name("^hat")
+condition = pp.OneOrMore(
+    pp.Regex(r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or|(?i:true|false))\b")
+)
 conditional = pp.Forward()
 conditional.set_name("if block")
 conditional <<= (
@@ -210,13 +225,37 @@ qualified = (
     + qualifiers
     + ((LBRACE + pp.Group(body)("block") - RBRACE) | (pp.Group(rule_kinds)("rule") - COMMA))
 ).set_name("rule")
+
+
+_LEADING_SPACE = re.compile(r"\s*")
+
+
+def _located(text: str, loc: int, tokens: pp.ParseResults) -> None:
+    """Where an item starts (after whitespace): build.py reports semantic errors at it."""
+    match = _LEADING_SPACE.match(text, loc)
+    tokens["loc"] = match.end() if match else loc
+
+
 item = pp.MatchFirst(
-    [comment, include, variable, boolean, rlimit_rule, conditional, hat_ref, profile, qualified]
+    [
+        comment,
+        abi,
+        include,
+        variable,
+        boolean,
+        rlimit_rule,
+        conditional,
+        hat_ref,
+        profile,
+        qualified,
+    ]
 ).set_name("rule or profile")
+item.add_parse_action(_located)
 body <<= pp.ZeroOrMore(pp.Group(item))
 preamble_item = pp.MatchFirst([comment, abi, include, variable, boolean, alias]).set_name(
     "preamble"
 )
+preamble_item.add_parse_action(_located)
 policy_file = (
     pp.ZeroOrMore(pp.Group(preamble_item | item)) + pp.StringEnd().set_name("end of file")
 ).set_name("policy file")

@@ -81,6 +81,7 @@ def quote_path(value: str) -> str:
 def _qualifiers(q: m.Qualifiers) -> str:
     parts = [f"priority={q.priority}"] if q.priority is not None else []
     parts += ["audit"] * q.audit + ([q.access] if q.access else []) + ["owner"] * q.owner
+    parts += ["other"] * q.other
     return "".join(p + " " for p in parts if p)
 
 
@@ -93,6 +94,8 @@ def _access(access: frozenset[str], bare_one: bool = True) -> str:
 
 
 def _cond(c: m.Cond, sep: str = " ") -> str:
+    if not c.op:  # a bare xattrs value
+        return quote_name(c.key)
     values = [quote_name(v) for v in c.values]
     if c.op == "in":
         return f"{c.key} in ({sep.join(values)})"
@@ -120,6 +123,9 @@ def _perms(rule: m.FileRule) -> str:
 def _file(r: m.FileRule) -> str:
     perms = _perms(r)
     head = "file" if r.keyword or r.path is None else ""
+    if r.exec_safety and perms and r.path is not None:  # `unsafe px /x`: perms go first
+        parts = [p for p in (head, r.exec_safety, perms, quote_path(r.path)) if p]
+        return " ".join(parts) + _opt(" -> ", r.target)
     parts = [p for p in (head, _opt("", r.path, quote_path), perms) if p]
     return " ".join(parts) + _opt(" -> ", r.target)
 

@@ -61,9 +61,24 @@ def test_check_reports_both_parsers(files: tuple[Path, Path], tmp_path: Path) ->
     result = run("check", "--format", "json", str(files[0]), str(bad))
     assert result.exit_code == 1
     doc = {d["file"]: d for d in json.loads(result.stdout)}
-    assert doc[str(files[0])] == {"file": str(files[0]), "aaprof": "ok", "apparmor_parser": "ok"}
+    assert doc[str(files[0])] == {
+        "file": str(files[0]),
+        "aaprof": "ok",
+        "apparmor_parser": "ok",
+        "problems": [],
+    }
     assert doc[str(bad)]["aaprof"].startswith(f"error: {bad}:3:")
+    assert doc[str(bad)]["problems"][0]["line"] == 3
     assert doc[str(bad)]["apparmor_parser"].startswith("rejected:")
+
+
+def test_check_reports_semantic_errors_at_their_line(tmp_path: Path) -> None:
+    policy = tmp_path / "p"
+    policy.write_text("profile p {\n  /etc/x r,\n  owner capability chown,\n}\n")
+    result = run("check", "--no-compile", str(policy))
+    assert result.exit_code == 1
+    first = result.stdout.splitlines()[0]
+    assert first == f"{policy}:3:3: 'owner' applies to file rules only, not to a capability rule"
 
 
 def test_check_names_a_missing_include(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import shared_corpus
 from aaprof.errors import AaprofError
 from aaprof.model.profile import PolicyFile
 from aaprof.profiles.build import parse_policy
+from aaprof.profiles.check import check_text
 from aaprof.profiles.render import render_policy
 from profiles.compiled import (
     BASE,
@@ -119,3 +120,20 @@ def test_rendering_compiles_the_same(source: PolicySource) -> None:
         f"{source.path}: the rendering compiles to a different policy "
         f"({difference(reference, compiled)})\n--- rendered:\n{rendered}"
     )
+
+
+@pytest.mark.parametrize("source", DEBIAN, ids=lambda s: s.id)
+def test_check_agrees_with_apparmor_parser(source: PolicySource) -> None:
+    """aaprof's own verdict (no apparmor_parser) is apparmor_parser 3.0.8's, file by file."""
+    require_parser()
+    problems = check_text(
+        source.read(),
+        filename=str(source.path),
+        include_dirs=(BASE,),
+        fragment=source.kind != "profile",
+    )
+    reference = _reference(source)
+    if isinstance(reference, AaprofError):
+        assert problems, f"apparmor_parser rejects {source.path}, aaprof does not: {reference}"
+    else:
+        assert not problems, f"aaprof rejects {source.path}, apparmor_parser does not: {problems}"
