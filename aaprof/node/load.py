@@ -1,7 +1,8 @@
 """`aaprof node load`: load a directory of profiles, own only what was loaded, prune safely.
 
-One pass (`sync`) validates every file first (apparmor_parser compiles each: a bad one is
-reported by file and line and the others go on), then loads each compiled file with one write
+One pass (`sync`) validates every file first (aaprof's own check, `profiles.check.check_text`,
+then apparmor_parser compiles each: a bad one is reported by file, line and column and the
+others go on), then loads each compiled file with one write
 to securityfs `.replace`, then reads securityfs back to verify each profile is loaded in the
 intended mode. A profile loaded by someone else (not in the state) is never replaced. With
 `prune`, a profile the loader owns whose file is gone is unloaded only when no process is
@@ -19,6 +20,7 @@ from pathlib import Path
 from aaprof.errors import AaprofError
 from aaprof.node.host import Host, profiles_of_label
 from aaprof.node.state import MARKER, Owned, State, read_state, write_state
+from aaprof.profiles.check import check_text
 from aaprof.profiles.compile import DEFAULT_BASE, compile_policy, profile_names
 
 MODES = ("enforce", "complain", "as-written")
@@ -153,9 +155,13 @@ def _compile(path: Path, options: LoadOptions) -> _Compiled:
         text = path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as exc:
         raise AaprofError(f"{path}: {exc.strerror}") from None
+    # aaprof's own check first: every problem at file:line:col, whatever the node's parser version
+    base, includes = options.base, options.include_dirs
+    problems = check_text(text, filename=str(path), include_dirs=(*includes, base))
+    if problems:
+        raise AaprofError("; ".join(str(p) for p in problems))
     # the marker goes last, so apparmor_parser's line numbers are the file's own
     marked = f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{MARKER}\n"
-    base, includes = options.base, options.include_dirs
     names = profile_names(marked, base=base, name=str(path), include_dirs=includes)
     if not names:
         raise AaprofError(f"{path}: defines no profile")

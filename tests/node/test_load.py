@@ -67,7 +67,7 @@ def test_bad_profile_named_with_line_and_others_load(tmp_path: Path) -> None:
     result = sync(host, opts)
     failed = [o for o in result.outcomes if o.action == "failed"]
     assert len(failed) == 1 and failed[0].file == str(bad)
-    assert "line 3" in failed[0].message, failed[0].message
+    assert f"{bad}:3:" in failed[0].message, failed[0].message  # file:line:col
     assert _actions(result)["k8s-a"] == "loaded"
     assert not result.ok
 
