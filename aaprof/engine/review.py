@@ -18,6 +18,7 @@ from aaprof.engine.session import Session
 from aaprof.engine.suggest import Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
+from aaprof.profiles.check import check_text
 
 __all__ = [
     "AUDITS",
@@ -299,12 +300,15 @@ def typed(row: Row, text: str) -> Decision:
 
 
 def check_rule(text: str) -> str | None:
-    """None when `text` is exactly one rule or include in the policy language, else why not."""
+    """None when `text` is exactly one valid rule or include in the policy language, else why
+    not: a syntax error, or what `aaprof profile check` says of it (an unknown signal, `owner`
+    on a capability, …) with its column."""
     try:
         parse_rule(text)
     except AaprofError as exc:
         return str(exc)
-    return None
+    problems = check_text(text.strip() + "\n", filename="rule", fragment=True)
+    return None if not problems else f"col {problems[0].col}: {problems[0].reason}"
 
 
 def cycle(row: Row, kinds: frozenset[str]) -> Decision | None:

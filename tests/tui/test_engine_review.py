@@ -84,6 +84,10 @@ def test_check_rule_says_why(session: Session) -> None:
     assert r.check_rule("/etc/hosts r,") is None
     assert r.check_rule("/etc/hosts r") is not None
     assert r.check_rule("/a r,\n/b r,") is not None
+    # what `aaprof profile check` says of a rule that parses
+    assert r.check_rule("signal (send) set=(bogus),") == "col 1: unknown signal 'bogus'"
+    assert "owner" in (r.check_rule("owner capability sys_admin,") or "")
+    assert r.check_rule("@{HOME}/.cache/** rw,") is None
 
 
 def test_save_compiles_first_and_writes_nothing_on_error(
