@@ -112,7 +112,7 @@ def _parse_text(
     else:
         prefix, payload = text[: stamp.start()], text[stamp.end() :]
         legacy = stamp.group(5) or stamp.group(1)
-        time = epoch_to_time(int(stamp.group(2)), int(stamp.group(3)[:3].ljust(3, "0")))
+        time = _stamp_time(stamp.group(2), stamp.group(3))
         serial = int(stamp.group(4))
         if legacy is not None and _LEGACY_FREE_TEXT.match(text, stamp.start()):
             return Unparsed("free-text AppArmor 2.0 record (type=APPARMOR)")
@@ -155,6 +155,21 @@ def _payload_event(
     if event is None:
         return Unparsed("record without apparmor= mode")
     return event
+
+
+_STAMP_TIMES: dict[tuple[str, str], datetime] = {}
+
+
+def _stamp_time(seconds: str, fraction: str) -> datetime:
+    """The time of a stamp's `<seconds>.<fraction>` (cached: records come many per millisecond)."""
+    key = (seconds, fraction)
+    time = _STAMP_TIMES.get(key)
+    if time is None:
+        if len(_STAMP_TIMES) >= 4096:
+            _STAMP_TIMES.clear()
+        time = epoch_to_time(int(seconds), int(fraction[:3].ljust(3, "0")))
+        _STAMP_TIMES[key] = time
+    return time
 
 
 def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime | None]:

@@ -117,9 +117,14 @@ class Reader:
     progress: Callable[[int], None] | None = None
     stats: ReadStats = field(default_factory=ReadStats)
     _dedup: Deduplicator = field(default_factory=Deduplicator)
+    _single: bool = False  # reading one text input alone (no copies to look for)
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
-        for item in inputs:
+        items = list(inputs)
+        # Copies of a record come from two origins; one text input read alone has one origin
+        # for its stamped lines (and unstamped lines have no identity): nothing to match.
+        self._single = len(items) == 1 and not items[0].journal
+        for item in items:
             try:
                 if item.journal:
                     yield from self._journal(item)
@@ -139,7 +144,8 @@ class Reader:
         """The event of a parse result, or None: counted, checked for duplicates."""
         if result is None or isinstance(result, Unparsed):
             return self._counted(result, source, None, False)
-        if not isinstance(line, bytes):
+        if not isinstance(line, bytes) or (self._single and line[:1] != b"{"):
+            # (a JSON line may be journald's audit copy or its kernel copy: always matched)
             return self._counted(result, source, None, False)
         return self._counted(result, source, record_identity(line), b"audit(" in line)
 

@@ -243,6 +243,13 @@ class _Builder:
         self.fields[name] = _typed(key, value)
 
     def finish_fallbacks(self) -> None:
+        if not self.extra.keys().isdisjoint(_FALLBACK_OF_KEY):
+            self._fallbacks()
+        if str(self.fields.get("operation", "")).startswith("dbus") and "requested" in self.fields:
+            # D-Bus daemons write one `mask=`: what was asked, and what was (or would be) denied.
+            self.fields.setdefault("denied", self.fields["requested"])
+
+    def _fallbacks(self) -> None:
         for key, name in _FALLBACK_OF_KEY.items():
             value = self.extra.get(key)
             if value is None or name in self.fields:
@@ -251,9 +258,6 @@ class _Builder:
                 continue
             del self.extra[key]
             self.fields[name] = _typed(name, str(value))
-        if str(self.fields.get("operation", "")).startswith("dbus") and "requested" in self.fields:
-            # D-Bus daemons write one `mask=`: what was asked, and what was (or would be) denied.
-            self.fields.setdefault("denied", self.fields["requested"])
 
 
 def _typed(key: str, value: str) -> object:

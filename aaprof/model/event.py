@@ -122,13 +122,13 @@ class Event:
         """
         out: dict[str, object] = {}
         if self.time is not None:
-            out["time"] = self.time.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            out["time"] = _time_text(self.time)
             out["epoch"] = self.epoch
         for key, attr in JSON_FIELDS:
             value = getattr(self, attr)
             if value is None:
                 continue
-            if isinstance(value, str):
+            if value.__class__ is str and not value.isascii():  # ASCII is always valid UTF-8
                 _put_text(out, key, value)
             else:
                 out[key] = value
@@ -139,12 +139,27 @@ class Event:
         if self.extra:
             extra: dict[str, object] = {}
             for key, value in self.extra.items():
-                if isinstance(value, str):
+                if isinstance(value, str) and not value.isascii():
                     _put_text(extra, key, value)
                 else:
                     extra[key] = value
             out["extra"] = extra
         return out
+
+
+# The text of recent whole seconds: records come in bursts within one second.
+_SECOND_TEXT: dict[tuple[int, int, int, int, int, int], str] = {}
+
+
+def _time_text(time: datetime) -> str:
+    """`2024-11-23T00:00:00.123Z`, as strftime would give it, the seconds' part cached."""
+    key = (time.year, time.month, time.day, time.hour, time.minute, time.second)
+    text = _SECOND_TEXT.get(key)
+    if text is None:
+        if len(_SECOND_TEXT) >= 4096:
+            _SECOND_TEXT.clear()
+        text = _SECOND_TEXT[key] = time.strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{text}{time.microsecond // 1000:03d}Z"
 
 
 def _put_text(out: dict[str, object], key: str, value: str) -> None:

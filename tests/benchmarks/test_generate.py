@@ -29,7 +29,7 @@ def generate(outdir: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("bench")
-    generate(outdir)
+    generate(outdir, "--mix", "clean")
     return outdir
 
 
@@ -80,13 +80,13 @@ def test_kern_log_is_ninety_percent_noise(data: Path) -> None:
 
 
 def test_same_seed_same_bytes(tmp_path: Path, data: Path) -> None:
-    generate(tmp_path)
+    generate(tmp_path, "--mix", "clean")
     for name in ("audit.log", "kern.log"):
         assert (tmp_path / name).read_bytes() == (data / name).read_bytes()
 
 
 def test_with_class_writes_newer_kernels_layout(tmp_path: Path) -> None:
-    generate(tmp_path, "--with-class", "--only", "audit")
+    generate(tmp_path, "--mix", "clean", "--with-class", "--only", "audit")
     text = (tmp_path / "audit.log").read_text(encoding="ascii")
     assert 'class="file"' in text and 'requested="' in text
     assert not (tmp_path / "kern.log").exists()
