@@ -177,6 +177,25 @@ class _Counts:
 def _key_fields(key: RawKey) -> HeadFields:
     """(mode, operation, class, profile, name) of a raw key, as the full parser gives them."""
     head, has_family, has_mask = (key, False, False) if isinstance(key, bytes) else key
+    at = _name_at(head)
+    if at >= 0 and _one_value(head[at + 6 :]):
+        # `... name=<one value>`: the rest is the same for every name (temp files, /proc/<pid>)
+        base_key = (head[:at], has_family, has_mask)
+        base = _KEY_BASES.get(base_key)
+        if base is None:
+            if len(_KEY_BASES) >= 4096:
+                _KEY_BASES.clear()
+            prefix = head[:at] + b' name=""'
+            base = _KEY_BASES[base_key] = _all_key_fields(prefix, has_family, has_mask)
+        name = decode_value("name", head[at + 6 :].decode("utf-8", "surrogateescape"))
+        return base[0], base[1], base[2], base[3], name
+    return _all_key_fields(head, has_family, has_mask)
+
+
+_KEY_BASES: dict[tuple[bytes, bool, bool], HeadFields] = {}
+
+
+def _all_key_fields(head: bytes, has_family: bool, has_mask: bool) -> HeadFields:
     mode, operation, class_, profile, name = _head_fields(head)
     if class_ is None:
         hint: dict[str, object] = {"operation": operation}
@@ -376,20 +395,47 @@ class _Scan:
                 stream.close()
 
     def _chunk(self, chunk: bytes, size: int) -> None:
-        """Count the records of `chunk[:size]` (whole lines; not sliced, to copy nothing)."""
+        """Count the records of `chunk[:size]` (whole lines; not sliced, to copy nothing).
+
+        One regex pass finds the stamped records; the lines it does not cover (no stamp,
+        USER_AVC, JSON, a legacy type, two records in a line) go, each alone, to the full
+        parser, in file order with the counted records that need it.
+        """
         start = self._continue_held(chunk, size) if self.joiner.held is not None else 0
         self._line_at, self._lines_before = start, self.lines + chunk.count(b"\n", 0, start)
+        odd = _odd_lines(chunk, start, size)
         found = _RECORD.findall(chunk, start, size)
-        if len(found) == chunk.count(b"apparmor=", start, size) and not any(
-            chunk.find(mark, start, size) >= 0 for mark in _SLOW_MARKS
-        ):
-            self.where = start  # where the last record handed to the full parser was found
+        expected = chunk.count(b"apparmor=", start, size)
+        taken: list[tuple[bytes, bytes]] = []
+        for line_start, line_end in odd:
+            line = chunk[line_start:line_end]
+            expected -= line.count(b"apparmor=")
+            record = _RECORD.search(line)
+            if record is not None:
+                taken.append((record.group(1), record.group(2)))
+        if len(found) - len(taken) != expected:
+            self._by_stretch(chunk, start, size, odd)  # an `apparmor=` the regex misses
+            return
+        for pair in taken:
+            found.remove(pair)  # rare: a legacy record, two records in one line
+        self.where = start  # where the last record handed to the full parser was found
+        if not odd:
             self._count(chunk, size, found)
             return
-        # Lines the regex does not cover (no stamp, USER_AVC, JSON, two records in a line):
-        # each alone goes to the full parser; the stretches between them are counted as above.
+        slow: list[int] = []
+        self._count(chunk, size, found, slow)
+        lines = sorted([*odd, *((chunk.rfind(b"\n", 0, at) + 1, -1) for at in slow)])
         pos = start
-        for line_start, line_end in _odd_lines(chunk, start, size):
+        for line_start, line_end in lines:
+            if line_start < pos:
+                continue  # the continuation of a line just read
+            end = line_end if line_end >= 0 else chunk.find(b"\n", line_start, size) + 1 or size
+            pos = self._slow_line(chunk, line_start, end, size)
+
+    def _by_stretch(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> None:
+        """The odd lines fully parsed, the stretches between them counted, in file order."""
+        pos = start
+        for line_start, line_end in odd:
             if line_start < pos:
                 continue  # the continuation of a line just read
             if pos < line_start:
@@ -399,11 +445,10 @@ class _Scan:
             self._stretch(chunk, pos, size, size)
 
     def _stretch(self, chunk: bytes, start: int, end: int, size: int) -> None:
-        """Count the stamped records of `chunk[start:end]`, or read it line by line if odd."""
+        """Count the stamped records of `chunk[start:end]` (no odd line), or read it line by
+        line if the regex still misses one (a line with two records)."""
         found = _RECORD.findall(chunk, start, end)
-        if len(found) == chunk.count(b"apparmor=", start, end) and not any(
-            chunk.find(mark, start, end) >= 0 for mark in _SLOW_MARKS
-        ):
+        if len(found) == chunk.count(b"apparmor=", start, end):  # (no slow mark: not odd)
             self.where = start
             self._count(chunk, size, found)
             return
@@ -449,7 +494,15 @@ class _Scan:
         self._full(number, line)
         return line_end
 
-    def _count(self, chunk: bytes, size: int, found: list[tuple[bytes, bytes]]) -> None:
+    def _count(
+        self,
+        chunk: bytes,
+        size: int,
+        found: list[tuple[bytes, bytes]],
+        slow: list[int] | None = None,
+    ) -> None:
+        """Count found records; those the head cannot decide go to the full parser, or their
+        positions to `slow` for the caller to parse in order."""
         keys, plans = self.counts.keys, self.counts.plans
         records = 0
         for stamp, record in found:
@@ -463,7 +516,11 @@ class _Scan:
                 or (plan.name and record.find(b" name=", end) >= 0)
                 or (plan.klass and record.find(b" class=", end) >= 0)
             ):
-                self._record_by_line(chunk, size, record)
+                if slow is None:
+                    self._record_by_line(chunk, size, record)
+                else:
+                    self.where = chunk.find(record, self.where, size)
+                    slow.append(self.where)
                 continue
             if self.check_copies and self.reader.is_duplicate(
                 (stamp, identity_payload(record)), self.origin

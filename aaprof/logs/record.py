@@ -305,6 +305,69 @@ def parse_payload(
     Returns:
         The Event, or None when the payload carries no AppArmor mode.
     """
+    pid = _one_pid(payload)
+    if pid is not None:
+        # Records that differ only by their process id are parsed once (a bounded cache).
+        start, end = pid.span()
+        key = (payload[:start] + payload[end:], legacy_type, user_avc)
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            if len(_PARSED) >= PARSED_KEPT:
+                _PARSED.clear()
+            parsed = _PARSED[key] = _parse_fields(payload, legacy_type, user_avc)
+        if parsed is None:
+            return None
+        mode, fields, extra = parsed
+        return Event(
+            mode=mode,
+            time=time,
+            serial=serial,
+            node=node,
+            source=source,
+            extra=dict(extra),
+            **{**fields, "pid": int(pid.group())},  # type: ignore[arg-type]
+        )
+    parsed = _parse_fields(payload, legacy_type, user_avc)
+    if parsed is None:
+        return None
+    mode, fields, extra = parsed
+    return Event(
+        mode=mode,
+        time=time,
+        serial=serial,
+        node=node,
+        source=source,
+        extra=extra,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+_DIGITS: Final = re.compile(r"\d+(?=\s|$)")
+
+
+def _one_pid(payload: str) -> re.Match[str] | None:
+    """The digits of the payload's one `pid=` key, or None (none, several, or not a number)."""
+    found = None
+    at = payload.find("pid=")
+    while at >= 0:
+        if at == 0 or payload[at - 1] in " \t\"'\x1d":
+            if found is not None:
+                return None
+            found = at
+        at = payload.find("pid=", at + 4)
+    return None if found is None else _DIGITS.match(payload, found + 4)
+
+
+# Parsed payloads without their pid, most recent first out: bounded whatever the input.
+PARSED_KEPT = 8192
+_PARSED: dict[tuple[str, str | None, bool], tuple[str, dict[str, object], dict[str, Scalar]] | None]
+_PARSED = {}
+
+
+def _parse_fields(
+    payload: str, legacy_type: str | None, user_avc: bool
+) -> tuple[str, dict[str, object], dict[str, Scalar]] | None:
+    """(mode, Event fields, extra) of a payload, or None when it carries no AppArmor mode."""
     builder = _Builder()
     fields = builder.fields
     for key, raw in tokens(payload):
@@ -336,12 +399,4 @@ def parse_payload(
             fields["class_"] = derived
     if fields.get("error") is None:
         fields.pop("error", None)
-    return Event(
-        mode=mode,
-        time=time,
-        serial=serial,
-        node=node,
-        source=source,
-        extra=builder.extra,
-        **fields,  # type: ignore[arg-type]
-    )
+    return mode, fields, builder.extra
