@@ -36,6 +36,14 @@ _ISO: Final = re.compile(
     r"^(?:<\d+>1 )?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
     r" (\S+) \S*:?"
 )
+# journalctl -o short-monotonic (`[ 1234.567890] host tag:`): a host, no wall-clock time.
+_MONOTONIC: Final = re.compile(r"^\[ *\d+\.\d+\] ([^\s:\[]+) [\w./@-]+(?:\[\d+\])?:")
+# journalctl -o short-unix (`1732400000.123456 host tag:`).
+_UNIX_PREFIX: Final = re.compile(r"^(\d{9,11})(?:\.(\d+))? ([^\s:\[]+) [\w./@-]+(?:\[\d+\])?:")
+# syslog-ng and others: `Nov 23 2024 00:00:00 host tag:` (a year after the day).
+_RFC3164_YEAR: Final = re.compile(
+    r"^(?:<\d+>)?([A-Z][a-z]{2}) +(\d{1,2}) (\d{4}) (\d\d):(\d\d):(\d\d)(?:\.\d+)? (\S+) \S*:"
+)
 _LEGACY_FREE_TEXT: Final = re.compile(r"type=APPARMOR\b(?!_)")
 
 
@@ -80,6 +88,8 @@ def parse_line(
     """
     text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
     text = text.rstrip("\r\n")
+    if text[:1] == "\x00":
+        text = text.lstrip("\x00")  # what an unclean shutdown leaves before the next line
     try:
         if text.lstrip()[:1] == "{":
             return _parse_journal_json(text, source, node)
@@ -191,6 +201,28 @@ def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime |
             tzinfo=UTC,
         )
         return m.group(6), when
+    m = _RFC3164_YEAR.match(prefix)
+    if m:
+        month = _MONTHS.get(m.group(1))
+        if month is None:
+            return m.group(7), None
+        when = datetime(
+            int(m.group(3)),
+            month,
+            int(m.group(2)),
+            int(m.group(4)),
+            int(m.group(5)),
+            int(m.group(6)),
+            tzinfo=UTC,
+        )
+        return m.group(7), when
+    m = _UNIX_PREFIX.match(prefix)
+    if m:
+        fraction = (m.group(2) or "")[:3].ljust(3, "0")
+        return m.group(3), epoch_to_time(int(m.group(1)), int(fraction))
+    m = _MONOTONIC.match(prefix)
+    if m:
+        return m.group(1), None
     m = _ISO.match(prefix)
     if m:
         stamp = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}"

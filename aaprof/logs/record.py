@@ -43,6 +43,7 @@ _UNTRUSTED: Final = frozenset(
         "tcontext",
         "srcpath",
         "path",
+        "ns",
     }
 )
 
@@ -99,6 +100,7 @@ _FALLBACK_OF_KEY: Final = {
     "src": "lport",
     "daddr": "faddr",
     "dest": "fport",
+    "ns": "namespace",
 }
 
 # In a USER_AVC record these keys are auditd's, about the D-Bus daemon, not the subject.
@@ -154,8 +156,33 @@ def decode_value(key: str, raw: str) -> str:
 
 
 def tokens(payload: str) -> list[tuple[str, str]]:
-    """The raw `(key, value)` pairs of a payload, in order, duplicates included."""
-    return _TOKEN.findall(payload.replace("\x1d", " "))
+    """The raw `(key, value)` pairs of a payload, in order, duplicates included.
+
+    auditd's ENRICHED tail starts at a 0x1D byte; pasted into an issue tracker it shows as `^]`
+    or is lost (`ouid=0FSUID="otis"`). A bare value is cut where such an uppercase key follows.
+    """
+    pairs: list[tuple[str, str]] = _TOKEN.findall(payload.replace("\x1d", " "))
+    if "^]" in payload or (
+        "\x1d" not in payload and ("UID=" in payload or "GID=" in payload or "ARCH=" in payload)
+    ):
+        pairs = _split_lost_separators(pairs)
+    return pairs
+
+
+# Where a bare value runs into an uppercase key: after `^]`, or a digit or lowercase letter.
+_LOST_SEPARATOR: Final = re.compile(r"\^\](?=[A-Z])|(?<=[0-9a-z)?])(?=[A-Z][A-Z0-9_]*=)")
+
+
+def _split_lost_separators(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, raw in pairs:
+        cut = None if raw[:1] in {'"', "'"} else _LOST_SEPARATOR.search(raw)
+        if cut is None:
+            out.append((key, raw))
+            continue
+        out.append((key, raw[: cut.start()]))
+        out.extend(_split_lost_separators(_TOKEN.findall(raw[cut.end() :])))
+    return out
 
 
 def _to_int(text: str) -> int | None:
@@ -182,15 +209,15 @@ _NET_OPERATIONS: Final = frozenset(
 
 
 def class_of_operation(operation: str) -> str | None:
-    """The class an operation implies on its own, or None when the record's fields decide."""
+    """The class an operation implies on its own, or None when the record's fields decide
+    (the file_* operations and the socket operations: a `sendmsg` with a file mask and no
+    socket family is a file access)."""
     if operation in _CLASS_OF_OPERATION:
         return _CLASS_OF_OPERATION[operation]
     if operation.startswith("dbus"):
         return "dbus"
     if operation in _FILE_OPERATIONS:
         return "file"
-    if operation in _NET_OPERATIONS:
-        return "net"
     return None
 
 
@@ -205,7 +232,9 @@ def derive_class(fields: dict[str, object]) -> str | None:
     if "family" in fields or "sock_type" in fields:
         return "net"
     if "requested" in fields or "denied" in fields or "name" in fields:
-        return "file"
+        return "file"  # (a sendmsg on a file: a mask, a name, no socket family)
+    if operation in _NET_OPERATIONS:
+        return "net"
     return None
 
 
