@@ -134,7 +134,9 @@ def rotated_set(data: Path) -> list[str]:
     return from_aaprof.stdout.split()
 
 
-def steps_for(data: Path, scale: int, aaprof: list[str] | None) -> list[Step]:
+def steps_for(
+    data: Path, scale: int, aaprof: list[str] | None, jsonl_large: bool = True
+) -> list[Step]:
     py, ref = sys.executable, str(BENCH / "libapparmor_summary.py")
     steps = []
     files = {
@@ -161,7 +163,7 @@ def steps_for(data: Path, scale: int, aaprof: list[str] | None) -> list[Step]:
             steps.append(Step(name, f"{FIELDS}, DENIED only", denied))
         steps += aaprof_steps(name, paths, aaprof, jsonl=name in {"audit", "kern"})
     large = str(data / f"x{scale}" / "audit.log")
-    return steps + aaprof_steps(f"audit×{scale}", [large], aaprof, once=True, jsonl=True)
+    return steps + aaprof_steps(f"audit×{scale}", [large], aaprof, once=True, jsonl=jsonl_large)
 
 
 def aaprof_steps(
@@ -419,11 +421,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=3, help="size of the large input, × records")
     parser.add_argument("--data", type=Path, default=BENCH / "data", help="where the inputs live")
     parser.add_argument("--write-docs", action="store_true", help=f"put the table into {DOCS}")
+    parser.add_argument(
+        "--no-large-jsonl", action="store_true", help="skip --format jsonl on the large input"
+    )
     args = parser.parse_args(argv)
     check_libapparmor()
     ensure_data(args.data, args.records, args.scale)
     aaprof = aaprof_command()
-    steps = steps_for(args.data, args.scale, aaprof)
+    steps = steps_for(args.data, args.scale, aaprof, not args.no_large_jsonl)
     before = aaprof_version()
     results = run_steps(steps, args.repeat, aaprof is not None)
     after = aaprof_version()
