@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -121,17 +122,26 @@ class Event:
         bytes, hex-encoded, under `<key>_hex`.
         """
         out: dict[str, object] = {}
-        if self.time is not None:
-            out["time"] = _time_text(self.time)
-            out["epoch"] = self.epoch
-        for key, attr in JSON_FIELDS:
-            value = getattr(self, attr)
-            if value is None:
-                continue
-            if value.__class__ is str and not value.isascii():  # ASCII is always valid UTF-8
-                _put_text(out, key, value)
-            else:
-                out[key] = value
+        time = self.time
+        if time is not None:
+            known = _TIME_FIELDS.get(time) if time.tzinfo is UTC else None
+            if known is None:
+                if len(_TIME_FIELDS) >= 4096:
+                    _TIME_FIELDS.clear()
+                known = (_time_text(time), self.epoch)
+                if time.tzinfo is UTC:  # (equal times in other zones print other digits)
+                    _TIME_FIELDS[time] = known
+            out["time"], out["epoch"] = known
+        values = _JSON_VALUES(self)  # every attribute in one C call
+        texts = [v for v in values if v.__class__ is str]
+        if "".join(texts).isascii():  # ASCII is always valid UTF-8: nothing to check per value
+            out.update({k: v for k, v in zip(_JSON_KEYS, values, strict=True) if v is not None})
+        else:
+            for key, value in zip(_JSON_KEYS, values, strict=True):
+                if isinstance(value, str):
+                    _put_text(out, key, value)
+                elif value is not None:
+                    out[key] = value
         if self.source is not None:
             out["source"] = self.source.to_dict()
         if self.container is not None:
@@ -147,6 +157,8 @@ class Event:
         return out
 
 
+# `time` and `epoch` of recent times: records come in bursts, many to one stamp.
+_TIME_FIELDS: dict[datetime, tuple[str, float | None]] = {}
 # The text of recent whole seconds: records come in bursts within one second.
 _SECOND_TEXT: dict[tuple[int, int, int, int, int, int], str] = {}
 
@@ -183,6 +195,10 @@ JSON_FIELDS: tuple[tuple[str, str], ...] = tuple(
         *("addr", "peer_addr", "laddr", "lport", "faddr", "fport", "bus", "path"),
         *("interface", "member", "fstype", "srcname", "flags", "info", "error"),
     )
+)
+_JSON_KEYS: tuple[str, ...] = tuple(key for key, _ in JSON_FIELDS)
+_JSON_VALUES: Callable[[Event], tuple[object, ...]] = operator.attrgetter(
+    *(attr for _, attr in JSON_FIELDS)
 )
 
 
