@@ -196,6 +196,8 @@ def run_steps(steps: list[Step], repeat: int, aaprof_ready: bool) -> list[Result
         result = measure(step, 1 if step.once else repeat)
         if result.exit_code != 0:
             print(f"    failed (exit {result.exit_code}): {result.stderr.strip()}", file=sys.stderr)
+        peak = f"{result.rss_mb:.0f}/{result.tree_rss_mb:.0f} MB"
+        print(f"    {result.seconds:.2f} s, peak RSS {peak}", file=sys.stderr, flush=True)
         results.append(result)
     return results
 

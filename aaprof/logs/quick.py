@@ -15,15 +15,18 @@ tests/logs/test_quick.py checks.
 
 from __future__ import annotations
 
-import lzma
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 from aaprof.errors import AaprofError
+from aaprof.logs.chunks import chunks as _chunks
+from aaprof.logs.chunks import mark_positions
+from aaprof.logs.chunks import newlines as _newlines
+from aaprof.logs.chunks import tell as _tell
 from aaprof.logs.lines import identity_payload, parse_line
 from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.record import class_of_operation, decode_value, derive_class, tokens
@@ -32,7 +35,6 @@ from aaprof.logs.sources import COMPRESSED_MAGIC, Continuations, Input, open_inp
 from aaprof.logs.summary import Summary
 from aaprof.model.event import Event, SourceRef
 
-CHUNK = 1 << 20
 # A plain file at least this large is read by two processes.
 PARALLEL_MIN_BYTES = 32 << 20
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
@@ -454,7 +456,7 @@ class _Scan:
             return
         fast: list[tuple[bytes, bytes]] = []
         pos = start
-        for at in _mark_positions(chunk, start, end):
+        for at in mark_positions(chunk, start, end, _MARKS):
             if at < pos:
                 continue  # in a line already taken
             line_start = chunk.rfind(b"\n", 0, at) + 1
@@ -605,62 +607,3 @@ def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:
             lines.append((line_start, chunk.find(b"\n", at, size) + 1 or size))
             last = line_start
     return lines
-
-
-def _mark_positions(chunk: bytes, start: int, size: int) -> list[int]:
-    """Where `chunk[start:size]` holds a mark, in order (bytes.find: memchr speed, no regex)."""
-    positions = []
-    for mark in _MARKS:
-        at = chunk.find(mark, start, size)
-        while at >= 0:
-            positions.append(at)
-            at = chunk.find(mark, at + 1, size)
-    positions.sort()
-    return positions
-
-
-def _newlines(chunk: bytes) -> int:
-    """How many newlines a buffer holds (the pieces of `_chunks` have none after their size).
-
-    bytes.split finds a single byte with memchr; bytes.count compares byte by byte, which
-    measured twice as slow on a megabyte of log here.
-    """
-    return len(chunk.split(b"\n")) - 1
-
-
-def _tell(stream: BinaryIO) -> int:
-    """Bytes read so far, or 0 for a pipe."""
-    try:
-        return stream.tell()
-    except OSError:
-        return 0
-
-
-def _chunks(stream: BinaryIO, name: str, end: int | None) -> Iterator[tuple[bytes, int]]:
-    """(buffer, size): `buffer[:size]` is whole lines, about CHUNK bytes; up to byte `end`.
-
-    A read that stops inside a line is completed with readline() and that line comes as a
-    small buffer of its own, so no large buffer is ever copied (copies of fresh megabytes cost
-    page faults, about as much here as scanning them).
-    """
-    left = -1 if end is None else end - _tell(stream)
-    try:
-        while left:
-            data = stream.read(CHUNK if left < 0 else min(CHUNK, left))
-            if not data:
-                return
-            if left > 0:
-                left -= len(data)
-            if data[-1:] == b"\n" or not left:
-                yield data, len(data)
-                continue
-            cut = data.rfind(b"\n") + 1
-            more = stream.readline()
-            if left > 0:
-                left -= len(more)
-            if cut:
-                yield data, cut
-            line = data[cut:] + more
-            yield line, len(line)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise AaprofError(f"{name}: read failed: {exc}") from None

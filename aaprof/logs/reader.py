@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aaprof.errors import AaprofError
+from aaprof.logs.chunks import Progress, record_lines
 from aaprof.logs.follow import follow
 from aaprof.logs.journal import iter_journal
 from aaprof.logs.lines import (
@@ -176,21 +177,19 @@ class Reader:
     def _text(self, item: Input) -> Iterator[Event]:
         node = self.node_for(item.name)
         stream = open_input(item.name)
-        stats, progress = self.stats, self.progress
-        joiner = Continuations()
+        stats = self.stats
+        done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
         try:
-            for number, line in iter_lines(stream, item.name, joiner):
-                stats.lines += 1
-                stats.bytes_read += len(line)
-                if progress is not None and not number & 0x3FFF:
-                    progress(stats.bytes_read)
+            # only the lines that may hold a record: noise costs no Python code per line
+            for number, line in record_lines(stream, item.name, done, self.progress):
                 source = SourceRef(item.name, number)
                 result = parse_line(line, source, node=node)
                 event = self.accept(result, source, line)
                 if event is not None:
                     yield event
         finally:
-            stats.lines += joiner.joined  # physical lines: a joined record counts as two
+            stats.lines += done.lines
+            stats.bytes_read = done.bytes_read
             if item.name != "-":
                 stream.close()
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aaprof.logs import quick
+from aaprof.logs import chunks, quick
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
@@ -176,7 +176,7 @@ def test_two_processes_equal_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         f.write("\n".join(ODD_LINES) + "\n")
     one = both([str(log)])[0]
     monkeypatch.setattr(quick, "PARALLEL_MIN_BYTES", 1024)
-    monkeypatch.setattr(quick, "CHUNK", 64 << 10)
+    monkeypatch.setattr(chunks, "CHUNK", 64 << 10)
     assert quick._split_point(str(log)) is not None
     two, full = both([str(log)])
     assert one == two == full
@@ -257,8 +257,8 @@ def test_fast_equals_full_on_realistic_logs(
     inputs = [outdir / "audit.log", outdir / "kern.log"]
     if shape.journal_text:
         inputs.append(outdir / "journal.txt")
-    saved = quick.CHUNK
-    quick.CHUNK = chunk
+    saved = chunks.CHUNK
+    chunks.CHUNK = chunk
     try:
         for path in inputs:
             fast, full = both([str(path)])
@@ -269,4 +269,4 @@ def test_fast_equals_full_on_realistic_logs(
         fast, full = both([str(p) for p in inputs])  # copies across files: the dedup path
         assert fast == full, "all inputs together"
     finally:
-        quick.CHUNK = saved
+        chunks.CHUNK = saved
