@@ -95,7 +95,7 @@ def _head_fields(head: bytes) -> HeadFields:
     prefix, rest = head[:at], head[at + 6 :]
     cached = _PREFIX_FIELDS.get(prefix)
     if cached is None:
-        if len(_PREFIX_FIELDS) >= 4096:
+        if len(_PREFIX_FIELDS) >= 1024:
             _PREFIX_FIELDS.clear()
             _PREFIX_DECODED.clear()
         cached = _PREFIX_FIELDS[prefix] = _first_values(prefix)
@@ -157,7 +157,7 @@ RawKey = bytes | tuple[bytes, bool, bool]
 
 # Raw keys kept before they are decoded into the summary: bounds memory when names never
 # repeat (temp files), whatever the input size.
-KEYS_KEPT = 20_000
+KEYS_KEPT = 5_000
 
 
 @dataclass(slots=True)
@@ -185,7 +185,7 @@ def _key_fields(key: RawKey) -> HeadFields:
         base_key = (head[:at], has_family, has_mask)
         base = _KEY_BASES.get(base_key)
         if base is None:
-            if len(_KEY_BASES) >= 4096:
+            if len(_KEY_BASES) >= 1024:
                 _KEY_BASES.clear()
             prefix = head[:at] + b' name=""'
             base = _KEY_BASES[base_key] = _all_key_fields(prefix, has_family, has_mask)
@@ -227,6 +227,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
     # Copies of one record come from different inputs; with one text input there are none
     # among the records the fast path takes (the full parser still checks the lines it takes).
     check_copies = len(items) > 1
+    reader.expect(items)
     for item in items:
         if item.journal:
             for event in reader.events([item]):
@@ -339,6 +340,7 @@ def _scan_part(
 ) -> tuple[dict[RawKey, int], Summary, ReadStats]:
     """A child's half: from byte `start` to the end, with its own reader and counts."""
     reader = Reader(node=node)
+    reader.expect([Input(name)])
     summary = Summary()
     counts = _Counts(sink=_decoder(summary, selection))
 

@@ -122,9 +122,7 @@ class Reader:
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
         items = list(inputs)
-        # Copies of a record come from two origins; one text input read alone has one origin
-        # for its stamped lines (and unstamped lines have no identity): nothing to match.
-        self._single = len(items) == 1 and not items[0].journal
+        self.expect(items)
         for item in items:
             try:
                 if item.journal:
@@ -133,6 +131,12 @@ class Reader:
                     yield from self._text(item)
             except AaprofError as exc:
                 self.stats.errors.append(str(exc))
+
+    def expect(self, items: list[Input]) -> None:
+        """Say what will be read. Copies of a record come from two origins; one text input
+        read alone has one origin for its stamped lines (unstamped lines have no identity), so
+        its records are not remembered for matching (JSON lines still are)."""
+        self._single = len(items) == 1 and not items[0].journal
 
     def node_for(self, name: str) -> str | None:
         """The node of records from this input whose lines name none."""
@@ -169,7 +173,9 @@ class Reader:
         The origin is the file and whether the line carried the kernel's `audit(...)` stamp:
         journald's audit copy of a record has none, its kernel copy has one.
         """
-        if self._dedup.seen(identity, origin):
+        # the payload by its hash: a record's copies share their stamp and payload, and the
+        # window holds 2 x 65,536 of them, so a few hundred bytes each would be tens of MB
+        if self._dedup.seen((identity[0], hash(identity[1])), origin):
             self.stats.duplicates += 1
             return True
         return False

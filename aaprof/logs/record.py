@@ -388,7 +388,7 @@ def _one_pid(payload: str) -> re.Match[str] | None:
 
 
 # Parsed payloads without their pid, most recent first out: bounded whatever the input.
-PARSED_KEPT = 8192
+PARSED_KEPT = 2048
 _PARSED: dict[tuple[str, str | None, bool], tuple[str, dict[str, object], dict[str, Scalar]] | None]
 _PARSED = {}
 
