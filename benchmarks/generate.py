@@ -413,7 +413,7 @@ def write_audit_log(
                         stamp, body.pid, body.comm, body.exe, shape.enriched
                     ):
                         lines.append(f"{node}{extra}\n")
-                if shape.dbus and rng.random() < shape.dbus:
+                if shape.dbus and rng.random() < shape.dbus * (1 + 2 * shape.companions):
                     sec, ms, serial = clock.tick(rng)
                     stamp = f"audit({sec}.{ms:03d}:{serial})"
                     message = rl.dbus_message(rng, body.profile.mode, body.profile.name, body.pid)
