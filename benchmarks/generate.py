@@ -17,6 +17,7 @@ libapparmor 3.0.8 (the reference) understands; it rejects every record with `cla
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +25,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
+import realism as rl
 from noise import NOISE_KINDS, NoiseContext
+from realism import Realism
 
 DEFAULT_RECORDS = 1_000_000
 DEFAULT_OUTDIR = Path(__file__).resolve().parent / "data"
@@ -106,6 +109,7 @@ class Access:
     head: str
     tail: str
     profile: int
+    exe: str = "/usr/bin/app"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,7 @@ class Profile:
     name: str
     mode: str
     procs: tuple[tuple[int, str], ...]
+    app: str = ""
 
 
 def quote(value: str) -> str:
@@ -124,10 +129,11 @@ def quote(value: str) -> str:
     return f'"{value}"'
 
 
-def make_profiles(rng: random.Random) -> list[Profile]:
-    """About 30 profiles: Kubernetes-style names, binaries, two with spaces (hex in the log)."""
+def make_profiles(rng: random.Random, shape: Realism = rl.CLEAN) -> list[Profile]:
+    """`shape.profiles` profiles: Kubernetes-style names, binaries, some with spaces (hex)."""
     profiles = []
-    for i, app in enumerate(APPS):
+    for i in range(shape.profiles):
+        app = APPS[i % len(APPS)] + (f"-{i // len(APPS)}" if i >= len(APPS) else "")
         if i % 3 == 0:
             name = f"k8s-{app}"
         elif i % 3 == 1:
@@ -136,21 +142,26 @@ def make_profiles(rng: random.Random) -> list[Profile]:
             name = f"cri-containerd.apparmor.d//{app}" if i % 5 == 2 else f"{app}"
         if i in (8, 23):
             name = f"{app} worker"  # a profile name with a space: hex-encoded by the kernel
+        if i >= len(APPS) and rng.random() < shape.stacked:
+            name = f"{name}//&cri-containerd.apparmor.d"  # a stacked label
         mode = "ALLOWED" if i % 4 == 3 else "DENIED"  # complain mode logs ALLOWED
         comm = app[:15]
-        procs = tuple((rng.randrange(300, 4_000_000), comm) for _ in range(4))
-        profiles.append(Profile(quote(name), mode, procs))
+        procs = tuple((rng.randrange(300, 4_000_000), comm) for _ in range(shape.pids))
+        profiles.append(Profile(quote(name), mode, procs, app))
     return profiles
 
 
+HEX_SHARE = [0.03]  # file names hex-encoded (set from Realism.hex_names before drawing)
+
+
 def file_name(rng: random.Random, app: str) -> str:
-    """A path an app might touch; about 3% contain a space or UTF-8 (hex-encoded in the log)."""
+    """A path an app might touch; some contain a space or UTF-8 (hex-encoded in the log)."""
     directory = rng.choice(DIRS).format(app=app)
     stem = rng.choice(STEMS)
     roll = rng.random()
-    if roll < 0.02:
+    if roll < HEX_SHARE[0] * 2 / 3:
         stem = f"{stem} copy"
-    elif roll < 0.03:
+    elif roll < HEX_SHARE[0]:
         stem = f"{stem}-é"
     return f"{directory}/{stem}{rng.randrange(100) if rng.random() < 0.5 else ''}{rng.choice(EXTS)}"
 
@@ -302,9 +313,10 @@ def make_accesses(
         for _ in range(max(1, round(distinct * share))):
             index = rng.randrange(len(profiles))
             profile = profiles[index]
-            shape = make_shape(rng, kind, APPS[index], with_class)
+            shape = make_shape(rng, kind, profile.app, with_class)
             head = shape.head(profile, with_class)
-            seen.setdefault((head, shape.tail, index), Access(kind, head, shape.tail, index))
+            exe = f"/usr/bin/{profile.app}"
+            seen.setdefault((head, shape.tail, index), Access(kind, head, shape.tail, index, exe))
     return list(seen.values())
 
 
@@ -342,30 +354,70 @@ class Clock:
         return f"[{seconds + START_EPOCH - BOOT_EPOCH:5d}.{micros:06d}]"
 
 
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One record's text after its stamp, with the process and profile that wrote it."""
+
+    text: str
+    profile: Profile
+    pid: int
+    comm: str
+    exe: str
+
+
 def record_bodies(
-    rng: random.Random, accesses: list[Access], profiles: list[Profile], count: int
-) -> Iterator[list[str]]:
+    rng: random.Random,
+    accesses: list[Access],
+    profiles: list[Profile],
+    count: int,
+    shape: Realism = rl.CLEAN,
+) -> Iterator[list[Body]]:
     """Batches of `apparmor=... pid=... comm=...` texts, `count` in all, drawn by weight."""
     cum = list(accumulate(record_weights(accesses)))
+    cls = ' class="file"' if shape.with_class else ""
     done = 0
     while done < count:
         batch = min(CHUNK, count - done)
         bodies = []
         for access in rng.choices(accesses, cum_weights=cum, k=batch):
-            pid, comm = rng.choice(profiles[access.profile].procs)
-            bodies.append(f"{access.head} pid={pid} comm={quote(comm)}{access.tail}")
+            profile = profiles[access.profile]
+            pid, comm = rng.choice(profile.procs)
+            if shape.unique_names and rng.random() < shape.unique_names:
+                text = (
+                    f'apparmor="{profile.mode}" operation="open"{cls} profile={profile.name} '
+                    f'name="{rl.unique_name(rng)}" pid={pid} comm={quote(comm)} '
+                    'requested_mask="r" denied_mask="r" fsuid=1000 ouid=1000'
+                )
+            else:
+                text = f"{access.head} pid={pid} comm={quote(comm)}{access.tail}"
+            bodies.append(Body(text, profile, pid, comm, access.exe))
         yield bodies
         done += batch
 
 
-def write_audit_log(path: Path, rng: random.Random, bodies: Iterator[list[str]]) -> None:
+def write_audit_log(
+    path: Path, rng: random.Random, bodies: Iterator[list[Body]], shape: Realism = rl.CLEAN
+) -> None:
     clock = Clock()
-    with path.open("w", encoding="ascii") as out:
+    node = f"node={HOST} " if shape.node_prefix else ""
+    with path.open("w", encoding="utf-8") as out:
         for batch in bodies:
             lines = []
             for body in batch:
                 sec, ms, serial = clock.tick(rng)
-                lines.append(f"type=AVC msg=audit({sec}.{ms:03d}:{serial}): {body}\n")
+                stamp = f"audit({sec}.{ms:03d}:{serial})"
+                tail = rl.enriched_tail(body.text) if shape.enriched else ""
+                lines.append(f"{node}type=AVC msg={stamp}: {body.text}{tail}\n")
+                if shape.companions and rng.random() < shape.companions:
+                    for extra in rl.companions(
+                        stamp, body.pid, body.comm, body.exe, shape.enriched
+                    ):
+                        lines.append(f"{node}{extra}\n")
+                if shape.dbus and rng.random() < shape.dbus * (1 + 2 * shape.companions):
+                    sec, ms, serial = clock.tick(rng)
+                    stamp = f"audit({sec}.{ms:03d}:{serial})"
+                    message = rl.dbus_message(rng, body.profile.mode, body.profile.name, body.pid)
+                    lines.append(f"{node}{rl.user_avc_audit(stamp, message, shape.enriched)}\n")
             out.write("".join(lines))
 
 
@@ -377,28 +429,79 @@ def syslog_prefix(sec: int, who: str = "kernel") -> str:
     return f"Nov {23 + day:2d} {hh:02d}:{mm:02d}:{ss:02d} {HOST} {who}:"
 
 
-def write_kern_log(path: Path, rng: random.Random, bodies: Iterator[list[str]]) -> None:
-    """One AppArmor record at a random place in every block of ten lines; noise elsewhere."""
+def write_kern_log(
+    path: Path,
+    rng: random.Random,
+    bodies: Iterator[list[Body]],
+    shape: Realism = rl.CLEAN,
+    journal: bool = False,
+) -> None:
+    """One AppArmor record at a random place in every block of ten lines; noise elsewhere.
+
+    With `shape.dbus`, a noise line of some blocks is a dbus-daemon USER_AVC record instead
+    (continued on an extra line where `shape.dbus_split` says). `journal`: the records as
+    `journalctl` prints them (audit or kernel transport) instead of rsyslog's kern.log.
+    """
     clock = Clock()
     kinds = [k for k, _ in NOISE_KINDS]
     cum = list(accumulate(w for _, w in NOISE_KINDS))
-    with path.open("w", encoding="ascii") as out:
+    with path.open("w", encoding="utf-8") as out:
         for batch in bodies:
             lines: list[str] = []
             noise = iter(rng.choices(kinds, cum_weights=cum, k=9 * len(batch)))
             for body in batch:
                 slot = rng.randrange(10)
+                dbus = rng.randrange(10) if shape.dbus and rng.random() < shape.dbus * 10 else -1
                 for i in range(10):
                     sec, ms, serial = clock.tick(rng)
                     uptime = clock.uptime(rng)
                     stamp = f"audit({sec}.{ms:03d}:{serial})"
                     if i == slot:
-                        text = f"{uptime} audit: type=1400 {stamp}: {body}"
+                        if journal:
+                            prefix = syslog_prefix(sec, "")[:-2]
+                            lines.append(rl.journal_lines(prefix, stamp, body.text, body.pid, rng))
+                            lines.append("\n")
+                            continue
+                        text = f"{uptime} audit: type=1400 {stamp}: {body.text}"
                         lines.append(f"{syslog_prefix(sec)} {text}\n")
+                    elif i == dbus:
+                        mode, label = body.profile.mode, body.profile.name
+                        message = rl.dbus_message(rng, mode, label, body.pid)
+                        split = rng.random() < shape.dbus_split
+                        first, second = rl.user_avc_kernel(stamp, message, split)
+                        lines.append(f"{syslog_prefix(sec)} {uptime} {first}\n")
+                        if second is not None:
+                            lines.append(f"{second}\n")
                     else:
                         who, text = next(noise)(NoiseContext(rng, stamp, uptime, serial))
                         lines.append(f"{syslog_prefix(sec, who)} {text}\n")
             out.write("".join(lines))
+
+
+def rotate(path: Path, parts: int) -> None:
+    """Split a log into a rotated set in `path.parent / "rotated"`: name.N.gz ... name.1, name."""
+    target = path.parent / "rotated"
+    target.mkdir(exist_ok=True)
+    lines = path.read_bytes().splitlines(keepends=True)
+    size = -(-len(lines) // (parts + 1))
+    # cut only before a line that continues no other (a split USER_AVC stays whole)
+    cuts = [0]
+    for n in range(1, parts + 1):
+        cut = max(n * size, cuts[-1])
+        while cut < len(lines) and lines[cut][:1] in {b" ", b"\t"}:
+            cut += 1
+        cuts.append(cut)
+    cuts.append(len(lines))
+    for n in range(parts + 1):
+        data = b"".join(lines[cuts[n] : cuts[n + 1]])
+        age = parts - n  # the first part is the oldest
+        if age == 0:
+            (target / path.name).write_bytes(data)
+        elif age == 1:
+            (target / f"{path.name}.1").write_bytes(data)
+        else:
+            with gzip.open(target / f"{path.name}.{age}.gz", "wb", compresslevel=1) as f:
+                f.write(data)
 
 
 def generate(
@@ -409,22 +512,37 @@ def generate(
     with_class: bool = False,
     distinct: int = DEFAULT_DISTINCT,
     files: tuple[str, ...] = FILES,
+    shape: Realism = rl.CLEAN,
 ) -> None:
     """Write `outdir/audit.log` (`records` records) and `outdir/kern.log` (`records` lines).
 
     Each file has its own random stream, so asking for one gives the same bytes as asking for both.
+    With `shape.journal_text`, `journal.txt` too; with `shape.rotate`, `rotated/kern.log*`.
     """
+    shape = shape.but(with_class=with_class or shape.with_class)
+    HEX_SHARE[0] = shape.hex_names
     outdir.mkdir(parents=True, exist_ok=True)
-    writers = {"audit": (write_audit_log, records), "kern": (write_kern_log, records // 10)}
+    writers: dict[str, tuple[Callable[..., None], int]] = {
+        "audit": (write_audit_log, records),
+        "kern": (write_kern_log, records // 10),
+    }
     for offset, file in enumerate(FILES):
         if file not in files:
             continue
         rng = random.Random(seed)
-        profiles = make_profiles(rng)
-        accesses = make_accesses(rng, profiles, distinct, with_class)
+        profiles = make_profiles(rng, shape)
+        accesses = make_accesses(rng, profiles, distinct, shape.with_class)
         rng.seed(seed + 1 + offset)
         write, count = writers[file]
-        write(outdir / f"{file}.log", rng, record_bodies(rng, accesses, profiles, count))
+        write(
+            outdir / f"{file}.log", rng, record_bodies(rng, accesses, profiles, count, shape), shape
+        )
+        if file == "kern" and shape.journal_text:
+            rng.seed(seed + 3)
+            bodies = record_bodies(rng, accesses, profiles, count, shape)
+            write_kern_log(outdir / "journal.txt", rng, bodies, shape, journal=True)
+        if file == "kern" and shape.rotate:
+            rotate(outdir / "kern.log", shape.rotate)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,14 +559,30 @@ def main(argv: list[str] | None = None) -> int:
         "--distinct", type=int, default=DEFAULT_DISTINCT, help="accesses drawn (about 10k distinct)"
     )
     parser.add_argument(
+        "--mix",
+        choices=sorted(rl.MIXES),
+        default="realistic",
+        help="realistic: what a node writes (the default); clean: the benchmark's old mix",
+    )
+    parser.add_argument(
         "--with-class",
         action="store_true",
         help="newer kernels' layout (class=, requested=/denied=, peer_addr=)",
     )
+    for knob in rl.Realism.option_names():
+        if knob != "with_class":
+            parser.add_argument(f"--{knob.replace('_', '-')}", dest=knob, help=f"override {knob}")
     parser.add_argument("--only", choices=FILES, help="write only audit.log or only kern.log")
     args = parser.parse_args(argv)
     if args.records <= 0 or args.records % 10:
         parser.error("--records must be a positive multiple of 10")
+    shape = rl.MIXES[args.mix]
+    for knob in rl.Realism.option_names():
+        value = None if knob == "with_class" else getattr(args, knob)
+        if value is not None:
+            kind = type(getattr(shape, knob))
+            typed = value.lower() in {"1", "true", "yes"} if kind is bool else kind(value)
+            shape = shape.but(**{knob: typed})
     files = (args.only,) if args.only else FILES
     generate(
         args.outdir,
@@ -457,9 +591,10 @@ def main(argv: list[str] | None = None) -> int:
         with_class=args.with_class,
         distinct=args.distinct,
         files=files,
+        shape=shape,
     )
     names = " and ".join(f"{args.outdir}/{f}.log" for f in files)
-    print(f"wrote {names}", file=sys.stderr)
+    print(f"wrote {names} ({args.mix} mix)", file=sys.stderr)
     return 0
 
 

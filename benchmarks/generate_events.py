@@ -26,6 +26,7 @@ from generate import (
     record_bodies,
     write_audit_log,
 )
+from realism import CLEAN, MIXES, Realism
 
 DEFAULT_RECORDS = 1_000_000
 DEFAULT_OUTDIR = Path(__file__).resolve().parent / "data" / "generate"
@@ -50,7 +51,7 @@ def make_profiles(rng: random.Random) -> list[Profile]:
     profiles = []
     for app, name in zip(APPS, PROFILES, strict=False):
         procs = tuple((rng.randrange(300, 4_000_000), app[:15]) for _ in range(4))
-        profiles.append(Profile(quote(name), "ALLOWED", procs))
+        profiles.append(Profile(quote(name), "ALLOWED", procs, app))
     return profiles
 
 
@@ -60,15 +61,24 @@ def complain_accesses(rng: random.Random, profiles: list[Profile], distinct: int
     return [a for a in accesses if 'apparmor="DENIED"' not in a.head]
 
 
-def generate(outdir: Path, records: int, seed: int, distinct: int = DEFAULT_DISTINCT) -> Path:
-    """Write `outdir/audit.log` with `records` records; return its path."""
+def generate(
+    outdir: Path,
+    records: int,
+    seed: int,
+    distinct: int = DEFAULT_DISTINCT,
+    shape: Realism = CLEAN,
+) -> Path:
+    """Write `outdir/audit.log` with `records` records; return its path.
+
+    `shape`: how auditd writes them down (realism.py); its profile count is not used.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     profiles = make_profiles(rng)
     accesses = complain_accesses(rng, profiles, distinct)
     rng.seed(seed + 1)
     path = outdir / "audit.log"
-    write_audit_log(path, rng, record_bodies(rng, accesses, profiles, records))
+    write_audit_log(path, rng, record_bodies(rng, accesses, profiles, records, shape), shape)
     return path
 
 
@@ -80,10 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--distinct", type=int, default=DEFAULT_DISTINCT, help="accesses drawn (about 10k distinct)"
     )
+    parser.add_argument(
+        "--mix",
+        choices=sorted(MIXES),
+        default="clean",
+        help="clean: AVC records only (the default); realistic: as auditd writes them (realism.py)",
+    )
     args = parser.parse_args(argv)
     if args.records <= 0:
         parser.error("--records must be positive")
-    path = generate(args.outdir, args.records, args.seed, args.distinct)
+    # dbus-daemon's records are not the profiles'; names that never repeat would take the log
+    # past the about 10k distinct accesses this benchmark is about
+    shape = MIXES[args.mix].but(dbus=0.0, unique_names=0.0)
+    path = generate(args.outdir, args.records, args.seed, args.distinct, shape)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -10,11 +10,16 @@ way a program built on the binding reads a log. The result is the summary `aapro
 derived from the operation and the fields present, as aaprof does for records without `class=`.
 `--prefilter` first skips lines without `apparmor=`, as apparmor-utils' logparser does with its
 regular expression; the runner reports it as its own row, its ratios are against the plain loop.
+`--every-field` is the reference of `aaprof events --format jsonl`: every field of every record
+read into a dict and written as a JSON line (`--mode denied`: DENIED records only). A gzip file
+is read decompressed (a rotated set's `.gz` members).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -128,16 +133,67 @@ def summarize(lines: Iterable[str], summary: Summary, prefilter: bool) -> None:
         free(record)
 
 
+# Every field a record has (libapparmor 3.0.8's aa_log_record), as the binding names them.
+FIELDS = (
+    *("audit_id", "audit_sub_id", "epoch", "operation", "profile", "peer_profile", "comm"),
+    *("name", "name2", "namespace", "attribute", "parent", "magic_token", "info", "peer_info"),
+    *("pid", "peer_pid", "task", "active_hat", "requested_mask", "denied_mask", "fsuid", "ouid"),
+    *("net_family", "net_sock_type", "net_protocol", "net_local_addr", "net_local_port"),
+    *("net_foreign_addr", "net_foreign_port", "dbus_bus", "dbus_path", "dbus_interface"),
+    *("dbus_member", "signal", "peer", "fs_type", "flags", "src_name", "error_code"),
+)
+
+
+def every_field(lines: Iterable[str], out: Any, denied_only: bool) -> int:
+    """Write each record's every non-empty field as a JSON line; return the rejected count."""
+    parse, free, modes = LibAppArmor.parse_record, LibAppArmor.free_record, MODES
+    dumps, rejected = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode, 0
+    for line in lines:
+        try:
+            record = parse(line)
+        except TypeError:
+            rejected += "apparmor=" in line
+            continue
+        event = record.event
+        if event == INVALID:
+            rejected += "apparmor=" in line
+        elif not denied_only or event == LibAppArmor.AA_RECORD_DENIED:
+            doc: dict[str, object] = {"mode": modes.get(event, "?")}
+            for name in FIELDS:
+                value = getattr(record, name)
+                if value:
+                    doc[name] = value
+            out.write(dumps(doc) + "\n")
+        free(record)
+    return rejected
+
+
+def open_text(path: str) -> Any:
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    if gz:
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+    return open(path, encoding="utf-8", errors="surrogateescape")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+")
     parser.add_argument("--prefilter", action="store_true", help="skip lines without apparmor=")
+    parser.add_argument("--every-field", action="store_true", help="JSON lines of every field")
+    parser.add_argument("--mode", choices=("all", "denied"), default="all")
     args = parser.parse_args(argv)
     summary = Summary()
     for path in args.files:
-        with open(path, encoding="utf-8", errors="surrogateescape") as lines:
-            summarize(lines, summary, args.prefilter)
-    sys.stdout.write(summary.render())
+        with open_text(path) as lines:
+            if args.every_field:
+                summary.rejected += every_field(lines, sys.stdout, args.mode == "denied")
+            else:
+                summarize(lines, summary, args.prefilter)
+    if args.every_field:
+        print(f"rejected lines with apparmor=\t{summary.rejected}", file=sys.stderr)
+    else:
+        sys.stdout.write(summary.render())
     return 0
 
 

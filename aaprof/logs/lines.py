@@ -36,6 +36,14 @@ _ISO: Final = re.compile(
     r"^(?:<\d+>1 )?(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
     r" (\S+) \S*:?"
 )
+# journalctl -o short-monotonic (`[ 1234.567890] host tag:`): a host, no wall-clock time.
+_MONOTONIC: Final = re.compile(r"^\[ *\d+\.\d+\] ([^\s:\[]+) [\w./@-]+(?:\[\d+\])?:")
+# journalctl -o short-unix (`1732400000.123456 host tag:`).
+_UNIX_PREFIX: Final = re.compile(r"^(\d{9,11})(?:\.(\d+))? ([^\s:\[]+) [\w./@-]+(?:\[\d+\])?:")
+# syslog-ng and others: `Nov 23 2024 00:00:00 host tag:` (a year after the day).
+_RFC3164_YEAR: Final = re.compile(
+    r"^(?:<\d+>)?([A-Z][a-z]{2}) +(\d{1,2}) (\d{4}) (\d\d):(\d\d):(\d\d)(?:\.\d+)? (\S+) \S*:"
+)
 _LEGACY_FREE_TEXT: Final = re.compile(r"type=APPARMOR\b(?!_)")
 
 
@@ -80,6 +88,8 @@ def parse_line(
     """
     text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
     text = text.rstrip("\r\n")
+    if text[:1] == "\x00":
+        text = text.lstrip("\x00")  # what an unclean shutdown leaves before the next line
     try:
         if text.lstrip()[:1] == "{":
             return _parse_journal_json(text, source, node)
@@ -112,7 +122,7 @@ def _parse_text(
     else:
         prefix, payload = text[: stamp.start()], text[stamp.end() :]
         legacy = stamp.group(5) or stamp.group(1)
-        time = epoch_to_time(int(stamp.group(2)), int(stamp.group(3)[:3].ljust(3, "0")))
+        time = _stamp_time(stamp.group(2), stamp.group(3))
         serial = int(stamp.group(4))
         if legacy is not None and _LEGACY_FREE_TEXT.match(text, stamp.start()):
             return Unparsed("free-text AppArmor 2.0 record (type=APPARMOR)")
@@ -157,6 +167,21 @@ def _payload_event(
     return event
 
 
+_STAMP_TIMES: dict[tuple[str, str], datetime] = {}
+
+
+def _stamp_time(seconds: str, fraction: str) -> datetime:
+    """The time of a stamp's `<seconds>.<fraction>` (cached: records come many per millisecond)."""
+    key = (seconds, fraction)
+    time = _STAMP_TIMES.get(key)
+    if time is None:
+        if len(_STAMP_TIMES) >= 4096:
+            _STAMP_TIMES.clear()
+        time = epoch_to_time(int(seconds), int(fraction[:3].ljust(3, "0")))
+        _STAMP_TIMES[key] = time
+    return time
+
+
 def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime | None]:
     """The host and time a syslog-style prefix names, where it names them."""
     if not prefix:
@@ -176,6 +201,28 @@ def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime |
             tzinfo=UTC,
         )
         return m.group(6), when
+    m = _RFC3164_YEAR.match(prefix)
+    if m:
+        month = _MONTHS.get(m.group(1))
+        if month is None:
+            return m.group(7), None
+        when = datetime(
+            int(m.group(3)),
+            month,
+            int(m.group(2)),
+            int(m.group(4)),
+            int(m.group(5)),
+            int(m.group(6)),
+            tzinfo=UTC,
+        )
+        return m.group(7), when
+    m = _UNIX_PREFIX.match(prefix)
+    if m:
+        fraction = (m.group(2) or "")[:3].ljust(3, "0")
+        return m.group(3), epoch_to_time(int(m.group(1)), int(fraction))
+    m = _MONOTONIC.match(prefix)
+    if m:
+        return m.group(1), None
     m = _ISO.match(prefix)
     if m:
         stamp = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}"

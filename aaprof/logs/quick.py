@@ -15,15 +15,18 @@ tests/logs/test_quick.py checks.
 
 from __future__ import annotations
 
-import lzma
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 from aaprof.errors import AaprofError
+from aaprof.logs.chunks import chunks as _chunks
+from aaprof.logs.chunks import mark_positions
+from aaprof.logs.chunks import newlines as _newlines
+from aaprof.logs.chunks import tell as _tell
 from aaprof.logs.lines import identity_payload, parse_line
 from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.record import class_of_operation, decode_value, derive_class, tokens
@@ -32,7 +35,6 @@ from aaprof.logs.sources import COMPRESSED_MAGIC, Continuations, Input, open_inp
 from aaprof.logs.summary import Summary
 from aaprof.model.event import Event, SourceRef
 
-CHUNK = 1 << 20
 # A plain file at least this large is read by two processes.
 PARALLEL_MIN_BYTES = 32 << 20
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
@@ -40,6 +42,10 @@ _RECORD: Final = re.compile(rb"audit\((\d{1,11}\.\d+:\d+)\): (apparmor=\"[^\n]*)
 # Anything in a chunk that only the full parser reads right.
 # (USER_AVC and JSON lines holding records fail the count check in `_Scan._chunk` instead.)
 _SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150", b"DBUS_BROKER")
+# Where a line may name a record: the lines the regex misses are found by these.
+_MARKS: Final = (b"apparmor=", *_SLOW_MARKS)
+# An `apparmor=` that does not follow a stamp (found at the speed of a literal search).
+_ODD: Final = re.compile(rb"apparmor=(?<!\): apparmor=)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +65,66 @@ _COUNT: Final = _Plan()
 HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, class, profile, name
 
 
+def _name_at(head: bytes) -> int:
+    """Where the head's own ` name=` starts (not inside a quoted value), or -1."""
+    at = head.find(b" name=")
+    return at if at > 0 and not head.count(b'"', 0, at) & 1 else -1
+
+
+# The first raw value of each key of a head's part before ` name=`, by that part: heads that
+# differ only by their name (temp files, pids in /proc paths) tokenise the rest once.
+_PREFIX_FIELDS: dict[bytes, dict[str, str]] = {}
+_PREFIX_DECODED: dict[bytes, HeadFields] = {}
+
+
+def _first_values(part: bytes) -> dict[str, str]:
+    first: dict[str, str] = {}
+    for key, raw in tokens(part.decode("utf-8", "surrogateescape")):
+        first.setdefault(key, raw)
+    return first
+
+
 def _head_fields(head: bytes) -> HeadFields:
     """The key fields of a counted head, as the full parser reads them (first value wins).
 
     Only heads with `operation=` and `profile=` are counted, so those are present.
     """
-    first: dict[str, str] = {}
-    for key, raw in tokens(head.decode("utf-8", "surrogateescape")):
+    at = _name_at(head)
+    if at < 0:
+        return _fields_of(_first_values(head))
+    prefix, rest = head[:at], head[at + 6 :]
+    cached = _PREFIX_FIELDS.get(prefix)
+    if cached is None:
+        if len(_PREFIX_FIELDS) >= 1024:
+            _PREFIX_FIELDS.clear()
+            _PREFIX_DECODED.clear()
+        cached = _PREFIX_FIELDS[prefix] = _first_values(prefix)
+    if "name" not in cached and _one_value(rest):
+        # the usual head: `... name=<one value>`; the prefix's fields are decoded once
+        decoded = _PREFIX_DECODED.get(prefix)
+        if decoded is None:
+            decoded = _PREFIX_DECODED[prefix] = _fields_of(cached)
+        mode, operation, class_, profile, _ = decoded
+        name = decode_value("name", rest.decode("utf-8", "surrogateescape"))
+        return mode, operation, class_, profile, name
+    first = dict(cached)
+    for key, raw in _first_values(head[at:]).items():
         first.setdefault(key, raw)
+    return _fields_of(first)
 
+
+def _one_value(raw: bytes) -> bool:
+    """Whether a head's text after ` name=` is that one value and nothing else."""
+    if raw[:1] == b'"':
+        return raw.find(b'"', 1) == len(raw) - 1
+    return (
+        raw.isascii()
+        and len(raw.split()) == 1
+        and not any(c in raw for c in (b'"', b"'", b"\x1c", b"\x1d", b"\x1e", b"\x1f"))
+    )
+
+
+def _fields_of(first: dict[str, str]) -> HeadFields:
     def value(key: str) -> str | None:
         raw = first.get(key)
         return None if raw is None else decode_value(key, raw)
@@ -98,15 +155,49 @@ def _plan(head: bytes, whole: bool) -> _Plan:
 RawKey = bytes | tuple[bytes, bool, bool]
 
 
+# Raw keys kept before they are decoded into the summary: bounds memory when names never
+# repeat (temp files), whatever the input size.
+KEYS_KEPT = 5_000
+
+
 @dataclass(slots=True)
 class _Counts:
     keys: dict[RawKey, int] = field(default_factory=dict)
     plans: dict[bytes, _Plan] = field(default_factory=dict)
+    sink: Callable[[dict[RawKey, int]], None] | None = None  # where `drain` sends the keys
+
+    def drain(self) -> None:
+        """Too many raw keys: decode them into the summary (the sink) and start afresh."""
+        if self.sink is None:
+            return
+        self.sink(self.keys)
+        self.keys = {}
+        if len(self.plans) > KEYS_KEPT:
+            self.plans.clear()
 
 
 def _key_fields(key: RawKey) -> HeadFields:
     """(mode, operation, class, profile, name) of a raw key, as the full parser gives them."""
     head, has_family, has_mask = (key, False, False) if isinstance(key, bytes) else key
+    at = _name_at(head)
+    if at >= 0 and _one_value(head[at + 6 :]):
+        # `... name=<one value>`: the rest is the same for every name (temp files, /proc/<pid>)
+        base_key = (head[:at], has_family, has_mask)
+        base = _KEY_BASES.get(base_key)
+        if base is None:
+            if len(_KEY_BASES) >= 1024:
+                _KEY_BASES.clear()
+            prefix = head[:at] + b' name=""'
+            base = _KEY_BASES[base_key] = _all_key_fields(prefix, has_family, has_mask)
+        name = decode_value("name", head[at + 6 :].decode("utf-8", "surrogateescape"))
+        return base[0], base[1], base[2], base[3], name
+    return _all_key_fields(head, has_family, has_mask)
+
+
+_KEY_BASES: dict[tuple[bytes, bool, bool], HeadFields] = {}
+
+
+def _all_key_fields(head: bytes, has_family: bool, has_mask: bool) -> HeadFields:
     mode, operation, class_, profile, name = _head_fields(head)
     if class_ is None:
         hint: dict[str, object] = {"operation": operation}
@@ -127,7 +218,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
     cores; docs/performance.md); everything else is read here, in order.
     """
     summary = Summary()
-    counts = _Counts()
+    counts = _Counts(sink=_decoder(summary, selection))
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
@@ -136,6 +227,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
     # Copies of one record come from different inputs; with one text input there are none
     # among the records the fast path takes (the full parser still checks the lines it takes).
     check_copies = len(items) > 1
+    reader.expect(items)
     for item in items:
         if item.journal:
             for event in reader.events([item]):
@@ -149,11 +241,20 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
                 _two_halves(reader, item.name, split, counts, add_event, selection, summary)
         except AaprofError as exc:  # named like any other unreadable input; the rest is read
             reader.stats.errors.append(str(exc))
-    for key, count in counts.keys.items():
-        mode, operation, class_, profile, name = _key_fields(key)
-        if selection.keeps_key(mode, profile, operation, class_, name):
-            summary.add(mode, class_, profile, name, count)
+    counts.drain()
     return summary
+
+
+def _decoder(summary: Summary, selection: Selection) -> Callable[[dict[RawKey, int]], None]:
+    """What adds counted raw keys to a summary, decoding each key once."""
+
+    def decode(keys: dict[RawKey, int]) -> None:
+        for key, count in keys.items():
+            mode, operation, class_, profile, name = _key_fields(key)
+            if selection.keeps_key(mode, profile, operation, class_, name):
+                summary.add(mode, class_, profile, name, count)
+
+    return decode
 
 
 def _split_point(name: str) -> int | None:
@@ -239,14 +340,16 @@ def _scan_part(
 ) -> tuple[dict[RawKey, int], Summary, ReadStats]:
     """A child's half: from byte `start` to the end, with its own reader and counts."""
     reader = Reader(node=node)
-    counts = _Counts()
+    reader.expect([Input(name)])
     summary = Summary()
+    counts = _Counts(sink=_decoder(summary, selection))
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
             summary.add_event(event)
 
     _Scan(reader, name, counts, add_event, False, start=start).run()
+    counts.drain()
     return counts.keys, summary, reader.stats
 
 
@@ -272,6 +375,8 @@ class _Scan:
         self.lines = 0  # lines before the current chunk
         self.start, self.end = start, end
         self.where = 0
+        self._line_at = 0  # a position in the current chunk, and the lines before it
+        self._lines_before = 0
 
     def run(self) -> None:
         stats = self.reader.stats
@@ -294,32 +399,132 @@ class _Scan:
                 stream.close()
 
     def _chunk(self, chunk: bytes, size: int) -> None:
-        """Count the records of `chunk[:size]` (whole lines; not sliced, to copy nothing)."""
-        if self.joiner.held is not None or any(
-            chunk.find(mark, 0, size) >= 0 for mark in _SLOW_MARKS
-        ):
-            self._by_line(chunk[:size])
+        """Count the records of `chunk[:size]` (whole lines; not sliced, to copy nothing).
+
+        One regex pass finds the stamped records; the lines it does not cover (no stamp,
+        USER_AVC, JSON, a legacy type, two records in a line) go, each alone, to the full
+        parser, in file order with the counted records that need it.
+        """
+        start = self._continue_held(chunk, size) if self.joiner.held is not None else 0
+        self._line_at, self._lines_before = start, self.lines + chunk.count(b"\n", 0, start)
+        odd = _odd_lines(chunk, start, size)
+        found = _RECORD.findall(chunk, start, size)
+        expected = chunk.count(b"apparmor=", start, size)
+        taken: list[tuple[bytes, bytes]] = []
+        for line_start, line_end in odd:
+            line = chunk[line_start:line_end]
+            expected -= line.count(b"apparmor=")
+            record = _RECORD.search(line)
+            if record is not None:
+                taken.append((record.group(1), record.group(2)))
+        if len(found) - len(taken) != expected:
+            self._by_stretch(chunk, start, size, odd)  # an `apparmor=` the regex misses
             return
-        found = _RECORD.findall(chunk, 0, size)
-        if len(found) != chunk.count(b"apparmor=", 0, size):
-            # a record the regex does not cover: no stamp, USER_AVC, JSON, two in a line
-            self._by_line(chunk[:size])
+        for pair in taken:
+            found.remove(pair)  # rare: a legacy record, two records in one line
+        self.where = start  # where the last record handed to the full parser was found
+        if not odd:
+            self._count(chunk, size, found)
             return
+        slow: list[int] = []
+        self._count(chunk, size, found, slow)
+        lines = sorted([*odd, *((chunk.rfind(b"\n", 0, at) + 1, -1) for at in slow)])
+        pos = start
+        for line_start, line_end in lines:
+            if line_start < pos:
+                continue  # the continuation of a line just read
+            end = line_end if line_end >= 0 else chunk.find(b"\n", line_start, size) + 1 or size
+            pos = self._slow_line(chunk, line_start, end, size)
+
+    def _by_stretch(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> None:
+        """The odd lines fully parsed, the stretches between them counted, in file order."""
+        pos = start
+        for line_start, line_end in odd:
+            if line_start < pos:
+                continue  # the continuation of a line just read
+            if pos < line_start:
+                self._stretch(chunk, pos, line_start, size)
+            pos = self._slow_line(chunk, line_start, line_end, size)
+        if pos < size:
+            self._stretch(chunk, pos, size, size)
+
+    def _stretch(self, chunk: bytes, start: int, end: int, size: int) -> None:
+        """Count the stamped records of `chunk[start:end]` (no odd line), or read it line by
+        line if the regex still misses one (a line with two records)."""
+        found = _RECORD.findall(chunk, start, end)
+        if len(found) == chunk.count(b"apparmor=", start, end):  # (no slow mark: not odd)
+            self.where = start
+            self._count(chunk, size, found)
+            return
+        fast: list[tuple[bytes, bytes]] = []
+        pos = start
+        for at in mark_positions(chunk, start, end, _MARKS):
+            if at < pos:
+                continue  # in a line already taken
+            line_start = chunk.rfind(b"\n", 0, at) + 1
+            line_end = chunk.find(b"\n", at, size) + 1 or size
+            line = chunk[line_start:line_end]
+            record = _RECORD.search(line)
+            if (
+                record is not None
+                and line.count(b"apparmor=") == 1
+                and not any(m in line for m in _SLOW_MARKS)
+            ):
+                fast.append((record.group(1), record.group(2)))
+                pos = line_end
+                continue
+            pos = self._slow_line(chunk, line_start, line_end, size)
+        self.where = start
+        self._count(chunk, size, fast)
+
+    def _slow_line(self, chunk: bytes, line_start: int, line_end: int, size: int) -> int:
+        """Fully parse the line at `line_start` (joined with its continuation, if split).
+
+        Returns where the next line starts.
+        """
+        self._lines_before += chunk.count(b"\n", self._line_at, line_start)
+        self._line_at = line_start
+        number = self._lines_before + 1
+        line = chunk[line_start:line_end]
+        if self._held_line(line):
+            if line_end >= size:  # its continuation starts the next chunk
+                self.joiner.held = (number, line)
+                return line_end
+            if chunk[line_end : line_end + 1] in {b" ", b"\t"}:
+                next_end = chunk.find(b"\n", line_end, size) + 1 or size
+                self.joiner.joined += 1
+                self._full(number, line.rstrip(b"\r\n") + b" " + chunk[line_end:next_end].strip())
+                return next_end
+        self._full(number, line)
+        return line_end
+
+    def _count(
+        self,
+        chunk: bytes,
+        size: int,
+        found: list[tuple[bytes, bytes]],
+        slow: list[int] | None = None,
+    ) -> None:
+        """Count found records; those the head cannot decide go to the full parser, or their
+        positions to `slow` for the caller to parse in order."""
         keys, plans = self.counts.keys, self.counts.plans
         records = 0
-        self.where = 0  # where the last record handed to the full parser was found
         for stamp, record in found:
             end = record.find(b" pid=")
             head = record[:end] if end > 0 else record.rstrip()
             plan = plans.get(head)
             if plan is None:
-                plan = plans[head] = _plan(head, end < 0)
+                plan = self._plan_of(head, end < 0)
             if plan is not _COUNT and (
                 plan.parse
                 or (plan.name and record.find(b" name=", end) >= 0)
                 or (plan.klass and record.find(b" class=", end) >= 0)
             ):
-                self._record_by_line(chunk, size, record)
+                if slow is None:
+                    self._record_by_line(chunk, size, record)
+                else:
+                    self.where = chunk.find(record, self.where, size)
+                    slow.append(self.where)
                 continue
             if self.check_copies and self.reader.is_duplicate(
                 (stamp, identity_payload(record)), self.origin
@@ -336,6 +541,41 @@ class _Scan:
             )
             keys[key] = keys.get(key, 0) + 1
         self.reader.stats.records += records
+        if len(keys) > KEYS_KEPT:
+            self.counts.drain()
+
+    def _plan_of(self, head: bytes, whole: bool) -> _Plan:
+        """The plan of a new head: the same as that of heads differing only by their name."""
+        plans = self.counts.plans
+        at = _name_at(head)
+        if at < 0:
+            plans[head] = _plan(head, whole)
+            return plans[head]
+        key = head[:at] + (b"\n" if whole else b"\n\n")  # no head holds a newline
+        shared = plans.get(key)
+        if shared is None:
+            shared = plans[key] = _plan(head[:at] + b' name=""', whole)
+        plans[head] = shared
+        return shared
+
+    def _continue_held(self, chunk: bytes, size: int) -> int:
+        """Finish a USER_AVC record held from the last chunk; where this chunk's scan starts."""
+        held = self.joiner.held
+        assert held is not None
+        if chunk[:1] not in {b" ", b"\t"}:
+            self.joiner.held = None
+            self._full(*held)
+            return 0
+        end = chunk.find(b"\n", 0, size) + 1 or size
+        for number, whole in self.joiner.push(self.lines + 1, chunk[:end]):
+            self._full(number, whole)
+        return end
+
+    @staticmethod
+    def _held_line(line: bytes) -> bool:
+        """A USER_AVC line whose `msg='...'` dbus-daemon continued on the next line."""
+        at = line.find(b"msg='")
+        return at >= 0 and line.find(b"'", at + 5) < 0
 
     def _record_by_line(self, chunk: bytes, size: int, record: bytes) -> None:
         """Hand the line of one record of a fast chunk to the full parser."""
@@ -344,15 +584,6 @@ class _Scan:
         number = self.lines + chunk.count(b"\n", 0, line_start) + 1
         self._full(number, chunk[line_start : chunk.find(b"\n", self.where) + 1])
 
-    def _by_line(self, chunk: bytes) -> None:
-        lines = [line + b"\n" for line in chunk.split(b"\n")]
-        lines[-1] = lines[-1][:-1]  # what follows the last newline: a last line without one
-        if not lines[-1]:
-            lines.pop()
-        for offset, line in enumerate(lines, self.lines + 1):
-            for number, whole in self.joiner.push(offset, line):
-                self._full(number, whole)
-
     def _full(self, number: int, line: bytes) -> None:
         source = SourceRef(self.name, number)
         event = self.reader.accept(parse_line(line, source, node=self.node), source, line)
@@ -360,48 +591,21 @@ class _Scan:
             self.add_event(event)
 
 
-def _newlines(chunk: bytes) -> int:
-    """How many newlines a buffer holds (the pieces of `_chunks` have none after their size).
-
-    bytes.split finds a single byte with memchr; bytes.count compares byte by byte, which
-    measured twice as slow on a megabyte of log here.
-    """
-    return len(chunk.split(b"\n")) - 1
-
-
-def _tell(stream: BinaryIO) -> int:
-    """Bytes read so far, or 0 for a pipe."""
-    try:
-        return stream.tell()
-    except OSError:
-        return 0
-
-
-def _chunks(stream: BinaryIO, name: str, end: int | None) -> Iterator[tuple[bytes, int]]:
-    """(buffer, size): `buffer[:size]` is whole lines, about CHUNK bytes; up to byte `end`.
-
-    A read that stops inside a line is completed with readline() and that line comes as a
-    small buffer of its own, so no large buffer is ever copied (copies of fresh megabytes cost
-    page faults, about as much here as scanning them).
-    """
-    left = -1 if end is None else end - _tell(stream)
-    try:
-        while left:
-            data = stream.read(CHUNK if left < 0 else min(CHUNK, left))
-            if not data:
-                return
-            if left > 0:
-                left -= len(data)
-            if data[-1:] == b"\n" or not left:
-                yield data, len(data)
-                continue
-            cut = data.rfind(b"\n") + 1
-            more = stream.readline()
-            if left > 0:
-                left -= len(more)
-            if cut:
-                yield data, cut
-            line = data[cut:] + more
-            yield line, len(line)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise AaprofError(f"{name}: read failed: {exc}") from None
+def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:
+    """The lines of `chunk[start:size]` that may name a record the regex does not count: an
+    `apparmor=` not right after a stamp's `): `, or a legacy or D-Bus broker mark. In order."""
+    positions = [m.start() for m in _ODD.finditer(chunk, start, size)]
+    for mark in _SLOW_MARKS:
+        at = chunk.find(mark, start, size)
+        while at >= 0:
+            positions.append(at)
+            at = chunk.find(mark, at + 1, size)
+    positions.sort()
+    lines: list[tuple[int, int]] = []
+    last = -1
+    for at in positions:
+        line_start = chunk.rfind(b"\n", 0, at) + 1
+        if line_start != last:
+            lines.append((line_start, chunk.find(b"\n", at, size) + 1 or size))
+            last = line_start
+    return lines

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aaprof.errors import AaprofError
+from aaprof.logs.chunks import Progress, record_lines
 from aaprof.logs.follow import follow
 from aaprof.logs.journal import iter_journal
 from aaprof.logs.jsonevents import parse_event_line
@@ -123,9 +124,12 @@ class Reader:
     progress: Callable[[int], None] | None = None
     stats: ReadStats = field(default_factory=ReadStats)
     _dedup: Deduplicator = field(default_factory=Deduplicator)
+    _single: bool = False  # reading one text input alone (no copies to look for)
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
-        for item in inputs:
+        items = list(inputs)
+        self.expect(items)
+        for item in items:
             try:
                 if item.journal:
                     yield from self._journal(item)
@@ -133,6 +137,12 @@ class Reader:
                     yield from self._text(item)
             except AaprofError as exc:
                 self.stats.errors.append(str(exc))
+
+    def expect(self, items: list[Input]) -> None:
+        """Say what will be read. Copies of a record come from two origins; one text input
+        read alone has one origin for its stamped lines (unstamped lines have no identity), so
+        its records are not remembered for matching (JSON lines still are)."""
+        self._single = len(items) == 1 and not items[0].journal
 
     def node_for(self, name: str) -> str | None:
         """The node of records from this input whose lines name none."""
@@ -145,7 +155,8 @@ class Reader:
         """The event of a parse result, or None: counted, checked for duplicates."""
         if result is None or isinstance(result, Unparsed):
             return self._counted(result, source, None, False)
-        if not isinstance(line, bytes):
+        if not isinstance(line, bytes) or (self._single and line[:1] != b"{"):
+            # (a JSON line may be journald's audit copy or its kernel copy: always matched)
             return self._counted(result, source, None, False)
         return self._counted(result, source, record_identity(line), b"audit(" in line)
 
@@ -168,7 +179,9 @@ class Reader:
         The origin is the file and whether the line carried the kernel's `audit(...)` stamp:
         journald's audit copy of a record has none, its kernel copy has one.
         """
-        if self._dedup.seen(identity, origin):
+        # the payload by its hash: a record's copies share their stamp and payload, and the
+        # window holds 2 x 65,536 of them, so a few hundred bytes each would be tens of MB
+        if self._dedup.seen((identity[0], hash(identity[1])), origin):
             self.stats.duplicates += 1
             return True
         return False
@@ -176,14 +189,11 @@ class Reader:
     def _text(self, item: Input) -> Iterator[Event]:
         node = self.node_for(item.name)
         stream = open_input(item.name)
-        stats, progress = self.stats, self.progress
-        joiner = Continuations()
+        stats = self.stats
+        done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
         try:
-            for number, line in iter_lines(stream, item.name, joiner):
-                stats.lines += 1
-                stats.bytes_read += len(line)
-                if progress is not None and not number & 0x3FFF:
-                    progress(stats.bytes_read)
+            # only the lines that may hold a record: noise costs no Python code per line
+            for number, line in record_lines(stream, item.name, done, self.progress):
                 source = SourceRef(item.name, number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
@@ -192,7 +202,8 @@ class Reader:
                 if event is not None:
                     yield event
         finally:
-            stats.lines += joiner.joined  # physical lines: a joined record counts as two
+            stats.lines += done.lines
+            stats.bytes_read = done.bytes_read
             stats.lost += getattr(stream, "lost", 0)  # records /dev/kmsg overwrote (EPIPE)
             if item.name != "-":
                 stream.close()

@@ -43,6 +43,7 @@ _UNTRUSTED: Final = frozenset(
         "tcontext",
         "srcpath",
         "path",
+        "ns",
     }
 )
 
@@ -99,6 +100,7 @@ _FALLBACK_OF_KEY: Final = {
     "src": "lport",
     "daddr": "faddr",
     "dest": "fport",
+    "ns": "namespace",
 }
 
 # In a USER_AVC record these keys are auditd's, about the D-Bus daemon, not the subject.
@@ -154,8 +156,33 @@ def decode_value(key: str, raw: str) -> str:
 
 
 def tokens(payload: str) -> list[tuple[str, str]]:
-    """The raw `(key, value)` pairs of a payload, in order, duplicates included."""
-    return _TOKEN.findall(payload.replace("\x1d", " "))
+    """The raw `(key, value)` pairs of a payload, in order, duplicates included.
+
+    auditd's ENRICHED tail starts at a 0x1D byte; pasted into an issue tracker it shows as `^]`
+    or is lost (`ouid=0FSUID="otis"`). A bare value is cut where such an uppercase key follows.
+    """
+    pairs: list[tuple[str, str]] = _TOKEN.findall(payload.replace("\x1d", " "))
+    if "^]" in payload or (
+        "\x1d" not in payload and ("UID=" in payload or "GID=" in payload or "ARCH=" in payload)
+    ):
+        pairs = _split_lost_separators(pairs)
+    return pairs
+
+
+# Where a bare value runs into an uppercase key: after `^]`, or a digit or lowercase letter.
+_LOST_SEPARATOR: Final = re.compile(r"\^\](?=[A-Z])|(?<=[0-9a-z)?])(?=[A-Z][A-Z0-9_]*=)")
+
+
+def _split_lost_separators(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, raw in pairs:
+        cut = None if raw[:1] in {'"', "'"} else _LOST_SEPARATOR.search(raw)
+        if cut is None:
+            out.append((key, raw))
+            continue
+        out.append((key, raw[: cut.start()]))
+        out.extend(_split_lost_separators(_TOKEN.findall(raw[cut.end() :])))
+    return out
 
 
 def _to_int(text: str) -> int | None:
@@ -182,15 +209,15 @@ _NET_OPERATIONS: Final = frozenset(
 
 
 def class_of_operation(operation: str) -> str | None:
-    """The class an operation implies on its own, or None when the record's fields decide."""
+    """The class an operation implies on its own, or None when the record's fields decide
+    (the file_* operations and the socket operations: a `sendmsg` with a file mask and no
+    socket family is a file access)."""
     if operation in _CLASS_OF_OPERATION:
         return _CLASS_OF_OPERATION[operation]
     if operation.startswith("dbus"):
         return "dbus"
     if operation in _FILE_OPERATIONS:
         return "file"
-    if operation in _NET_OPERATIONS:
-        return "net"
     return None
 
 
@@ -205,7 +232,9 @@ def derive_class(fields: dict[str, object]) -> str | None:
     if "family" in fields or "sock_type" in fields:
         return "net"
     if "requested" in fields or "denied" in fields or "name" in fields:
-        return "file"
+        return "file"  # (a sendmsg on a file: a mask, a name, no socket family)
+    if operation in _NET_OPERATIONS:
+        return "net"
     return None
 
 
@@ -243,6 +272,13 @@ class _Builder:
         self.fields[name] = _typed(key, value)
 
     def finish_fallbacks(self) -> None:
+        if not self.extra.keys().isdisjoint(_FALLBACK_OF_KEY):
+            self._fallbacks()
+        if str(self.fields.get("operation", "")).startswith("dbus") and "requested" in self.fields:
+            # D-Bus daemons write one `mask=`: what was asked, and what was (or would be) denied.
+            self.fields.setdefault("denied", self.fields["requested"])
+
+    def _fallbacks(self) -> None:
         for key, name in _FALLBACK_OF_KEY.items():
             value = self.extra.get(key)
             if value is None or name in self.fields:
@@ -251,9 +287,6 @@ class _Builder:
                 continue
             del self.extra[key]
             self.fields[name] = _typed(name, str(value))
-        if str(self.fields.get("operation", "")).startswith("dbus") and "requested" in self.fields:
-            # D-Bus daemons write one `mask=`: what was asked, and what was (or would be) denied.
-            self.fields.setdefault("denied", self.fields["requested"])
 
 
 def _typed(key: str, value: str) -> object:
@@ -301,6 +334,69 @@ def parse_payload(
     Returns:
         The Event, or None when the payload carries no AppArmor mode.
     """
+    pid = _one_pid(payload)
+    if pid is not None:
+        # Records that differ only by their process id are parsed once (a bounded cache).
+        start, end = pid.span()
+        key = (payload[:start] + payload[end:], legacy_type, user_avc)
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            if len(_PARSED) >= PARSED_KEPT:
+                _PARSED.clear()
+            parsed = _PARSED[key] = _parse_fields(payload, legacy_type, user_avc)
+        if parsed is None:
+            return None
+        mode, fields, extra = parsed
+        return Event(
+            mode=mode,
+            time=time,
+            serial=serial,
+            node=node,
+            source=source,
+            extra=dict(extra),
+            **{**fields, "pid": int(pid.group())},  # type: ignore[arg-type]
+        )
+    parsed = _parse_fields(payload, legacy_type, user_avc)
+    if parsed is None:
+        return None
+    mode, fields, extra = parsed
+    return Event(
+        mode=mode,
+        time=time,
+        serial=serial,
+        node=node,
+        source=source,
+        extra=extra,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+_DIGITS: Final = re.compile(r"\d+(?=\s|$)")
+
+
+def _one_pid(payload: str) -> re.Match[str] | None:
+    """The digits of the payload's one `pid=` key, or None (none, several, or not a number)."""
+    found = None
+    at = payload.find("pid=")
+    while at >= 0:
+        if at == 0 or payload[at - 1] in " \t\"'\x1d":
+            if found is not None:
+                return None
+            found = at
+        at = payload.find("pid=", at + 4)
+    return None if found is None else _DIGITS.match(payload, found + 4)
+
+
+# Parsed payloads without their pid, most recent first out: bounded whatever the input.
+PARSED_KEPT = 2048
+_PARSED: dict[tuple[str, str | None, bool], tuple[str, dict[str, object], dict[str, Scalar]] | None]
+_PARSED = {}
+
+
+def _parse_fields(
+    payload: str, legacy_type: str | None, user_avc: bool
+) -> tuple[str, dict[str, object], dict[str, Scalar]] | None:
+    """(mode, Event fields, extra) of a payload, or None when it carries no AppArmor mode."""
     builder = _Builder()
     fields = builder.fields
     for key, raw in tokens(payload):
@@ -332,12 +428,4 @@ def parse_payload(
             fields["class_"] = derived
     if fields.get("error") is None:
         fields.pop("error", None)
-    return Event(
-        mode=mode,
-        time=time,
-        serial=serial,
-        node=node,
-        source=source,
-        extra=builder.extra,
-        **fields,  # type: ignore[arg-type]
-    )
+    return mode, fields, builder.extra

@@ -181,11 +181,31 @@ def _peek(stream: Any, name: str, size: int) -> bytes:
         raise AaprofError(f"{name}: cannot read: {exc}") from None
 
 
+# What a file is, by its first bytes, when it is not a text log aaprof can read.
+_NOT_TEXT: Final = (
+    (b"LPKSHHRH", "a systemd journal file (read it with --journal, or give its directory)"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive (decompress it first: zstd -d)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"Rar!", "a rar archive"),
+    (b"\x7fELF", "an executable"),
+)
+
+
 def _checked_text(stream: Any, name: str) -> BinaryIO:
-    """The stream, after checking its start is text (no NUL bytes) and it decompresses."""
-    if b"\x00" in _peek(stream, name, 4096):
+    """The stream, after checking what the file is (a journal or an archive is not a log).
+
+    A file is not refused for what a line holds: NUL runs (what an unclean shutdown leaves in a
+    syslog file) and bytes that are not UTF-8 are read, or counted as unparsed, line by line.
+    """
+    head = _peek(stream, name, 512)
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            stream.close()
+            raise AaprofError(f"{name}: not a text log: {what}")
+    if head[257:262] == b"ustar":
         stream.close()
-        raise AaprofError(f"{name}: binary file, not a text log (journal files: use --journal)")
+        raise AaprofError(f"{name}: not a text log: a tar archive (extract it first)")
     return cast(BinaryIO, stream)
 
 

@@ -35,11 +35,18 @@ class Group:
 GroupKey = tuple[str, str, str]  # (profile, class, mode); "" where absent
 
 
+# Distinct names kept over all groups: past this, every group keeps only its NAMES_TRIMMED most
+# frequent (names that never repeat, such as temp files, would otherwise grow with the input).
+NAMES_TOTAL: Final = 100_000
+NAMES_TRIMMED: Final = 100
+
+
 @dataclass(slots=True)
 class Summary:
     """Counts of events per (profile, class, mode), built with `add`."""
 
     groups: dict[GroupKey, Group] = field(default_factory=dict)
+    _added: int = 0  # names added since the last trim (an upper bound of the names kept)
 
     def add(
         self, mode: str, class_: str | None, profile: str | None, name: str | None, count: int = 1
@@ -51,6 +58,19 @@ class Summary:
         group.count += count
         if name is not None:
             group.add_name(name, count)
+            self._added += 1
+            if self._added > NAMES_TOTAL:
+                self._trim()
+
+    def _trim(self) -> None:
+        kept = 0
+        for group in self.groups.values():
+            if len(group.names) > NAMES_TRIMMED:
+                top = sorted(group.names.items(), key=lambda kv: -kv[1])[:NAMES_TRIMMED]
+                group.names = dict(top)
+                group.names_dropped = True
+            kept += len(group.names)
+        self._added = kept
 
     def add_event(self, event: Event) -> None:
         """Count one event."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -148,17 +149,26 @@ class Event:
         bytes, hex-encoded, under `<key>_hex`.
         """
         out: dict[str, object] = {}
-        if self.time is not None:
-            out["time"] = self.time.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            out["epoch"] = self.epoch
-        for key, attr in JSON_FIELDS:
-            value = getattr(self, attr)
-            if value is None:
-                continue
-            if isinstance(value, str):
-                _put_text(out, key, value)
-            else:
-                out[key] = value
+        time = self.time
+        if time is not None:
+            known = _TIME_FIELDS.get(time) if time.tzinfo is UTC else None
+            if known is None:
+                if len(_TIME_FIELDS) >= 4096:
+                    _TIME_FIELDS.clear()
+                known = (_time_text(time), self.epoch)
+                if time.tzinfo is UTC:  # (equal times in other zones print other digits)
+                    _TIME_FIELDS[time] = known
+            out["time"], out["epoch"] = known
+        values = _JSON_VALUES(self)  # every attribute in one C call
+        texts = [v for v in values if v.__class__ is str]
+        if "".join(texts).isascii():  # ASCII is always valid UTF-8: nothing to check per value
+            out.update({k: v for k, v in zip(_JSON_KEYS, values, strict=True) if v is not None})
+        else:
+            for key, value in zip(_JSON_KEYS, values, strict=True):
+                if isinstance(value, str):
+                    _put_text(out, key, value)
+                elif value is not None:
+                    out[key] = value
         if self.source is not None:
             out["source"] = self.source.to_dict()
         if self.container is not None:
@@ -166,7 +176,7 @@ class Event:
         if self.extra:
             extra: dict[str, object] = {}
             for key, value in self.extra.items():
-                if isinstance(value, str):
+                if isinstance(value, str) and not value.isascii():
                     _put_text(extra, key, value)
                 else:
                     extra[key] = value
@@ -211,6 +221,23 @@ class Event:
                 raise ValueError("event key 'extra' must be a mapping")
             fields["extra"] = _extra_from(extra)
         return cls(**fields)  # type: ignore[arg-type]
+
+
+# `time` and `epoch` of recent times: records come in bursts, many to one stamp.
+_TIME_FIELDS: dict[datetime, tuple[str, float | None]] = {}
+# The text of recent whole seconds: records come in bursts within one second.
+_SECOND_TEXT: dict[tuple[int, int, int, int, int, int], str] = {}
+
+
+def _time_text(time: datetime) -> str:
+    """`2024-11-23T00:00:00.123Z`, as strftime would give it, the seconds' part cached."""
+    key = (time.year, time.month, time.day, time.hour, time.minute, time.second)
+    text = _SECOND_TEXT.get(key)
+    if text is None:
+        if len(_SECOND_TEXT) >= 4096:
+            _SECOND_TEXT.clear()
+        text = _SECOND_TEXT[key] = time.strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{text}{time.microsecond // 1000:03d}Z"
 
 
 def _put_text(out: dict[str, object], key: str, value: str) -> None:
@@ -289,6 +316,10 @@ JSON_FIELDS: tuple[tuple[str, str], ...] = tuple(
         *("addr", "peer_addr", "laddr", "lport", "faddr", "fport", "bus", "path"),
         *("interface", "member", "fstype", "srcname", "flags", "info", "error"),
     )
+)
+_JSON_KEYS: tuple[str, ...] = tuple(key for key, _ in JSON_FIELDS)
+_JSON_VALUES: Callable[[Event], tuple[object, ...]] = operator.attrgetter(
+    *(attr for _, attr in JSON_FIELDS)
 )
 
 

@@ -29,7 +29,7 @@ def generate(outdir: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("bench")
-    generate(outdir)
+    generate(outdir, "--mix", "clean")
     return outdir
 
 
@@ -80,13 +80,13 @@ def test_kern_log_is_ninety_percent_noise(data: Path) -> None:
 
 
 def test_same_seed_same_bytes(tmp_path: Path, data: Path) -> None:
-    generate(tmp_path)
+    generate(tmp_path, "--mix", "clean")
     for name in ("audit.log", "kern.log"):
         assert (tmp_path / name).read_bytes() == (data / name).read_bytes()
 
 
 def test_with_class_writes_newer_kernels_layout(tmp_path: Path) -> None:
-    generate(tmp_path, "--with-class", "--only", "audit")
+    generate(tmp_path, "--mix", "clean", "--with-class", "--only", "audit")
     text = (tmp_path / "audit.log").read_text(encoding="ascii")
     assert 'class="file"' in text and 'requested="' in text
     assert not (tmp_path / "kern.log").exists()
@@ -117,3 +117,36 @@ def test_reference_counts_every_record(data: Path, libapparmor: ModuleType) -> N
     totals = dict(line.split("\t") for line in out.splitlines() if line.startswith("#"))
     rejected = int(totals["# rejected lines with apparmor="])
     assert int(totals["# records"]) + rejected == RECORDS // 10
+
+
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("realistic")
+    generate(outdir)  # the default mix
+    return outdir
+
+
+def test_realistic_mix_has_what_a_node_writes(realistic: Path) -> None:
+    audit = (realistic / "audit.log").read_text(encoding="utf-8")
+    assert "\x1dFSUID=" in audit, "auditd's ENRICHED tails"
+    assert "type=USER_AVC msg=audit(" in audit and "msg='apparmor=" in audit, "D-Bus records"
+    assert "type=SYSCALL msg=audit(" in audit and "type=PROCTITLE msg=audit(" in audit
+    assert "//&" in audit, "stacked labels"
+    assert re.search(r'name="/tmp/tmp\.[0-9a-f]{10}"', audit), "names that never repeat"
+    assert HEX_VALUE.search(audit)
+    profiles = set(re.findall(r" profile=(\S+)", audit))
+    assert len(profiles) > 100
+    kern = (realistic / "kern.log").read_text(encoding="utf-8").splitlines()
+    dbus = [n for n, line in enumerate(kern) if "audit: type=1107 audit(" in line]
+    assert dbus and any(kern[n + 1].startswith(" ") for n in dbus[:-1]), "split USER_AVC"
+    journal = (realistic / "journal.txt").read_text(encoding="utf-8")
+    assert re.search(r" audit\[\d+\]: AVC apparmor=", journal)
+    rotated = sorted(p.name for p in (realistic / "rotated").iterdir())
+    assert rotated == ["kern.log", "kern.log.1", "kern.log.2.gz"]
+
+
+def test_knobs_override_the_mix(tmp_path: Path) -> None:
+    generate(tmp_path, "--only", "audit", "--dbus", "0", "--companions", "0", "--enriched", "no")
+    audit = (tmp_path / "audit.log").read_text(encoding="utf-8")
+    assert "USER_AVC" not in audit and "SYSCALL" not in audit and "\x1d" not in audit
+    assert len(audit.splitlines()) == RECORDS

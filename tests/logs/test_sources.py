@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from aaprof.errors import AaprofError
+from aaprof.logs import quick
 from aaprof.logs.reader import Reader
+from aaprof.logs.select import Selection
 from aaprof.logs.sources import Input, expand, iter_lines, open_input
 
 
@@ -190,18 +192,58 @@ def test_unreadable_file_names_it(tmp_path: Path) -> None:
         open_input(str(path))
 
 
-def test_binary_file_names_it(tmp_path: Path) -> None:
+def test_a_file_is_binary_by_what_it_is(tmp_path: Path) -> None:
+    journal = tmp_path / "system.journal~"
+    journal.write_bytes(b"LPKSHHRH" + bytes(200))
+    with pytest.raises(AaprofError, match=re.escape(str(journal)) + ".*journal"):
+        open_input(str(journal))
+    archive = tmp_path / "logs.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(AaprofError, match=re.escape(str(archive)) + ".*zip"):
+        open_input(str(archive))
+    compressed = tmp_path / "logs.tar.gz"
+    compressed.write_bytes(gzip.compress(bytes(257) + b"ustar" + bytes(300)))
+    with pytest.raises(AaprofError, match=re.escape(str(compressed)) + ".*tar"):
+        open_input(str(compressed))
+
+
+def test_binary_bytes_without_a_magic_are_read_as_lines(tmp_path: Path) -> None:
     path = tmp_path / "wtmp"
     path.write_bytes(b"\x07\x00\x00\x00" + bytes(range(256)) * 4)
-    with pytest.raises(AaprofError, match=re.escape(str(path)) + ".*binary"):
-        open_input(str(path))
+    reader = Reader()
+    assert list(reader.events([Input(str(path))])) == []
+    assert reader.stats.errors == [] and reader.stats.lines > 0
 
 
-def test_compressed_binary_file_names_it(tmp_path: Path) -> None:
-    path = tmp_path / "core.gz"
-    path.write_bytes(gzip.compress(b"ELF\x00\x00\x00" * 100))
-    with pytest.raises(AaprofError, match=re.escape(str(path))):
-        open_input(str(path))
+def _record(n: int) -> bytes:
+    return (
+        f"Nov 23 00:00:{n % 60:02d} node-3 kernel: [ {n}.5] audit: type=1400 "
+        f'audit(1732400000.{n % 1000:03d}:{n}): apparmor="DENIED" operation="open" '
+        f'profile="p{n % 3}" name="/f/{n}" pid={n} comm="c" requested_mask="r" '
+        'denied_mask="r" fsuid=0 ouid=0\n'
+    ).encode()
+
+
+def test_nul_runs_and_invalid_bytes_keep_every_intact_record(tmp_path: Path) -> None:
+    """What an unclean shutdown leaves: NUL runs and bytes that are not UTF-8, at the start,
+    the middle and the end; every intact record is read, by the full and the fast path."""
+    damage = (b"\x00" * 4096, b"\xff\xfe\x80 garbage \xc3\x28\n", b"\x00" * 300 + b"\n")
+    parts = [damage[0]]
+    for n in range(1, 301):
+        parts.append(_record(n))
+        if n in {100, 200}:
+            parts.extend(damage)
+    parts.extend(damage)
+    path = tmp_path / "kern.log"
+    path.write_bytes(b"".join(parts))
+    reader = Reader()
+    events = list(reader.events([Input(str(path))]))
+    assert [e.name for e in events] == [f"/f/{n}" for n in range(1, 301)]
+    assert events[0].node == "node-3"  # the record right after the NUL run keeps its prefix
+    assert reader.stats.errors == []
+    fast_reader = Reader()
+    summary = quick.summarize(fast_reader, [Input(str(path))], Selection())
+    assert summary.total == 300 and fast_reader.stats.errors == []
 
 
 def test_truncated_gz_names_it(tmp_path: Path) -> None:
@@ -224,8 +266,8 @@ def test_reader_goes_on_after_failures_and_keeps_lines_before_them(tmp_path: Pat
     good_a.write_bytes(record(9001))
     truncated = tmp_path / "b.log.gz"
     _truncated_gz(truncated)
-    binary = tmp_path / "c.bin"
-    binary.write_bytes(b"\x00" * 64)
+    binary = tmp_path / "c.zip"
+    binary.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
     missing = tmp_path / "d.log"
     good_e = tmp_path / "e.log"
     good_e.write_bytes(record(5000))
@@ -241,7 +283,7 @@ def test_reader_goes_on_after_failures_and_keeps_lines_before_them(tmp_path: Pat
     errors = reader.stats.errors
     assert len(errors) == 4
     assert any("b.log.gz" in e for e in errors)
-    assert any("c.bin" in e for e in errors)
+    assert any("c.zip" in e for e in errors)
     assert any("d.log" in e for e in errors)
     assert any(e.startswith(str(tmp_path) + ":") for e in errors)
     assert reader.stats.records == len(serials)
