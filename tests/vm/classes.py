@@ -140,7 +140,10 @@ CASES: tuple[Case, ...] = (
          enforce_rc=1),
     Case("signal", "/bin/busybox rix,",
          "sleep 30 & s=$!; aaexec {P} kill -USR1 $s; r=$?; kill -9 $s\n"
-         "aaexec {P} sleep 30 & c=$!; sleep 0.3; kill -TERM $c; kill -9 $c; exit $r",
+         # the receiver must run under {P} before the signal: wait until it does
+         "aaexec {P} sleep 30 & c=$!\n"
+         "until grep -q '^{P} (' /proc/$c/attr/current; do usleep 10000; done\n"
+         "kill -TERM $c; exit $r",
          ({"operation": "signal", "profile": "{P}", "requested_mask": "send",
            "denied_mask": "send", "signal": "usr1", "peer": "unconfined"},
           {"operation": "signal", "profile": "{P}", "requested_mask": "receive",
