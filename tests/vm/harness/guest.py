@@ -34,8 +34,12 @@ disk() {
         [ "$(cat $d/serial 2>/dev/null)" = "$1" ] && [ -b $dev ] && echo $dev && return
     done
 }
-i=0
-while [ -z "$(disk aaprof-out)" ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+# the disks appear when the virtio driver has probed them: slow under a busy host's emulation
+for serial in aaprof-in aaprof-out aaprof-python; do
+    i=0
+    while [ -z "$(disk $serial)" ] && [ $i -lt 2400 ]; do usleep 50000; i=$((i+1)); done
+    [ -n "$(disk $serial)" ] || echo "aaprof-vm: disk $serial not found after $i tries"
+done
 mkdir -p /run/in
 mount -t ext4 -o ro "$(disk aaprof-in)" /run/in || echo "aaprof-vm: no input disk"
 py=$(disk aaprof-python)
