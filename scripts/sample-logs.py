@@ -6,7 +6,9 @@ are invented.
 
 The story: on two nodes, containerd runs pods of a `shop` namespace. `web` (nginx) runs under a
 complain-mode profile named by aaprof's scheme (aaprof.shop.web.nginx), so its accesses are
-ALLOWED records; `cache` (redis) runs enforced and has some accesses DENIED; other pods use the
+ALLOWED records — among them the request bodies nginx buffers to numbered temporary files,
+client_temp/0000000001..3, which `aaprof generate` learns as one glob (client_temp/[0-9]*, so
+the fourth request is allowed too: docs/generate.md, "Learning from siblings"); `cache` (redis) runs enforced and has some accesses DENIED; other pods use the
 runtime default profile (cri-containerd.apparmor.d). Profiles get loaded (STATUS), D-Bus on the
 host denies a call, and kernel/audit noise surrounds it all.
 """

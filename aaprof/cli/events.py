@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from aaprof.cli.output import render_events, render_stats, render_summary
 from aaprof.cli.progress import Progress
-from aaprof.errors import AaprofError
+from aaprof.cli.reading import Reading, reading_options
 from aaprof.logs.journal import SYSTEM_JOURNAL
+from aaprof.logs.jsonevents import may_hold_events
 from aaprof.logs.quick import summarize
-from aaprof.logs.reader import Reader
-from aaprof.logs.select import MODE_CHOICES, Selection
+from aaprof.logs.select import MODE_CHOICES
 from aaprof.logs.sources import Input, expand
 from aaprof.logs.summary import Summary
 from aaprof.model.event import Event
@@ -32,16 +33,6 @@ FORMATS = ("table", "json", "jsonl", "csv")
     show_default=True,
     help="Keep records of this mode (the kernel's apparmor= value).",
 )
-@click.option("--profile", metavar="GLOB", help="Keep records of matching profiles.")
-@click.option("--operation", "operations", multiple=True, metavar="OP", help="Keep this operation.")
-@click.option(
-    "--class", "classes", multiple=True, metavar="CLASS", help="Keep this class (file, cap, net…)."
-)
-@click.option("--since", metavar="TIME", help="Keep records at or after TIME (ISO, epoch, 2h).")
-@click.option("--until", metavar="TIME", help="Keep records at or before TIME.")
-@click.option("--pid", "pids", multiple=True, type=int, help="Keep records of this pid.")
-@click.option("--comm", metavar="GLOB", help="Keep records whose command matches.")
-@click.option("--name", metavar="GLOB", help="Keep records whose object name matches.")
 @click.option(
     "--format",
     "fmt",
@@ -55,39 +46,19 @@ FORMATS = ("table", "json", "jsonl", "csv")
 @click.option("--journal", is_flag=True, help="Also read the system journal.")
 @click.option("--boot", metavar="ID", help="Journal: only this boot (0 = current).")
 @click.option("-f", "--follow", is_flag=True, help="Keep reading lines appended to the files.")
-@click.option("--node", metavar="NAME", help="Node of records whose line names none.")
-@click.option(
-    "--node-from-dir",
-    is_flag=True,
-    help="Node of records whose line names none: the file's directory name.",
-)
-@click.option(
-    "--proc-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Attribute pids to containers through DIR/<pid>/cgroup (default with --follow: /proc).",
-)
+@reading_options
 @click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
 def events(
     inputs: tuple[str, ...],
     mode: str,
-    profile: str | None,
-    operations: tuple[str, ...],
-    classes: tuple[str, ...],
-    since: str | None,
-    until: str | None,
-    pids: tuple[int, ...],
-    comm: str | None,
-    name: str | None,
     fmt: str,
     summary: bool,
     top: int,
     journal: bool,
     boot: str | None,
     follow: bool,
-    node: str | None,
-    node_from_dir: bool,
-    proc_root: Path | None,
     quiet: bool,
+    reading: Reading,
 ) -> None:
     """Read AppArmor records (DENIED, ALLOWED, AUDIT, STATUS, …) from logs.
 
@@ -107,29 +78,16 @@ def events(
         raise click.UsageError("name at least one LOG (or - for stdin), or use --journal")
     if follow and (journal or "-" in inputs or summary):
         raise click.UsageError("--follow reads files: not with --journal, - or --summary")
-    try:
-        selection = Selection.build(
-            mode=mode.lower(),
-            profile=profile,
-            operations=operations,
-            classes=classes,
-            since=since,
-            until=until,
-            pids=pids,
-            comm=comm,
-            name=name,
-        )
-    except AaprofError as exc:  # a value on the command line: a usage error
-        raise click.UsageError(str(exc)) from None
+    selection = reading.selection(mode.lower())
     items = expand(list(inputs))
     if journal:
         items.append(Input(SYSTEM_JOURNAL, journal=True))
     if boot is not None and not any(i.journal for i in items):
         raise click.UsageError("--boot selects journal entries: add --journal or a journal path")
-    if follow and proc_root is None and Path("/proc/self/cgroup").exists():
-        proc_root = Path("/proc")
-    reader = Reader(node=node, node_from_dir=node_from_dir, boot=boot)
-    attribute = _attributor(proc_root)
+    if follow and reading.proc_root is None and Path("/proc/self/cgroup").exists():
+        reading = dataclasses.replace(reading, proc_root=Path("/proc"))
+    reader = reading.reader(boot)
+    attribute = reading.attributor()
     out = sys.stdout
     with Progress(items, reader, enabled=not follow) as done:
         stream: Iterator[Event]
@@ -138,7 +96,7 @@ def events(
         else:
             stream = reader.events(items)
         kept = (attribute(e) for e in stream if selection.keeps(e))
-        if summary and not selection.needs_event:
+        if summary and not selection.needs_event and not _own_json(items):
             result = summarize(reader, items, selection)
             done()
             render_summary(result, fmt, top, out)
@@ -160,22 +118,7 @@ def events(
         raise SystemExit(1)
 
 
-def _attributor(proc_root: Path | None) -> Callable[[Event], Event]:
-    """Adds `container` to events: from the profile's name, and from /proc when given one."""
-    from aaprof.containers.naming import container_from_profile
-
-    resolver = None
-    if proc_root is not None:
-        from aaprof.containers.proc import ProcResolver
-
-        resolver = ProcResolver(proc_root)
-
-    def attribute(event: Event) -> Event:
-        found = container_from_profile(event.profile) if event.profile else None
-        if resolver is not None and event.pid is not None:
-            by_pid = resolver.resolve(event.pid)
-            if by_pid is not None:
-                found = by_pid if found is None else by_pid.merged(found)
-        return event if found is None else event.replace(container=found)
-
-    return attribute
+def _own_json(items: list[Input]) -> bool:
+    """Whether a text input may hold aaprof's JSON events (the summary's fast path reads log
+    lines only: such inputs go through the reader)."""
+    return any(may_hold_events(i.name) for i in items if not i.journal)

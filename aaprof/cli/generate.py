@@ -1,14 +1,23 @@
-"""`aaprof generate`: complain-mode logs → least-privilege profiles and their Kubernetes bundle."""
+"""`aaprof generate`: complain-mode logs → least-privilege profiles and their Kubernetes bundle.
+
+A thin adapter: the engine's `Session` reads, suggests and saves; `k8s.write` writes the bundle.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import click
 
+from aaprof.cli.output import render_stats
+from aaprof.cli.progress import Progress
+from aaprof.cli.reading import Reading, reading_options
 from aaprof.errors import AaprofError
+
+K8S = "k8s"
 
 
 @click.command()
@@ -32,7 +41,11 @@ from aaprof.errors import AaprofError
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML decisions file to replay (docs/generate.md); default: least privilege.",
 )
-@click.option("--profile", "only", metavar="GLOB", help="Only profiles whose name matches.")
+@click.option(
+    "--write-decisions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every choice made (defaults included) to this YAML file, to edit and replay.",
+)
 @click.option("--per-container", is_flag=True, help="One profile per attributed container.")
 @click.option("--include-denied", is_flag=True, help="Also learn from DENIED records.")
 @click.option("--include-noise", is_flag=True, help="Keep container-runtime start-up noise.")
@@ -56,12 +69,14 @@ from aaprof.errors import AaprofError
     help="Where includes of existing profiles resolve (what they allow is not proposed).",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@reading_options
+@click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
 def generate(
     logs: tuple[str, ...],
     out: Path,
     mode: str,
     decisions: Path | None,
-    only: str | None,
+    write_decisions: Path | None,
     per_container: bool,
     include_denied: bool,
     include_noise: bool,
@@ -70,39 +85,51 @@ def generate(
     check_only: bool,
     base: Path,
     fmt: str,
+    quiet: bool,
+    reading: Reading,
 ) -> None:
     """Turn the records of profiles in complain mode into profiles that allow just that.
 
-    Reads LOG... like `aaprof events` (any format, rotated, compressed, journals), proposes the
-    least rule for each recorded access that the profile in DIR/profiles does not allow yet,
-    and writes DIR/profiles/<name> (merging into what is there: hand-written rules are kept)
-    and the Kubernetes bundle DIR/k8s/ (apply with `kubectl apply -k DIR/k8s`).
+    Reads LOG... like `aaprof events` (any format, rotated, compressed, journals, and aaprof's
+    own JSON events), keeps the records the filters select, proposes the least rule for each
+    recorded access that the profile in DIR/profiles does not allow yet (numbered siblings in
+    one directory as one glob), and writes DIR/profiles/<name> (merging into what is there:
+    hand-written rules are kept) and the Kubernetes bundle DIR/k8s/ (`kubectl apply -k`).
 
     \b
     Examples:
       aaprof generate /var/log/audit/audit.log --out ./apparmor
-      aaprof generate sample-logs/ --out /tmp/aaprof-out --mode enforce
+      aaprof generate sample-logs/ --out /tmp/aaprof-out --mode enforce --since 2024-11-23
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
+      aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
-    from aaprof.cli.progress import Progress
-    from aaprof.generate import Generation
+    from aaprof.engine import Session, Settings, load_decisions
+    from aaprof.logs.sources import expand
 
-    run = Generation.prepare(
-        logs,
-        out,
-        mode=mode,
-        decisions=decisions,
-        only=only,
-        per_container=per_container,
-        include_denied=include_denied,
-        include_noise=include_noise,
-        base=base,
-    )
-    with Progress(run.inputs, run, enabled=True) as done:
-        run.learned_from()  # reads the logs, with a progress bar on a terminal
-        done()
+    selection = reading.selection()
+    wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
+    selection = dataclasses.replace(selection, modes=frozenset(wanted))
+    settings = Settings(mode, per_container, include_noise, base)
+    replay = load_decisions(decisions) if decisions is not None else ()
+    inputs = expand(list(logs))
+    reader = reading.reader()
+    with Progress(inputs, reader, enabled=True):
+        session = Session.read(
+            inputs,
+            out,
+            settings=settings,
+            selection=selection,
+            attribute=reading.attributor(),
+            reader=reader,
+            decisions=replay,
+            sources=logs,
+        )
+    for warning in session.warnings:
+        click.echo(f"aaprof: warning: {warning}", err=True)
+    if not quiet:
+        click.echo(render_stats(session.stats), err=True)
     if check_only:
-        gaps = run.uncovered()
+        gaps = session.remaining()
         if fmt == "json":
             click.echo(json.dumps([g.to_dict() for g in gaps], indent=2, ensure_ascii=False))
         else:
@@ -112,13 +139,34 @@ def generate(
         if gaps:
             raise SystemExit(1)
         return
-    if not run.learned_from():
+    if not session.learned:
         raise AaprofError(
             "no profile in complain mode in these logs (nothing ALLOWED; --include-denied "
             "learns from DENIED records too)"
         )
-    written = run.write(k8s=not no_k8s, legacy_annotation=legacy_annotation)
+    saved = session.save(decisions_file=write_decisions)
+    bundle: tuple[Path, ...] = ()
+    if not no_k8s and saved.texts:
+        from aaprof.k8s.write import write_bundle
+
+        bundle = write_bundle(
+            out / K8S, saved.texts, mode=mode, legacy_annotation=legacy_annotation
+        )
     if fmt == "json":
-        click.echo(json.dumps(written.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        sys.stdout.write(written.text())
+        doc = {
+            **saved.to_dict(),
+            "k8s": [str(p) for p in bundle],
+            "read": session.stats.to_dict(),
+            "learned_from": session.learned,
+            "warnings": list(session.warnings),
+        }
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    lines = [f"learned from {session.learned} record{'s' if session.learned != 1 else ''}"]
+    for name, path, n in saved.profiles:
+        lines.append(f"  {path}  ({name}: {n} new rule{'s' if n != 1 else ''})")
+    if bundle:
+        lines.append(f"  {out / K8S}/  ({len(bundle)} files: kubectl apply -k)")
+    if saved.decisions_file is not None:
+        lines.append(f"  {saved.decisions_file}  (every choice: edit and replay with --decisions)")
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -39,13 +39,23 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
+    from aaprof.cli.alerts import alerts
     from aaprof.cli.events import events
     from aaprof.cli.generate import generate
+    from aaprof.cli.node import node
+    from aaprof.cli.policy import policy
     from aaprof.cli.profile import profile
+    from aaprof.cli.review import review  # imports the terminal UI only when it runs
+    from aaprof.cli.watch import watch
 
+    cli.add_command(alerts)
     cli.add_command(events)
     cli.add_command(generate)
+    cli.add_command(node)
+    cli.add_command(policy)
     cli.add_command(profile)
+    cli.add_command(review)
+    cli.add_command(watch)
 
 
 _register()

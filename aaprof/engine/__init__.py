@@ -9,13 +9,23 @@ from aaprof.engine.decisions import (
     parse_decisions,
     save_decisions,
 )
+from aaprof.engine.gaps import Gap
+from aaprof.engine.options import KINDS, Item, Option
 from aaprof.engine.rules import rule_for
-from aaprof.engine.suggest import Item, ProfileSuggestions, Suggestion, suggest
+from aaprof.engine.session import Preview, Saved, Session, Settings
+from aaprof.engine.suggest import ProfileSuggestions, Suggestion, suggest
 
 __all__ = [
+    "KINDS",
     "Decision",
+    "Gap",
     "Item",
+    "Option",
+    "Preview",
     "ProfileSuggestions",
+    "Saved",
+    "Session",
+    "Settings",
     "Suggestion",
     "apply",
     "assemble",

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from aaprof.engine.suggest import Item
+from aaprof.engine.options import Item
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.render import render_rule

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
-from aaprof.engine.suggest import Item, ProfileSuggestions, Suggestion
+from aaprof.engine.options import Item, as_deny
+from aaprof.engine.suggest import ProfileSuggestions, Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import parse_policy
@@ -147,7 +146,7 @@ def apply(
     for ps in suggestions:
         chosen: dict[str, Item] = {}
         for s in ps.suggestions:
-            item = _chosen(s, by_key.get((ps.profile, s.key)))
+            item = chosen_item(s, by_key.get((ps.profile, s.key)))
             if item is not None:
                 chosen.setdefault(_text(item), item)
         if chosen:
@@ -155,7 +154,12 @@ def apply(
     return out
 
 
-def _chosen(s: Suggestion, decision: Decision | None) -> Item | None:
+def chosen_item(s: Suggestion, decision: Decision | None) -> Item | None:
+    """What `decision` makes of `s` (its default without one; None: nothing is written).
+
+    Raises:
+        AaprofError: the decision's choice is out of range or its text is not one rule.
+    """
     if decision is None:
         return None if s.noise else s.options[s.default]
     if decision.action == "skip":
@@ -171,10 +175,10 @@ def _chosen(s: Suggestion, decision: Decision | None) -> Item | None:
             )
         item = s.options[index]
     if decision.action == "deny":
-        q = None if isinstance(item, m.Include) else qualifiers_of(item)
-        if q is None or isinstance(item, m.Include):
+        denied = None if isinstance(item, m.Include) else as_deny(item)
+        if denied is None:
             raise AaprofError(f"decision for {decision.rule!r}: only a rule can be denied")
-        item = with_qualifiers(item, dataclasses.replace(q, access="deny"))
+        item = denied
     return item
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aaprof.errors import AaprofError
 from aaprof.logs import Unparsed, parse_line
+from aaprof.logs.jsonevents import parse_event_line
 from aaprof.logs.reader import Reader
 from aaprof.logs.sources import expand
 from aaprof.model import profile as m
@@ -90,7 +91,8 @@ class Explainer:
                 if event.mode != "STATUS":  # a profile load: no access to explain
                     yield self.explain(event)
         for line in records:
-            result = parse_line(line)
+            own = parse_event_line(line.encode("utf-8", "surrogateescape"))
+            result = own if own is not None else parse_line(line)
             if result is None or isinstance(result, Unparsed):
                 reason = result.reason if isinstance(result, Unparsed) else "no AppArmor record"
                 raise AaprofError(f"--record {line[:60]!r}: {reason}")

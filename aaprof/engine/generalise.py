@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
+from aaprof.engine.options import GLOB, GLOB_EXT, LINK, OWNER, VOLATILE, Option
 from aaprof.model import profile as m
 
 # Volatile parts, each matched on one whole path segment (between slashes), in the escaped
@@ -25,6 +27,7 @@ _MKTEMP = (
         r"([A-Za-z][A-Za-z_]*[.-])(?:(?=[A-Za-z]*[a-z])(?=[A-Za-z]*[A-Z])[A-Za-z]{6}|[0-9]{6,})"
     ),
 )
+_VOLATILE_WHY = "the part that changes on every run (pid, tid, UUID, hash, temp name) as a pattern"
 _TEMP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _SNAPSHOT = re.compile(r"(.*/snapshots/)[0-9]+(/.*)?")  # containerd overlayfs snapshot ids
 
@@ -87,18 +90,34 @@ def globs(path: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in out if p != path))
 
 
-def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[m.Rule, ...]:
-    """The alternatives for a file or link rule, narrowest first: the volatile form, the
-    globs of it, and the rule without `owner` (or with it, when it was not)."""
+def file_alternatives(rule: m.FileRule | m.LinkRule) -> tuple[Option, ...]:
+    """The labelled alternatives for a file or link rule, narrowest first: the volatile form,
+    the globs of it, and the rule without `owner` (or with it, when it was not)."""
     if rule.path is None:
         return ()
     base = volatile(rule.path)
-    paths = ([base] if base else []) + list(globs(base or rule.path))
-    out: list[m.Rule] = [dataclasses.replace(rule, path=p) for p in paths]
-    if isinstance(rule, m.LinkRule) and base:
-        out[0] = dataclasses.replace(rule, path=base, target=volatile(rule.target) or rule.target)
+    out: list[Option] = []
+    if base:
+        item = dataclasses.replace(rule, path=base)
+        if isinstance(rule, m.LinkRule):
+            item = dataclasses.replace(rule, path=base, target=volatile(rule.target) or rule.target)
+        out.append(Option(item, VOLATILE, _VOLATILE_WHY))
+    for path in globs(base or rule.path):
+        kind, why = _glob_label("/**" in path, path.rsplit("*", 1)[1])
+        out.append(Option(dataclasses.replace(rule, path=path), kind, why))
     flipped = dataclasses.replace(rule.qualifiers, owner=not rule.qualifiers.owner)
-    out.append(dataclasses.replace(rule, qualifiers=flipped))
+    why = "files of any owner" if rule.qualifiers.owner else "only files the process owns"
+    out.append(Option(dataclasses.replace(rule, qualifiers=flipped), OWNER, why))
     if isinstance(rule, m.LinkRule):
-        out.append(m.FileRule(rule.qualifiers, rule.path, frozenset("l")))
+        item = m.FileRule(rule.qualifiers, rule.path, frozenset("l"))
+        out.append(Option(item, LINK, "a link to any target it has no more permissions on"))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_label(deep: bool, tail: str) -> tuple[str, str]:
+    """(kind, why) of a glob alternative: `**` or not, and what follows the last `*`."""
+    where = "in this directory and below" if deep else "in this directory"
+    if tail and tail != "/":
+        return GLOB_EXT, f"any {tail} name {where}"
+    return GLOB, f"any {'directory' if tail == '/' else 'name'} {where}"

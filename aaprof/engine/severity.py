@@ -52,6 +52,13 @@ _PATHS = (
 )
 
 
+def severity_rank(text: str | None) -> int:
+    """2 for a `high: …` severity, 1 for `medium: …`, 0 for none (a sort key)."""
+    if text is None:
+        return 0
+    return 2 if text.startswith(HIGH) else 1 if text.startswith(MEDIUM) else 0
+
+
 def severity(rule: m.Rule) -> str | None:
     """`"high: …"` or `"medium: …"` for a rule worth a second look, else None."""
     if isinstance(rule, m.CapabilityRule):

@@ -16,15 +16,28 @@ from aaprof.engine.classes.network import fine_network_rule
 from aaprof.engine.existing import covered
 from aaprof.engine.generalise import file_alternatives, volatile
 from aaprof.engine.noise import is_noise
+from aaprof.engine.options import (
+    ABSTRACTION,
+    AUDIT,
+    DENY,
+    EXACT,
+    EXEC_MODE,
+    FINE,
+    SIBLING,
+    Item,
+    Option,
+    as_deny,
+)
 from aaprof.engine.rules import rule_for
-from aaprof.engine.severity import severity
+from aaprof.engine.severity import severity, severity_rank
+from aaprof.engine.siblings import Family, families
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.profiles.render import render_rule
 
-Item = m.Rule | m.Include  # what a suggestion may turn into: a rule or an abstraction
 MAX_EXAMPLES = 3
+MAX_DISTINCT = 8  # pids, comms and names kept per suggestion
 UNCONFINED = "unconfined"
 _EXEC_ALTERNATIVES = ("Px", "Cx", "Ux")
 _IGNORED_FIELDS = frozenset({"time", "serial", "pid", "node", "source", "extra"})
@@ -32,31 +45,47 @@ _IGNORED_FIELDS = frozenset({"time", "serial", "pid", "node", "source", "extra"}
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """One least rule with its alternatives and evidence.
+    """One least rule with its labelled alternatives and the evidence behind it.
 
-    `options` is the least rule followed by the alternatives; `default` indexes the option
-    applied without a decision (0, or the volatile-part generalisation when there is one).
-    `noise`: every record behind it is runtime-start noise.
+    `choices` is the least rule (kind `exact`) followed by the alternatives; `options` the same
+    items unlabelled; `default` indexes the option applied without a decision (0; the sibling
+    glob or the volatile-part generalisation when there is one). `noise`: every record behind
+    it is runtime-start noise. The evidence: `count` records, the first `examples`, the first
+    distinct `pids`, `comms` and `names`, `first_seen`/`last_seen`.
     """
 
     rule: m.Rule
-    alternatives: tuple[Item, ...] = ()
+    alternatives: tuple[Option, ...] = ()
     count: int = 1
     examples: tuple[Event, ...] = ()
     severity: str | None = None
     noise: bool = False
     default: int = 0
     last_seen: datetime | None = None  # the latest record behind it
+    first_seen: datetime | None = None
+    pids: tuple[int, ...] = ()
+    comms: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+    @property
+    def choices(self) -> tuple[Option, ...]:
+        """The least rule (kind `exact`), then the labelled alternatives."""
+        return (Option(self.rule, EXACT, "exactly what was recorded"), *self.alternatives)
 
     @property
     def options(self) -> tuple[Item, ...]:
-        """The least rule, then the alternatives."""
-        return (self.rule, *self.alternatives)
+        """The least rule, then the alternatives (the items of `choices`)."""
+        return (self.rule, *(o.item for o in self.alternatives))
 
     @property
     def key(self) -> str:
         """The least rule's canonical text: with the profile name, the decision's key."""
         return render_rule(self.rule)
+
+    @property
+    def rank(self) -> int:
+        """2 for a high severity, 1 for medium, 0 for none: sort with `-rank` first."""
+        return severity_rank(self.severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +216,10 @@ class _Evidence:
     all_noise: bool = True
     fine_network: dict[m.Rule, None] = dataclasses.field(default_factory=dict)
     last_seen: datetime | None = None
+    first_seen: datetime | None = None
+    pids: dict[int, None] = dataclasses.field(default_factory=dict)
+    comms: dict[str, None] = dataclasses.field(default_factory=dict)
+    names: dict[str, None] = dataclasses.field(default_factory=dict)
 
     def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
         if self.count and rule is not self.rule and not _within(rule, self.rule):
@@ -198,6 +231,14 @@ class _Evidence:
         self.all_noise = self.all_noise and noise
         if event.time is not None and (self.last_seen is None or event.time > self.last_seen):
             self.last_seen = event.time
+        if event.time is not None and (self.first_seen is None or event.time < self.first_seen):
+            self.first_seen = event.time
+        if event.pid is not None and len(self.pids) < MAX_DISTINCT:
+            self.pids.setdefault(event.pid)
+        if event.comm is not None and len(self.comms) < MAX_DISTINCT:
+            self.comms.setdefault(event.comm)
+        if event.name is not None and len(self.names) < MAX_DISTINCT:
+            self.names.setdefault(event.name)
         if isinstance(rule, m.NetworkRule):
             fine = fine_network_rule(event)
             if fine is not None:
@@ -248,15 +289,22 @@ def _merged(rules: list[m.Rule]) -> m.Rule:
 
 
 def _suggestions(groups: Mapping[tuple[object, ...], _Evidence]) -> tuple[Suggestion, ...]:
-    out = [_suggestion(evidence) for evidence in groups.values()]
+    found = families(e.rule for e in groups.values() if isinstance(e.rule, m.FileRule))
+    out = [_suggestion(e, found.get(_path(e.rule))) for e in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
 
 
-def _suggestion(evidence: _Evidence) -> Suggestion:
+def _path(rule: m.Rule) -> str:
+    return (rule.path or "") if isinstance(rule, m.FileRule) else ""
+
+
+def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
     rule = evidence.rule
-    alternatives = _alternatives(rule, evidence)
+    alternatives = _alternatives(rule, evidence, family)
     default = 0
-    if isinstance(rule, m.FileRule | m.LinkRule) and rule.path and volatile(rule.path):
+    if family is not None:
+        default = 1  # the first alternative is the sibling glob
+    elif isinstance(rule, m.FileRule | m.LinkRule) and rule.path and volatile(rule.path):
         default = 1  # the first alternative is the volatile-part generalisation
     return Suggestion(
         rule=rule,
@@ -267,22 +315,48 @@ def _suggestion(evidence: _Evidence) -> Suggestion:
         noise=evidence.all_noise,
         default=default,
         last_seen=evidence.last_seen,
+        first_seen=evidence.first_seen,
+        pids=tuple(evidence.pids),
+        comms=tuple(evidence.comms),
+        names=tuple(evidence.names),
     )
 
 
-def _alternatives(rule: m.Rule, evidence: _Evidence) -> tuple[Item, ...]:
-    out: list[Item] = []
+_EXEC_WHY = {
+    "Px": "run it under its own profile (which must exist)",
+    "Cx": "run it under a child profile of this one",
+    "Ux": "run it unconfined: nothing limits the program",
+}
+
+
+def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> tuple[Option, ...]:
+    out: list[Option] = []
+    if family is not None:
+        out.append(Option(family.rule, SIBLING, family.why))
     if isinstance(rule, m.FileRule | m.LinkRule):
         out.extend(file_alternatives(rule))
         include = abstraction_for(rule)
         if include is not None:
-            out.append(include)
+            why = f"<{include.path}> grants this (and what else it lists)"
+            out.append(Option(include, ABSTRACTION, why))
     if isinstance(rule, m.FileRule) and rule.exec_mode and not evidence.no_new_privs:
         # without no_new_privs a transition to another profile also works
-        out.extend(dataclasses.replace(rule, exec_mode=x) for x in _EXEC_ALTERNATIVES)
+        out.extend(
+            Option(dataclasses.replace(rule, exec_mode=x), EXEC_MODE, _EXEC_WHY[x])
+            for x in _EXEC_ALTERNATIVES
+        )
     if isinstance(rule, m.NetworkRule):
-        out.extend(evidence.fine_network)
+        why = "only these addresses and ports (needs AppArmor 4, not abi/3.0)"
+        out.extend(Option(r, FINE, why) for r in evidence.fine_network)
     q = qualifiers_of(rule)
     if q is not None and not q.audit:
-        out.append(with_qualifiers(rule, dataclasses.replace(q, audit=True)))
-    return tuple(dict.fromkeys(out))
+        item = with_qualifiers(rule, dataclasses.replace(q, audit=True))
+        out.append(Option(item, AUDIT, "allow it and log every use"))
+    denied = as_deny(rule) if q is not None and q.access != "deny" else None
+    if denied is not None:
+        out.append(Option(denied, DENY, "refuse it on purpose (a deny rule, not logged)"))
+    unique: dict[Item, Option] = {}
+    for option in out:
+        if option.item != rule:
+            unique.setdefault(option.item, option)
+    return tuple(unique.values())

@@ -8,15 +8,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aaprof import __version__
 from aaprof.containers.naming import DNS_LABEL, DNS_SUBDOMAIN, container_from_profile
 from aaprof.errors import AaprofError
 
 if TYPE_CHECKING:
     from aaprof.k8s.spo import SpoAbstract
 
-# A small Debian image: it has no apparmor_parser, so the loader installs the `apparmor`
-# package at start (network needed); set `image` to one that has it for air-gapped clusters.
-DEFAULT_IMAGE = "docker.io/library/debian:12-slim"
+# The loader image scripts/build-loader-image.sh builds (Debian packages + the aaprof wheel,
+# no registry): import it on the nodes, or push it and set `image` (docs/kubernetes.md).
+DEFAULT_IMAGE = f"localhost/aaprof-loader:{__version__}"
 LOADER_NAME = "aaprof-loader"
 MODES = ("complain", "enforce")
 # kind -> apiVersion of the workloads whose pod template a patch can set.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from aaprof.errors import AaprofError
 from aaprof.logs.follow import follow
 from aaprof.logs.journal import iter_journal
+from aaprof.logs.jsonevents import parse_event_line
 from aaprof.logs.lines import (
     Identity,
     ParseResult,
@@ -26,6 +27,8 @@ KEEP_UNPARSED = 10
 # Duplicates (journald's audit and kernel copies of one record) arrive close together; a window
 # of this many recent records finds them with bounded memory, whatever the input size.
 DEDUP_WINDOW = 65536
+# First bytes of the lines of aaprof's own JSON output (`jsonl`, and `json`'s indented lines).
+_JSON_STARTS = (b"{", b" ")
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ class ReadStats:
     first_unparsed: list[tuple[SourceRef, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     bytes_read: int = 0
+    lost: int = 0  # times /dev/kmsg overwrote records before they were read (EPIPE)
 
     def note_unparsed(self, source: SourceRef, reason: str) -> None:
         self.unparsed += 1
@@ -51,6 +55,7 @@ class ReadStats:
         self.records += other.records
         self.duplicates += other.duplicates
         self.bytes_read += other.bytes_read
+        self.lost += other.lost
         self.errors.extend(other.errors)
         for source, reason in other.first_unparsed:
             self.note_unparsed(SourceRef(source.file, source.line + line_offset), reason)
@@ -61,6 +66,7 @@ class ReadStats:
             "lines": self.lines,
             "records": self.records,
             "duplicates": self.duplicates,
+            "lost": self.lost,
             "unparsed": self.unparsed,
             "first_unparsed": [
                 {"file": s.file, "line": s.line, "reason": r} for s, r in self.first_unparsed
@@ -179,12 +185,15 @@ class Reader:
                 if progress is not None and not number & 0x3FFF:
                     progress(stats.bytes_read)
                 source = SourceRef(item.name, number)
-                result = parse_line(line, source, node=node)
-                event = self.accept(result, source, line)
+                if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
+                    event = self._counted(own, source, None, False)  # aaprof's own JSON
+                else:
+                    event = self.accept(parse_line(line, source, node=node), source, line)
                 if event is not None:
                     yield event
         finally:
             stats.lines += joiner.joined  # physical lines: a joined record counts as two
+            stats.lost += getattr(stream, "lost", 0)  # records /dev/kmsg overwrote (EPIPE)
             if item.name != "-":
                 stream.close()
 
@@ -195,8 +204,12 @@ class Reader:
             self.stats.lines += 1
             for line_number, line in joiners[name].push(number, raw):
                 source = SourceRef(name, line_number)
-                result = parse_line(line, source, node=self.node_for(name))
-                event = self.accept(result, source, line)
+                if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
+                    event = self._counted(own, source, None, False)
+                else:
+                    event = self.accept(
+                        parse_line(line, source, node=self.node_for(name)), source, line
+                    )
                 if event is not None:
                     yield event
 

@@ -140,13 +140,14 @@ def _drain_device(name: str) -> BinaryIO:
 
     /dev/kmsg gives one record per read and blocks at its end; read it without blocking and
     stop there (following it is `aaprof watch`'s job). Records the ring buffer overwrote while
-    reading (EPIPE) are skipped.
+    reading (EPIPE) are skipped and counted in the stream's `lost` (the reader's `ReadStats`).
     """
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
     chunks = []
+    lost = 0
     try:
         while True:
             try:
@@ -154,13 +155,22 @@ def _drain_device(name: str) -> BinaryIO:
             except BlockingIOError:
                 break
             except BrokenPipeError:
+                lost += 1
                 continue
             if not data:
                 break
             chunks.append(data if data.endswith(b"\n") else data + b"\n")
     finally:
         os.close(fd)
-    return io.BytesIO(b"".join(chunks))
+    drained = _Drained(b"".join(chunks))
+    drained.lost = lost
+    return drained
+
+
+class _Drained(io.BytesIO):
+    """A device's text, read; `lost` counts the records it overwrote meanwhile (EPIPE)."""
+
+    lost: int = 0
 
 
 def _peek(stream: Any, name: str, size: int) -> bytes:

@@ -23,6 +23,18 @@ class SourceRef:
     def to_dict(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> SourceRef:
+        """The inverse of `to_dict`.
+
+        Raises:
+            ValueError: `file` is not a string or `line` not an integer.
+        """
+        file, line = data.get("file"), data.get("line")
+        if not isinstance(file, str) or type(line) is not int:
+            raise ValueError("source needs a string `file` and an integer `line`")
+        return cls(file, line)
+
 
 @dataclass(frozen=True, slots=True)
 class Container:
@@ -41,6 +53,21 @@ class Container:
 
     def to_dict(self) -> dict[str, object]:
         return {f.name: v for f in dataclasses.fields(self) if (v := getattr(self, f.name))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Container:
+        """The inverse of `to_dict` (unknown keys are ignored).
+
+        Raises:
+            ValueError: a part that is not a string.
+        """
+        parts: dict[str, str | None] = {}
+        for f in dataclasses.fields(cls):
+            value = data.get(f.name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"container {f.name} must be a string")
+            parts[f.name] = value
+        return cls(**parts)
 
     def merged(self, other: Container) -> Container:
         """This container's known parts, completed by `other`'s where this one has none."""
@@ -146,6 +173,45 @@ class Event:
             out["extra"] = extra
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Event:
+        """The Event whose `to_dict()` is `data`: `Event.from_dict(e.to_dict()) == e`.
+
+        Times are kept to the millisecond, as `to_dict` writes them (audit stamps have no
+        more); a `<key>_hex` companion gives back the exact bytes of a name that is not UTF-8.
+        `epoch` is read only when `time` is absent. Unknown keys are ignored.
+
+        Raises:
+            ValueError: `mode` is missing, or a value has the wrong type (the message names
+                the key).
+        """
+        mode = data.get("mode")
+        if not isinstance(mode, str) or not mode:
+            raise ValueError("an event needs a string `mode`")
+        fields: dict[str, object] = {"mode": mode, "time": _time_from(data)}
+        for key, attr in JSON_FIELDS:
+            if key == "mode" or key not in data:
+                continue
+            value = _text_from(data, key)
+            kind = _FIELD_TYPES[attr]
+            if value is not None and not _is(value, kind):
+                raise ValueError(f"event key {key!r}: expected {kind}, got {value!r}")
+            fields[attr] = value
+        source, container, extra = data.get("source"), data.get("container"), data.get("extra")
+        if source is not None:
+            if not isinstance(source, Mapping):
+                raise ValueError("event key 'source' must be a mapping")
+            fields["source"] = SourceRef.from_dict(source)
+        if container is not None:
+            if not isinstance(container, Mapping):
+                raise ValueError("event key 'container' must be a mapping")
+            fields["container"] = Container.from_dict(container)
+        if extra is not None:
+            if not isinstance(extra, Mapping):
+                raise ValueError("event key 'extra' must be a mapping")
+            fields["extra"] = _extra_from(extra)
+        return cls(**fields)  # type: ignore[arg-type]
+
 
 def _put_text(out: dict[str, object], key: str, value: str) -> None:
     try:
@@ -156,6 +222,61 @@ def _put_text(out: dict[str, object], key: str, value: str) -> None:
         out[key + "_hex"] = raw.hex().upper()
     else:
         out[key] = value
+
+
+def _hex_companion(data: Mapping[str, object], key: str) -> str | None:
+    """The exact value `_put_text` hid under `<key>_hex`, or None when there is none."""
+    raw = data.get(key + "_hex")
+    if not isinstance(raw, str) or not isinstance(data.get(key), str):
+        return None
+    try:
+        value = bytes.fromhex(raw)
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "surrogateescape")
+    except ValueError:
+        return None
+    return None  # valid UTF-8: `_put_text` never writes such a companion; a key of its own
+
+
+def _text_from(data: Mapping[str, object], key: str) -> object:
+    exact = _hex_companion(data, key)
+    return data.get(key) if exact is None else exact
+
+
+def _extra_from(extra: Mapping[str, object]) -> dict[str, Scalar]:
+    out: dict[str, Scalar] = {}
+    companions = {k + "_hex" for k in extra if _hex_companion(extra, k) is not None}
+    for key in extra:
+        if key in companions:
+            continue
+        exact = _text_from(extra, key)
+        if not isinstance(exact, str | int) or isinstance(exact, bool):
+            raise ValueError(f"event extra {key!r}: expected a string or an integer")
+        out[key] = exact
+    return out
+
+
+def _time_from(data: Mapping[str, object]) -> datetime | None:
+    text, epoch = data.get("time"), data.get("epoch")
+    if isinstance(text, str):
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        return datetime.fromtimestamp(epoch, tz=UTC)
+    if text is not None or epoch is not None:
+        raise ValueError("event key 'time' must be an ISO 8601 string")
+    return None
+
+
+def _is(value: object, kind: str) -> bool:
+    if isinstance(value, bool):
+        return False
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "str":
+        return isinstance(value, str)
+    return isinstance(value, str | int)
 
 
 # JSON key -> Event attribute, in the documented order (time and epoch come first).
@@ -174,3 +295,10 @@ JSON_FIELDS: tuple[tuple[str, str], ...] = tuple(
 def epoch_to_time(seconds: int, millis: int = 0) -> datetime:
     """The UTC time of an audit stamp's `<seconds>.<millis>`."""
     return datetime.fromtimestamp(seconds + millis / 1000, tz=UTC)
+
+
+# The type of each JSON_FIELDS attribute, for `Event.from_dict`'s checks.
+_FIELD_TYPES: dict[str, str] = {
+    f.name: "int" if f.type == "int | None" else "scalar" if f.type == "Scalar | None" else "str"
+    for f in dataclasses.fields(Event)
+}

@@ -37,6 +37,7 @@ def compile_policy(
     name: str = "<text>",
     features: Path | None = None,
     include_dirs: Sequence[Path] = (),
+    complain: bool = False,
 ) -> bytes:
     """Compile policy text to the binary the kernel would load (`apparmor_parser -Q -K -S`).
 
@@ -50,6 +51,7 @@ def compile_policy(
             that silently drops every rule kind but file and capability rules, so pass one
             when the result must mean something there.
         include_dirs: directories searched for `include <x>` before `base` (`-I`), in order.
+        complain: compile every profile in complain mode, whatever its flags say (`-C`).
 
     Returns:
         The compiled policy (all profiles in the text), as apparmor_parser writes it.
@@ -60,9 +62,37 @@ def compile_policy(
     args = ["-Q", "-K", "-S", "--base", str(base)]
     if features is not None:
         args += ["-M", str(features)]
+    if complain:
+        args.append("-C")
     for directory in (*include_dirs, base):
         args += ["-I", str(directory)]
     return _run(args, text, name)
+
+
+def profile_names(
+    text: str, *, base: Path = DEFAULT_BASE, name: str = "<text>", include_dirs: Sequence[Path] = ()
+) -> tuple[str, ...]:
+    """The names of the profiles the text defines, as the kernel will list them (`--names`).
+
+    Raises:
+        AaprofError: apparmor_parser is missing or rejects the text.
+    """
+    args = ["-Q", "-K", "--names", "--base", str(base)]
+    for directory in (*include_dirs, base):
+        args += ["-I", str(directory)]
+    out = _run(args, text, name).decode("utf-8", "surrogateescape")
+    return tuple(line for line in out.splitlines() if line)
+
+
+def parser_version() -> str:
+    """apparmor_parser's version (`4.0.1`), or what it printed when that has no version number.
+
+    Raises:
+        AaprofError: apparmor_parser is missing or fails.
+    """
+    out = _run(["--version"], "", PARSER).decode("utf-8", "replace")
+    first = out.splitlines()[0] if out.strip() else ""
+    return first.rsplit(" ", 1)[-1] if first[-1:].isdigit() else first
 
 
 def expanded_variables(

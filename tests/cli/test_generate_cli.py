@@ -122,3 +122,200 @@ def test_no_complain_records_is_an_error(tmp_path: Path) -> None:
     log.write_text(record(1, "/etc/x", "r").replace("ALLOWED", "DENIED"))
     result = CliRunner().invoke(cli, ["generate", str(log), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "complain" in result.stderr
+
+
+# ---- the session's front-end: selection, attribution, JSON input, siblings, warnings ----------
+
+MOUNTER, SHELL = "a" * 64, "b" * 64  # container ids of the runtime-default records' pids
+POD_UID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def _proc_root(root: Path) -> Path:
+    """A proc tree where pids 6310 and 6311 (sample-logs, runtime-default profile) run in two
+    containers of one pod (containerd, systemd cgroup driver)."""
+    for pid, cid, comm in ((6310, MOUNTER, "mount"), (6311, SHELL, "sh")):
+        d = root / str(pid)
+        d.mkdir(parents=True)
+        slice_ = f"kubepods-besteffort-pod{POD_UID.replace('-', '_')}.slice"
+        d.joinpath("cgroup").write_text(
+            f"0::/kubepods.slice/kubepods-besteffort.slice/{slice_}/cri-containerd-{cid}.scope\n"
+        )
+        d.joinpath("stat").write_text(f"{pid} ({comm}) S " + " ".join(["0"] * 19 + ["4242"]) + "\n")
+    return root
+
+
+def _pods(path: Path) -> Path:
+    statuses = [
+        {"name": "mounter", "containerID": f"containerd://{MOUNTER}"},
+        {"name": "shell", "containerID": f"containerd://{SHELL}"},
+    ]
+    pod = {
+        "metadata": {"name": "batch", "namespace": "jobs", "uid": POD_UID},
+        "status": {"containerStatuses": statuses},
+    }
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod]}))
+    return path
+
+
+def _profiles(out: Path) -> dict[str, str]:
+    """Profile files by name, without the header line that names the logs read."""
+    return {p.name: p.read_text().split("\n", 1)[1] for p in sorted((out / "profiles").iterdir())}
+
+
+def test_per_container_writes_one_profile_per_attributed_container(tmp_path: Path) -> None:
+    common = [str(SAMPLES), "--include-denied", "--format", "json", "-q"]
+    common += [
+        "--proc-root",
+        str(_proc_root(tmp_path / "proc")),
+        "--pods",
+        str(_pods(tmp_path / "p.json")),
+    ]
+    plain = run(*common, "--out", str(tmp_path / "plain"))
+    split = run(*common, "--out", str(tmp_path / "split"), "--per-container")
+    assert plain.exit_code == 0 and split.exit_code == 0, plain.output + split.output
+    names = {p["profile"] for p in json.loads(split.stdout)["profiles"]}
+    before = {p["profile"] for p in json.loads(plain.stdout)["profiles"]}
+    assert "cri-containerd.apparmor.d" in before and "cri-containerd.apparmor.d" not in names
+    assert {"aaprof.jobs.batch.mounter", "aaprof.jobs.batch.shell", WEB} <= names
+    shell = (tmp_path / "split" / "profiles" / "aaprof.jobs.batch.shell").read_text()
+    assert "/proc/sysrq-trigger w," in shell and "mount" not in shell.split("{", 1)[1]
+    mounter = (tmp_path / "split" / "profiles" / "aaprof.jobs.batch.mounter").read_text()
+    assert "mount fstype=cgroup2" in mounter
+    patches = "\n".join(
+        p.read_text() for p in (tmp_path / "split" / "k8s").rglob("*.yaml") if "batch" in p.name
+    )
+    for container in ("mounter", "shell"):  # the bundle sets each container's profile
+        assert f'localhostProfile: "aaprof.jobs.batch.{container}"' in patches
+
+
+def test_own_jsonl_events_on_stdin_give_the_same_profiles(tmp_path: Path) -> None:
+    runner = CliRunner()
+    events = runner.invoke(cli, ["events", "--format", "jsonl", "-q", str(SAMPLES)])
+    assert events.exit_code == 0
+    piped = runner.invoke(
+        cli, ["generate", "-", "--out", str(tmp_path / "piped"), "-q"], input=events.stdout
+    )
+    direct = run(str(SAMPLES), "--out", str(tmp_path / "direct"), "-q")
+    assert piped.exit_code == 0 and direct.exit_code == 0, piped.output
+    assert _profiles(tmp_path / "piped") == _profiles(tmp_path / "direct")
+    assert len(_profiles(tmp_path / "direct")) >= 10
+
+
+def test_the_nginx_temp_files_become_a_glob_in_enforce_mode(tmp_path: Path) -> None:
+    result = run(
+        str(SAMPLES / "node-a"),
+        str(SAMPLES / "node-b"),
+        "--out",
+        str(tmp_path),
+        "--mode",
+        "enforce",
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "profiles" / WEB).read_text()
+    assert "/var/cache/nginx/client_temp/[0-9]* w," in text and "0000000001" not in text
+    assert "complain" not in text.split("{", 1)[0].split("profile", 1)[1]
+    web = parse_policy(text).profiles()[0]
+    for name in ("0000000004", "0000000020"):
+        assert decide(
+            web, Access(f"/var/cache/nginx/client_temp/{name}", frozenset("w"), 101, 0)
+        ).ok
+    assert not decide(web, Access("/var/cache/nginx/client_temp/x.conf", frozenset("w"), 101, 0)).ok
+
+
+def test_generate_selects_like_events(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(
+        record(1, "/etc/one", "r").replace("pid=9", "pid=11")
+        + record(2, "/etc/two", "r").replace("1700000000.002", "1800000000.002")
+    )
+    out = tmp_path / "out"
+    assert run(str(log), "--out", str(out), "--no-k8s", "--pid", "11").exit_code == 0
+    text = (out / "profiles" / "app").read_text()
+    assert "/etc/one" in text and "/etc/two" not in text
+    assert run(str(log), "--out", str(out), "--no-k8s", "--since", "2025-01-01").exit_code == 0
+    assert "/etc/two" in (out / "profiles" / "app").read_text()
+    bad = CliRunner().invoke(cli, ["generate", str(log), "--out", str(out), "--since", "soon"])
+    assert bad.exit_code == 2 and "not a time" in bad.stderr
+
+
+def test_an_unresolved_include_is_reported(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(record(1, "/etc/app.conf", "r"))
+    (tmp_path / "out" / "profiles").mkdir(parents=True)
+    (tmp_path / "out" / "profiles" / "app").write_text(
+        "profile app {\n  include <abstractions/aaprof-nowhere>\n}\n"
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["generate", str(log), "--out", str(tmp_path / "out"), "--base", str(tmp_path / "none")],
+    )
+    assert result.exit_code == 0
+    assert "warning:" in result.stderr and "abstractions/aaprof-nowhere" in result.stderr
+
+
+def test_write_decisions_states_every_choice(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(record(n, f"/srv/q/{n:04d}", "w") for n in (1, 2, 3)))
+    decisions = tmp_path / "d.yaml"
+    result = run(
+        str(log), "--out", str(tmp_path / "o"), "--no-k8s", "--write-decisions", str(decisions)
+    )
+    assert result.exit_code == 0, result.output
+    text = decisions.read_text()
+    assert text.count("choice: 1") == 3 and "owner /srv/q/0001 w," in text
+
+
+def test_the_vm_loops_numbered_workload_learns_a_glob_that_holds_in_enforce_mode(
+    tmp_path: Path,
+) -> None:
+    # what the kernel logs for `echo > client_temp/000000000N` (N = 1..3) under an empty
+    # complain-mode profile (tests/vm's numbered workload); the enforce run writes 20
+    log = tmp_path / "dmesg"
+    log.write_text(
+        "".join(
+            f'[    3.{n}] audit: type=1400 audit(1795574106.{n:03d}:{n}): apparmor="ALLOWED" '
+            f'operation="{op}" profile="loop-numbered" '
+            f'name="/var/cache/app/client_temp/{n:010d}" pid={200 + n} comm="sh" '
+            f'requested_mask="{mask}" denied_mask="{mask}" fsuid=0 ouid=0\n'
+            for n in (1, 2, 3)
+            for op, mask in (("mknod", "c"), ("open", "wc"))
+        )
+    )
+    out = tmp_path / "out"
+    assert run(str(log), "--out", str(out), "--mode", "enforce", "--no-k8s").exit_code == 0
+    text = (out / "profiles" / "loop-numbered").read_text()
+    assert "owner /var/cache/app/client_temp/[0-9]* w," in text
+    compile_policy(text, name="loop-numbered", features=ABI)
+    profile = parse_policy(text).profiles()[0]
+    for n in range(1, 21):
+        name = f"/var/cache/app/client_temp/{n:010d}"
+        assert decide(profile, Access(name, frozenset("wc"), 0, 0)).ok, name
+    assert not decide(
+        profile, Access("/var/cache/app/client_temp/abc.conf", frozenset("w"), 0, 0)
+    ).ok
+
+
+def _kubelet_logs(log_root: Path) -> Path:
+    """A node's /var/log as the kubelet writes it for the pod of `_proc_root`."""
+    containers = log_root / "containers"
+    containers.mkdir(parents=True)
+    for name, cid in (("mounter", MOUNTER), ("shell", SHELL)):
+        target = log_root / "pods" / f"jobs_batch_{POD_UID}" / name / "0.log"
+        target.parent.mkdir(parents=True)
+        target.write_text("")
+        (containers / f"batch_jobs_{name}-{cid}.log").symlink_to(target)
+    return log_root
+
+
+def test_per_container_names_come_from_the_kubelets_log_links_too(tmp_path: Path) -> None:
+    result = run(
+        str(SAMPLES),
+        *("--include-denied", "--format", "json", "-q", "--per-container"),
+        *("--proc-root", str(_proc_root(tmp_path / "proc"))),
+        *("--log-root", str(_kubelet_logs(tmp_path / "log"))),
+        *("--out", str(tmp_path / "out")),
+    )
+    assert result.exit_code == 0, result.output
+    names = {p["profile"] for p in json.loads(result.stdout)["profiles"]}
+    assert {"aaprof.jobs.batch.mounter", "aaprof.jobs.batch.shell"} <= names
+    assert "cri-containerd.apparmor.d" not in names

@@ -24,7 +24,16 @@ def loaded_modules(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-@pytest.mark.parametrize("args", [["--help"], ["events", "--help"], ["generate", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["events", "--help"],
+        ["generate", "--help"],
+        ["review", "--help"],
+        ["watch", "--help"],
+    ],
+)
 def test_help_loads_no_tui_daemon_or_journal(args: list[str]) -> None:
     modules = loaded_modules(
         "from click.testing import CliRunner\n"
@@ -72,6 +81,7 @@ def test_the_contracts_hold(tmp_path: Path) -> None:
         ("aaprof/model/event.py", "import aaprof.logs.record", "aaprof.model is not allowed"),
         ("aaprof/logs/record.py", "import aaprof.engine", "aaprof.logs is not allowed"),
         ("aaprof/engine/rules.py", "import click", "aaprof.engine.rules -> click"),
+        ("aaprof/tui/text.py", "import aaprof.engine.suggest", "aaprof.tui.text -> aaprof.engine"),
     ],
 )
 def test_a_wrong_arrow_breaks_a_contract(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aaprof.engine.explain import _capability
@@ -39,3 +41,16 @@ def test_capability_verdicts(profile: str, capname: str, verdict: str) -> None:
     assert answer.verdict == verdict
     if verdict == "denied":
         assert answer.deny_rules == ("capability sys_admin,",)
+
+
+def test_a_record_given_as_aaprof_json_is_explained(tmp_path: Path) -> None:
+    import json
+
+    from aaprof.engine.explain import Explainer
+
+    policy = Path(str(tmp_path)) / "p"
+    policy.write_text(POLICY)
+    explainer = Explainer.load(str(policy), Path("/nonexistent"))
+    event = Event("DENIED", operation="capable", class_="cap", profile="y", capname="setuid")
+    (answer,) = explainer.explain_all([], [json.dumps(event.to_dict())])
+    assert answer.event == event and answer.verdict == "allowed"

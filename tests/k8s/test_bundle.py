@@ -205,6 +205,7 @@ def test_loader_daemonset_runs_on_every_linux_node() -> None:
     assert {v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v} == {
         "/sys/kernel/security",
         "/etc/apparmor.d",
+        "/var/lib/aaprof/node",
     }
     assert "priorityClassName" not in spec  # system-node-critical is for kube-system only
 

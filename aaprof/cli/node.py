@@ -1,0 +1,154 @@
+"""`aaprof node`: check a node's AppArmor prerequisites and load profiles onto it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+DEFAULT_STATE = "/var/lib/aaprof/node"
+
+
+@click.group()
+def node() -> None:
+    """The node side: prerequisites and the profile loader (docs/node.md)."""
+
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="/",
+    show_default=True,
+    help="Read every host path (/proc, /sys, securityfs, runtimes) below this directory.",
+)
+
+
+@node.command()
+@click.option(
+    "--pod",
+    "pods",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="A pod or workload manifest (YAML, several documents); repeatable; - for stdin.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@root_option
+def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
+    """Check AppArmor on this node, and that the profiles pods name are loaded.
+
+    Exit 0: nothing wrong; 1: a problem (AppArmor off, no securityfs, a profile not loaded).
+    """
+    from aaprof.node.check import PROBLEM, check_node
+    from aaprof.node.host import Host
+
+    report = check_node(Host(root), pods)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for f in report.findings:
+            click.echo(f"{f.level:<8} {f.check}: {f.detail}")
+        if report.profiles:
+            click.echo("loaded profiles:")
+            for name, mode in report.profiles:
+                click.echo(f"  {name} ({mode})")
+        bad = sum(f.level == PROBLEM for f in report.findings)
+        click.echo("ok" if report.ok else f"{bad} problem(s)")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@node.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--watch", is_flag=True, help="Keep running: load again whenever DIR changes.")
+@click.option("--prune", is_flag=True, help="Unload owned profiles whose file is gone (if unused).")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"State and status directory [default: {DEFAULT_STATE} below --root].",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["enforce", "complain", "as-written"]),
+    default="enforce",
+    show_default=True,
+    help="The mode to load in and verify (as-written: the profiles' own flags).",
+)
+@click.option(
+    "--base",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="/etc/apparmor.d",
+    show_default=True,
+    help="Where `include <...>` resolves (the node's abstractions and tunables).",
+)
+@click.option(
+    "--resync",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="With --watch: seconds between passes when nothing changes.",
+)
+@click.option("--poll", is_flag=True, help="With --watch: poll instead of using inotify.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@root_option
+def load(
+    dirs: tuple[Path, ...],
+    watch: bool,
+    prune: bool,
+    state_dir: Path | None,
+    mode: str,
+    base: Path,
+    resync: float,
+    poll: bool,
+    fmt: str,
+    root: Path,
+) -> None:
+    """Load the profiles in DIR(s), verify them, and own only what was loaded.
+
+    A profile of the same name loaded by someone else is refused. Exit 0: all loaded; 1: a
+    profile failed, was refused or is not loaded as asked; 2: usage.
+    """
+    from aaprof.node.daemon import one_pass
+    from aaprof.node.daemon import watch as run_watch
+    from aaprof.node.host import Host
+    from aaprof.node.load import LoadOptions, SyncResult
+
+    host = Host(root)
+    state = state_dir or host.path(DEFAULT_STATE)
+    options = LoadOptions(dirs, state, base, mode=mode, prune=prune)
+
+    def report(result: SyncResult | None, error: str) -> None:
+        if fmt == "json":
+            doc = result.to_dict() if result else {"ok": False, "error": error}
+            click.echo(json.dumps(doc, ensure_ascii=False))
+            return
+        if result is None:
+            click.echo(f"aaprof: {error}", err=True)
+            return
+        for o in result.outcomes:
+            if o.action != "unchanged" or not watch:
+                name = o.name or "-"
+                click.echo(
+                    f"{o.action:<10} {name} ({o.file}){': ' + o.message if o.message else ''}"
+                )
+        problems = sum(o.problem for o in result.outcomes)
+        click.echo("ok" if result.ok else f"{problems} problem(s)")
+
+    if not watch:
+        result, error = one_pass(host, options)
+        report(result, error)
+        if result is None or not result.ok:
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    run_watch(host, options, stop=stop, report=report, resync_s=resync, poll=poll)

@@ -1,0 +1,91 @@
+"""aaprof's own JSON events (`aaprof events --format json|jsonl`) read back as Events.
+
+Events collected on many nodes (a cluster's log pipeline, `kubectl logs` of a DaemonSet running
+`aaprof events -f --format jsonl`) are an input like any log: one object per line (JSON Lines),
+or the lines of a `--format json` array (`[`, `  {…},`, `]`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+
+from aaprof.errors import AaprofError
+from aaprof.logs.lines import Unparsed
+from aaprof.logs.sources import open_input
+from aaprof.model.event import MODES, Event, SourceRef
+
+# Every event object aaprof writes has this key; journald's entries (also JSON) never do.
+_MARK = b'"mode":'
+
+
+def parse_event_line(line: bytes, source: SourceRef | None = None) -> Event | Unparsed | None:
+    """The Event of one line of aaprof's JSON output, or None when the line is not one.
+
+    A line is aaprof's when it holds a JSON object with a `mode` the kernel writes and no
+    journald `MESSAGE`. The event's `source` is where aaprof first read it, when the object
+    says so; else `source`. Never raises.
+
+    Returns:
+        The Event; Unparsed (with the reason) for an object that claims to be an aaprof event
+        but has a wrong value; None for any other line (parsed as a log line instead).
+    """
+    if _MARK not in line:
+        return None
+    text = line.strip().rstrip(b",")
+    if text[:1] != b"{" or text[-1:] != b"}":
+        return None
+    try:
+        data = json.loads(text.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("mode") not in MODES or "MESSAGE" in data:
+        return None
+    try:
+        event = Event.from_dict(data)
+    except (ValueError, OverflowError) as exc:
+        return Unparsed(f"aaprof event: {exc}")
+    if event.source is None and source is not None:
+        event = event.replace(source=source)
+    return event
+
+
+def may_hold_events(name: str) -> bool:
+    """Whether the text input `name` may start with aaprof's JSON events.
+
+    Its head is peeked, not consumed (`-`: standard input): True when the first complete line
+    (after a `[`) is such an object, or when no complete line has arrived yet on a pipe; False
+    for a log line, a device (/dev/kmsg is never peeked) or an input that cannot be read.
+    """
+    if name == "-":
+        peek = getattr(sys.stdin.buffer, "peek", None)
+        if peek is None:
+            return True  # a stream that cannot be peeked: read it as events may be
+        try:
+            head = bytes(peek(1 << 16))[: 1 << 16]
+        except (OSError, ValueError):
+            return True
+    else:
+        head = _head(name) + b"\n"  # a file's last line is complete without its newline
+    for line in head.split(b"\n")[:-1]:  # complete lines only
+        if line.strip() not in (b"", b"["):
+            return isinstance(parse_event_line(line), Event)
+    return name == "-"  # a pipe with nothing complete yet: read it as events may be
+
+
+def _head(name: str) -> bytes:
+    """The first bytes of a file's text (decompressed); nothing for a device or a failure."""
+    try:
+        if stat.S_ISCHR(os.stat(name).st_mode):
+            return b""
+        stream = open_input(name)
+    except (OSError, AaprofError):
+        return b""
+    try:
+        return bytes(stream.peek(1 << 16))[: 1 << 16]  # type: ignore[attr-defined]
+    except (OSError, EOFError, ValueError):
+        return b""
+    finally:
+        stream.close()

@@ -1,0 +1,1 @@
+"""`aaprof review`: the terminal UI over the engine's review session (Textual)."""

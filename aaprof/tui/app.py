@@ -1,0 +1,446 @@
+"""`aaprof review`: a Textual view over one review `Session` (aaprof/engine/review.py).
+
+The app holds the session and the sessions before it (undo), shows the engine's tree and rows,
+and turns each key into decisions with the engine's functions: it decides nothing itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Input, Static, Tree
+
+from aaprof.engine import Decision, Saved, Session
+from aaprof.engine import review as r
+from aaprof.errors import AaprofError
+from aaprof.tui.rules import HEADER, RuleList
+from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
+from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
+from aaprof.tui.tree import ALL, ReviewTree
+
+Reload = Callable[[], Session | None]  # a newer session (records added), or None
+
+
+class ReviewApp(App[Saved | None]):
+    """Decide a session's suggestions; F saves (compiled first) and quits with what was saved."""
+
+    CSS_PATH = "review.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    NARROW = 120  # below this width the details go under the rules, not beside them
+    TITLE = "aaprof review"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "decide('allow')", "allow"),
+        Binding("d", "decide('deny')", "deny"),
+        Binding("i", "decide('skip')", "ignore"),
+        Binding("g", "cycle('glob')", "glob"),
+        Binding("e", "cycle('ext')", "glob ext", show=False),
+        Binding("n", "edit", "new", show=False),
+        Binding("t", "cycle('audit')", "audit", show=False),
+        Binding("o", "cycle('owner')", "owner", show=False),
+        Binding("x", "exec", "exec", show=False),
+        Binding("u", "undo", "undo"),
+        Binding("A", "bulk('allow')", "allow all", show=False),
+        Binding("D", "bulk('deny')", "deny all", show=False),
+        Binding("I", "bulk('skip')", "ignore all", show=False),
+        Binding("slash", "filter", "filter", show=False),
+        Binding("s", "severity", "severity", show=False),
+        Binding("p", "toggle_diff", "diff"),
+        Binding("F", "save", "save+quit"),
+        Binding("q", "quit_review", "quit"),
+        Binding("question_mark", "help", "help"),
+    ]
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        decisions_file: Path | None = None,
+        skipped: Sequence[tuple[Path, str]] = (),
+        reload: Reload | None = None,
+        reload_every: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.index = r.Index(session)
+        self.pending = 0  # undecided suggestions (set with the tree's counts)
+        self.history: list[Session] = []
+        self.saved_decisions = session.decisions
+        self.decisions_file = decisions_file
+        self.skipped = tuple(skipped)
+        self.reload = reload
+        self.reload_every = reload_every
+        self.reading = False  # a thread is reading new records
+        self.node: r.Node | None = None
+        self.text_filter = ""
+        self.severity = r.SEVERITIES[0]
+        self.shown: tuple[r.Row, ...] = ()
+        self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
+        self.message = "; ".join([*session.warnings, self.message]).strip("; ")
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ReviewTree(id="tree")
+            with Vertical(id="centre"):
+                yield Static("", id="where", markup=False)
+                yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
+                yield Static(HEADER, id="header", markup=False)
+                yield RuleList(id="rules")
+                with VerticalScroll(id="below", classes="details"):
+                    yield Static("", id="evidence-below", markup=False)
+            with VerticalScroll(id="beside", classes="details"):
+                yield Static("", id="evidence", markup=False)
+        with VerticalScroll(id="diff"):
+            yield Static("", id="difftext", markup=False)
+        yield Static("", id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#rules", RuleList)
+        self.query_one("#filter", Input).display = False
+        self.query_one("#diff").display = False
+        self._build_tree()
+        self._fill_rows()
+        table.focus()
+        # The session lives as long as the review: keep the collector from walking it again
+        # and again (its full passes were the slowest key presses with 5k suggestions).
+        gc.freeze()
+        if self.reload is not None:
+            self.set_interval(self.reload_every, self._poll)
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what the review held may go now
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < self.NARROW
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self._refresh_side()
+
+    def _build_tree(self) -> None:
+        counts = r.undecided(self.session, self.index)
+        self.pending = sum(counts.values())
+        self.query_one("#tree", ReviewTree).show(r.tree(self.session), counts)
+
+    def _label_tree(self) -> None:
+        counts = r.undecided(self.session, self.index)
+        self.pending = sum(counts.values())
+        self.query_one("#tree", ReviewTree).count(counts)
+
+    def _fill_rows(self, keep: str | None = None) -> None:
+        table = self.query_one("#rules", RuleList)
+        profiles = self.node.profiles if self.node is not None else None
+        self.shown = r.rows(
+            self.session,
+            profiles,
+            text=self.text_filter,
+            severity=self.severity,
+            index=self.index,
+        )
+        at = 0
+        if keep is not None:
+            at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), 0)
+        table.set_rows([row_cells(row) for row in self.shown], at)
+        self._where()
+        self._refresh_side()
+
+    def _where(self) -> None:
+        node = self.node
+        what = f"{node.kind} {node.label}" if node is not None else ALL
+        n = len(self.shown)
+        line = f"{what}: {n} rule{'s' if n != 1 else ''}"
+        self.query_one("#where", Static).update(line, layout=False)
+
+    # ---- what is selected -----------------------------------------------------------------
+
+    def current(self) -> r.Row | None:
+        at = self.query_one("#rules", RuleList).cursor
+        if not self.shown or at < 0 or at >= len(self.shown):
+            return None
+        return self.shown[at]
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[r.Node | None]) -> None:
+        if event.node.data is self.node:
+            return  # already listed (the root, highlighted as the tree starts)
+        self.node = event.node.data
+        self._fill_rows()
+
+    def on_rule_list_highlighted(self, event: RuleList.Highlighted) -> None:
+        with self.batch_update():
+            self._refresh_side()
+
+    def _refresh_side(self) -> None:
+        row = self.current()
+        text = evidence_text(row) if row else "no rule here"
+        # only the pane on screen (beside when wide, below when narrow), at a fixed height
+        # (review.tcss): no layout pass, which would redraw the whole screen
+        pane = "#evidence-below" if self.has_class("narrow") else "#evidence"
+        self.query_one(pane, Static).update(text, layout=False)
+        if self.query_one("#diff").display:
+            self._refresh_diff(row)
+        self._status()
+
+    def _refresh_diff(self, row: r.Row | None) -> None:
+        text = "select a rule to see its profile"
+        if row is not None:
+            try:
+                preview = self.session.preview(row.profile.split("//", 1)[0])
+                text = diff_text(preview, self.session.out)
+            except AaprofError as exc:
+                text = f"cannot build the profile: {exc}"
+        self.query_one("#difftext", Static).update(text)
+
+    def _status(self) -> None:
+        line = status_line(
+            self.pending, self._unsaved(), self.text_filter, self.severity, len(self.shown)
+        )
+        self.query_one("#status", Static).update(
+            f"{line} | {self.message}" if self.message else line, layout=False
+        )
+
+    def _unsaved(self) -> int:
+        return len(set(self.session.decisions) ^ set(self.saved_decisions))
+
+    def say(self, message: str) -> None:
+        self.message = message
+        self._status()
+
+    # ---- deciding -------------------------------------------------------------------------
+
+    def _apply(self, decisions: Sequence[Decision], what: str) -> None:
+        if not decisions:
+            self.say(f"nothing to {what}")
+            return
+        row = self.current()
+        try:
+            new = self.session.apply(decisions)
+        except AaprofError as exc:
+            self.say(str(exc))
+            return
+        self.history.append(self.session)
+        self.session = new
+        self.message = f"{what}: {len(decisions)} rule(s)" if len(decisions) > 1 else what
+        with self.batch_update():
+            self._after_change(_id(row) if row else None, {d.key for d in decisions})
+
+    def _after_change(self, keep: str | None, keys: set[tuple[str, str]] | None = None) -> None:
+        """Redraw what a change touched: the changed rows' cells, the tree's counts."""
+        made = {d.key: d for d in self.session.decisions}
+        shown = []
+        table = self.query_one("#rules", RuleList)
+        for i, row in enumerate(self.shown):
+            key = (row.profile, row.key)
+            if keys is not None and key not in keys:
+                shown.append(row)
+                continue
+            new = self.index.redecided(row, made.get(key))
+            shown.append(new)
+            if new != row:
+                table.update_row(i, row_cells(new))
+        self.shown = tuple(shown)
+        self._label_tree()
+        if keep is not None and self.shown:
+            at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), None)
+            if at is not None and at + 1 < len(self.shown) and keys and len(keys) == 1:
+                table.cursor = at + 1  # on to the next rule, as aa-logprof does
+        self._refresh_side()
+
+    def action_decide(self, action: str) -> None:
+        row = self.current()
+        if row is None:
+            return
+        make = {"allow": r.allow, "deny": r.deny, "skip": r.skip}[action]
+        self._apply([make(row)], "ignore" if action == "skip" else action)
+
+    def action_cycle(self, which: str) -> None:
+        row = self.current()
+        if row is None:
+            return
+        kinds = {"glob": r.GLOBS, "ext": r.GLOBS_EXT, "audit": r.AUDITS, "owner": r.OWNERS}
+        decision = r.cycle(row, kinds[which])
+        if decision is None:
+            self.say(f"no {which} option for this rule")
+            return
+        try:
+            new = self.session.apply([decision])
+        except AaprofError as exc:
+            self.say(str(exc))
+            return
+        # stay on the row: g widens again on the next press
+        self.history.append(self.session)
+        self.session = new
+        self.message = f"{which}: {self.index.redecided(row, decision).text}"
+        with self.batch_update():
+            self._after_change(None, {decision.key})
+
+    def action_edit(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._apply([r.typed(row, text)], "new rule")
+
+        self.push_screen(EditRule(row.text), done)
+
+    def action_exec(self) -> None:
+        row = self.current()
+        if row is None or not r.is_exec(row):
+            self.say("x: not an exec rule")
+            return
+
+        def chosen(choice: r.ExecChoice | None) -> None:
+            if choice is None:
+                return
+            if not choice.named:
+                self._apply([r.exec_decision(row, choice)], f"exec {choice.mode}")
+                return
+
+            def named(text: str | None) -> None:
+                if text is None:
+                    return
+                try:
+                    decision = r.exec_decision(row, choice, _target(text))
+                except AaprofError as exc:
+                    self.say(str(exc))
+                    return
+                self._apply([decision], f"exec {choice.mode} -> {_target(text)}")
+
+            template = r.exec_decision(row, dataclasses.replace(choice, named=False)).text or ""
+            self.push_screen(EditRule(template.rstrip(",") + " -> NAME,", "named exec"), named)
+
+        self.push_screen(ExecPrompt(row.key, r.exec_choices(row)), chosen)
+
+    def action_bulk(self, action: str) -> None:
+        profiles = self.node.profiles if self.node is not None else None
+        under = r.rows(self.session, profiles, index=self.index)
+        label = self.node.label if self.node is not None else ALL
+        what = {"allow": "allow all", "deny": "deny all", "skip": "ignore all"}[action]
+        self._apply(r.bulk(under, action), f"{what} under {label}")
+
+    def action_undo(self) -> None:
+        if not self.history:
+            self.say("nothing to undo")
+            return
+        self.session = self.history.pop()
+        self.message = "undone"
+        with self.batch_update():
+            self._after_change(None)
+
+    # ---- looking --------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.text_filter = event.value
+            self._fill_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one("#rules", RuleList).focus()
+
+    def on_key(self, event: object) -> None:
+        box = self.query_one("#filter", Input)
+        if getattr(event, "key", None) == "escape" and box.has_focus:
+            box.display = bool(box.value)
+            self.query_one("#rules", RuleList).focus()
+
+    def action_severity(self) -> None:
+        at = r.SEVERITIES.index(self.severity)
+        self.severity = r.SEVERITIES[(at + 1) % len(r.SEVERITIES)]
+        self._fill_rows()
+
+    def action_toggle_diff(self) -> None:
+        diff = self.query_one("#diff")
+        diff.display = not diff.display
+        self._refresh_side()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # ---- following ------------------------------------------------------------------------
+
+    def refresh_records(self) -> None:
+        """Read newer records now (`reload`), keeping every decision."""
+        assert self.reload is not None
+        try:
+            self.take_records(self.reload())
+        except AaprofError as exc:
+            self.say(f"reading new records: {exc}")
+
+    def _poll(self) -> None:
+        """Every `reload_every` seconds: read new records in a thread, so keys stay quick."""
+        if not self.reading:
+            self.reading = True
+            self.run_worker(self._read_more, thread=True, exclusive=True, group="follow")
+
+    def _read_more(self) -> None:
+        assert self.reload is not None
+        try:
+            fresh = self.reload()
+        except AaprofError as exc:
+            self.call_from_thread(self.say, f"reading new records: {exc}")
+            fresh = None
+        self.call_from_thread(self.take_records, fresh)
+
+    def take_records(self, fresh: Session | None) -> None:
+        """Replace the session by `fresh` (more records), with the decisions (and the undo
+        history's) applied to it; None: nothing new."""
+        self.reading = False
+        if fresh is None:
+            return
+        row = self.current()
+        self.history = [fresh.apply(s.decisions) for s in self.history]
+        self.session = fresh.apply(self.session.decisions)
+        self.index = r.Index(self.session)
+        self._build_tree()
+        self._fill_rows(_id(row) if row else None)
+        self.say("new records read")
+
+    # ---- leaving --------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        try:
+            saved = r.save(self.session, decisions_file=self.decisions_file, skipped=self._left())
+        except AaprofError as exc:
+            self.say(f"not saved: {exc}")
+            return
+        self.saved_decisions = self.session.decisions
+        self.exit(saved)
+
+    def _left(self) -> tuple[Path, ...]:
+        return tuple(p for p, _ in self.skipped)
+
+    def action_quit_review(self) -> None:
+        unsaved = self._unsaved()
+        if not unsaved:
+            self.exit(None)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit(None)
+
+        self.push_screen(ConfirmQuit(unsaved), answer)
+
+
+def _id(row: r.Row) -> str:
+    return f"{row.profile}\0{row.key}"
+
+
+def _target(text: str) -> str:
+    """The NAME of a typed `… -> NAME,` line."""
+    return text.rpartition("->")[2].strip().rstrip(",").strip()

@@ -1,0 +1,120 @@
+"""The list of rules: one line per rule, drawn line by line (Textual's line API), so that a
+decision redraws the one line it changed and thousands of rules cost nothing until shown."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Cells = tuple[str, str, str, str]  # severity, records, state, rule (plain text, never markup)
+HEADER = f"{'sev':<7}{'n':>5}  {'state':<6} rule"
+
+
+def line_text(cells: Cells) -> str:
+    sev, n, state, rule = cells
+    return f"{sev:<7}{n:>5}  {state:<6} {rule}"
+
+
+class RuleList(ScrollView, can_focus=True):
+    """Rules as lines; the cursor line in reverse video (not colour alone)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"rule-list--cursor"}
+    DEFAULT_CSS = """
+    RuleList > .rule-list--cursor { text-style: reverse bold; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "up", show=False),
+        Binding("down,j", "move(1)", "down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home", "move(-1000000000)", "first", show=False),
+        Binding("end", "move(1000000000)", "last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=False, init=False)
+
+    class Highlighted(Message):
+        """The cursor moved to line `index`."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[Cells] = []
+        self._strips: dict[int, tuple[bool, int, Strip]] = {}
+
+    # ---- content --------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[Cells], cursor: int = 0) -> None:
+        """Replace every line; the cursor goes to `cursor` (within the lines)."""
+        self.lines = rows
+        self._strips.clear()
+        self.virtual_size = Size(self.size.width, len(rows))
+        self.set_reactive(RuleList.cursor, max(0, min(cursor, len(rows) - 1)))
+        self.scroll_to(y=max(0, self.cursor - self.size.height // 2), animate=False)
+        self.refresh()
+        self.post_message(self.Highlighted(self.cursor))
+
+    def update_row(self, index: int, cells: Cells) -> None:
+        """Replace line `index` and redraw just that line."""
+        if 0 <= index < len(self.lines) and self.lines[index] != cells:
+            self.lines[index] = cells
+            self._strips.pop(index, None)
+            self._refresh_index(index)
+
+    # ---- drawing --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = y + int(self.scroll_offset.y)
+        width = self.size.width
+        if index >= len(self.lines):
+            return Strip.blank(width, self.rich_style)
+        at = index == self.cursor
+        cached = self._strips.get(index)
+        if cached is not None and cached[0] == at and cached[1] == width:
+            return cached[2]
+        style = self.get_component_rich_style("rule-list--cursor") if at else self.rich_style
+        strip = Strip([Segment(line_text(self.lines[index]), style)])
+        strip = strip.adjust_cell_length(width, style)
+        self._strips[index] = (at, width, strip)
+        return strip
+
+    def _refresh_index(self, index: int) -> None:
+        y = index - int(self.scroll_offset.y)
+        if 0 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.lines))
+
+    # ---- moving ---------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._refresh_index(old)
+        self._refresh_index(new)
+        self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
+        self.post_message(self.Highlighted(new))
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.lines) - 1)) if self.lines else 0
+
+    def action_move(self, delta: int) -> None:
+        self.cursor = self.cursor + delta
+
+    def action_page(self, direction: int) -> None:
+        self.cursor = self.cursor + direction * max(1, self.size.height - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        index = event.y + int(self.scroll_offset.y)
+        if 0 <= index < len(self.lines):
+            self.cursor = index

@@ -1,0 +1,99 @@
+"""What the review's panels say: plain text, every state in words (never by colour alone)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from aaprof.engine import Preview
+from aaprof.engine import review as r
+
+MAX_DIFF_LINES = 400
+EVIDENCE_LINES = 80  # the details pane's fixed height (review.tcss)
+
+
+def shown(value: object) -> str:
+    """A value from a record, with anything unprintable (a newline a process put in a file
+    name) as an escape, so it cannot break the screen's lines."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def severity_word(row: r.Row) -> str:
+    sev = row.suggestion.severity
+    return sev.split(":", 1)[0] if sev else "-"
+
+
+def row_cells(row: r.Row) -> tuple[str, str, str, str]:
+    """severity, record count, state, the rule written now (unprintables escaped; drawn as
+    plain text, never markup: a rule holds names a confined process chose)."""
+    return (severity_word(row), str(row.suggestion.count), row.state, shown(row.text))
+
+
+def _when(t: datetime | None) -> str:
+    return t.isoformat(sep=" ", timespec="seconds") if t else "-"
+
+
+def evidence_text(row: r.Row) -> str:
+    """The details panel: the profile, the severity, the evidence and the labelled options."""
+    s = row.suggestion
+    lines = [
+        f"rule: {shown(row.text)}",
+        f"profile: {shown(row.profile)}",
+        f"state: {row.state}",
+        f"severity: {shown(s.severity) if s.severity else 'none'}",
+        f"records: {s.count}",
+        f"first seen: {_when(s.first_seen)}",
+        f"last seen: {_when(s.last_seen)}",
+    ]
+    if s.comms:
+        lines.append("comm: " + ", ".join(shown(c) for c in s.comms))
+    if s.pids:
+        lines.append("pid: " + ", ".join(str(p) for p in s.pids))
+    if s.names:
+        lines.append("names:")
+        lines += [f"  {shown(n)}" for n in s.names]
+    lines += ["", "options (* in force):"]
+    for i, option in enumerate(s.choices):
+        typed = row.decision is not None and row.decision.text is not None
+        mark = "*" if i == row.choice and not typed else " "
+        lines.append(f"{mark}{i} {option.kind}: {shown(option.text)}")
+        lines.append(f"     {option.why}")
+    if row.decision is not None and row.decision.text is not None:
+        lines.append(f"* typed: {shown(row.decision.text)}")
+    lines += ["", "sample records:"]
+    for e in s.examples:
+        parts = [e.mode, e.operation or "", e.comm or "", e.name or "", e.requested or ""]
+        lines.append("  " + " ".join(shown(p) for p in parts if p))
+    return "\n".join(lines[:EVIDENCE_LINES])
+
+
+def diff_text(preview: Preview, root: Path | None = None) -> str:
+    """The profile's change against the disk, as a unified diff (+ added, - removed); paths
+    under `root` (the session's DIR) are shown relative to it."""
+    where = str(preview.path)
+    if root is not None and preview.path.is_relative_to(root):
+        where = str(preview.path.relative_to(root))
+    if not preview.diff:
+        return f"{where}: nothing new to write"
+    lines = [line.rstrip("\n") for line in preview.diff]
+    lines[:2] = [x.replace(str(preview.path), where) for x in lines[:2]]
+    head = f"{where}: {preview.new_rules} new rule(s)"
+    if not preview.exists:
+        head += " (a new file)"
+    if len(lines) > MAX_DIFF_LINES:
+        lines = [*lines[:MAX_DIFF_LINES], f"… {len(lines) - MAX_DIFF_LINES} more lines"]
+    return "\n".join([head, *(shown(x) for x in lines)])
+
+
+def status_line(pending: int, unsaved: int, text: str, severity: str, shown_rows: int) -> str:
+    """The counts and filters the status line shows, in words."""
+    parts = [f"{pending} undecided", f"{unsaved} unsaved" if unsaved else "saved"]
+    if text:
+        parts.append(f"filter: {shown(text)}")
+    if severity != "all":
+        parts.append(f"severity ≥ {severity}")
+    parts.append(f"{shown_rows} shown")
+    return " · ".join(parts)

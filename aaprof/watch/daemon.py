@@ -1,0 +1,228 @@
+"""The watch loop: poll each source, attribute, write, count, commit with the checkpoint.
+
+For each batch: the records are parsed and attributed, their JSON lines written and flushed,
+then one transaction takes the sinks' effects, the counts and the source's checkpoint. A crash
+before the commit repeats the batch (its lines may appear twice, with the same identity) but
+never counts it twice nor skips it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from aaprof.engine.noise import is_noise
+from aaprof.logs.lines import Unparsed, entry_identity, parse_journal_entry
+from aaprof.logs.reader import Deduplicator
+from aaprof.model.event import Event
+from aaprof.watch.alerts_keys import severity_of
+from aaprof.watch.attribution import Attributor
+from aaprof.watch.lines import LineCache, Stamped
+from aaprof.watch.metrics import (
+    CRITICAL,
+    LOST,
+    NOISE,
+    PARSE_ERRORS,
+    SOURCE_LAST,
+    UNATTRIBUTED,
+    Metrics,
+    Tally,
+)
+from aaprof.watch.output import LineWriter, RotatingFile
+from aaprof.watch.sink import Sink
+from aaprof.watch.source import Raw, Source
+from aaprof.watch.state import State
+
+BATCH = 4096
+# The kernel's report of records its audit backlog dropped (kmsg: `audit: audit_lost=5 ...`).
+_AUDIT_LOST = re.compile(rb"\baudit_lost=([0-9]{1,18})\b")
+POLL_SECONDS = 0.1
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(slots=True)
+class Daemon:
+    """Reads `sources` into `out` and the state; see the module's doc."""
+
+    sources: Sequence[Source]
+    state: State
+    metrics: Metrics
+    attributor: Attributor
+    out: BinaryIO
+    node: str | None = None
+    sinks: Sequence[Sink] = ()
+    files: Sequence[RotatingFile] = ()
+    clock: Clock = field(default_factory=SystemClock)
+    poll: float = POLL_SECONDS
+    batch: int = BATCH
+    on_turn: Callable[[bool], None] = lambda caught_up: None
+    say: Callable[[str], None] = lambda message: None
+    _reopen: threading.Event = field(default_factory=threading.Event)
+    _writer: LineWriter = field(default_factory=LineWriter)
+    _dedup: Deduplicator = field(default_factory=Deduplicator)
+    _lines: LineCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._lines = LineCache(self.node)
+
+    def request_reopen(self) -> None:
+        """SIGHUP: reopen the sources at their checkpoints and the output files."""
+        self._reopen.set()
+
+    def start(self) -> None:
+        for sink in self.sinks:
+            sink.setup(self.state.conn)
+        for source in self.sources:
+            checkpoint = self.state.checkpoint(source.label)
+            source.restore(checkpoint)
+            self.metrics.declare(source.label, source.lost_reasons)
+            if checkpoint is None:
+                # Watch answers for what was written since its first start: record where that
+                # was at once, so a crash before the first batch does not move it.
+                self.state.begin()
+                self.state.save_checkpoint(source.label, source.checkpoint())
+                self.state.commit()
+            where = "its checkpoint" if checkpoint else "its start (no checkpoint)"
+            self.say(f"following {source.label} from {where}")
+
+    def run(self, stop: threading.Event, once: bool = False) -> None:
+        """Until `stop` is set (finishing the batch in hand), or, with `once`, caught up."""
+        self.start()
+        try:
+            while not stop.is_set():
+                if self._reopen.is_set():
+                    self._reopen.clear()
+                    self.start()
+                    for f in self.files:
+                        f.reopen()
+                    self.say("reopened the sources and output files (SIGHUP)")
+                busy = False
+                for source in self.sources:
+                    busy |= self.step(source)
+                self.on_turn(not busy)
+                if not busy:
+                    if once:
+                        break
+                    stop.wait(self.poll)
+        finally:
+            for source in self.sources:
+                source.close()
+
+    def step(self, source: Source) -> bool:
+        """One batch of one source, committed; whether it had anything."""
+        raws = source.poll(self.batch)
+        lost = source.take_lost()
+        tally = Tally()
+        now = self.clock.now()
+        if not raws and not lost:
+            tally.lag[source.label] = 0.0
+            self.metrics.apply(tally)
+            return False
+        for reason, count in lost.items():
+            tally.add(LOST, (source.label, reason), count)
+        events, lines = self._read(source.label, raws, tally, now)
+        if lines:
+            data = b"".join(lines)
+            self.out.write(data)
+            self.out.flush()
+            for f in self.files:
+                f.write(data)
+        state = self.state
+        state.begin()
+        try:
+            for sink in self.sinks:
+                sink.handle(state.conn, events, now)
+            for metric, per in tally.adds.items():
+                state.add_counts(metric, per)
+            for metric, per in tally.sets.items():
+                state.set_values(metric, per)
+            state.save_checkpoint(source.label, source.checkpoint())
+            state.commit()
+        except BaseException:
+            state.rollback()
+            raise
+        self.metrics.apply(tally)
+        return True
+
+    def _is_copy(self, entry: dict[str, object]) -> bool:
+        """Whether a journal entry is the second copy of a record (journald keeps the kernel's
+        and the audit transport's: they share the stamp and the payload)."""
+        identity = entry_identity(entry)
+        stamped = "audit(" in str(entry.get("MESSAGE", ""))
+        return identity is not None and self._dedup.seen(identity, stamped)
+
+    def _read(
+        self, label: str, raws: Sequence[Raw], tally: Tally, now: float
+    ) -> tuple[list[Event], list[bytes]]:
+        events: list[Event] = []
+        lines: list[bytes] = []
+        newest: float | None = None
+        attribute, writer, metrics, keep = (
+            self.attributor.attribute,
+            self._writer,
+            self.metrics,
+            bool(self.sinks),
+        )
+        self.attributor.new_batch()
+        for raw in raws:
+            if raw.error is not None:
+                tally.add(PARSE_ERRORS, (label,))
+                continue
+            data = raw.data
+            if isinstance(data, bytes):
+                if b"audit_lost=" in data and (found := _AUDIT_LOST.search(data)):
+                    metrics.audit_lost(tally, label, int(found[1]))
+                result = self._lines.read(data, raw.source)
+            else:
+                result = parse_journal_entry(data, raw.source, self.node)
+                if isinstance(result, Event) and self._is_copy(data):
+                    continue
+            if result is None:
+                continue
+            if isinstance(result, Unparsed):
+                tally.add(PARSE_ERRORS, (label,))
+                continue
+            if isinstance(result, Stamped):
+                template = result.template
+                event = template.result
+                assert isinstance(event, Event)
+                container, who = attribute(event)
+                noise = template.noise
+                lines.append(writer.stamped(result, raw.source, container, who))
+                stamp: float | None = result.epoch
+                if keep and not noise:
+                    event = result.event(raw.source)
+            else:
+                event = result
+                container, who = attribute(event)
+                noise = is_noise(event)
+                lines.append(writer.line(event, container, who, noise))
+                stamp = event.epoch
+            if stamp is not None and (newest is None or stamp > newest):
+                newest = stamp
+            if noise:
+                tally.add(NOISE)
+                continue
+            if who.reason is not None:
+                tally.add(UNATTRIBUTED, (who.reason,))
+            key = metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
+            if severity_of(event) == "critical":
+                tally.add(CRITICAL, key)
+            if keep:
+                events.append(event if container is None else event.replace(container=container))
+        if newest is not None:
+            tally.latest(SOURCE_LAST, (label,), newest)
+            tally.lag[label] = max(now - newest, 0.0)
+        return events, lines

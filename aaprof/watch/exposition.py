@@ -1,0 +1,68 @@
+"""The Prometheus side: one registry per daemon, read from Metrics when scraped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from aaprof import __version__
+from aaprof.watch.metrics import COUNTERS, LABELS, Metrics
+
+HELP = {
+    "aaprof_watch_records_total": "AppArmor records read, by workload, profile, mode and class.",
+    "aaprof_watch_critical_records_total": "Records whose severity hint is critical (a subset).",
+    "aaprof_watch_profile_last_record_timestamp_seconds": "Stamp of the newest record per series.",
+    "aaprof_watch_series_overflow_total": "Records counted under the _overflow_ series (cap hit).",
+    "aaprof_watch_parse_errors_total": "Lines that claim an AppArmor record but cannot be read.",
+    "aaprof_watch_unattributed_records_total": "Records not attributed to a pod, by reason.",
+    "aaprof_watch_records_lost_total": "Records known to be lost before they were read.",
+    "aaprof_watch_noise_records_total": "Runtime-start noise records (output, not counted above).",
+    "aaprof_watch_source_lag_seconds": "Now minus the stamp of the last record of the last batch.",
+    "aaprof_watch_last_record_timestamp_seconds": "Stamp of the newest record read per source.",
+}
+
+
+class WatchCollector:
+    """Yields the committed counts as metric families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.metrics.snapshot()
+        for name, labels in LABELS.items():
+            family: CounterMetricFamily | GaugeMetricFamily
+            if name in COUNTERS:
+                family = CounterMetricFamily(name, HELP[name], labels=list(labels))
+            else:
+                family = GaugeMetricFamily(name, HELP[name], labels=list(labels))
+            values = snapshot.get(name, {})
+            if not labels and not values:
+                values = {(): 0.0}
+            for key, value in sorted(values.items()):
+                family.add_metric(list(key), value)
+            yield family
+        up = GaugeMetricFamily("aaprof_watch_up", "1 while the watch daemon runs.")
+        up.add_metric([], 1)
+        yield up
+        info = GaugeMetricFamily("aaprof_watch_build_info", "aaprof's version.", labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+
+
+def registry_for(metrics: Metrics, process: bool = True) -> CollectorRegistry:
+    """A registry of its own (never the global one) with the watch and process metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WatchCollector(metrics))
+    if process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
