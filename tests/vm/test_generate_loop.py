@@ -123,7 +123,6 @@ def test_probe_is_denied(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_probe(closed_loop.enforce, workload) == []
 
 
-@pytest.mark.xfail(strict=True, reason="sibling learning lands with s8core")
 def test_numbered_siblings_are_allowed_in_enforce_mode(closed_loop: Loop) -> None:
     # learnt from 3 numbered files, the profile lets the workload write 20
     w = loop.NUMBERED
