@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from vm.harness import Step
 
 MODES = ("complain", "enforce")
+SLEEPER = "sleep 1000000"  # a process that is there until killed (11 days: longer than any run)
 Want = Mapping[str, str | bytes]
 
 
@@ -139,8 +140,13 @@ CASES: tuple[Case, ...] = (
           {"operation": "capable", "profile": "{P}", "capability": "27", "capname": "mknod"}),
          enforce_rc=1),
     Case("signal", "/bin/busybox rix,",
-         "sleep 30 & s=$!; aaexec {P} kill -USR1 $s; r=$?; kill -9 $s\n"
-         "aaexec {P} sleep 30 & c=$!; sleep 0.3; kill -TERM $c; kill -9 $c; exit $r",
+         # the targets live until killed (SLEEPER), however slow the guest; the receiver must
+         # run under {P} before the signal: wait until it does (in enforce mode it outlives the
+         # step, as nothing unconfined may signal it)
+         f"{SLEEPER} & s=$!; aaexec {{P}} kill -USR1 $s; r=$?; kill -9 $s\n"
+         f"aaexec {{P}} {SLEEPER} & c=$!\n"
+         "until grep -q '^{P} (' /proc/$c/attr/current; do usleep 10000; done\n"
+         "kill -TERM $c; exit $r",
          ({"operation": "signal", "profile": "{P}", "requested_mask": "send",
            "denied_mask": "send", "signal": "usr1", "peer": "unconfined"},
           {"operation": "signal", "profile": "{P}", "requested_mask": "receive",
@@ -148,7 +154,7 @@ CASES: tuple[Case, ...] = (
          enforce_rc=1),
     Case("ptrace", "file,",
          "aaexec {P} cat /proc/1/environ > /dev/null; r=$?\n"
-         "sleep 30 & s=$!\n"
+         f"{SLEEPER} & s=$!\n"
          "aaexec {P} python3 -c 'import ctypes,sys; l=ctypes.CDLL(None, use_errno=True); "
          "sys.exit(0 if l.ptrace(16, int(sys.argv[1]), 0, 0) == 0 else 1)' $s; t=$?\n"
          "kill -9 $s; exit $((r + t))",

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from vm import records
 from vm.harness import Step, VMResult
 
-ROOT_CMD = "runc --root /run/runc"
+# A foreground `runc run` forwards every signal it gets to the container's process, and runc
+# 1.1 (Debian 12) also forwards the SIGURG that Go's runtime sends its own threads to preempt a
+# goroutine (upstream runc ignores it from 1.2): how many arrive depends on the load, and each is
+# a `signal receive` the container's profile never learnt. Without async preemption Go sends none.
+ROOT_CMD = "GODEBUG=asyncpreemptoff=1 runc --root /run/runc"
 # the container prints who it is, then tries what its profile forbids
 CONTAINER_SCRIPT = (
     "echo label=$(cat /proc/self/attr/current); echo cgroup=$(cat /proc/self/cgroup); cat /secret"

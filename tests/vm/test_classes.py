@@ -24,7 +24,6 @@ IN_GUEST = (
         # /dev/kmsg blocks at its end; aaprof reads what it holds and stops (exit 0)
         "aaprof in guest: /dev/kmsg",
         "aaprof events --mode all --format jsonl /dev/kmsg > $OUT/kmsg.jsonl 2> $OUT/kmsg.err",
-        timeout=30,
     ),
 )
 PARAMS = [

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.vm
 
 ALL = loop.ALL
 IDS = [w.name for w in ALL]
-RUN_PARAMS = [pytest.param(w, id=w.name) for w in ALL]
+# the numbered workload runs more in enforce mode than it learnt from: its own test below
+RUN_PARAMS = [pytest.param(w, id=w.name) for w in ALL if w is not loop.NUMBERED]
 EMPTY, OPEN = ALL[0::2], ALL[1::2]  # the negative boot: half empty, half wide open
 
 
@@ -120,6 +121,24 @@ def test_enforce_run_has_the_same_output(closed_loop: Loop, workload: loop.AnyWo
 @pytest.mark.parametrize("workload", ALL, ids=IDS)
 def test_probe_is_denied(closed_loop: Loop, workload: loop.AnyWorkload) -> None:
     assert checks.problems_probe(closed_loop.enforce, workload) == []
+
+
+def test_numbered_siblings_are_allowed_in_enforce_mode(closed_loop: Loop) -> None:
+    # learnt from 3 numbered files, the profile lets the workload write 20
+    w = loop.NUMBERED
+    run = closed_loop.enforce.step(f"{w.name}: run")
+    bad = checks.problems_denied(closed_loop.enforce, w)
+    want = f"wrote {loop.NUMBERED_ENFORCE} files\n".encode()
+    if (run.rc, run.output) != (0, want):
+        bad.append(f"exit {run.rc}, output {run.output!r}, expected exit 0 and {want!r}")
+    rules = [line for d in closed_loop.profiles.values() for line in d.splitlines()
+             if loop.NUMBERED_DIR.encode() in line]  # fmt: skip
+    assert bad == [], "\n".join([*bad, "generated rules:", *map(repr, rules)])
+
+
+def test_numbered_learning_boot_wrote_its_files(closed_loop: Loop) -> None:
+    run = closed_loop.learn.step(f"{loop.NUMBERED.name}: run")
+    assert (run.rc, run.output) == (0, f"wrote {loop.NUMBERED_LEARN} files\n".encode())
 
 
 def test_hostile_names_profile_passes_aaprof_check(closed_loop: Loop) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from vm import records
+from vm import node, records
 from vm.harness import Images, Step, VMResult, Workload, run_workload
 
 pytestmark = pytest.mark.vm
 
-RUNC = "runc --root /run/runc"
+RUNC = node.ROOT_CMD  # a foreground `runc exec` forwards no SIGURG to the container
 CM = "/tmp/cm"
 STATE = "/tmp/state"
 HEAD = "abi <abi/3.0>,\ninclude <tunables/global>\n"

@@ -39,7 +39,7 @@ PODS = (
 )
 WORKLOADS = {"front-7d9f8c6b5d-x2x4z": "front", "front-7d9f8c6b5d-q7lnm": "front"}
 # the denied process stays alive (exec sleep keeps its pid) so that its cgroup can be read
-SCRIPT = "read x < /secret; exec sleep 600"
+SCRIPT = "read x < /secret; exec sleep 1000000"  # until killed, however slow the guest
 
 # Dumps the ring buffer, then waits until watch's committed kmsg checkpoint has reached the
 # last record of the dump (a protocol state: every record up to it was taken and counted).
@@ -116,7 +116,8 @@ def script() -> str:
     def run(i: int) -> str:
         c = containers()[i]
         return (
-            f"runc --root /run/runc run --no-pivot -b /tmp/bundles/{c.name} {c.name}"
+            # node.ROOT_CMD: no SIGURG forwarded into the container (a denial counted here)
+            f"{node.ROOT_CMD} run --no-pivot -b /tmp/bundles/{c.name} {c.name}"
             f" > $OUT/{c.name}.log 2>&1 &"
         )
 
@@ -147,7 +148,7 @@ def script() -> str:
         f"{PY} /tmp/metrics.py > $OUT/metrics.txt 2> $OUT/metrics.err",
         "kill -TERM $(cat /tmp/watch.pid)",
         "wait $(cat /tmp/watch.pid); echo $? > $OUT/watch2.rc",
-        "for c in $(ls /tmp/bundles); do runc --root /run/runc kill $c KILL; done",
+        f"for c in $(ls /tmp/bundles); do {node.ROOT_CMD} kill $c KILL; done",
         "wait",
     ]
     return "\n".join(lines) + "\n"

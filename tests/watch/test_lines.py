@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+import shared_corpus
 
 from aaprof.logs.lines import parse_line
 from aaprof.model.event import Container, Event, SourceRef
@@ -14,7 +14,7 @@ from aaprof.watch.lines import LineCache, Stamped
 from aaprof.watch.output import LineWriter
 from watch.records import audit_line, hostile_line
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "wild" / "lines.txt"
+CORPUS = shared_corpus.CORPUS / "wild" / "lines.txt"  # optional: more lines where present
 
 LINES = [
     audit_line(7),

@@ -21,7 +21,8 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # kernel messages stay in dmesg, off the console the host parses
 dmesg -n 1
-# printk drops audit records beyond 10 per 5 s by default
+# printk drops audit records beyond 10 per 5 s by default (kauditd prints them through
+# printk_ratelimit() when no auditd listens); /dev/kmsg: printk.devkmsg=on on the command line
 echo 0 > /proc/sys/kernel/printk_ratelimit
 echo 1000000 > /proc/sys/kernel/printk_ratelimit_burst
 for m in $(cat /lib/modules/order); do
@@ -33,8 +34,12 @@ disk() {
         [ "$(cat $d/serial 2>/dev/null)" = "$1" ] && [ -b $dev ] && echo $dev && return
     done
 }
-i=0
-while [ -z "$(disk aaprof-out)" ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+# the disks appear when the virtio driver has probed them: slow under a busy host's emulation
+for serial in aaprof-in aaprof-out aaprof-python; do
+    i=0
+    while [ -z "$(disk $serial)" ] && [ $i -lt 2400 ]; do usleep 50000; i=$((i+1)); done
+    [ -n "$(disk $serial)" ] || echo "aaprof-vm: disk $serial not found after $i tries"
+done
 mkdir -p /run/in
 mount -t ext4 -o ro "$(disk aaprof-in)" /run/in || echo "aaprof-vm: no input disk"
 py=$(disk aaprof-python)
@@ -50,6 +55,15 @@ poweroff -f
 
 # Runs the steps the host wrote to /run/in/steps/NNN.sh, one after another, each with a time
 # limit; marks each step's start and end in the kernel log so records can be told apart by step.
+#
+# The kernel does not write an AppArmor record in the syscall that caused it: the record is
+# queued and the kauditd thread prints it (or hands it to auditd) later. So each marker is also
+# an audit USER record (`auditctl -m`), which goes through the same FIFO queue as the records;
+# after a step, the run waits until its end marker is in the log the records go to (dmesg, or
+# audit.log with auditd). Every record a step caused is then in the log before the next step
+# begins (and before the final dmesg), whatever the machine's load. A marker that never arrives
+# is written to NNN.flush and fails the run on the host. (`auditctl -m` writes a USYS_CONFIG
+# record, type 1005, `msg='text=... exe=...'`.)
 RUN = r"""#!/bin/sh
 mkdir -p /out/steps /out/files
 export OUT=/out/files IN=/run/in
@@ -57,25 +71,42 @@ if [ -f /run/in/auditd ]; then
     mkdir -p /var/log/audit
     auditd -s nochange && echo "aaprof-vm: auditd started"
     i=0
-    while [ ! -s /var/log/audit/audit.log ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+    while [ ! -s /var/log/audit/audit.log ] && [ $i -lt 1200 ]; do usleep 50000; i=$((i+1)); done
 fi
+logged() {  # $1: text: whether the `auditctl -m` record (msg='text=...') reached the log
+    if [ -f /run/in/auditd ]; then
+        grep -qF "msg='text=$1 " /var/log/audit/audit.log
+    else
+        dmesg -s 16777216 | grep -qF "msg='text=$1 "
+    fi
+}
+flush() {  # $1: step number: write its end marker through the audit queue, wait for it
+    auditctl -m "aaprof-step $1 end" > /dev/null 2>&1 || { echo "auditctl -m failed"; return; }
+    i=0
+    while ! logged "aaprof-step $1 end"; do
+        [ $i -ge 2400 ] && { echo "end marker not in the log after $i tries"; return; }
+        usleep 50000; i=$((i+1))
+    done
+    echo ok
+}
 [ -d /run/in/files ] && cp -a /run/in/files/. /tmp/
 for s in /run/in/steps/*.sh; do
     n=${s##*/}; n=${n%.sh}
     limit=$(cat /run/in/steps/$n.timeout)
     echo "aaprof-vm: step $n begin"
     echo "aaprof-step $n begin" > /dev/kmsg
-    [ -f /run/in/auditd ] && auditctl -m "aaprof-step $n begin" 2>/dev/null
+    auditctl -m "aaprof-step $n begin" > /dev/null 2>&1
     (cd /tmp && timeout -s KILL "$limit" sh "$s" > /out/steps/$n.log 2>&1 < /dev/null)
     rc=$?
     echo "$rc" > /out/steps/$n.rc
-    [ -f /run/in/auditd ] && auditctl -m "aaprof-step $n end" 2>/dev/null
+    flush $n > /out/steps/$n.flush
     echo "aaprof-step $n end rc=$rc" > /dev/kmsg
     echo "aaprof-vm: step $n rc=$rc"
 done
+auditctl -s > /out/audit-status 2>&1
 if [ -f /run/in/auditd ]; then
     kill $(pidof auditd)
-    i=0; while pidof auditd > /dev/null && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+    i=0; while pidof auditd > /dev/null && [ $i -lt 1200 ]; do usleep 50000; i=$((i+1)); done
     cp /var/log/audit/audit.log /out/audit.log
 fi
 dmesg -s 16777216 > /out/dmesg

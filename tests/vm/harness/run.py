@@ -20,8 +20,17 @@ from vm.harness import guest
 from vm.harness.image import Images, install_hint, make_ext4
 
 QEMU = "qemu-system-x86_64"
-CMDLINE = "console=ttyS0 panic=-1 audit=1 quiet log_buf_len=16M audit_backlog_limit=8192"
+# log_buf_len: the kernel log holds every record of a run (the default 128 KiB would wrap);
+# audit_backlog_limit: records waiting for kauditd before the kernel drops them (default 64);
+# printk.devkmsg=on: markers written to /dev/kmsg are never rate limited;
+# no_timer_check: the kernel does not time the IO-APIC timer at boot (under emulation on a busy
+# host the ticks come late, and it panics: "IO-APIC + timer doesn't work!")
+CMDLINE = (
+    "console=ttyS0 panic=-1 audit=1 quiet log_buf_len=16M audit_backlog_limit=65536 "
+    "printk.devkmsg=on no_timer_check"
+)
 OUT_DISK_MB = 64
+POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +45,24 @@ class Step:
     name: str
     script: str
     expect: int | None = 0
-    timeout: int = 60
+    timeout: int = 600  # seconds; the guest kills the step after it (generous: a loaded host)
 
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """Steps to run in one boot, files to put in the guest's /tmp, and whether auditd runs."""
+    """Steps to run in one boot, files to put in the guest's /tmp, and whether auditd runs.
+
+    `boot_timeout` limits the time until the guest is ready to run steps, `timeout` the time
+    from then until it powers off (both wall-clock seconds, generous: under emulation on a busy
+    host a boot that takes 8 s can take ten times that). Past either, the run fails naming
+    where the guest was.
+    """
 
     steps: tuple[Step, ...]
     files: Mapping[str, bytes] = field(default_factory=dict)
     auditd: bool = False
-    timeout: float = 240.0
+    timeout: float = 1800.0
+    boot_timeout: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,14 @@ class VMResult:
     steps: tuple[StepResult, ...]
     files: Mapping[str, bytes]
     seconds: float
+    audit_status: str = ""  # `auditctl -s` after the last step
+    unflushed: tuple[str, ...] = ()  # steps whose records never reached the log, and why
+
+    @property
+    def audit_lost(self) -> int | None:
+        """How many records the kernel's audit dropped (backlog, rate limit), if it said."""
+        found = re.search(r"^lost (\d+)$", self.audit_status, re.MULTILINE)
+        return int(found.group(1)) if found else None
 
     def step(self, name: str) -> StepResult:
         """The result of the step called `name`."""
@@ -103,7 +127,8 @@ class VMResult:
         return lines
 
     def check(self) -> None:
-        """Raise StepFailed naming every step that did not exit as expected."""
+        """Raise StepFailed naming every step that did not exit as expected, and VMError if
+        the kernel's log may lack records (a step's end marker never came, records lost)."""
         bad = [s for s in self.steps if not s.ok]
         if bad:
             parts = [
@@ -112,6 +137,18 @@ class VMResult:
                 for s in bad
             ]
             raise StepFailed("\n".join(parts) + "\n--- console tail ---\n" + self.console[-3000:])
+        self.check_log()
+
+    def check_log(self) -> None:
+        """Raise VMError if a step's records may be missing from the log: its end marker
+        never reached it, or the kernel's audit counted lost records."""
+        if self.unflushed:
+            raise VMError("the log may lack records of: " + "; ".join(self.unflushed))
+        if self.audit_lost:
+            raise VMError(
+                f"the kernel's audit lost {self.audit_lost} record(s) (backlog or rate limit)"
+                f":\n{self.audit_status}"
+            )
 
 
 class VMError(AaprofError):
@@ -193,22 +230,48 @@ def _boot(images: Images, workload: Workload, work: Path) -> VMResult:
         f.truncate(OUT_DISK_MB << 20)
     cmd = qemu_command(images, input_image, out_image, console)
     start = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=workload.timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise VMError(f"VM timed out after {workload.timeout:.0f}s{_where(console)}") from exc
+    with open(work / "qemu.err", "wb") as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
+        try:
+            _wait(proc, workload, console)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     seconds = time.monotonic() - start
-    text = console.read_text(errors="replace") if console.exists() else ""
+    text = _read(console)
     if proc.returncode != 0 or "aaprof-vm: done" not in text:
-        err = proc.stderr.decode(errors="replace").strip()
-        raise VMError(f"VM failed (qemu exit {proc.returncode}: {err}){_where(console)}")
+        err = (work / "qemu.err").read_text(errors="replace").strip()
+        raise VMError(f"VM failed (qemu exit {proc.returncode}: {err}){_where(text)}")
     return _collect(out_image, workload, text, seconds)
 
 
-def _where(console: Path) -> str:
-    text = console.read_text(errors="replace") if console.exists() else ""
+def _wait(proc: subprocess.Popen[bytes], workload: Workload, console: Path) -> None:
+    """Wait for qemu to exit; raise VMError if the guest is not ready within the boot timeout
+    or has not powered off `workload.timeout` seconds after it was."""
+    start, ready = time.monotonic(), None
+    while proc.poll() is None:
+        time.sleep(POLL_SECONDS)
+        now = time.monotonic()
+        if ready is None and "aaprof-vm: ready" in _read(console):
+            ready = now
+        if ready is None and now - start > workload.boot_timeout:
+            raise VMError(
+                f"VM did not boot within {workload.boot_timeout:.0f}s{_where(_read(console))}"
+            )
+        if ready is not None and now - ready > workload.timeout:
+            raise VMError(f"VM timed out after {workload.timeout:.0f}s{_where(_read(console))}")
+
+
+def _read(console: Path) -> str:
+    return console.read_text(errors="replace") if console.exists() else ""
+
+
+def _where(text: str) -> str:
     started = re.findall(r"aaprof-vm: step (\d+) begin", text)
     where = f" in step {started[-1]}" if started else " before the first step"
+    if "Kernel panic" in text:
+        where += ": the guest kernel panicked"
     return f"{where}\n--- console tail ---\n{text[-3000:]}"
 
 
@@ -219,13 +282,16 @@ def _collect(out_image: Path, workload: Workload, console: str, seconds: float) 
             f = tar.extractfile(m) if m.isfile() else None
             if f is not None:
                 members[m.name.removeprefix("./")] = f.read()
-    steps = []
+    steps, unflushed = [], []
     for i, step in enumerate(workload.steps):
         rc_text = members.get(f"steps/{i:03d}.rc")
         if rc_text is None:
             raise VMError(f"step {i:03d} {step.name!r} never ran\n{console[-3000:]}")
         output = members.get(f"steps/{i:03d}.log", b"")
         steps.append(StepResult(i, step.name, int(rc_text), output, step.expect))
+        flushed = members.get(f"steps/{i:03d}.flush", b"").decode(errors="replace").strip()
+        if flushed != "ok":
+            unflushed.append(f"step {i:03d} {step.name!r}: {flushed or 'no end marker'}")
     files = {k.removeprefix("files/"): v for k, v in members.items() if k.startswith("files/")}
     return VMResult(
         console=console,
@@ -234,4 +300,6 @@ def _collect(out_image: Path, workload: Workload, console: str, seconds: float) 
         steps=tuple(steps),
         files=files,
         seconds=seconds,
+        audit_status=members.get("audit-status", b"").decode(errors="replace"),
+        unflushed=tuple(unflushed),
     )
