@@ -23,9 +23,9 @@ class PipelineError(Exception):
     """A step of the pipeline exited with an error."""
 
 
-def _aaprof(*args: str) -> bytes:
+def _aaprof(*args: str, cwd: Path = REPO) -> bytes:
     cmd = [sys.executable, "-m", "aaprof", *args]
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, check=False)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False)
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace")
         raise PipelineError(f"aaprof {' '.join(args)}: exit {done.returncode}\n{err}")
@@ -37,7 +37,8 @@ def build(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     events = _aaprof("events", "--mode", "all", "--format", "jsonl", *LOGS)
     (out / "events.jsonl").write_bytes(events)
-    _aaprof("generate", *LOGS, "--out", str(out))
+    # the next step reads the events as the cluster's log pipeline would carry them
+    _aaprof("generate", "events.jsonl", "--out", ".", cwd=out)
 
 
 def files(root: Path) -> dict[str, bytes]:
