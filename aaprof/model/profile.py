@@ -124,21 +124,33 @@ class Include(_Serialisable):
 
 @dataclass(frozen=True, slots=True)
 class Variable(_Serialisable):
-    """`@{NAME}=v1 v2` (op "=") or `@{NAME}+=v3` (op "+="); name without `@{}`."""
+    """`@{NAME}=v1 v2` (op "="), `@{NAME}+=v3` ("+="), `?=` (set if unset), `:=` (override).
+
+    `name` is without `@{}`.
+    """
 
     KIND = "variable"
     name: str
     values: tuple[str, ...]
     op: str = "="
 
+    def after(self, before: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The values once this assignment ran, given those before it (None: not yet set)."""
+        if self.op == "+=":
+            return (*(before or ()), *self.values)
+        if self.op == "?=" and before is not None:
+            return before
+        return self.values
+
 
 @dataclass(frozen=True, slots=True)
 class BooleanDef(_Serialisable):
-    """`$NAME = true` (name without `$`)."""
+    """`$NAME = true` (name without `$`); op "=", "?=" (set if unset) or ":=" (override)."""
 
     KIND = "boolean"
     name: str
     value: bool
+    op: str = "="
 
 
 @dataclass(frozen=True, slots=True)

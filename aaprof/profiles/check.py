@@ -127,10 +127,13 @@ class _Checker:
         elif isinstance(item, m.BooleanDef):
             if not top:
                 self.problems.append(src.at(item, "boolean definitions belong outside profiles"))
-            elif item.name in self.booleans:
+            elif item.name in self.booleans and item.op == "=":
                 self.problems.append(src.at(item, f"${item.name} is defined twice"))
             self.booleans.add(item.name)
-            self.boolean_values.setdefault(item.name, item.value)
+            if item.op == ":=":
+                self.boolean_values[item.name] = item.value
+            else:  # "=" and "?=": the first value stands
+                self.boolean_values.setdefault(item.name, item.value)
         elif isinstance(item, m.Profile):
             self.profile(item, src)
         elif isinstance(item, m.QualifierBlock):

@@ -49,7 +49,7 @@ NAME = (QUOTED | WORD).set_name("name")
 PATH = (QUOTED | WORD).set_name("path")
 PERMS = pp.Regex(r"[rwalkmixupcPUCIRWLMXD]+(?=[\s,])").set_name("permissions")
 BARE = pp.Regex(r"[A-Za-z_][\w+-]*(?![\w.+-]|\s*=|\s+in[\s(])").set_name("word")
-KEY_OP = pp.Regex(r"(?P<key>[A-Za-z_][\w.]*)(?![\w.])\s*(?P<op>=|in(?=[\s(]))").set_name("key=")
+KEY_OP = pp.Regex(r"(?P<key>[A-Za-z_][\w.]*)(?![\w.])\s*(?P<op>:?=|in(?=[\s(]))").set_name("key=")
 
 # ---- conditions: key=value, key=(v1 v2), key in (v1, v2), peer=(key=value ...) -------------
 
@@ -161,12 +161,12 @@ _LINE_VALUE = pp.Regex(r'"(?:[^"\\\n]|\\.)*"|(?:[^\s"#\\]|\\[^\n])+').set_whites
 _CONTINUATION = pp.Suppress(pp.Regex(r"\\\r?\n").set_whitespace_chars(" \t"))
 variable = (
     pp.Tag("kind", "variable")
-    + pp.Regex(r"@(?P<brace>\{)?(?P<name>\w+)(?(brace)\})[ \t]*(?P<op>\+?=)")
+    + pp.Regex(r"@(?P<brace>\{)?(?P<name>\w+)(?(brace)\})[ \t]*(?P<op>[+?:]?=)")
     + pp.Group(pp.ZeroOrMore(_LINE_VALUE | _CONTINUATION))("values")
 ).set_name("variable assignment")
 boolean = (
     pp.Tag("kind", "boolean")
-    + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*=\s*(?P<value>(?i:true|false))\b")
+    + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*(?P<op>[?:]?=)\s*(?P<value>(?i:true|false))\b")
 ).set_name("boolean")
 abi = (
     pp.Tag("kind", "abi")

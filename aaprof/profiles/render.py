@@ -100,7 +100,7 @@ def _cond(c: m.Cond, sep: str = " ") -> str:
     if c.op == "in":
         return f"{c.key} in ({sep.join(values)})"
     if len(values) == 1:
-        return f"{c.key}={values[0]}"
+        return f"{c.key}{c.op}{values[0]}"
     return f"{c.key}=({sep.join(values)})"
 
 
@@ -241,7 +241,7 @@ def _line(item: m.PolicyItem) -> str:
     if isinstance(item, m.Variable):
         return _variable(item)
     if isinstance(item, m.BooleanDef):
-        return f"${item.name} = {'true' if item.value else 'false'}"
+        return f"${item.name} {item.op} {'true' if item.value else 'false'}"
     if isinstance(item, m.Alias):
         return f"alias {quote_path(item.original)} -> {quote_path(item.replacement)},"
     assert not isinstance(item, m.Profile | m.QualifierBlock | m.Conditional)
