@@ -383,7 +383,8 @@ class Profile(_Serialisable):
     `keyword` is "profile", "hat", "^" (a `^name` hat) or "" (a profile named by a path with no
     keyword). `attachment` is the exec attachment glob; `xattrs` the `xattrs=(...)` conditions;
     `flags` as written (`complain`, `attach_disconnected.path=/x`). `body` holds rules, includes,
-    comments, qualifier blocks, conditionals and child profiles, in order.
+    comments, qualifier blocks, conditionals and child profiles, in order. `identities` are the
+    values of `+ identities=(...)` after the name (AppArmor 6), in order.
     """
 
     KIND = "profile"
@@ -394,6 +395,7 @@ class Profile(_Serialisable):
     flags: frozenset[str] = frozenset()
     body: tuple[BodyItem, ...] = ()
     qualifiers: Qualifiers = NO_QUALIFIERS
+    identities: tuple[str, ...] = ()
 
     def children(self) -> tuple[Profile, ...]:
         """Child profiles and hats directly in this profile (blocks and conditionals included)."""

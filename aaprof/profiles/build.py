@@ -226,6 +226,7 @@ def _profile(r: pp.ParseResults, locs: Locations) -> m.Profile:
         flags=frozenset(str(f) for f in _get(r, "flags") or ()),
         body=_body(r["body"], locs),
         qualifiers=_qualifiers(r),
+        identities=tuple(x for group in _get(r, "identities") or () for x in _strs(group)),
     )
 
 

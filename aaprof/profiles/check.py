@@ -194,6 +194,9 @@ class _Checker:
     def header_problems(self, p: m.Profile) -> list[str]:
         out = flag_problems(p.flags)
         name = p.name
+        for identity in p.identities:
+            if not identity or "\\" in identity or (" " in identity and identity[0] != "/"):
+                out.append(f"invalid identity {identity!r} (spaces only in a path identity)")
         if p.keyword == "" and not name.startswith(("/", ":", "@{")):
             out.append(f"a profile name without 'profile' must start with '/': {name!r}")
         if p.keyword == "" and name.startswith("@{"):

@@ -196,7 +196,12 @@ _xattr = pp.Group(KEY_OP + (value_list("list") | _value("value")) | _value("bare
 xattrs = (
     pp.Regex(r"xattrs\s*=") + pp.Group(LPAR + pp.OneOrMore(_xattr + pp.Opt(COMMA)) + RPAR)("xattrs")
 ).set_name("xattrs=(...)")
-_attachment = pp.Opt(~pp.Regex(r"(flags|xattrs)\s*=") + ~LPAR + PATH("attachment"))
+_attachment = pp.Opt(~pp.Regex(r"(flags|xattrs)\s*=|\+") + ~LPAR + PATH("attachment"))
+# AppArmor 6: `profile NAME [ATTACH] + identities=(a b) [+ identities=(...)]`
+identities = pp.OneOrMore(
+    pp.Suppress(pp.Regex(r"\+\s*identities\s*="))
+    + pp.Group(LPAR + _commas + pp.OneOrMore(_value + _commas) + RPAR)
+)("identities")
 _HAT_NAME = r'\^(?P<name>"(?:[^"\\]|\\.)*"|(?:@\{\w+\}|[^\s,{"])+)'
 profile_head = (
     (PROFILE("keyword") + NAME("name") + _attachment)
@@ -205,7 +210,13 @@ profile_head = (
     | (PATH("name") + _attachment)
 )
 profile = (
-    pp.Tag("kind", "profile") + qualifiers + profile_head + pp.Opt(xattrs) + pp.Opt(flags) + block
+    pp.Tag("kind", "profile")
+    + qualifiers
+    + profile_head
+    + pp.Opt(identities)
+    + pp.Opt(xattrs)
+    + pp.Opt(flags)
+    + block
 ).set_name("profile")
 hat_ref = (pp.Tag("kind", "hat_ref") + pp.Regex(_HAT_NAME) + COMMA).set_name("^hat")
 condition = pp.OneOrMore(

@@ -193,6 +193,8 @@ def _header(p: m.Profile) -> str:
     else:
         head = quote_path(p.name)
     head = _qualifiers(p.qualifiers) + head + _opt(" ", p.attachment, quote_path)
+    if p.identities:
+        head += " + identities=(" + " ".join(quote_name(x) for x in p.identities) + ")"
     if p.xattrs:
         head += " xattrs=(" + " ".join(_cond(c) for c in p.xattrs) + ")"
     if p.flags:

@@ -52,6 +52,8 @@ def _in_profile(*rules: str) -> str:
         (_in_profile("/home/@{NOPE}/ r,"), 2, 3, "undefined variable @{NOPE}"),
         ("@{A}=@{B}\n@{B}=@{A}\n" + _in_profile("/@{A} r,"), 1, 1, "refers to itself"),
         ("@{A}=a\n@{A}=b\n", 2, 1, "assigned twice"),
+        ('profile p + identities=("a a") {\n}\n', 1, 1, "invalid identity"),
+        ("profile p + identities=() {\n}\n", 1, 11, "expected"),
         ("@{A}?=a\n@{A}=b\n", 2, 1, "assigned twice"),
         ("@{A}:=a\n@{A}=b\n", 2, 1, "assigned twice"),
         ("$B ?= false\n$B = true\n", 2, 1, "defined twice"),
@@ -90,6 +92,7 @@ def test_each_error_at_its_place(text: str, line: int, col: int, reason: str) ->
         "@{A}=/a /b\n@{A}+=/c\n$B=true\n" + _in_profile("@{A}/** r,", "if $B {", "}"),
         "/x flags=(complain, attach_disconnected, kill.signal=hup, error=EPERM) {\n}\n",
         "profile :ns:name /attach {\n}\n",
+        'profile p /bin/p + identities=(a, b)+ identities=("/c d") flags=(complain) {\n}\n',
         "@{A}=/a\n@{A}?=/b\n@{B}?=/c\n@{B}+=/d\n@{A}:=/e\n" + _in_profile("@{A}/@{B} r,"),
         "$B = true\n$B ?= false\n${C} := false\n${C}?=true\n"
         + _in_profile("if $B and not $C {", "}"),

@@ -83,3 +83,12 @@ def test_assignment_operators_and_peer_label_survive_a_round_trip() -> None:
         and "label:=@{profile_name}" in rendered
     )
     assert parse_policy(rendered).items == policy.items
+
+
+def test_identities_survive_a_round_trip() -> None:
+    text = 'profile p /bin/p + identities=(a, b) + identities=("/c d") flags=(complain) {\n}\n'
+    policy = parse_policy(text)
+    assert policy.profiles()[0].identities == ("a", "b", "/c d")
+    rendered = render_policy(policy)
+    assert 'profile p /bin/p + identities=(a b "/c d") flags=(complain) {' in rendered
+    assert parse_policy(rendered).items == policy.items
