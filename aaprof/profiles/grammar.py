@@ -220,7 +220,10 @@ profile = (
 ).set_name("profile")
 hat_ref = (pp.Tag("kind", "hat_ref") + pp.Regex(_HAT_NAME) + COMMA).set_name("^hat")
 condition = pp.OneOrMore(
-    pp.Regex(r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or|(?i:true|false))\b")
+    pp.Regex(
+        r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or|(?i:true|false)|\d+)\b"
+        r"|[<>=!]=|[<>]"  # AppArmor 6 compares: @{N} >= 10
+    )
 )
 conditional = pp.Forward()
 conditional.set_name("if block")

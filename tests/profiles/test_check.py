@@ -92,6 +92,7 @@ def test_each_error_at_its_place(text: str, line: int, col: int, reason: str) ->
         "@{A}=/a /b\n@{A}+=/c\n$B=true\n" + _in_profile("@{A}/** r,", "if $B {", "}"),
         "/x flags=(complain, attach_disconnected, kill.signal=hup, error=EPERM) {\n}\n",
         "profile :ns:name /attach {\n}\n",
+        "$F=true\n@{N}=10\n" + _in_profile("if $F and @{N} >= 10 {", "/a r,", "}"),
         'profile p /bin/p + identities=(a, b)+ identities=("/c d") flags=(complain) {\n}\n',
         "@{A}=/a\n@{A}?=/b\n@{B}?=/c\n@{B}+=/d\n@{A}:=/e\n" + _in_profile("@{A}/@{B} r,"),
         "$B = true\n$B ?= false\n${C} := false\n${C}?=true\n"
