@@ -124,21 +124,33 @@ class Include(_Serialisable):
 
 @dataclass(frozen=True, slots=True)
 class Variable(_Serialisable):
-    """`@{NAME}=v1 v2` (op "=") or `@{NAME}+=v3` (op "+="); name without `@{}`."""
+    """`@{NAME}=v1 v2` (op "="), `@{NAME}+=v3` ("+="), `?=` (set if unset), `:=` (override).
+
+    `name` is without `@{}`.
+    """
 
     KIND = "variable"
     name: str
     values: tuple[str, ...]
     op: str = "="
 
+    def after(self, before: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The values once this assignment ran, given those before it (None: not yet set)."""
+        if self.op == "+=":
+            return (*(before or ()), *self.values)
+        if self.op == "?=" and before is not None:
+            return before
+        return self.values
+
 
 @dataclass(frozen=True, slots=True)
 class BooleanDef(_Serialisable):
-    """`$NAME = true` (name without `$`)."""
+    """`$NAME = true` (name without `$`); op "=", "?=" (set if unset) or ":=" (override)."""
 
     KIND = "boolean"
     name: str
     value: bool
+    op: str = "="
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +383,8 @@ class Profile(_Serialisable):
     `keyword` is "profile", "hat", "^" (a `^name` hat) or "" (a profile named by a path with no
     keyword). `attachment` is the exec attachment glob; `xattrs` the `xattrs=(...)` conditions;
     `flags` as written (`complain`, `attach_disconnected.path=/x`). `body` holds rules, includes,
-    comments, qualifier blocks, conditionals and child profiles, in order.
+    comments, qualifier blocks, conditionals and child profiles, in order. `identities` are the
+    values of `+ identities=(...)` after the name (AppArmor 6), in order.
     """
 
     KIND = "profile"
@@ -382,6 +395,7 @@ class Profile(_Serialisable):
     flags: frozenset[str] = frozenset()
     body: tuple[BodyItem, ...] = ()
     qualifiers: Qualifiers = NO_QUALIFIERS
+    identities: tuple[str, ...] = ()
 
     def children(self) -> tuple[Profile, ...]:
         """Child profiles and hats directly in this profile (blocks and conditionals included)."""

@@ -87,7 +87,7 @@ def _qualifiers(res: pp.ParseResults) -> m.Qualifiers:
 def _cond(res: pp.ParseResults) -> m.Cond:
     if "bare" in res:
         return m.Cond(unquote(str(res["bare"])), (), "")
-    op = "in" if res["op"] == "in" else "="
+    op = str(res["op"])  # "=", ":=" (a network peer label) or "in"
     if "list" in res:
         return m.Cond(res["key"], _strs(res["list"]), op)
     return m.Cond(res["key"], _strs(str(res["value"])), op)
@@ -99,6 +99,8 @@ def _conds(res: pp.ParseResults) -> tuple[tuple[m.Cond, ...], tuple[m.Cond, ...]
     peer: tuple[m.Cond, ...] = ()
     for c in _get(res, "conds") or ():
         if "conds" in c:
+            if c["op"] != "=":
+                raise ValueError(f"{c['key']}=(...) takes '='")
             inner = tuple(_cond(i) for i in c["conds"])
             if c["key"] == "peer":
                 peer = inner
@@ -224,6 +226,7 @@ def _profile(r: pp.ParseResults, locs: Locations) -> m.Profile:
         flags=frozenset(str(f) for f in _get(r, "flags") or ()),
         body=_body(r["body"], locs),
         qualifiers=_qualifiers(r),
+        identities=tuple(x for group in _get(r, "identities") or () for x in _strs(group)),
     )
 
 
@@ -276,7 +279,7 @@ def _make(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
             unquote(str(r["path"]).strip("<>")), str(r["path"])[0] == "<", "if_exists" in r
         ),
         "variable": lambda: _variable(r),
-        "boolean": lambda: m.BooleanDef(r["name"], r["value"].lower() == "true"),
+        "boolean": lambda: m.BooleanDef(r["name"], r["value"].lower() == "true", r["op"]),
         "alias": lambda: m.Alias(str(_opt(r, "original")), str(_opt(r, "replacement"))),
         "rlimit": lambda: m.RlimitRule(r["resource"], r["value"]),
         "hat_ref": lambda: m.ChangeHatRule(unquote(r["name"])),

@@ -127,10 +127,13 @@ class _Checker:
         elif isinstance(item, m.BooleanDef):
             if not top:
                 self.problems.append(src.at(item, "boolean definitions belong outside profiles"))
-            elif item.name in self.booleans:
+            elif item.name in self.booleans and item.op == "=":
                 self.problems.append(src.at(item, f"${item.name} is defined twice"))
             self.booleans.add(item.name)
-            self.boolean_values.setdefault(item.name, item.value)
+            if item.op == ":=":
+                self.boolean_values[item.name] = item.value
+            else:  # "=" and "?=": the first value stands
+                self.boolean_values.setdefault(item.name, item.value)
         elif isinstance(item, m.Profile):
             self.profile(item, src)
         elif isinstance(item, m.QualifierBlock):
@@ -191,6 +194,9 @@ class _Checker:
     def header_problems(self, p: m.Profile) -> list[str]:
         out = flag_problems(p.flags)
         name = p.name
+        for identity in p.identities:
+            if not identity or "\\" in identity or (" " in identity and identity[0] != "/"):
+                out.append(f"invalid identity {identity!r} (spaces only in a path identity)")
         if p.keyword == "" and not name.startswith(("/", ":", "@{")):
             out.append(f"a profile name without 'profile' must start with '/': {name!r}")
         if p.keyword == "" and name.startswith("@{"):

@@ -394,12 +394,11 @@ def _inline(
 
 
 def policy_variables(policy: PolicyFile) -> dict[str, tuple[str, ...]]:
-    """The `@{NAME}` definitions of a policy's preamble (`=` sets, `+=` appends)."""
+    """The `@{NAME}` definitions of a policy's preamble (`=` sets, `+=` appends, `?=` ...)."""
     out: dict[str, tuple[str, ...]] = {}
     for item in policy.items:
         if isinstance(item, Variable):
-            old = out.get(item.name, ()) if item.op == "+=" else ()
-            out[item.name] = (*old, *item.values)
+            out[item.name] = item.after(out.get(item.name))
     return out
 
 

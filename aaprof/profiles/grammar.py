@@ -49,7 +49,7 @@ NAME = (QUOTED | WORD).set_name("name")
 PATH = (QUOTED | WORD).set_name("path")
 PERMS = pp.Regex(r"[rwalkmixupcPUCIRWLMXD]+(?=[\s,])").set_name("permissions")
 BARE = pp.Regex(r"[A-Za-z_][\w+-]*(?![\w.+-]|\s*=|\s+in[\s(])").set_name("word")
-KEY_OP = pp.Regex(r"(?P<key>[A-Za-z_][\w.]*)(?![\w.])\s*(?P<op>=|in(?=[\s(]))").set_name("key=")
+KEY_OP = pp.Regex(r"(?P<key>[A-Za-z_][\w.]*)(?![\w.])\s*(?P<op>:?=|in(?=[\s(]))").set_name("key=")
 
 # ---- conditions: key=value, key=(v1 v2), key in (v1, v2), peer=(key=value ...) -------------
 
@@ -161,12 +161,12 @@ _LINE_VALUE = pp.Regex(r'"(?:[^"\\\n]|\\.)*"|(?:[^\s"#\\]|\\[^\n])+').set_whites
 _CONTINUATION = pp.Suppress(pp.Regex(r"\\\r?\n").set_whitespace_chars(" \t"))
 variable = (
     pp.Tag("kind", "variable")
-    + pp.Regex(r"@(?P<brace>\{)?(?P<name>\w+)(?(brace)\})[ \t]*(?P<op>\+?=)")
+    + pp.Regex(r"@(?P<brace>\{)?(?P<name>\w+)(?(brace)\})[ \t]*(?P<op>[+?:]?=)")
     + pp.Group(pp.ZeroOrMore(_LINE_VALUE | _CONTINUATION))("values")
 ).set_name("variable assignment")
 boolean = (
     pp.Tag("kind", "boolean")
-    + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*=\s*(?P<value>(?i:true|false))\b")
+    + pp.Regex(r"\$\{?(?P<name>\w+)\}?\s*(?P<op>[?:]?=)\s*(?P<value>(?i:true|false))\b")
 ).set_name("boolean")
 abi = (
     pp.Tag("kind", "abi")
@@ -196,7 +196,12 @@ _xattr = pp.Group(KEY_OP + (value_list("list") | _value("value")) | _value("bare
 xattrs = (
     pp.Regex(r"xattrs\s*=") + pp.Group(LPAR + pp.OneOrMore(_xattr + pp.Opt(COMMA)) + RPAR)("xattrs")
 ).set_name("xattrs=(...)")
-_attachment = pp.Opt(~pp.Regex(r"(flags|xattrs)\s*=") + ~LPAR + PATH("attachment"))
+_attachment = pp.Opt(~pp.Regex(r"(flags|xattrs)\s*=|\+") + ~LPAR + PATH("attachment"))
+# AppArmor 6: `profile NAME [ATTACH] + identities=(a b) [+ identities=(...)]`
+identities = pp.OneOrMore(
+    pp.Suppress(pp.Regex(r"\+\s*identities\s*="))
+    + pp.Group(LPAR + _commas + pp.OneOrMore(_value + _commas) + RPAR)
+)("identities")
 _HAT_NAME = r'\^(?P<name>"(?:[^"\\]|\\.)*"|(?:@\{\w+\}|[^\s,{"])+)'
 profile_head = (
     (PROFILE("keyword") + NAME("name") + _attachment)
@@ -205,11 +210,20 @@ profile_head = (
     | (PATH("name") + _attachment)
 )
 profile = (
-    pp.Tag("kind", "profile") + qualifiers + profile_head + pp.Opt(xattrs) + pp.Opt(flags) + block
+    pp.Tag("kind", "profile")
+    + qualifiers
+    + profile_head
+    + pp.Opt(identities)
+    + pp.Opt(xattrs)
+    + pp.Opt(flags)
+    + block
 ).set_name("profile")
 hat_ref = (pp.Tag("kind", "hat_ref") + pp.Regex(_HAT_NAME) + COMMA).set_name("^hat")
 condition = pp.OneOrMore(
-    pp.Regex(r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or|(?i:true|false))\b")
+    pp.Regex(
+        r"\$\{?\w+\}?|@\{\w+\}|@\w+|[()]|(?:not|defined|and|or|(?i:true|false)|\d+)\b"
+        r"|[<>=!]=|[<>]"  # AppArmor 6 compares: @{N} >= 10
+    )
 )
 conditional = pp.Forward()
 conditional.set_name("if block")

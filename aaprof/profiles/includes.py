@@ -74,8 +74,7 @@ class _Resolver:
             if isinstance(item, m.Include):
                 self.include(item, where, depth)
             elif isinstance(item, m.Variable):
-                before = self.variables.get(item.name, ()) if item.op == "+=" else ()
-                self.variables[item.name] = before + item.values
+                self.variables[item.name] = item.after(self.variables.get(item.name))
             elif isinstance(item, m.Profile | m.QualifierBlock):
                 self.visit(item.body, where, depth)
             elif isinstance(item, m.Conditional):

@@ -100,7 +100,7 @@ def _cond(c: m.Cond, sep: str = " ") -> str:
     if c.op == "in":
         return f"{c.key} in ({sep.join(values)})"
     if len(values) == 1:
-        return f"{c.key}={values[0]}"
+        return f"{c.key}{c.op}{values[0]}"
     return f"{c.key}=({sep.join(values)})"
 
 
@@ -193,6 +193,8 @@ def _header(p: m.Profile) -> str:
     else:
         head = quote_path(p.name)
     head = _qualifiers(p.qualifiers) + head + _opt(" ", p.attachment, quote_path)
+    if p.identities:
+        head += " + identities=(" + " ".join(quote_name(x) for x in p.identities) + ")"
     if p.xattrs:
         head += " xattrs=(" + " ".join(_cond(c) for c in p.xattrs) + ")"
     if p.flags:
@@ -241,7 +243,7 @@ def _line(item: m.PolicyItem) -> str:
     if isinstance(item, m.Variable):
         return _variable(item)
     if isinstance(item, m.BooleanDef):
-        return f"${item.name} = {'true' if item.value else 'false'}"
+        return f"${item.name} {item.op} {'true' if item.value else 'false'}"
     if isinstance(item, m.Alias):
         return f"alias {quote_path(item.original)} -> {quote_path(item.replacement)},"
     assert not isinstance(item, m.Profile | m.QualifierBlock | m.Conditional)

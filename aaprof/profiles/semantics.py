@@ -150,6 +150,8 @@ def _conds(kind: str, conds: tuple[m.Cond, ...], known: frozenset[str], peer: bo
             out.append(f"condition {c.key!r} given twice in a {where}")
         elif c.op == "in" and kind != "mount":
             out.append(f"{c.key!r} takes '=', not 'in', in a {where}")
+        elif c.op == ":=" and not (kind == "network" and peer and c.key == "label"):
+            out.append(f"{c.key!r} takes '=', not ':=', in a {where} (only a network peer label)")
         elif kind in ("unix", "dbus", "network") and len(c.values) != 1:
             out.append(f"{c.key!r} takes one value in a {where}")
         elif any(not x for x in c.values):
@@ -338,12 +340,17 @@ def flag_problems(flags: frozenset[str]) -> list[str]:
             out.append(f"kill.signal={value}: not a signal name")
         elif key == "error" and value not in v.ERRNO_NAMES:
             out.append(f"error={value}: not an errno name (EPERM, EACCES ...)")
-        elif key == "attach_disconnected.path" and not value.startswith(("/", "@{")):
-            out.append(f"attach_disconnected.path={value}: must be an absolute path")
+        elif key.startswith("attach_disconnected.") and not value.startswith(("/", "@{")):
+            out.append(f"{key}={value}: must be an absolute path")
     modes = sorted(flags & v.MODE_FLAGS)
     if len(modes) > 1:
         out.append(f"profile flags {', '.join(modes)} conflict: a profile has one mode")
     for a, b in v.FLAG_CONFLICTS:
         if a in flags and b in flags:
             out.append(f"profile flags {a} and {b} conflict")
+    ipc = sorted(f for f in flags if f.partition("=")[0] == "attach_disconnected.ipc")
+    if ipc and "no_attach_disconnected" in flags:
+        out.append(f"profile flags {ipc[0]} and no_attach_disconnected conflict")
+    if len([f for f in ipc if "=" in f]) > 1:
+        out.append(f"profile flags {', '.join(ipc)} conflict: one attach_disconnected.ipc path")
     return out

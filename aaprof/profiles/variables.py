@@ -28,9 +28,9 @@ class Variables:
                 return f"@{{{var.name}}} += before @{{{var.name}}} = (nothing to add to)"
             self.values[var.name] = self.values.get(var.name, ()) + var.values
             return None
-        if var.name in self.values:
-            return f"@{{{var.name}}} is assigned twice (use += to add values)"
-        self.values[var.name] = var.values
+        if var.name in self.values and var.op == "=":
+            return f"@{{{var.name}}} is assigned twice (use += to add values, := to override)"
+        self.values[var.name] = var.after(self.values.get(var.name))
         return None
 
     def problems_in(self, strings: Iterable[str], *, empty_is_error: bool = False) -> list[str]:

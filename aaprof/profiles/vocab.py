@@ -65,7 +65,7 @@ MODE_FLAGS = _words("enforce complain kill unconfined prompt default_allow")
 FLAGS = MODE_FLAGS | _words(
     """audit chroot_relative namespace_relative mediate_deleted delegate_deleted
     attach_disconnected no_attach_disconnected chroot_attach chroot_no_attach interruptible
-    debug"""
+    debug attach_disconnected.ipc"""
 )
 FLAG_CONFLICTS = (
     ("chroot_relative", "namespace_relative"),
@@ -73,7 +73,9 @@ FLAG_CONFLICTS = (
     ("attach_disconnected", "no_attach_disconnected"),
     ("chroot_attach", "chroot_no_attach"),
 )
-VALUE_FLAGS = frozenset({"kill.signal", "error", "attach_disconnected.path"})
+VALUE_FLAGS = frozenset(
+    {"kill.signal", "error", "attach_disconnected.path", "attach_disconnected.ipc"}
+)
 ERRNO_NAMES = frozenset(errno.errorcode.values())
 
 # mount options=(...); propagation changes take a mountpoint but no source
@@ -109,7 +111,7 @@ MOUNT_CONFLICTS = (
 
 # conditions each rule kind takes (peer=(...) apart)
 RULE_CONDS = {
-    "network": frozenset({"ip", "port"}),
+    "network": frozenset({"ip", "port", "interface", "label"}),
     "unix": frozenset({"type", "protocol", "addr", "label", "attr", "opt"}),
     "dbus": frozenset({"bus", "path", "interface", "member", "name"}),
     "io_uring": frozenset({"label"}),
@@ -117,7 +119,7 @@ RULE_CONDS = {
     "mount": frozenset({"fstype", "vfstype", "options", "option"}),
 }
 PEER_CONDS = {
-    "network": frozenset({"ip", "port"}),
+    "network": frozenset({"ip", "port", "label"}),
     "unix": frozenset({"addr", "label"}),
     "dbus": frozenset({"name", "label"}),
 }

@@ -62,3 +62,33 @@ def test_layout() -> None:
         "include <tunables/global>\n# c\n\nprofile a flags=(complain) {\n  capability kill,\n"
         "  ^h {\n  }\n}\n"
     )
+
+
+def test_assignment_operators_and_peer_label_survive_a_round_trip() -> None:
+    text = (
+        "@{A} = /a\n@{A} ?= /b\n@{B} := /c\n$X = true\n$X ?= false\n$Y := false\n\n"
+        "/x flags=(attach_disconnected.ipc=/run/) {\n"
+        "  network send peer=(label:=@{profile_name}),\n}\n"
+    )
+    policy = parse_policy(text)
+    assert [getattr(i, "op", None) for i in policy.items[:6]] == ["=", "?=", ":=", "=", "?=", ":="]
+    rule = next(iter(policy.profiles()[0].rules()))
+    assert isinstance(rule, m.NetworkRule) and rule.peer == (
+        m.Cond("label", ("@{profile_name}",), ":="),
+    )
+    rendered = render_policy(policy)
+    assert (
+        "@{A}?=/b" in rendered
+        and "$Y := false" in rendered
+        and "label:=@{profile_name}" in rendered
+    )
+    assert parse_policy(rendered).items == policy.items
+
+
+def test_identities_survive_a_round_trip() -> None:
+    text = 'profile p /bin/p + identities=(a, b) + identities=("/c d") flags=(complain) {\n}\n'
+    policy = parse_policy(text)
+    assert policy.profiles()[0].identities == ("a", "b", "/c d")
+    rendered = render_policy(policy)
+    assert 'profile p /bin/p + identities=(a b "/c d") flags=(complain) {' in rendered
+    assert parse_policy(rendered).items == policy.items
