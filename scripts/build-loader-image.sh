@@ -33,6 +33,11 @@ trap 'rm -rf "$work"' EXIT
 echo "build-loader-image: the aaprof wheel" >&2
 "${PYTHON:-python3}" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$work/dist" "$here"
 wheel=$(ls "$work"/dist/aaprof-*.whl)
+# the loader checks profiles with aaprof's own grammar, which needs pyparsing >= 3.1 (pyproject);
+# Debian 12 ships 3.0.9, so its wheel comes from PyPI (pure Python)
+echo "build-loader-image: the pyparsing wheel" >&2
+"${PYTHON:-python3}" -m pip download --quiet --disable-pip-version-check --no-deps \
+    --only-binary :all: -d "$work/deps" "pyparsing>=3.1"
 
 echo "build-loader-image: the Debian $suite root filesystem" >&2
 rm -rf "$out"
@@ -49,8 +54,13 @@ tar -C "$work/bundle/rootfs" -xf "$work/rootfs.tar"
 rm -rf "$work/bundle/rootfs/var/lib/apt/lists/"* "$work/bundle/rootfs/var/cache/apt/"*
 
 echo "build-loader-image: aaprof $version" >&2
+for dep in "$work"/deps/*.whl; do
+    python3 "$here/scripts/unpack-wheel.py" "$dep" "$work/bundle/rootfs"
+done
 python3 "$here/scripts/unpack-wheel.py" "$wheel" "$work/bundle/rootfs"
 chroot "$work/bundle/rootfs" /usr/local/bin/aaprof --version >&2
+# every module the loader imports is there (a missing dependency fails here, not on a node)
+chroot "$work/bundle/rootfs" python3 -c "import aaprof.cli.node, aaprof.node.load, aaprof.node.daemon"
 
 echo "build-loader-image: the OCI image" >&2
 umoci repack --image "$out/oci:$tag" "$work/bundle"

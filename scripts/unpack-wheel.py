@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Unpack the aaprof wheel into a Debian root filesystem as Debian's Python finds it.
+"""Unpack the aaprof wheel (or a pure-Python dependency's, such as pyparsing's) into a Debian
+root filesystem as Debian's Python finds it.
 
     scripts/unpack-wheel.py WHEEL ROOT
 
