@@ -13,14 +13,14 @@ from aaprof.model.event import SourceRef
 SYSTEM_JOURNAL = "journal:"
 
 
-def _text(value: object) -> object:
+def journal_value(value: object) -> object:
     """A journal value in `journalctl -o json`'s terms: a string (or, in lists, strings)."""
     if isinstance(value, datetime):
         return str(int(value.timestamp() * 1_000_000))
     if isinstance(value, bytes):
         return value.decode("utf-8", "surrogateescape")
     if isinstance(value, list):
-        return [_text(v) for v in value]
+        return [journal_value(v) for v in value]
     if isinstance(value, uuid.UUID):
         return value.hex
     return str(value)
@@ -64,5 +64,5 @@ def iter_journal(
     label = f"journal:{name}" if name != SYSTEM_JOURNAL else SYSTEM_JOURNAL
     with reader:
         for number, entry in enumerate(reader, 1):
-            fields = {key: _text(value) for key, value in entry.items()}
+            fields = {key: journal_value(value) for key, value in entry.items()}
             yield number, fields, SourceRef(label, number)

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aaprof.errors import AaprofError
+from aaprof.logs.journal import journal_value
 from aaprof.model.event import SourceRef
 from aaprof.watch.source import AUDIT_LOST, Raw
-
-
-def _text(value: object) -> object:
-    """A value in `journalctl -o json`'s terms (what logs.lines.parse_journal_entry reads)."""
-    if isinstance(value, datetime):
-        return str(int(value.timestamp() * 1_000_000))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    return str(value)
 
 
 @dataclass(slots=True)
@@ -86,7 +72,7 @@ class JournalSource:
                 break
             self.cursor = str(entry["__CURSOR"])
             self.number += 1
-            fields = {key: _text(value) for key, value in entry.items()}
+            fields = {key: journal_value(value) for key, value in entry.items()}
             out.append(Raw(fields, SourceRef(self.label, self.number)))
         return out
 
