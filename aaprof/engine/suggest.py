@@ -55,7 +55,6 @@ class Suggestion:
     """
 
     rule: m.Rule
-    alternatives: tuple[Option, ...] = ()
     count: int = 1
     examples: tuple[Event, ...] = ()
     severity: str | None = None
@@ -66,6 +65,13 @@ class Suggestion:
     pids: tuple[int, ...] = ()
     comms: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    # what the alternatives are made of; they are made the first time they are asked for
+    lazy: _Alternatives | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def alternatives(self) -> tuple[Option, ...]:
+        """The labelled alternatives to the least rule (globs, abstractions, modes, deny)."""
+        return () if self.lazy is None else self.lazy.get()
 
     @property
     def choices(self) -> tuple[Option, ...]:
@@ -86,6 +92,30 @@ class Suggestion:
     def rank(self) -> int:
         """2 for a high severity, 1 for medium, 0 for none: sort with `-rank` first."""
         return severity_rank(self.severity)
+
+
+class _Alternatives:
+    """A suggestion's alternatives, made once when first asked for: a review looks at a few of
+    thousands of suggestions, and generate at those whose default is not the least rule."""
+
+    __slots__ = ("_made", "_of")
+
+    def __init__(
+        self, rule: m.Rule, no_new_privs: bool, fine: tuple[m.Rule, ...], family: Family | None
+    ) -> None:
+        self._of = (rule, no_new_privs, fine, family)
+        self._made: tuple[Option, ...] | None = None
+
+    def get(self) -> tuple[Option, ...]:
+        if self._made is None:
+            self._made = _alternatives(*self._of)
+        return self._made
+
+    def __getstate__(self) -> tuple[Option, ...]:
+        return self.get()
+
+    def __setstate__(self, made: tuple[Option, ...]) -> None:
+        self._made = made
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +186,16 @@ def suggest(
     containers: dict[str, Container] = {}
     # Records that differ only in time, serial, pid and where they were read give the same
     # answer: decide each distinct record once (a log repeats its accesses many times).
-    seen: dict[tuple[object, ...], tuple[str, m.Rule, bool] | None] = {}
+    seen: dict[tuple[object, ...], _Decided | None] = {}
     for event in events:
         key = _record_key(event)
-        if key not in seen:
-            seen[key] = _decided(event, existing, include_noise, per_container)
-        decided = seen[key]
+        if key in seen:
+            decided = seen[key]
+        else:
+            decided = seen[key] = _decided(event, existing, include_noise, per_container)
         if decided is None:
             continue
-        name, rule, noise = decided
-        merge_key = _merge_key(rule)
+        name, rule, noise, merge_key = decided
         evidence = groups.setdefault(name, {}).get(merge_key)
         if evidence is None:
             evidence = groups[name][merge_key] = _Evidence(rule)
@@ -177,6 +207,9 @@ def suggest(
         for name in sorted(groups)
     )
 
+
+# A record's profile and least rule, whether it is noise, and the key of the rules it merges with.
+_Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
 
 # The fields of an Event the engine reads: all but time, serial, pid, node and source.
 _DECIDING = operator.attrgetter(
@@ -193,8 +226,9 @@ def _decided(
     existing: Mapping[str, m.Profile] | None,
     include_noise: bool,
     per_container: bool,
-) -> tuple[str, m.Rule, bool] | None:
-    """The profile and least rule of a record, and whether it is noise; None: no suggestion."""
+) -> _Decided | None:
+    """The profile and least rule of a record, whether it is noise, and the key of the rules it
+    merges with; None: no suggestion."""
     name = attributed_profile(event, per_container=per_container)
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
@@ -202,7 +236,7 @@ def _decided(
     rule = rule_for(event)
     if rule is None or covered(_lookup(existing, name), rule, event):
         return None
-    return name, rule, noise
+    return name, rule, noise, _merge_key(rule)
 
 
 @dataclass(slots=True)
@@ -300,7 +334,7 @@ def _path(rule: m.Rule) -> str:
 
 def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
     rule = evidence.rule
-    alternatives = _alternatives(rule, evidence, family)
+    fine = tuple(evidence.fine_network)
     default = 0
     if family is not None:
         default = 1  # the first alternative is the sibling glob
@@ -308,7 +342,6 @@ def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
         default = 1  # the first alternative is the volatile-part generalisation
     return Suggestion(
         rule=rule,
-        alternatives=alternatives,
         count=evidence.count,
         examples=tuple(evidence.examples),
         severity=severity(rule),
@@ -319,6 +352,7 @@ def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
         pids=tuple(evidence.pids),
         comms=tuple(evidence.comms),
         names=tuple(evidence.names),
+        lazy=_Alternatives(rule, evidence.no_new_privs, fine, family),
     )
 
 
@@ -329,7 +363,9 @@ _EXEC_WHY = {
 }
 
 
-def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> tuple[Option, ...]:
+def _alternatives(
+    rule: m.Rule, no_new_privs: bool, fine: tuple[m.Rule, ...], family: Family | None
+) -> tuple[Option, ...]:
     out: list[Option] = []
     if family is not None:
         out.append(Option(family.rule, SIBLING, family.why))
@@ -339,7 +375,7 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
         if include is not None:
             why = f"<{include.path}> grants this (and what else it lists)"
             out.append(Option(include, ABSTRACTION, why))
-    if isinstance(rule, m.FileRule) and rule.exec_mode and not evidence.no_new_privs:
+    if isinstance(rule, m.FileRule) and rule.exec_mode and not no_new_privs:
         # without no_new_privs a transition to another profile also works
         out.extend(
             Option(dataclasses.replace(rule, exec_mode=x), EXEC_MODE, _EXEC_WHY[x])
@@ -347,7 +383,7 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
         )
     if isinstance(rule, m.NetworkRule):
         why = "only these addresses and ports (needs AppArmor 4, not abi/3.0)"
-        out.extend(Option(r, FINE, why) for r in evidence.fine_network)
+        out.extend(Option(r, FINE, why) for r in fine)
     q = qualifiers_of(rule)
     if q is not None and not q.audit:
         item = with_qualifiers(rule, dataclasses.replace(q, audit=True))

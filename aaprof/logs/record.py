@@ -347,8 +347,9 @@ def parse_payload(
         # cached Event's values are copied with this record's own put in.
         start, end = pid.span()
         key = (payload[:start] + payload[end:], legacy_type, user_avc)
-        proto = _PARSED.get(key, _MISSING)
-        if proto is _MISSING:
+        if key in _PARSED:
+            proto = _PARSED[key]
+        else:
             if len(_PARSED) >= PARSED_KEPT:
                 _PARSED.clear()
             proto = _PARSED[key] = _proto(_parse_fields(payload, legacy_type, user_avc))
@@ -395,7 +396,6 @@ def _one_pid(payload: str) -> re.Match[str] | None:
 # the input: 8,192 covers the distinct accesses of a busy node's log between two clears.
 PARSED_KEPT = 8192
 _PARSED: dict[tuple[str, str | None, bool], list[object] | None] = {}
-_MISSING: Final = object()
 _AT_TIME, _AT_SERIAL, _AT_NODE, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "node", "source", "pid", "extra")
 )
