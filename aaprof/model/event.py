@@ -7,7 +7,7 @@ import operator
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import repeat
 
 # Modes, as the kernel writes them in `apparmor="..."` (plus the legacy type numbers' meaning).
@@ -326,8 +326,9 @@ _JSON_VALUES: Callable[[Event], tuple[object, ...]] = operator.attrgetter(
 
 
 def epoch_to_time(seconds: int, millis: int = 0) -> datetime:
-    """The UTC time of an audit stamp's `<seconds>.<millis>`."""
-    return datetime.fromtimestamp(seconds + millis / 1000, tz=UTC)
+    """The UTC time of an audit stamp's `<seconds>.<millis>` (exact: no float in between)."""
+    whole = datetime.fromtimestamp(seconds, tz=UTC)
+    return whole + timedelta(milliseconds=millis) if millis else whole
 
 
 # The type of each JSON_FIELDS attribute, for `Event.from_dict`'s checks.
