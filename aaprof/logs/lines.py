@@ -122,7 +122,7 @@ def _parse_text(
     else:
         prefix, payload = text[: stamp.start()], text[stamp.end() :]
         legacy = stamp.group(5) or stamp.group(1)
-        time = _stamp_time(stamp.group(2), stamp.group(3))
+        time = stamp_time(stamp.group(2), stamp.group(3))
         serial = int(stamp.group(4))
         if legacy is not None and _LEGACY_FREE_TEXT.match(text, stamp.start()):
             return Unparsed("free-text AppArmor 2.0 record (type=APPARMOR)")
@@ -170,7 +170,7 @@ def _payload_event(
 _STAMP_TIMES: dict[str, datetime] = {}
 
 
-def _stamp_time(seconds: str, fraction: str) -> datetime:
+def stamp_time(seconds: str, fraction: str) -> datetime:
     """The time of a stamp's `<seconds>.<fraction>` (to the millisecond, as the kernel writes
     it); the whole second's time is converted once (records come many per second)."""
     whole = _STAMP_TIMES.get(seconds)

@@ -20,6 +20,7 @@ from aaprof.logs.lines import (
     parse_line,
     record_identity,
 )
+from aaprof.logs.memo import LineMemo
 from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
@@ -187,7 +188,7 @@ class Reader:
         return False
 
     def _text(self, item: Input) -> Iterator[Event]:
-        node = self.node_for(item.name)
+        memo = LineMemo(self.node_for(item.name))
         stream = open_input(item.name)
         stats = self.stats
         done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
@@ -198,7 +199,7 @@ class Reader:
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
                 else:
-                    event = self.accept(parse_line(line, source, node=node), source, line)
+                    event = self.accept(memo.parse(line, source), source, line)
                 if event is not None:
                     yield event
         finally:
