@@ -12,17 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aaprof.engine.decisions import Decision, parse_rule
-from aaprof.engine.options import (
-    AUDIT,
-    EXACT,
-    EXEC_MODE,
-    GLOB,
-    GLOB_EXT,
-    OWNER,
-    SIBLING,
-    VOLATILE,
-    Option,
-)
+from aaprof.engine.options import AUDIT, EXEC_MODE, GLOB, GLOB_EXT, OWNER, SIBLING, VOLATILE
 from aaprof.engine.review_files import check, left_out, open_session, save, unparsable
 from aaprof.engine.session import Session
 from aaprof.engine.suggest import Suggestion
@@ -144,9 +134,7 @@ class Index:
         key = (id(s), choice)
         text = self._texts.get(key)
         if text is None:
-            # option 0 is the least rule: its text needs no alternatives (made when first asked)
-            option = s.choices[choice] if choice else Option(s.rule, EXACT, "")
-            text = self._texts[key] = option.text
+            text = self._texts[key] = s.choices[choice].text
         return text
 
     def row(self, profile: str, s: Suggestion, key: str, decision: Decision | None) -> Row:
@@ -155,7 +143,8 @@ class Index:
             text = decision.text
         else:
             choice = s.default if decision is None or decision.choice is None else decision.choice
-            text = self.option_text(s, choice) if not choice or choice < len(s.choices) else key
+            # option 0 is the least rule, whose text is the key: no alternatives made for it
+            text = key if not choice or choice >= len(s.choices) else self.option_text(s, choice)
         return Row(profile, s, decision, key, text)
 
     def redecided(self, row: Row, decision: Decision | None) -> Row:

@@ -7,6 +7,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from aaprof.containers.naming import profile_name
 from aaprof.engine.abstractions import abstraction_for
@@ -186,22 +187,20 @@ def suggest(
     containers: dict[str, Container] = {}
     # Records that differ only in time, serial, pid and where they were read give the same
     # answer: decide each distinct record once (a log repeats its accesses many times).
-    seen: dict[tuple[object, ...], _Decided | None] = {}
+    seen: dict[tuple[object, ...], tuple[_Evidence, m.Rule, bool] | None] = {}
     for event in events:
         key = _record_key(event)
-        if key in seen:
-            decided = seen[key]
-        else:
-            decided = seen[key] = _decided(event, existing, include_noise, per_container)
-        if decided is None:
+        found = seen.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = seen[key] = _evidence_of(
+                _decided(event, existing, include_noise, per_container), groups
+            )
+        if found is None:
             continue
-        name, rule, noise, merge_key = decided
-        evidence = groups.setdefault(name, {}).get(merge_key)
-        if evidence is None:
-            evidence = groups[name][merge_key] = _Evidence(rule)
+        evidence, rule, noise = cast(tuple[_Evidence, m.Rule, bool], found)
         evidence.add(rule, event, noise)
-        if event.container and name not in containers:
-            containers[name] = event.container
+        if event.container and evidence.profile not in containers:
+            containers[evidence.profile] = event.container
     return tuple(
         ProfileSuggestions(name, _suggestions(groups[name]), containers.get(name))
         for name in sorted(groups)
@@ -210,6 +209,21 @@ def suggest(
 
 # A record's profile and least rule, whether it is noise, and the key of the rules it merges with.
 _Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
+_UNSEEN: object = object()
+
+
+def _evidence_of(
+    decided: _Decided | None, groups: dict[str, dict[tuple[object, ...], _Evidence]]
+) -> tuple[_Evidence, m.Rule, bool] | None:
+    """Where the records of one decided kind add up: the evidence of their merged rule."""
+    if decided is None:
+        return None
+    name, rule, noise, merge_key = decided
+    group = groups.setdefault(name, {})
+    evidence = group.get(merge_key)
+    if evidence is None:
+        evidence = group[merge_key] = _Evidence(rule, name)
+    return evidence, rule, noise
 
 # The fields of an Event the engine reads: all but time, serial, pid, node and source.
 _DECIDING = operator.attrgetter(
@@ -244,6 +258,7 @@ class _Evidence:
     """What the records behind one suggestion add up to, in bounded memory."""
 
     rule: m.Rule
+    profile: str
     count: int = 0
     examples: list[Event] = dataclasses.field(default_factory=list)
     no_new_privs: bool = False
@@ -254,10 +269,14 @@ class _Evidence:
     pids: dict[int, None] = dataclasses.field(default_factory=dict)
     comms: dict[str, None] = dataclasses.field(default_factory=dict)
     names: dict[str, None] = dataclasses.field(default_factory=dict)
+    # the ids of rules (kept alive by `suggest`'s decisions) known to be within `rule`
+    within: set[int] = dataclasses.field(default_factory=set)
 
     def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
-        if self.count and rule is not self.rule and not _within(rule, self.rule):
-            self.rule = _merged([self.rule, rule])
+        if rule is not self.rule and self.count and id(rule) not in self.within:
+            if not _within(rule, self.rule):
+                self.rule = _merged([self.rule, rule])
+            self.within.add(id(rule))  # (merging only widens: it stays within)
         self.count += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(event)
