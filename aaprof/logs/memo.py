@@ -70,8 +70,10 @@ class LineMemo:
 def _one_pid(line: bytes, payload: int) -> re.Match[bytes] | None:
     """The digits of the one `pid=` key of the payload at `line[payload:]`, or None (none,
     several, or not a number): as the full parser finds it."""
-    found = -1
     at = line.find(b"pid=", payload)
+    if at > payload and line.count(b"pid=", at + 4) == 0:  # the usual: one, after a separator
+        return _DIGITS.match(line, at + 4) if line[at - 1] in _PID_AFTER else None
+    found = -1
     while at >= 0:
         if at == payload or line[at - 1] in _PID_AFTER:
             if found >= 0:
