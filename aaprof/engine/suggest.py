@@ -225,6 +225,7 @@ def _evidence_of(
         evidence = group[merge_key] = _Evidence(rule, name)
     return evidence, rule, noise
 
+
 # The fields of an Event the engine reads: all but time, serial, pid, node and source.
 _DECIDING = operator.attrgetter(
     *(f.name for f in dataclasses.fields(Event) if f.name not in _IGNORED_FIELDS)

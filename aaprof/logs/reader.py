@@ -191,6 +191,7 @@ class Reader:
         memo = LineMemo(self.node_for(item.name))
         stream = open_input(item.name)
         stats = self.stats
+        single = self._single  # (one text input: its records are not matched as copies)
         done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
         try:
             # only the lines that may hold a record: noise costs no Python code per line
@@ -199,7 +200,12 @@ class Reader:
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
                 else:
-                    event = self.accept(memo.parse(line, source), source, line)
+                    result = memo.parse(line, source)
+                    if single and result.__class__ is Event and line[:1] != b"{":
+                        stats.records += 1
+                        yield result
+                        continue
+                    event = self.accept(result, source, line)
                 if event is not None:
                     yield event
         finally:
