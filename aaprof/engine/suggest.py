@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -33,6 +33,7 @@ from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import severity, severity_rank
 from aaprof.engine.siblings import Family, families
 from aaprof.errors import AaprofError
+from aaprof.logs.memo import Copy
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.profiles.render import render_rule
@@ -165,20 +166,25 @@ def attributed_profile(event: Event, *, per_container: bool = False) -> str | No
 
 
 def suggest(
-    events: Iterable[Event],
+    events: Iterable[Event | Copy],
     *,
     existing: Mapping[str, m.Profile] | None = None,
     include_noise: bool = False,
     per_container: bool = False,
+    prepare: Callable[[Event], Event] | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
     Args:
-        events: Records, in any order.
+        events: Records, in any order; among them copies (`logs.memo.Copy`: a record that
+            only repeats an earlier line but for its stamp and pid), which count as their
+            Event would, without one being made for each.
         existing: Profiles by name whose rules already allow some records (includes inlined
             with `coverage.inline_includes`; unresolved includes count as granting nothing).
         include_noise: Keep runtime-start noise, flagged `noise=True`.
         per_container: Attribute records of known containers to aaprof's per-container name.
+        prepare: What to do to each record first (attribution); it must give copies of one
+            record the same result but for their time, serial, pid and source.
 
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
@@ -187,17 +193,38 @@ def suggest(
     containers: dict[str, Container] = {}
     # Records that differ only in time, serial, pid and where they were read give the same
     # answer: decide each distinct record once (a log repeats its accesses many times).
-    seen: dict[tuple[object, ...], tuple[_Evidence, m.Rule, bool] | None] = {}
-    for event in events:
+    seen: dict[tuple[object, ...], _Found | None] = {}
+    # ... and copies of one line are known by the values they share (kept alive here, so that
+    # their id is not reused; bounded, as the reader's memo is)
+    by_proto: dict[int, tuple[list[object], _Found | None]] = {}
+    for item in events:
+        proto = None
+        if item.__class__ is Copy:
+            copy = item
+            proto = copy.proto
+            known = by_proto.get(id(proto))
+            if known is not None:
+                if known[1] is not None:
+                    known[1][0].add_copy(copy)
+                continue
+            event = copy.event()
+        else:
+            event = cast(Event, item)
+        if prepare is not None:
+            event = prepare(event)
         key = _record_key(event)
         found = seen.get(key, _UNSEEN)
         if found is _UNSEEN:
             found = seen[key] = _evidence_of(
                 _decided(event, existing, include_noise, per_container), groups
             )
+        if proto is not None:
+            if len(by_proto) >= PROTOS_KEPT:
+                by_proto.clear()
+            by_proto[id(proto)] = (proto, cast(_Found | None, found))
         if found is None:
             continue
-        evidence, rule, noise = cast(tuple[_Evidence, m.Rule, bool], found)
+        evidence, rule, noise = cast(_Found, found)
         evidence.add(rule, event, noise)
         if event.container and evidence.profile not in containers:
             containers[evidence.profile] = event.container
@@ -207,14 +234,19 @@ def suggest(
     )
 
 
+PROTOS_KEPT = 8192
+
+
 # A record's profile and least rule, whether it is noise, and the key of the rules it merges with.
 _Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
+# Where a record counts: the evidence of its merged rule, its own rule, whether it is noise.
+_Found = tuple["_Evidence", m.Rule, bool]
 _UNSEEN: object = object()
 
 
 def _evidence_of(
     decided: _Decided | None, groups: dict[str, dict[tuple[object, ...], _Evidence]]
-) -> tuple[_Evidence, m.Rule, bool] | None:
+) -> _Found | None:
     """Where the records of one decided kind add up: the evidence of their merged rule."""
     if decided is None:
         return None
@@ -272,6 +304,19 @@ class _Evidence:
     names: dict[str, None] = dataclasses.field(default_factory=dict)
     # the ids of rules (kept alive by `suggest`'s decisions) known to be within `rule`
     within: set[int] = dataclasses.field(default_factory=set)
+
+    def add_copy(self, copy: Copy) -> None:
+        """Add a copy of a record already added: only its time, pid and place are its own."""
+        self.count += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(copy.event())
+        time = copy.time
+        if self.last_seen is None or time > self.last_seen:
+            self.last_seen = time
+        if self.first_seen is None or time < self.first_seen:
+            self.first_seen = time
+        if len(self.pids) < MAX_DISTINCT:
+            self.pids.setdefault(copy.pid)
 
     def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
         if rule is not self.rule and self.count and id(rule) not in self.within:

@@ -12,6 +12,7 @@ tests/logs/test_memo.py holds the result equal to `parse_line`'s on generated re
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Final
 
 from aaprof.logs.lines import ParseResult, parse_line, stamp_time
@@ -39,6 +40,12 @@ class LineMemo:
 
     def parse(self, line: bytes, source: SourceRef) -> ParseResult:
         """What `parse_line(line, source, node=self.node)` gives."""
+        found = self.copy(line, source)
+        return found.event() if found.__class__ is Copy else found  # type: ignore[return-value]
+
+    def copy(self, line: bytes, source: SourceRef) -> Copy | ParseResult:
+        """A Copy of an earlier line's record (this line's text but for its stamp and pid is
+        that line's), or what `parse_line(line, source, node=self.node)` gives."""
         at = line.find(b"audit(")
         stamp = _STAMP.match(line, at) if at == 0 or line[:5] in {b"type=", b"node="} else None
         if stamp is None:
@@ -53,18 +60,38 @@ class LineMemo:
             proto = kept[key]
             if proto is None:
                 return parse_line(line, source, node=self.node)
-            values = proto.copy()
-            values[_AT_TIME] = stamp_time(stamp.group(1).decode(), stamp.group(2).decode())
-            values[_AT_SERIAL], values[_AT_PID] = int(stamp.group(3)), int(pid.group())
-            values[_AT_SOURCE] = source
-            extra = values[_AT_EXTRA]
-            values[_AT_EXTRA] = dict(extra) if extra else {}  # type: ignore[call-overload]
-            return event_from_values(values)
+            return Copy(
+                proto,
+                stamp_time(stamp.group(1).decode(), stamp.group(2).decode()),
+                int(stamp.group(3)),
+                int(pid.group()),
+                source,
+            )
         result = parse_line(line, source, node=self.node)
         if len(kept) >= MEMO_KEPT:
             kept.clear()
         kept[key] = _proto(result, stamp, pid, source)
         return result
+
+
+class Copy:
+    """A record whose line was an earlier line's but for its stamp and pid: the values of that
+    line's Event (`proto`, shared by every copy of it) and its own. `event()` makes its Event."""
+
+    __slots__ = ("pid", "proto", "serial", "source", "time")
+
+    def __init__(
+        self, proto: list[object], time: datetime, serial: int, pid: int, source: SourceRef
+    ) -> None:
+        self.proto, self.time, self.serial, self.pid, self.source = proto, time, serial, pid, source
+
+    def event(self) -> Event:
+        values = self.proto.copy()
+        values[_AT_TIME], values[_AT_SERIAL], values[_AT_PID] = self.time, self.serial, self.pid
+        values[_AT_SOURCE] = self.source
+        extra = values[_AT_EXTRA]
+        values[_AT_EXTRA] = dict(extra) if extra else {}  # type: ignore[call-overload]
+        return event_from_values(values)
 
 
 def _one_pid(line: bytes, payload: int) -> re.Match[bytes] | None:
