@@ -164,14 +164,7 @@ class Event:
         out: dict[str, object] = {}
         time = self.time
         if time is not None:
-            known = _TIME_FIELDS.get(time) if time.tzinfo is UTC else None
-            if known is None:
-                if len(_TIME_FIELDS) >= 4096:
-                    _TIME_FIELDS.clear()
-                known = (_time_text(time), self.epoch)
-                if time.tzinfo is UTC:  # (equal times in other zones print other digits)
-                    _TIME_FIELDS[time] = known
-            out["time"], out["epoch"] = known
+            out["time"], out["epoch"] = time_fields(time)
         values = _JSON_VALUES(self)  # every attribute in one C call
         texts = [v for v in values if v.__class__ is str]
         if "".join(texts).isascii():  # ASCII is always valid UTF-8: nothing to check per value
@@ -237,9 +230,22 @@ class Event:
 
 
 # `time` and `epoch` of recent times: records come in bursts, many to one stamp.
-_TIME_FIELDS: dict[datetime, tuple[str, float | None]] = {}
+_TIME_FIELDS: dict[datetime, tuple[str, float]] = {}
 # The text of recent whole seconds: records come in bursts within one second.
 _SECOND_TEXT: dict[tuple[int, int, int, int, int, int], str] = {}
+
+
+def time_fields(time: datetime) -> tuple[str, float]:
+    """The `time` and `epoch` of an event's JSON form for its time."""
+    known = _TIME_FIELDS.get(time) if time.tzinfo is UTC else None
+    if known is None:
+        if len(_TIME_FIELDS) >= 4096:
+            _TIME_FIELDS.clear()
+        millis = int(time.timestamp()) * 1000 + time.microsecond // 1000
+        known = (_time_text(time), millis / 1000)
+        if time.tzinfo is UTC:  # (equal times in other zones print other digits)
+            _TIME_FIELDS[time] = known
+    return known
 
 
 def _time_text(time: datetime) -> str:
