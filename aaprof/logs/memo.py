@@ -18,11 +18,12 @@ from typing import Final
 from aaprof.logs.lines import ParseResult, parse_line, stamp_time
 from aaprof.model.event import EVENT_SLOTS, Event, SourceRef, event_from_values, event_values
 
-# Distinct records kept: about twice the distinct accesses of a busy node's log.
+# Distinct records kept per generation (two are kept): a busy node's accesses and then some.
 MEMO_KEPT = 8192
 _STAMP: Final = re.compile(rb"audit\(([0-9]{1,11})\.([0-9]+):([0-9]+)\): ")
 # The keys a `pid=` may follow: the payload's start, a space, a tab, a quote, auditd's 0x1D.
 _PID_AFTER: Final = b" \t\"'\x1d"
+_ABSENT: Final = object()
 _DIGITS: Final = re.compile(rb"[0-9]+(?=\s|$)")
 _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra")
@@ -32,11 +33,14 @@ _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
 class LineMemo:
     """`parse_line` for the lines of one input, once per distinct record (see the module)."""
 
-    __slots__ = ("_kept", "node")
+    __slots__ = ("_kept", "_older", "node")
 
     def __init__(self, node: str | None = None) -> None:
         self.node = node
+        # two generations: when the newer is full it becomes the older, and a text found in
+        # the older moves back to the newer, so texts in use outlive a stream of one-offs
         self._kept: dict[bytes, list[object] | None] = {}
+        self._older: dict[bytes, list[object] | None] = {}
 
     def parse(self, line: bytes, source: SourceRef) -> ParseResult:
         """What `parse_line(line, source, node=self.node)` gives."""
@@ -55,23 +59,28 @@ class LineMemo:
         if pid is None or line.find(b"apparmor=", payload) < 0:
             return parse_line(line, source, node=self.node)
         key = line[:at] + line[payload : pid.start()] + line[pid.end() :]
-        kept = self._kept
-        if key in kept:
-            proto = kept[key]
+        proto = self._kept.get(key, _ABSENT)
+        if proto is _ABSENT and key in self._older:
+            proto = self._older.pop(key)  # still in use: back to the newer generation
+            self._remember(key, proto)
+        if proto is not _ABSENT:
             if proto is None:
                 return parse_line(line, source, node=self.node)
             return Copy(
-                proto,
+                proto,  # type: ignore[arg-type]
                 stamp_time(stamp.group(1).decode(), stamp.group(2).decode()),
                 int(stamp.group(3)),
                 int(pid.group()),
                 source,
             )
         result = parse_line(line, source, node=self.node)
-        if len(kept) >= MEMO_KEPT:
-            kept.clear()
-        kept[key] = _proto(result, stamp, pid, source)
+        self._remember(key, _proto(result, stamp, pid, source))
         return result
+
+    def _remember(self, key: bytes, proto: list[object] | None) -> None:
+        if len(self._kept) >= MEMO_KEPT:
+            self._older, self._kept = self._kept, {}
+        self._kept[key] = proto
 
 
 class Copy:

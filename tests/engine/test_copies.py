@@ -4,6 +4,7 @@ record's Event, evidence included (counts, examples, pids, first and last seen).
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
@@ -12,11 +13,15 @@ from bench_modules import load
 
 from aaprof.containers.attribute import Attributor
 from aaprof.engine import Session, Settings
+from aaprof.engine import session as session_module
+from aaprof.logs import memo
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
 from aaprof.model.event import Event
 
 REPO = Path(__file__).resolve().parents[2]
+# (the package exports a function of the same name)
+suggest_module = importlib.import_module("aaprof.engine.suggest")
 load("noise")
 realism = load("realism")
 load("generate")
@@ -42,7 +47,16 @@ def _assert_same(fast: Session, slow: Session) -> None:
     ]
 
 
+@pytest.fixture(params=["caches as they are", "small caches"])
+def caches(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "small caches":  # the memo's generations and the protos turn over
+        monkeypatch.setattr(memo, "MEMO_KEPT", 5)
+        monkeypatch.setattr(suggest_module, "PROTOS_KEPT", 3)
+        monkeypatch.setattr(session_module, "PROTOS_KEPT", 2)
+
+
 @pytest.mark.parametrize("mix", ["clean", "realistic"])
+@pytest.mark.usefixtures("caches")
 def test_copies_learn_what_events_learn(tmp_path: Path, mix: str) -> None:
     shape = realism.CLEAN if mix == "clean" else realism.REALISTIC.but(pids=3)
     log = generate_events.generate(tmp_path / "log", 5000, 11, 300, shape=shape)
@@ -53,6 +67,7 @@ def test_copies_learn_what_events_learn(tmp_path: Path, mix: str) -> None:
     _assert_same(*_both(log, tmp_path / "denied", selection=denied))
 
 
+@pytest.mark.usefixtures("caches")
 def test_copies_with_attribution_and_existing_profiles(tmp_path: Path) -> None:
     log = tmp_path / "all.log"
     with log.open("wb") as out:

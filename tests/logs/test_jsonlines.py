@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aaprof.containers.attribute import Attributor
+from aaprof.logs import jsonlines, memo
 from aaprof.logs.jsonlines import JsonLines, dumps
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import Selection
@@ -66,8 +67,14 @@ def _expected(path: Path, selection: Selection) -> str:
     )
 
 
+@pytest.mark.parametrize("small", [False, True])
 @pytest.mark.parametrize("mode", [None, "DENIED", "ALLOWED"])
-def test_hostile_names_and_repeats(tmp_path: Path, mode: str | None) -> None:
+def test_hostile_names_and_repeats(
+    tmp_path: Path, mode: str | None, small: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if small:  # the memo's generations and the templates turn over
+        monkeypatch.setattr(memo, "MEMO_KEPT", 3)
+        monkeypatch.setattr(jsonlines, "TEMPLATES_KEPT", 2)
     log = tmp_path / "audit.log"
     with log.open("w", encoding="utf-8") as out:
         for n in range(120):

@@ -13,6 +13,7 @@ from bench_modules import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aaprof.logs import memo
 from aaprof.logs.lines import parse_line
 from aaprof.logs.memo import LineMemo
 from aaprof.model.event import Event, SourceRef
@@ -75,8 +76,12 @@ def _same(lines: list[bytes], node: str | None = None) -> int:
     return copied
 
 
+@pytest.mark.parametrize("kept", [2, 3, memo.MEMO_KEPT])  # (small: the generations turn over)
 @pytest.mark.parametrize("node", [None, "worker-1"])
-def test_hostile_lines_parse_as_parse_line_does(node: str | None) -> None:
+def test_hostile_lines_parse_as_parse_line_does(
+    node: str | None, kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memo, "MEMO_KEPT", kept)
     lines = [(line + "\n").encode("utf-8", "surrogateescape") for line in HOSTILE]
     rng = random.Random(7)
     for _ in range(20):  # every order: each line may come first for its text
@@ -123,6 +128,17 @@ shapes = st.builds(
 def test_memo_equals_parse_line_on_realistic_logs(
     tmp_path_factory: pytest.TempPathFactory, shape: Any, seed: int
 ) -> None:
+    memo.MEMO_KEPT = 1 + seed % 40  # generations turning over (restored below)
+    try:
+        _realistic(tmp_path_factory, shape, seed)
+    finally:
+        memo.MEMO_KEPT = KEPT
+
+
+KEPT = memo.MEMO_KEPT
+
+
+def _realistic(tmp_path_factory: pytest.TempPathFactory, shape: Any, seed: int) -> None:
     outdir: Path = tmp_path_factory.mktemp("realistic")
     generator.generate(outdir, 300, seed, shape=shape)
     for name in ("audit.log", "kern.log", "journal.txt"):
