@@ -37,14 +37,31 @@ def first_screen(log: Path, work: Path) -> float:
     command = [sys.executable, "-m", "aaprof", "review", str(log), "--profiles", str(work / "out")]
     started = time.perf_counter()
     subprocess.run(
-        [*base, "new-session", "-d", "-x", str(SIZE[0]), "-y", str(SIZE[1]), "-s", "start",
-         "-c", str(REPO), "-e", "TERM=xterm-256color", *command],  # fmt: skip
+        [
+            *base,
+            "new-session",
+            "-d",
+            "-x",
+            str(SIZE[0]),
+            "-y",
+            str(SIZE[1]),
+            "-s",
+            "start",
+            "-c",
+            str(REPO),
+            "-e",
+            "TERM=xterm-256color",
+            *command,
+        ],
         check=True,
     )
     try:
         while True:
             screen = subprocess.run(
-                [*base, "capture-pane", "-p", "-t", "start"], capture_output=True, text=True
+                [*base, "capture-pane", "-p", "-t", "start"],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             if " undecided" in screen and "rule: " in screen:
                 return time.perf_counter() - started
