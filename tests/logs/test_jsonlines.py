@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench_modules import load
+from bench_modules import load, realism_shapes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +21,6 @@ from aaprof.logs.sources import expand
 from aaprof.model.event import Event
 
 load("noise")
-realism = load("realism")
 generator = load("generate")
 
 LINE = (
@@ -93,20 +92,17 @@ def test_hostile_names_and_repeats(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    shape=st.builds(
-        realism.Realism,
+    shape=realism_shapes(
         profiles=st.integers(1, 20),
         pids=st.integers(1, 10),
         hex_names=st.sampled_from([0.0, 0.3]),
         unique_names=st.sampled_from([0.0, 0.3]),
         stacked=st.sampled_from([0.0, 0.3]),
-        with_class=st.booleans(),
-        enriched=st.booleans(),
         companions=st.sampled_from([0.0, 0.5]),
-        node_prefix=st.booleans(),
         dbus=st.sampled_from([0.0, 0.05]),
-        journal_text=st.just(False),
-        rotate=st.just(0),
+        dbus_split=0.0,
+        journal_text=False,
+        rotate=0,
     ),
     seed=st.integers(0, 2**32),
     mode=st.sampled_from([None, "DENIED"]),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench_modules import load
+from bench_modules import load, realism_shapes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +19,6 @@ from aaprof.logs.memo import LineMemo
 from aaprof.model.event import Event, SourceRef
 
 load("noise")
-realism = load("realism")
 generator = load("generate")
 
 BASE = (
@@ -100,22 +99,11 @@ def test_copies_carry_their_own_stamp_and_pid() -> None:
     assert [e.pid for e in events if isinstance(e, Event)] == list(range(50))
 
 
-shares = st.sampled_from([0.0, 0.05, 0.3, 1.0])
-shapes = st.builds(
-    realism.Realism,
+shapes = realism_shapes(
     profiles=st.integers(1, 20),
     pids=st.integers(1, 20),
-    hex_names=shares,
-    unique_names=shares,
-    stacked=shares,
-    with_class=st.booleans(),
-    enriched=st.booleans(),
-    companions=shares,
-    node_prefix=st.booleans(),
-    dbus=st.sampled_from([0.0, 0.02, 0.1]),
-    dbus_split=st.just(0.0),  # (split lines are joined by the reader before a parse)
-    journal_text=st.booleans(),
-    rotate=st.just(0),
+    dbus_split=0.0,  # (split lines are joined by the reader before a parse)
+    rotate=0,
 )
 
 
