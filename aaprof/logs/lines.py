@@ -184,6 +184,15 @@ def stamp_time(seconds: str, fraction: str) -> datetime:
     return whole.replace(microsecond=int(millis.ljust(3, "0")) * 1000)
 
 
+def syslog_date_ok(prefix: str) -> bool:
+    """Whether a syslog prefix (RFC 3164) has a date `parse_line` can read (else the line's
+    record is unparsed, stamp or not)."""
+    try:
+        return _RFC3164.match(prefix) is not None and _prefix_facts(prefix, None)[1] is not None
+    except (ValueError, OverflowError):
+        return False
+
+
 def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime | None]:
     """The host and time a syslog-style prefix names, where it names them."""
     if not prefix:

@@ -3,8 +3,9 @@ is mostly the `audit(...)` stamp and the process id, so a line is parsed once pe
 those, and the next line with that text gets a copy of its Event with its own stamp and pid.
 
 A copy is made only where that is what parsing the line would give: a line's text is taken as
-a key only when its prefix is auditd's or empty (`type=...`, `node=...`), its stamp comes before
-`apparmor=` and its payload holds exactly one `pid=` key; and the first line of a key is
+a key only when its prefix is auditd's or empty (`type=...`, `node=...`) or rsyslog's (whose date
+and kernel uptime are left out of the key: the audit stamp gives the time), its stamp comes
+before `apparmor=` and its payload holds exactly one `pid=` key; and the first line of a key is
 parsed in full and checked to hold exactly that stamp and pid, or the key is never copied from.
 tests/logs/test_memo.py holds the result equal to `parse_line`'s on generated realistic logs.
 """
@@ -15,7 +16,7 @@ import re
 from datetime import datetime
 from typing import Final
 
-from aaprof.logs.lines import ParseResult, parse_line, stamp_time
+from aaprof.logs.lines import ParseResult, parse_line, stamp_time, syslog_date_ok
 from aaprof.model.event import EVENT_SLOTS, Event, SourceRef, event_from_values, event_values
 
 # Distinct records kept per generation (two are kept): a busy node's accesses and then some.
@@ -24,6 +25,9 @@ _STAMP: Final = re.compile(rb"audit\(([0-9]{1,11})\.([0-9]+):([0-9]+)\): ")
 # The keys a `pid=` may follow: the payload's start, a space, a tab, a quote, auditd's 0x1D.
 _PID_AFTER: Final = b" \t\"'\x1d"
 _ABSENT: Final = object()
+# rsyslog's date (RFC 3164, no PRI, whole seconds) and the kernel's uptime stamp after its tag
+_SYSLOG_DATE: Final = re.compile(rb"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} (?=\S)")
+_UPTIME: Final = re.compile(rb"(?<= )\[ *[0-9]+\.[0-9]+\] ")
 _DIGITS: Final = re.compile(rb"[0-9]+(?=\s|$)")
 _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra")
@@ -33,7 +37,7 @@ _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
 class LineMemo:
     """`parse_line` for the lines of one input, once per distinct record (see the module)."""
 
-    __slots__ = ("_kept", "_older", "node")
+    __slots__ = ("_dates", "_kept", "_older", "node")
 
     def __init__(self, node: str | None = None) -> None:
         self.node = node
@@ -41,6 +45,7 @@ class LineMemo:
         # the older moves back to the newer, so texts in use outlive a stream of one-offs
         self._kept: dict[bytes, list[object] | None] = {}
         self._older: dict[bytes, list[object] | None] = {}
+        self._dates: dict[bytes, bool] = {}  # syslog dates parse_line can read, and can not
 
     def parse(self, line: bytes, source: SourceRef) -> ParseResult:
         """What `parse_line(line, source, node=self.node)` gives."""
@@ -51,14 +56,19 @@ class LineMemo:
         """A Copy of an earlier line's record (this line's text but for its stamp and pid is
         that line's), or what `parse_line(line, source, node=self.node)` gives."""
         at = line.find(b"audit(")
-        stamp = _STAMP.match(line, at) if at == 0 or line[:5] in {b"type=", b"node="} else None
-        if stamp is None:
+        prefix: bytes | None = None
+        if at == 0 or (at > 0 and line[:5] in {b"type=", b"node="}):
+            prefix = line[:at]
+        elif at > 0:
+            prefix = self._syslog_prefix(line, at)
+        stamp = _STAMP.match(line, at) if prefix is not None else None
+        if stamp is None or prefix is None:
             return parse_line(line, source, node=self.node)
         payload = stamp.end()
         pid = _one_pid(line, payload)
         if pid is None or line.find(b"apparmor=", payload) < 0:
             return parse_line(line, source, node=self.node)
-        key = line[:at] + line[payload : pid.start()] + line[pid.end() :]
+        key = prefix + line[payload : pid.start()] + line[pid.end() :]
         proto = self._kept.get(key, _ABSENT)
         if proto is _ABSENT and key in self._older:
             proto = self._older.pop(key)  # still in use: back to the newer generation
@@ -76,6 +86,27 @@ class LineMemo:
         result = parse_line(line, source, node=self.node)
         self._remember(key, _proto(result, stamp, pid, source))
         return result
+
+    def _syslog_prefix(self, line: bytes, at: int) -> bytes | None:
+        """The part of a syslog line's prefix (`Nov 23 00:00:01 host kernel: [86400.1] audit:
+        type=1400 `) that its record's Event depends on: not its date and uptime (the audit
+        stamp gives the time), but its host and the rest; None for another prefix or a date
+        that `parse_line` cannot read (its record is then unparsed)."""
+        date = _SYSLOG_DATE.match(line)
+        if date is None:
+            return None
+        head = date.end()
+        ok = self._dates.get(line[:head])
+        if ok is None:
+            if len(self._dates) >= 4096:
+                self._dates.clear()
+            ok = self._dates[line[:head]] = syslog_date_ok(line[:at].decode("utf-8", "replace"))
+        if not ok:
+            return None
+        uptime = _UPTIME.search(line, head, at)
+        if uptime is None:
+            return b"\n" + line[head:at]  # (no line holds a newline: no other key starts so)
+        return b"\n" + line[head : uptime.start()] + line[uptime.end() : at]
 
     def _remember(self, key: bytes, proto: list[object] | None) -> None:
         if len(self._kept) >= MEMO_KEPT:

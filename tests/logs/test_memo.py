@@ -47,6 +47,16 @@ HOSTILE = [
     BASE.replace("type=AVC msg=", ""),
     BASE.replace("type=AVC msg=", "type=1400 "),
     BASE.replace("type=AVC msg=", "Nov 23 00:00:01 host kernel: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:02 host kernel: [  31.25] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:03 other kernel: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:04 host kernel: [1.2] audit: type=1107 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:05 host kernel: audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Feb 30 00:00:01 host kernel: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Foo 23 00:00:01 host kernel: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 25:00:01 host kernel: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:01 type=AVC msg="),  # a host named like a key
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:01.5 host kernel: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "<6>Nov 23 00:00:01 host kernel: [1.2] audit: type=1400 "),
     BASE.replace('apparmor="DENIED"', 'apparmor="ALLOWED"'),
     BASE.replace("type=AVC", "type=APPARMOR_DENIED").replace('apparmor="DENIED" ', ""),
     BASE + " " + BASE.replace("type=AVC msg=", ""),  # two records in one line
