@@ -11,9 +11,8 @@ from typing import cast
 
 from aaprof.containers.naming import profile_name
 from aaprof.engine.abstractions import abstraction_for
-from aaprof.engine.classes.file import NO_NEW_PRIVS, least_perms
 from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
-from aaprof.engine.classes.network import fine_network_rule
+from aaprof.engine.evidence import Evidence
 from aaprof.engine.existing import covered
 from aaprof.engine.generalise import file_alternatives, volatile
 from aaprof.engine.noise import is_noise
@@ -38,8 +37,6 @@ from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.profiles.render import render_rule
 
-MAX_EXAMPLES = 3
-MAX_DISTINCT = 8  # pids, comms and names kept per suggestion
 UNCONFINED = "unconfined"
 _EXEC_ALTERNATIVES = ("Px", "Cx", "Ux")
 _IGNORED_FIELDS = frozenset({"time", "serial", "pid", "node", "source", "extra"})
@@ -189,7 +186,7 @@ def suggest(
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
     """
-    groups: dict[str, dict[tuple[object, ...], _Evidence]] = {}
+    groups: dict[str, dict[tuple[object, ...], Evidence]] = {}
     containers: dict[str, Container] = {}
     # Records that differ only in time, serial, pid and where they were read give the same
     # answer: decide each distinct record once (a log repeats its accesses many times).
@@ -240,12 +237,12 @@ PROTOS_KEPT = 8192
 # A record's profile and least rule, whether it is noise, and the key of the rules it merges with.
 _Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
 # Where a record counts: the evidence of its merged rule, its own rule, whether it is noise.
-_Found = tuple["_Evidence", m.Rule, bool]
+_Found = tuple["Evidence", m.Rule, bool]
 _UNSEEN: object = object()
 
 
 def _evidence_of(
-    decided: _Decided | None, groups: dict[str, dict[tuple[object, ...], _Evidence]]
+    decided: _Decided | None, groups: dict[str, dict[tuple[object, ...], Evidence]]
 ) -> _Found | None:
     """Where the records of one decided kind add up: the evidence of their merged rule."""
     if decided is None:
@@ -254,7 +251,7 @@ def _evidence_of(
     group = groups.setdefault(name, {})
     evidence = group.get(merge_key)
     if evidence is None:
-        evidence = group[merge_key] = _Evidence(rule, name)
+        evidence = group[merge_key] = Evidence(rule, name)
     return evidence, rule, noise
 
 
@@ -286,64 +283,6 @@ def _decided(
     return name, rule, noise, _merge_key(rule)
 
 
-@dataclass(slots=True)
-class _Evidence:
-    """What the records behind one suggestion add up to, in bounded memory."""
-
-    rule: m.Rule
-    profile: str
-    count: int = 0
-    examples: list[Event] = dataclasses.field(default_factory=list)
-    no_new_privs: bool = False
-    all_noise: bool = True
-    fine_network: dict[m.Rule, None] = dataclasses.field(default_factory=dict)
-    last_seen: datetime | None = None
-    first_seen: datetime | None = None
-    pids: dict[int, None] = dataclasses.field(default_factory=dict)
-    comms: dict[str, None] = dataclasses.field(default_factory=dict)
-    names: dict[str, None] = dataclasses.field(default_factory=dict)
-    # the ids of rules (kept alive by `suggest`'s decisions) known to be within `rule`
-    within: set[int] = dataclasses.field(default_factory=set)
-
-    def add_copy(self, copy: Copy) -> None:
-        """Add a copy of a record already added: only its time, pid and place are its own."""
-        self.count += 1
-        if len(self.examples) < MAX_EXAMPLES:
-            self.examples.append(copy.event())
-        time = copy.time
-        if self.last_seen is None or time > self.last_seen:
-            self.last_seen = time
-        if self.first_seen is None or time < self.first_seen:
-            self.first_seen = time
-        if len(self.pids) < MAX_DISTINCT:
-            self.pids.setdefault(copy.pid)
-
-    def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
-        if rule is not self.rule and self.count and id(rule) not in self.within:
-            if not _within(rule, self.rule):
-                self.rule = _merged([self.rule, rule])
-            self.within.add(id(rule))  # (merging only widens: it stays within)
-        self.count += 1
-        if len(self.examples) < MAX_EXAMPLES:
-            self.examples.append(event)
-        self.no_new_privs = self.no_new_privs or event.info == NO_NEW_PRIVS
-        self.all_noise = self.all_noise and noise
-        if event.time is not None and (self.last_seen is None or event.time > self.last_seen):
-            self.last_seen = event.time
-        if event.time is not None and (self.first_seen is None or event.time < self.first_seen):
-            self.first_seen = event.time
-        if event.pid is not None and len(self.pids) < MAX_DISTINCT:
-            self.pids.setdefault(event.pid)
-        if event.comm is not None and len(self.comms) < MAX_DISTINCT:
-            self.comms.setdefault(event.comm)
-        if event.name is not None and len(self.names) < MAX_DISTINCT:
-            self.names.setdefault(event.name)
-        if isinstance(rule, m.NetworkRule):
-            fine = fine_network_rule(event)
-            if fine is not None:
-                self.fine_network.setdefault(fine)
-
-
 def _lookup(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
     if not existing:
         return None
@@ -365,29 +304,7 @@ def _merge_key(rule: m.Rule) -> tuple[object, ...]:
     return ("rule", render_rule(rule))
 
 
-def _within(rule: m.Rule, merged: m.Rule) -> bool:
-    """Whether merging `rule` into `merged` would change nothing (the common repeat)."""
-    if rule == merged:
-        return True
-    return (
-        isinstance(rule, m.FileRule)
-        and isinstance(merged, m.FileRule)
-        and rule.perms <= merged.perms
-        and rule.exec_mode in {None, merged.exec_mode}
-    )
-
-
-def _merged(rules: list[m.Rule]) -> m.Rule:
-    first = rules[0]
-    if not isinstance(first, m.FileRule):
-        return first
-    files = [r for r in rules if isinstance(r, m.FileRule)]
-    perms = least_perms(frozenset().union(*(r.perms for r in files)))
-    mode = next((r.exec_mode for r in files if r.exec_mode), None)
-    return dataclasses.replace(first, perms=perms, exec_mode=mode)
-
-
-def _suggestions(groups: Mapping[tuple[object, ...], _Evidence]) -> tuple[Suggestion, ...]:
+def _suggestions(groups: Mapping[tuple[object, ...], Evidence]) -> tuple[Suggestion, ...]:
     found = families(e.rule for e in groups.values() if isinstance(e.rule, m.FileRule))
     out = [_suggestion(e, found.get(_path(e.rule))) for e in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
@@ -397,7 +314,7 @@ def _path(rule: m.Rule) -> str:
     return (rule.path or "") if isinstance(rule, m.FileRule) else ""
 
 
-def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
+def _suggestion(evidence: Evidence, family: Family | None) -> Suggestion:
     rule = evidence.rule
     fine = tuple(evidence.fine_network)
     default = 0
