@@ -165,7 +165,10 @@ class Session:
         def records() -> Iterator[Event | Copy]:
             # copies of a line are selected once: the selection reads a record's text alone
             kept: dict[int, tuple[list[object], bool]] = {}
-            for item in reader.records(inputs):
+            for found in reader.records(inputs):
+                item = found
+                if found.__class__ is Copy and found.name is not None:
+                    item = found.event()  # (its own name: another record)
                 if item.__class__ is Copy:
                     copy = item
                     known = kept.get(id(copy.proto))

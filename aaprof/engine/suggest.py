@@ -198,12 +198,13 @@ def suggest(
         proto = None
         if item.__class__ is Copy:
             copy = item
-            proto = copy.proto
-            known = by_proto.get(id(proto))
-            if known is not None:
-                if known[1] is not None:
-                    known[1][0].add_copy(copy)
-                continue
+            if copy.name is None:  # (a copy with a name of its own is another record)
+                proto = copy.proto
+                known = by_proto.get(id(proto))
+                if known is not None:
+                    if known[1] is not None:
+                        known[1][0].add_copy(copy)
+                    continue
             event = copy.event()
         else:
             event = cast(Event, item)

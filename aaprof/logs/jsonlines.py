@@ -19,6 +19,9 @@ from aaprof.model.event import Event, time_fields
 # Holes in a template: text a record would hold only to confuse us (`_split` checks).
 _HOLES: Final = tuple(f"\uf8ff{name}\uf8ff" for name in ("time", "epoch", "serial", "pid", "line"))
 _QUOTED_HOLES: Final = tuple(json.dumps(hole, ensure_ascii=False) for hole in _HOLES)
+# ... and with the name's (a copy of a line but for its name too)
+_NAMED_HOLES: Final = (*_HOLES[:3], "\uf8ffname\uf8ff", *_HOLES[3:])
+_QUOTED_NAMED_HOLES: Final = tuple(json.dumps(hole, ensure_ascii=False) for hole in _NAMED_HOLES)
 # Templates kept (with the values they stand for, so that an id is not reused): bounded.
 TEMPLATES_KEPT = 8192
 
@@ -42,6 +45,7 @@ class JsonLines:
     def __init__(self, prepare: Callable[[Event], Event | None]) -> None:
         self.prepare = prepare
         self._templates: dict[int, tuple[list[object], tuple[str, ...] | None]] = {}
+        self._named_templates: dict[int, tuple[list[object], tuple[str, ...] | None]] = {}
 
     def line(self, item: Event | Copy) -> str | None:
         """The JSON line (no newline) of a record or copy; None if `prepare` leaves it out."""
@@ -49,6 +53,8 @@ class JsonLines:
             event = self.prepare(item)  # type: ignore[arg-type]
             return None if event is None else dumps(event.to_dict())
         copy: Copy = item
+        if copy.name is not None:
+            return self._named(copy)
         known = self._templates.get(id(copy.proto))
         parts = self._template(copy) if known is None else known[1]
         if parts is _LEFT_OUT:
@@ -60,6 +66,28 @@ class JsonLines:
         return (
             f'{parts[0]}"{time}"{parts[1]}{epoch!r}{parts[2]}{copy.serial}'
             f"{parts[3]}{copy.pid}{parts[4]}{copy.source.line}{parts[5]}"
+        )
+
+    def _named(self, copy: Copy) -> str | None:
+        """A copy with a name of its own: prepared as a record of its own (a selection may
+        read names), written from its line's template with a hole for the name too."""
+        event = self.prepare(copy.event())
+        if event is None:
+            return None
+        name = copy.name
+        assert name is not None
+        known = self._named_templates.get(id(copy.proto))
+        if known is None:
+            if len(self._named_templates) >= TEMPLATES_KEPT:
+                self._named_templates.clear()
+            known = self._named_templates[id(copy.proto)] = (copy.proto, _named_template(event))
+        parts = known[1]
+        if parts is None or not _utf8(name):  # (a name that is not UTF-8 has a `name_hex`)
+            return dumps(event.to_dict())
+        time, epoch = time_fields(copy.time)
+        return (
+            f'{parts[0]}"{time}"{parts[1]}{epoch!r}{parts[2]}{copy.serial}{parts[3]}'
+            f"{_ENCODER.encode(name)}{parts[4]}{copy.pid}{parts[5]}{copy.source.line}{parts[6]}"
         )
 
     def _template(self, copy: Copy) -> tuple[str, ...] | None:
@@ -83,10 +111,31 @@ class JsonLines:
 _LEFT_OUT: Final = ("",)
 
 
-def _split(text: str) -> tuple[str, ...] | None:
-    """The text between the holes (six parts), or None if they are not each there once."""
+def _named_template(event: Event) -> tuple[str, ...] | None:
+    """The parts between the holes of a line with a name hole (seven), or None."""
+    doc = event.to_dict()
+    if "name_hex" in doc or "name" not in doc:
+        return None
+    doc["time"], doc["epoch"], doc["serial"], doc["name"], doc["pid"] = _NAMED_HOLES[:5]
+    doc["source"] = {**doc["source"], "line": _NAMED_HOLES[5]}  # type: ignore[dict-item]
+    return _split(dumps(doc), _QUOTED_NAMED_HOLES)
+
+
+def _utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _split(text: str, holes: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The text between the holes (one part more than holes), or None if they are not each
+    there once."""
     parts: list[str] = []
-    for hole in _QUOTED_HOLES:
+    for hole in holes or _QUOTED_HOLES:
         before, found, text = text.partition(hole)
         if not found or hole in text:
             return None

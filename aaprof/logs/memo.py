@@ -29,9 +29,10 @@ _ABSENT: Final = object()
 _SYSLOG_DATE: Final = re.compile(rb"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} (?=\S)")
 _UPTIME: Final = re.compile(rb"(?<= )\[ *[0-9]+\.[0-9]+\] ")
 _DIGITS: Final = re.compile(rb"[0-9]+(?=\s|$)")
-_AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
-    EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra")
+_AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA, _AT_NAME = (
+    EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra", "name")
 )
+_QUOTED: Final = re.compile(rb'"([^"\n]*)"')
 
 
 class LineMemo:
@@ -69,23 +70,40 @@ class LineMemo:
         if pid is None or line.find(b"apparmor=", payload) < 0:
             return parse_line(line, source, node=self.node)
         key = prefix + line[payload : pid.start()] + line[pid.end() :]
+        proto = self._find(key)
+        name = None
+        if proto is _ABSENT:  # a new text: perhaps an old one but for its name (a temp file)
+            value = _one_name(line, payload)
+            if value is not None:
+                named = _cut(b"\n\n" + prefix, line, payload, sorted((value.span(1), pid.span())))
+                proto = self._find(named)
+                if proto is not _ABSENT:
+                    name = value.group(1).decode("utf-8", "surrogateescape")
+        if proto is _ABSENT:
+            result = parse_line(line, source, node=self.node)
+            proto = _proto(result, stamp, pid, source)
+            self._remember(key, proto)
+            if value is not None and proto is not None and result.name == _text(value):  # type: ignore[union-attr]
+                self._remember(named, proto)
+            return result
+        if proto is None:
+            return parse_line(line, source, node=self.node)
+        return Copy(
+            proto,  # type: ignore[arg-type]
+            stamp_time(stamp.group(1).decode(), stamp.group(2).decode()),
+            int(stamp.group(3)),
+            int(pid.group()),
+            source,
+            name,
+        )
+
+    def _find(self, key: bytes) -> object:
+        """The values kept for a text (None: never copied from), or `_ABSENT`."""
         proto = self._kept.get(key, _ABSENT)
         if proto is _ABSENT and key in self._older:
             proto = self._older.pop(key)  # still in use: back to the newer generation
             self._remember(key, proto)
-        if proto is not _ABSENT:
-            if proto is None:
-                return parse_line(line, source, node=self.node)
-            return Copy(
-                proto,  # type: ignore[arg-type]
-                stamp_time(stamp.group(1).decode(), stamp.group(2).decode()),
-                int(stamp.group(3)),
-                int(pid.group()),
-                source,
-            )
-        result = parse_line(line, source, node=self.node)
-        self._remember(key, _proto(result, stamp, pid, source))
-        return result
+        return proto
 
     def _syslog_prefix(self, line: bytes, at: int) -> bytes | None:
         """The part of a syslog line's prefix (`Nov 23 00:00:01 host kernel: [86400.1] audit:
@@ -115,23 +133,56 @@ class LineMemo:
 
 
 class Copy:
-    """A record whose line was an earlier line's but for its stamp and pid: the values of that
-    line's Event (`proto`, shared by every copy of it) and its own. `event()` makes its Event."""
+    """A record whose line was an earlier line's but for its stamp and pid (and, where `name`
+    is not None, its quoted `name=`): the values of that line's Event (`proto`, shared by
+    every copy of it) and its own. `event()` makes its Event."""
 
-    __slots__ = ("pid", "proto", "serial", "source", "time")
+    __slots__ = ("name", "pid", "proto", "serial", "source", "time")
 
     def __init__(
-        self, proto: list[object], time: datetime, serial: int, pid: int, source: SourceRef
+        self,
+        proto: list[object],
+        time: datetime,
+        serial: int,
+        pid: int,
+        source: SourceRef,
+        name: str | None = None,
     ) -> None:
         self.proto, self.time, self.serial, self.pid, self.source = proto, time, serial, pid, source
+        self.name = name
 
     def event(self) -> Event:
         values = self.proto.copy()
         values[_AT_TIME], values[_AT_SERIAL], values[_AT_PID] = self.time, self.serial, self.pid
         values[_AT_SOURCE] = self.source
+        if self.name is not None:
+            values[_AT_NAME] = self.name
         extra = values[_AT_EXTRA]
         values[_AT_EXTRA] = dict(extra) if extra else {}  # type: ignore[call-overload]
         return event_from_values(values)
+
+
+def _one_name(line: bytes, payload: int) -> re.Match[bytes] | None:
+    """The quoted value of the payload's one ` name="..."` key (group 1), or None (no such
+    key, another key ending in `name=`, or no closing quote)."""
+    at = line.find(b' name="', payload)
+    if at < 0 or line.count(b"name=", payload) != 1:
+        return None
+    return _QUOTED.match(line, at + 6)
+
+
+def _text(value: re.Match[bytes]) -> str:
+    return value.group(1).decode("utf-8", "surrogateescape")
+
+
+def _cut(head: bytes, line: bytes, start: int, spans: list[tuple[int, int]]) -> bytes:
+    """`head` and `line[start:]` without the spans (in order, after `start`)."""
+    parts = [head]
+    for begin, end in spans:
+        parts.append(line[start:begin])
+        start = end
+    parts.append(line[start:])
+    return b"".join(parts)
 
 
 def _one_pid(line: bytes, payload: int) -> re.Match[bytes] | None:
