@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Final
 
 from aaprof.logs.memo import Copy
-from aaprof.model.event import Event, time_fields
+from aaprof.model.event import Event
 
 # Holes in a template: text a record would hold only to confuse us (`_split` checks).
 _HOLES: Final = tuple(f"\uf8ff{name}\uf8ff" for name in ("time", "epoch", "serial", "pid", "line"))
@@ -62,7 +62,7 @@ class JsonLines:
         if parts is None:  # no template for this one: the whole line each time
             event = self.prepare(copy.event())
             return None if event is None else dumps(event.to_dict())
-        time, epoch = time_fields(copy.time)
+        time, epoch = copy.time_fields()
         return (
             f'{parts[0]}"{time}"{parts[1]}{epoch!r}{parts[2]}{copy.serial}'
             f"{parts[3]}{copy.pid}{parts[4]}{copy.source.line}{parts[5]}"
@@ -84,7 +84,7 @@ class JsonLines:
         parts = known[1]
         if parts is None or not _utf8(name):  # (a name that is not UTF-8 has a `name_hex`)
             return dumps(event.to_dict())
-        time, epoch = time_fields(copy.time)
+        time, epoch = copy.time_fields()
         return (
             f'{parts[0]}"{time}"{parts[1]}{epoch!r}{parts[2]}{copy.serial}{parts[3]}'
             f"{_ENCODER.encode(name)}{parts[4]}{copy.pid}{parts[5]}{copy.source.line}{parts[6]}"

@@ -17,7 +17,14 @@ from datetime import datetime
 from typing import Final
 
 from aaprof.logs.lines import ParseResult, parse_line, stamp_time, syslog_date_ok
-from aaprof.model.event import EVENT_SLOTS, Event, SourceRef, event_from_values, event_values
+from aaprof.model.event import (
+    EVENT_SLOTS,
+    Event,
+    SourceRef,
+    epoch_to_time,
+    event_from_values,
+    event_values,
+)
 
 # Distinct records kept per generation (two are kept): a busy node's accesses and then some.
 MEMO_KEPT = 8192
@@ -88,9 +95,11 @@ class LineMemo:
             return result
         if proto is None:
             return parse_line(line, source, node=self.node)
+        fraction = stamp.group(2)
         return Copy(
             proto,  # type: ignore[arg-type]
-            stamp_time(stamp.group(1).decode(), stamp.group(2).decode()),
+            int(stamp.group(1)),
+            int(fraction[:3].ljust(3, b"0")),
             int(stamp.group(3)),
             int(pid.group()),
             source,
@@ -135,21 +144,43 @@ class LineMemo:
 class Copy:
     """A record whose line was an earlier line's but for its stamp and pid (and, where `name`
     is not None, its quoted `name=`): the values of that line's Event (`proto`, shared by
-    every copy of it) and its own. `event()` makes its Event."""
+    every copy of it) and its own: the stamp's `seconds` and `millis`, serial, pid, source.
+    `event()` makes its Event."""
 
-    __slots__ = ("name", "pid", "proto", "serial", "source", "time")
+    __slots__ = ("millis", "name", "pid", "proto", "seconds", "serial", "source")
 
     def __init__(
         self,
         proto: list[object],
-        time: datetime,
+        seconds: int,
+        millis: int,
         serial: int,
         pid: int,
         source: SourceRef,
         name: str | None = None,
     ) -> None:
-        self.proto, self.time, self.serial, self.pid, self.source = proto, time, serial, pid, source
-        self.name = name
+        self.proto, self.seconds, self.millis, self.serial = proto, seconds, millis, serial
+        self.pid, self.source, self.name = pid, source, name
+
+    @property
+    def time(self) -> datetime:
+        """The stamp's time, as the full parser gives it."""
+        whole = _SECONDS.get(self.seconds)
+        if whole is None:
+            if len(_SECONDS) >= 4096:
+                _SECONDS.clear()
+            whole = _SECONDS[self.seconds] = epoch_to_time(self.seconds)
+        return whole.replace(microsecond=self.millis * 1000) if self.millis else whole
+
+    def time_fields(self) -> tuple[str, float]:
+        """The `time` and `epoch` of its JSON form (`model.event.time_fields` of its time)."""
+        second = _SECOND_TEXTS.get(self.seconds)
+        if second is None:
+            if len(_SECOND_TEXTS) >= 4096:
+                _SECOND_TEXTS.clear()
+            second = epoch_to_time(self.seconds).strftime("%Y-%m-%dT%H:%M:%S.")
+            _SECOND_TEXTS[self.seconds] = second
+        return f"{second}{self.millis:03d}Z", (self.seconds * 1000 + self.millis) / 1000
 
     def event(self) -> Event:
         values = self.proto.copy()
@@ -160,6 +191,11 @@ class Copy:
         extra = values[_AT_EXTRA]
         values[_AT_EXTRA] = dict(extra) if extra else {}  # type: ignore[call-overload]
         return event_from_values(values)
+
+
+# The times and the JSON texts of recent whole seconds (records come many to a second).
+_SECONDS: dict[int, datetime] = {}
+_SECOND_TEXTS: dict[int, str] = {}
 
 
 def _one_name(line: bytes, payload: int) -> re.Match[bytes] | None:
