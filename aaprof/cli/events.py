@@ -120,7 +120,8 @@ def events(
             def prepare(event: Event) -> Event | None:
                 return attribute(event) if selection.keeps(event) else None
 
-            render_json(reader.records(items), JsonLines(prepare), fmt, out)
+            lines = JsonLines(prepare, reads_names=selection.name is not None)
+            render_json(reader.records(items), lines, fmt, out)
             done()
         else:
             render_events(kept, fmt, out)

@@ -39,11 +39,14 @@ class JsonLines:
     """JSON lines of the records `prepare` keeps (None: leave out), as `prepare` made them.
 
     `prepare` must give copies of one record the same result but for their time, serial, pid
-    and source (a selection and an attribution that read a record's text alone).
+    and source (a selection and an attribution that read a record's text alone); with
+    `reads_names=False`, also copies that differ in their name (no selection by name).
     """
 
-    def __init__(self, prepare: Callable[[Event], Event | None]) -> None:
-        self.prepare = prepare
+    def __init__(
+        self, prepare: Callable[[Event], Event | None], *, reads_names: bool = True
+    ) -> None:
+        self.prepare, self.reads_names = prepare, reads_names
         self._templates: dict[int, tuple[list[object], tuple[str, ...] | None]] = {}
         self._named_templates: dict[int, tuple[list[object], tuple[str, ...] | None]] = {}
 
@@ -69,21 +72,27 @@ class JsonLines:
         )
 
     def _named(self, copy: Copy) -> str | None:
-        """A copy with a name of its own: prepared as a record of its own (a selection may
-        read names), written from its line's template with a hole for the name too."""
-        event = self.prepare(copy.event())
-        if event is None:
-            return None
+        """A copy with a name of its own, written from its line's template with a hole for the
+        name too; prepared as a record of its own where `prepare` may read names."""
         name = copy.name
         assert name is not None
         known = self._named_templates.get(id(copy.proto))
+        event = None
+        if known is None or self.reads_names:
+            event = self.prepare(copy.event())
+            if event is None and self.reads_names:
+                return None
         if known is None:
             if len(self._named_templates) >= TEMPLATES_KEPT:
                 self._named_templates.clear()
-            known = self._named_templates[id(copy.proto)] = (copy.proto, _named_template(event))
+            parts = _LEFT_OUT if event is None else _named_template(event)
+            known = self._named_templates[id(copy.proto)] = (copy.proto, parts)
         parts = known[1]
+        if parts is _LEFT_OUT:
+            return None
         if parts is None or not _utf8(name):  # (a name that is not UTF-8 has a `name_hex`)
-            return dumps(event.to_dict())
+            event = event or self.prepare(copy.event())
+            return None if event is None else dumps(event.to_dict())
         time, epoch = copy.time_fields()
         return (
             f'{parts[0]}"{time}"{parts[1]}{epoch!r}{parts[2]}{copy.serial}{parts[3]}'
