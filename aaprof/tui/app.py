@@ -93,7 +93,7 @@ class ReviewApp(App[Saved | None]):
                 yield Static("", id="where", markup=False)
                 yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
                 yield Static(HEADER, id="header", markup=False)
-                yield RuleList(id="rules")
+                yield RuleList(id="rules", moved=self._moved)
                 with VerticalScroll(id="below", classes="details"):
                     yield Static("", id="evidence-below", markup=False)
             with VerticalScroll(id="beside", classes="details"):
@@ -173,9 +173,9 @@ class ReviewApp(App[Saved | None]):
         self.node = event.node.data
         self._fill_rows()
 
-    def on_rule_list_highlighted(self, event: RuleList.Highlighted) -> None:
-        with self.batch_update():
-            self._refresh_side()
+    def _moved(self, index: int) -> None:
+        """The rules' cursor moved: show its rule's details."""
+        self._refresh_side()
 
     def _refresh_side(self) -> None:
         row = self.current()

@@ -1,15 +1,20 @@
 """The list of rules: one line per rule, drawn line by line (Textual's line API), so that a
-decision redraws the one line it changed and thousands of rules cost nothing until shown."""
+decision redraws the one line it changed and thousands of rules cost nothing until shown.
+
+The cursor's moves are told to the app by a direct call (`moved`), not by a message: a message
+reaches the app only after the screen has drawn the moved cursor, and what the app then
+changes (the details) waits for the next frame, one or two frame periods (17-33 ms) later.
+One call keeps a key to one frame."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -41,29 +46,26 @@ class RuleList(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=False, init=False)
 
-    class Highlighted(Message):
-        """The cursor moved to line `index`."""
-
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
-
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, moved: Callable[[int], None] | None = None
+    ) -> None:
+        """`moved(index)` is called each time the cursor moves (not by `set_rows`)."""
         super().__init__(id=id)
+        self.moved = moved
         self.lines: list[Cells] = []
         self._strips: dict[int, tuple[bool, int, Strip]] = {}
 
     # ---- content --------------------------------------------------------------------------
 
     def set_rows(self, rows: list[Cells], cursor: int = 0) -> None:
-        """Replace every line; the cursor goes to `cursor` (within the lines)."""
+        """Replace every line; the cursor goes to `cursor` (within the lines), `moved` is not
+        called (the caller shows what the new lines need)."""
         self.lines = rows
         self._strips.clear()
         self.virtual_size = Size(self.size.width, len(rows))
         self.set_reactive(RuleList.cursor, max(0, min(cursor, len(rows) - 1)))
         self.scroll_to(y=max(0, self.cursor - self.size.height // 2), animate=False)
         self.refresh()
-        self.post_message(self.Highlighted(self.cursor))
 
     def update_row(self, index: int, cells: Cells) -> None:
         """Replace line `index` and redraw just that line."""
@@ -103,7 +105,8 @@ class RuleList(ScrollView, can_focus=True):
         self._refresh_index(old)
         self._refresh_index(new)
         self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
-        self.post_message(self.Highlighted(new))
+        if self.moved is not None:
+            self.moved(new)
 
     def validate_cursor(self, value: int) -> int:
         return max(0, min(value, len(self.lines) - 1)) if self.lines else 0
