@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Static, Tree
 from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
+from aaprof.tui.changes import Counts, Key, changed
 from aaprof.tui.rules import HEADER, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
@@ -69,6 +70,7 @@ class ReviewApp(App[Saved | None]):
         super().__init__()
         self.session = session
         self.index = r.Index(session)
+        self.counts = Counts(session, self.index)  # undecided per profile, kept per change
         self.pending = 0  # undecided suggestions (set with the tree's counts)
         self.history: list[Session] = []
         self.saved_decisions = session.decisions
@@ -81,6 +83,8 @@ class ReviewApp(App[Saved | None]):
         self.text_filter = ""
         self.severity = r.SEVERITIES[0]
         self.shown: tuple[r.Row, ...] = ()
+        self.position: dict[Key, int] = {}  # each shown row's line
+        self._unsaved_of: tuple[Session, tuple[Decision, ...], int] | None = None
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
 
@@ -126,16 +130,16 @@ class ReviewApp(App[Saved | None]):
             self._refresh_side()
 
     def _build_tree(self) -> None:
-        counts = r.undecided(self.session, self.index)
-        self.pending = sum(counts.values())
-        self.query_one("#tree", ReviewTree).show(r.tree(self.session), counts)
+        self.counts = Counts(self.session, self.index)
+        self.pending = sum(self.counts.of.values())
+        self.query_one("#tree", ReviewTree).show(r.tree(self.session), self.counts.of)
 
-    def _label_tree(self) -> None:
-        counts = r.undecided(self.session, self.index)
+    def _label_tree(self, old: Session, keys: set[Key]) -> None:
+        counts = self.counts.update(old, self.session, keys)
         self.pending = sum(counts.values())
         self.query_one("#tree", ReviewTree).count(counts)
 
-    def _fill_rows(self, keep: str | None = None) -> None:
+    def _fill_rows(self, keep: Key | None = None) -> None:
         table = self.query_one("#rules", RuleList)
         profiles = self.node.profiles if self.node is not None else None
         self.shown = r.rows(
@@ -145,9 +149,8 @@ class ReviewApp(App[Saved | None]):
             severity=self.severity,
             index=self.index,
         )
-        at = 0
-        if keep is not None:
-            at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), 0)
+        self.position = {_key(row): i for i, row in enumerate(self.shown)}
+        at = self.position.get(keep, 0) if keep is not None else 0
         table.set_rows([row_cells(row) for row in self.shown], at)
         self._where()
         self._refresh_side()
@@ -207,7 +210,11 @@ class ReviewApp(App[Saved | None]):
         )
 
     def _unsaved(self) -> int:
-        return len(set(self.session.decisions) ^ set(self.saved_decisions))
+        known = self._unsaved_of  # counted once per session (every key shows it)
+        if known is None or known[0] is not self.session or known[1] is not self.saved_decisions:
+            n = len(set(self.session.decisions) ^ set(self.saved_decisions))
+            known = self._unsaved_of = (self.session, self.saved_decisions, n)
+        return known[2]
 
     def say(self, message: str) -> None:
         self.message = message
@@ -225,32 +232,34 @@ class ReviewApp(App[Saved | None]):
         except AaprofError as exc:
             self.say(str(exc))
             return
-        self.history.append(self.session)
-        self.session = new
+        old, self.session = self.session, new
+        self.history.append(old)
         self.message = f"{what}: {len(decisions)} rule(s)" if len(decisions) > 1 else what
         with self.batch_update():
-            self._after_change(_id(row) if row else None, {d.key for d in decisions})
+            self._after_change(old, {d.key for d in decisions}, _key(row) if row else None)
 
-    def _after_change(self, keep: str | None, keys: set[tuple[str, str]] | None = None) -> None:
-        """Redraw what a change touched: the changed rows' cells, the tree's counts."""
-        made = {d.key: d for d in self.session.decisions}
-        shown = []
+    def _after_change(self, old: Session, keys: set[Key], keep: Key | None = None) -> None:
+        """Redraw what changing the decisions of `keys` (from `old`) touched: their rows' cells
+        and the tree's counts; with one key, the cursor goes from `keep` on to the next rule."""
+        shown = list(self.shown)
         table = self.query_one("#rules", RuleList)
-        for i, row in enumerate(self.shown):
-            key = (row.profile, row.key)
-            if keys is not None and key not in keys:
-                shown.append(row)
-                continue
-            new = self.index.redecided(row, made.get(key))
-            shown.append(new)
+        for key in keys:
+            i = self.position.get(key)
+            if i is None:
+                continue  # not listed
+            row = shown[i]
+            new = self.index.redecided(row, self.session.decision_for(row.profile, row.suggestion))
             if new != row:
+                shown[i] = new
                 table.update_row(i, row_cells(new))
         self.shown = tuple(shown)
-        self._label_tree()
-        if keep is not None and self.shown:
-            at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), None)
-            if at is not None and at + 1 < len(self.shown) and keys and len(keys) == 1:
-                table.cursor = at + 1  # on to the next rule, as aa-logprof does
+        self._label_tree(old, keys)
+        at = self.position.get(keep) if keep is not None else None
+        if at is not None and at + 1 < len(self.shown) and len(keys) == 1:
+            before = table.cursor
+            table.cursor = at + 1  # on to the next rule, as aa-logprof does
+            if table.cursor != before:
+                return  # moved: `_moved` showed the new rule
         self._refresh_side()
 
     def action_decide(self, action: str) -> None:
@@ -275,11 +284,11 @@ class ReviewApp(App[Saved | None]):
             self.say(str(exc))
             return
         # stay on the row: g widens again on the next press
-        self.history.append(self.session)
-        self.session = new
+        old, self.session = self.session, new
+        self.history.append(old)
         self.message = f"{which}: {self.index.redecided(row, decision).text}"
         with self.batch_update():
-            self._after_change(None, {decision.key})
+            self._after_change(old, {decision.key})
 
     def action_edit(self) -> None:
         row = self.current()
@@ -331,10 +340,10 @@ class ReviewApp(App[Saved | None]):
         if not self.history:
             self.say("nothing to undo")
             return
-        self.session = self.history.pop()
+        old, self.session = self.session, self.history.pop()
         self.message = "undone"
         with self.batch_update():
-            self._after_change(None)
+            self._after_change(old, changed(old, self.session))
 
     # ---- looking --------------------------------------------------------------------------
 
@@ -407,7 +416,7 @@ class ReviewApp(App[Saved | None]):
         self.session = fresh.apply(self.session.decisions)
         self.index = r.Index(self.session)
         self._build_tree()
-        self._fill_rows(_id(row) if row else None)
+        self._fill_rows(_key(row) if row else None)
         self.say("new records read")
 
     # ---- leaving --------------------------------------------------------------------------
@@ -437,8 +446,9 @@ class ReviewApp(App[Saved | None]):
         self.push_screen(ConfirmQuit(unsaved), answer)
 
 
-def _id(row: r.Row) -> str:
-    return f"{row.profile}\0{row.key}"
+def _key(row: r.Row) -> Key:
+    """The row's decision key (profile, suggestion key)."""
+    return (row.profile, row.key)
 
 
 def _target(text: str) -> str:

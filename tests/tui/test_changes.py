@@ -1,0 +1,49 @@
+"""A key redraws only what it changed (aaprof/tui/changes.py): after every key the rows, the
+counts and the tree's labels are what a full recount and a fresh listing give."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Tree
+
+from aaprof.engine import Session
+from aaprof.engine import review as r
+from aaprof.tui.app import ReviewApp
+from aaprof.tui.changes import changed
+from aaprof.tui.rules import RuleList
+from aaprof.tui.text import row_cells
+
+
+def check_redrawn(app: ReviewApp) -> None:
+    profiles = app.node.profiles if app.node is not None else None
+    fresh = r.rows(app.session, profiles, text=app.text_filter, severity=app.severity)
+    assert app.shown == fresh
+    assert app.query_one("#rules", RuleList).lines == [row_cells(x) for x in fresh]
+    assert app.counts.of == r.undecided(app.session)
+    assert app.pending == len(app.session.pending())
+    tree = app.query_one("#tree", Tree)
+    assert str(tree.root.label) == f"({app.pending}) all profiles"
+
+
+@pytest.mark.asyncio
+async def test_every_key_leaves_what_a_full_redraw_would_show(session: Session) -> None:
+    app = ReviewApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        check_redrawn(app)
+        for key in ("a", "i", "g", "g", "d", "u", "down", "a", "u", "u", "s", "a", "u", "s"):
+            await pilot.press(key)
+            check_redrawn(app)
+        await pilot.press("shift+tab", "down")  # a namespace: the bulk keys act under it
+        for key in ("A", "u", "I", "a", "u", "u"):
+            await pilot.press(key)
+            check_redrawn(app)
+
+
+def test_changed_names_the_keys_made_unmade_or_replaced(session: Session) -> None:
+    rows = r.rows(session)
+    one = session.apply([r.allow(rows[0]), r.skip(rows[1])])
+    two = one.apply([r.deny(rows[1]), r.allow(rows[2])])
+    assert changed(session, session) == set()
+    assert changed(one, two) == {(x.profile, x.key) for x in rows[1:3]}
+    assert changed(two, one) == changed(one, two)
+    assert changed(session, two) == {(x.profile, x.key) for x in rows[:3]}
