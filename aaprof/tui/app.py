@@ -20,8 +20,8 @@ from textual.widgets import Footer, Input, Static, Tree
 from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
-from aaprof.tui.changes import Counts, Key, changed
-from aaprof.tui.rules import HEADER, RuleList
+from aaprof.tui.changes import Counts, Index, Key, changed
+from aaprof.tui.rules import HEADER, LinesOf, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
 from aaprof.tui.tree import ALL, ReviewTree
@@ -69,7 +69,7 @@ class ReviewApp(App[Saved | None]):
     ) -> None:
         super().__init__()
         self.session = session
-        self.index = r.Index(session)
+        self.index = Index(session)
         self.counts = Counts(session, self.index)  # undecided per profile, kept per change
         self.pending = 0  # undecided suggestions (set with the tree's counts)
         self.history: list[Session] = []
@@ -151,7 +151,7 @@ class ReviewApp(App[Saved | None]):
         )
         self.position = {_key(row): i for i, row in enumerate(self.shown)}
         at = self.position.get(keep, 0) if keep is not None else 0
-        table.set_rows([row_cells(row) for row in self.shown], at)
+        table.set_rows(LinesOf(lambda: self.shown, row_cells), at)
         self._where()
         self._refresh_side()
 
@@ -251,7 +251,7 @@ class ReviewApp(App[Saved | None]):
             new = self.index.redecided(row, self.session.decision_for(row.profile, row.suggestion))
             if new != row:
                 shown[i] = new
-                table.update_row(i, row_cells(new))
+                table.update_row(i)
         self.shown = tuple(shown)
         self._label_tree(old, keys)
         at = self.position.get(keep) if keep is not None else None
@@ -414,7 +414,7 @@ class ReviewApp(App[Saved | None]):
         row = self.current()
         self.history = [fresh.apply(s.decisions) for s in self.history]
         self.session = fresh.apply(self.session.decisions)
-        self.index = r.Index(self.session)
+        self.index = Index(self.session)
         self._build_tree()
         self._fill_rows(_key(row) if row else None)
         self.say("new records read")

@@ -8,8 +8,8 @@ One call keeps a key to one frame."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Generic, TypeVar, overload
 
 from rich.segment import Segment
 from textual import events
@@ -26,6 +26,30 @@ HEADER = f"{'sev':<7}{'n':>5}  {'state':<6} rule"
 def line_text(cells: Cells) -> str:
     sev, n, state, rule = cells
     return f"{sev:<7}{n:>5}  {state:<6} {rule}"
+
+
+T = TypeVar("T")
+
+
+class LinesOf(Sequence[Cells], Generic[T]):
+    """The cells of each of `items()` (asked each time: the items as they are now), made when
+    the line is drawn: thousands of rules cost nothing until shown."""
+
+    def __init__(self, items: Callable[[], Sequence[T]], cells: Callable[[T], Cells]) -> None:
+        self.items = items
+        self.cells = cells
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    @overload
+    def __getitem__(self, index: int) -> Cells: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Cells]: ...
+    def __getitem__(self, index: int | slice) -> Cells | Sequence[Cells]:
+        if isinstance(index, slice):
+            return [self.cells(x) for x in self.items()[index]]
+        return self.cells(self.items()[index])
 
 
 class RuleList(ScrollView, can_focus=True):
@@ -52,25 +76,33 @@ class RuleList(ScrollView, can_focus=True):
         """`moved(index)` is called each time the cursor moves (not by `set_rows`)."""
         super().__init__(id=id)
         self.moved = moved
-        self.lines: list[Cells] = []
+        self.lines: Sequence[Cells] = ()
         self._strips: dict[int, tuple[bool, int, Strip]] = {}
 
     # ---- content --------------------------------------------------------------------------
 
-    def set_rows(self, rows: list[Cells], cursor: int = 0) -> None:
-        """Replace every line; the cursor goes to `cursor` (within the lines), `moved` is not
-        called (the caller shows what the new lines need)."""
+    def set_rows(self, rows: Sequence[Cells], cursor: int = 0) -> None:
+        """Replace every line (`rows` is read as lines are drawn: `LinesOf`); the cursor goes
+        to `cursor` (within the lines), `moved` is not called (the caller shows what the new
+        lines need)."""
         self.lines = rows
         self._strips.clear()
-        self.virtual_size = Size(self.size.width, len(rows))
+        size = Size(self.size.width, len(rows))
+        if self.size and size != self.virtual_size:
+            # Where the list sits does not depend on its length: set the scroll extent and the
+            # scrollbars here rather than by a layout of the whole screen, which redraws all of
+            # it and the scrollbars a frame later. (A scrollbar shown or hidden still lays out.)
+            self.set_reactive(RuleList.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
         self.set_reactive(RuleList.cursor, max(0, min(cursor, len(rows) - 1)))
         self.scroll_to(y=max(0, self.cursor - self.size.height // 2), animate=False)
         self.refresh()
 
-    def update_row(self, index: int, cells: Cells) -> None:
-        """Replace line `index` and redraw just that line."""
-        if 0 <= index < len(self.lines) and self.lines[index] != cells:
-            self.lines[index] = cells
+    def update_row(self, index: int) -> None:
+        """Redraw line `index`, just that line (its cells in `rows` changed)."""
+        if 0 <= index < len(self.lines):
             self._strips.pop(index, None)
             self._refresh_index(index)
 

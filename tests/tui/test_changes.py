@@ -18,7 +18,7 @@ def check_redrawn(app: ReviewApp) -> None:
     profiles = app.node.profiles if app.node is not None else None
     fresh = r.rows(app.session, profiles, text=app.text_filter, severity=app.severity)
     assert app.shown == fresh
-    assert app.query_one("#rules", RuleList).lines == [row_cells(x) for x in fresh]
+    assert list(app.query_one("#rules", RuleList).lines) == [row_cells(x) for x in fresh]
     assert app.counts.of == r.undecided(app.session)
     assert app.pending == len(app.session.pending())
     tree = app.query_one("#tree", Tree)
