@@ -7,11 +7,11 @@ and turns each key into decisions with the engine's functions: it decides nothin
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,6 +21,7 @@ from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
 from aaprof.tui.changes import Counts, Index, Key, changed
+from aaprof.tui.collector import QUIET, Collector
 from aaprof.tui.rules import HEADER, LinesOf, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
@@ -87,6 +88,7 @@ class ReviewApp(App[Saved | None]):
         self._unsaved_of: tuple[Session, tuple[Decision, ...], int] | None = None
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
+        self.collector = Collector()
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -114,14 +116,20 @@ class ReviewApp(App[Saved | None]):
         self._build_tree()
         self._fill_rows()
         table.focus()
-        # The session lives as long as the review: keep the collector from walking it again
-        # and again (its full passes were the slowest key presses with 5k suggestions).
-        gc.freeze()
+        # The session lives as long as the review, and the collector's full passes over what
+        # the keys make were the slowest key presses: they run when the keys pause instead.
+        self.collector.start()
+        self.set_interval(QUIET / 2, self.collector.idle)
         if self.reload is not None:
             self.set_interval(self.reload_every, self._poll)
 
     def on_unmount(self) -> None:
-        gc.unfreeze()  # what the review held may go now
+        self.collector.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input()
+        await super().on_event(event)
 
     def on_resize(self) -> None:
         narrow = self.size.width < self.NARROW
