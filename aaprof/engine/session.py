@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -158,12 +160,13 @@ class Session:
                     counted[0] += 1
                     yield attribute(event) if attribute is not None else event
 
-        session = cls.from_events(
-            events(),
-            out,
-            sources=[i.name for i in inputs] if sources is None else sources,
-            settings=settings,
-        )
+        with _bulk():
+            session = cls.from_events(
+                events(),
+                out,
+                sources=[i.name for i in inputs] if sources is None else sources,
+                settings=settings,
+            )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
         session = dataclasses.replace(session, stats=reader.stats, learned=counted[0])
@@ -381,3 +384,17 @@ def _item_text(item: Item) -> str:
     from aaprof.profiles.render import render_item
 
     return render_item(item)[0]
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """No cyclic garbage collection while a log is read: reading builds objects by the hundred
+    thousand and frees them without cycles, and the collector's passes over everything alive
+    were about a seventh of the read (docs/performance.md). Collection resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

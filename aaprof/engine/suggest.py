@@ -7,6 +7,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from aaprof.containers.naming import profile_name
 from aaprof.engine.abstractions import abstraction_for
@@ -55,7 +56,6 @@ class Suggestion:
     """
 
     rule: m.Rule
-    alternatives: tuple[Option, ...] = ()
     count: int = 1
     examples: tuple[Event, ...] = ()
     severity: str | None = None
@@ -66,6 +66,13 @@ class Suggestion:
     pids: tuple[int, ...] = ()
     comms: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    # what the alternatives are made of; they are made the first time they are asked for
+    lazy: _Alternatives | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def alternatives(self) -> tuple[Option, ...]:
+        """The labelled alternatives to the least rule (globs, abstractions, modes, deny)."""
+        return () if self.lazy is None else self.lazy.get()
 
     @property
     def choices(self) -> tuple[Option, ...]:
@@ -86,6 +93,30 @@ class Suggestion:
     def rank(self) -> int:
         """2 for a high severity, 1 for medium, 0 for none: sort with `-rank` first."""
         return severity_rank(self.severity)
+
+
+class _Alternatives:
+    """A suggestion's alternatives, made once when first asked for: a review looks at a few of
+    thousands of suggestions, and generate at those whose default is not the least rule."""
+
+    __slots__ = ("_made", "_of")
+
+    def __init__(
+        self, rule: m.Rule, no_new_privs: bool, fine: tuple[m.Rule, ...], family: Family | None
+    ) -> None:
+        self._of = (rule, no_new_privs, fine, family)
+        self._made: tuple[Option, ...] | None = None
+
+    def get(self) -> tuple[Option, ...]:
+        if self._made is None:
+            self._made = _alternatives(*self._of)
+        return self._made
+
+    def __getstate__(self) -> tuple[Option, ...]:
+        return self.get()
+
+    def __setstate__(self, made: tuple[Option, ...]) -> None:
+        self._made = made
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,26 +187,43 @@ def suggest(
     containers: dict[str, Container] = {}
     # Records that differ only in time, serial, pid and where they were read give the same
     # answer: decide each distinct record once (a log repeats its accesses many times).
-    seen: dict[tuple[object, ...], tuple[str, m.Rule, bool] | None] = {}
+    seen: dict[tuple[object, ...], tuple[_Evidence, m.Rule, bool] | None] = {}
     for event in events:
         key = _record_key(event)
-        if key not in seen:
-            seen[key] = _decided(event, existing, include_noise, per_container)
-        decided = seen[key]
-        if decided is None:
+        found = seen.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = seen[key] = _evidence_of(
+                _decided(event, existing, include_noise, per_container), groups
+            )
+        if found is None:
             continue
-        name, rule, noise = decided
-        merge_key = _merge_key(rule)
-        evidence = groups.setdefault(name, {}).get(merge_key)
-        if evidence is None:
-            evidence = groups[name][merge_key] = _Evidence(rule)
+        evidence, rule, noise = cast(tuple[_Evidence, m.Rule, bool], found)
         evidence.add(rule, event, noise)
-        if event.container and name not in containers:
-            containers[name] = event.container
+        if event.container and evidence.profile not in containers:
+            containers[evidence.profile] = event.container
     return tuple(
         ProfileSuggestions(name, _suggestions(groups[name]), containers.get(name))
         for name in sorted(groups)
     )
+
+
+# A record's profile and least rule, whether it is noise, and the key of the rules it merges with.
+_Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
+_UNSEEN: object = object()
+
+
+def _evidence_of(
+    decided: _Decided | None, groups: dict[str, dict[tuple[object, ...], _Evidence]]
+) -> tuple[_Evidence, m.Rule, bool] | None:
+    """Where the records of one decided kind add up: the evidence of their merged rule."""
+    if decided is None:
+        return None
+    name, rule, noise, merge_key = decided
+    group = groups.setdefault(name, {})
+    evidence = group.get(merge_key)
+    if evidence is None:
+        evidence = group[merge_key] = _Evidence(rule, name)
+    return evidence, rule, noise
 
 
 # The fields of an Event the engine reads: all but time, serial, pid, node and source.
@@ -193,8 +241,9 @@ def _decided(
     existing: Mapping[str, m.Profile] | None,
     include_noise: bool,
     per_container: bool,
-) -> tuple[str, m.Rule, bool] | None:
-    """The profile and least rule of a record, and whether it is noise; None: no suggestion."""
+) -> _Decided | None:
+    """The profile and least rule of a record, whether it is noise, and the key of the rules it
+    merges with; None: no suggestion."""
     name = attributed_profile(event, per_container=per_container)
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
@@ -202,7 +251,7 @@ def _decided(
     rule = rule_for(event)
     if rule is None or covered(_lookup(existing, name), rule, event):
         return None
-    return name, rule, noise
+    return name, rule, noise, _merge_key(rule)
 
 
 @dataclass(slots=True)
@@ -210,6 +259,7 @@ class _Evidence:
     """What the records behind one suggestion add up to, in bounded memory."""
 
     rule: m.Rule
+    profile: str
     count: int = 0
     examples: list[Event] = dataclasses.field(default_factory=list)
     no_new_privs: bool = False
@@ -220,10 +270,14 @@ class _Evidence:
     pids: dict[int, None] = dataclasses.field(default_factory=dict)
     comms: dict[str, None] = dataclasses.field(default_factory=dict)
     names: dict[str, None] = dataclasses.field(default_factory=dict)
+    # the ids of rules (kept alive by `suggest`'s decisions) known to be within `rule`
+    within: set[int] = dataclasses.field(default_factory=set)
 
     def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
-        if self.count and rule is not self.rule and not _within(rule, self.rule):
-            self.rule = _merged([self.rule, rule])
+        if rule is not self.rule and self.count and id(rule) not in self.within:
+            if not _within(rule, self.rule):
+                self.rule = _merged([self.rule, rule])
+            self.within.add(id(rule))  # (merging only widens: it stays within)
         self.count += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(event)
@@ -300,7 +354,7 @@ def _path(rule: m.Rule) -> str:
 
 def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
     rule = evidence.rule
-    alternatives = _alternatives(rule, evidence, family)
+    fine = tuple(evidence.fine_network)
     default = 0
     if family is not None:
         default = 1  # the first alternative is the sibling glob
@@ -308,7 +362,6 @@ def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
         default = 1  # the first alternative is the volatile-part generalisation
     return Suggestion(
         rule=rule,
-        alternatives=alternatives,
         count=evidence.count,
         examples=tuple(evidence.examples),
         severity=severity(rule),
@@ -319,6 +372,7 @@ def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
         pids=tuple(evidence.pids),
         comms=tuple(evidence.comms),
         names=tuple(evidence.names),
+        lazy=_Alternatives(rule, evidence.no_new_privs, fine, family),
     )
 
 
@@ -329,7 +383,9 @@ _EXEC_WHY = {
 }
 
 
-def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> tuple[Option, ...]:
+def _alternatives(
+    rule: m.Rule, no_new_privs: bool, fine: tuple[m.Rule, ...], family: Family | None
+) -> tuple[Option, ...]:
     out: list[Option] = []
     if family is not None:
         out.append(Option(family.rule, SIBLING, family.why))
@@ -339,7 +395,7 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
         if include is not None:
             why = f"<{include.path}> grants this (and what else it lists)"
             out.append(Option(include, ABSTRACTION, why))
-    if isinstance(rule, m.FileRule) and rule.exec_mode and not evidence.no_new_privs:
+    if isinstance(rule, m.FileRule) and rule.exec_mode and not no_new_privs:
         # without no_new_privs a transition to another profile also works
         out.extend(
             Option(dataclasses.replace(rule, exec_mode=x), EXEC_MODE, _EXEC_WHY[x])
@@ -347,7 +403,7 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
         )
     if isinstance(rule, m.NetworkRule):
         why = "only these addresses and ports (needs AppArmor 4, not abi/3.0)"
-        out.extend(Option(r, FINE, why) for r in evidence.fine_network)
+        out.extend(Option(r, FINE, why) for r in fine)
     q = qualifiers_of(rule)
     if q is not None and not q.audit:
         item = with_qualifiers(rule, dataclasses.replace(q, audit=True))

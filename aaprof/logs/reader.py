@@ -20,6 +20,7 @@ from aaprof.logs.lines import (
     parse_line,
     record_identity,
 )
+from aaprof.logs.memo import LineMemo
 from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
@@ -187,9 +188,10 @@ class Reader:
         return False
 
     def _text(self, item: Input) -> Iterator[Event]:
-        node = self.node_for(item.name)
+        memo = LineMemo(self.node_for(item.name))
         stream = open_input(item.name)
         stats = self.stats
+        single = self._single  # (one text input: its records are not matched as copies)
         done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
         try:
             # only the lines that may hold a record: noise costs no Python code per line
@@ -198,7 +200,12 @@ class Reader:
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
                 else:
-                    event = self.accept(parse_line(line, source, node=node), source, line)
+                    result = memo.parse(line, source)
+                    if single and result.__class__ is Event and line[:1] != b"{":
+                        stats.records += 1
+                        yield result
+                        continue
+                    event = self.accept(result, source, line)
                 if event is not None:
                     yield event
         finally:
