@@ -31,8 +31,10 @@ from generate_events import DEFAULT_SEED, generate
 from key_to_frame import FrameClock, Press, Reference
 
 from aaprof.engine import Session
+from aaprof.engine import review as r
 from aaprof.logs.sources import expand
 from aaprof.tui.app import ReviewApp
+from aaprof.tui.rules import RuleList
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "benchmarks" / "data" / "review"
@@ -93,6 +95,14 @@ async def drive(
         first = time.perf_counter() - started
         results = []
         for what, key, samples in KEYS:
+            if key == "g":  # on a rule with globs to widen to (else g only says there is none)
+                table = app.query_one("#rules", RuleList)
+                globs = (
+                    i
+                    for i, row in enumerate(app.shown)
+                    if i >= table.cursor and r.cycle(row, r.GLOBS) is not None
+                )
+                table.cursor = next(globs, table.cursor)
             result = Key(what)
             for _ in range(samples):
                 if profiler is not None and key == profile:

@@ -89,6 +89,7 @@ class ReviewApp(App[Saved | None]):
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
         self.collector = Collector()
+        self.shown_text: dict[str, str] = {}  # what each text pane shows (`_show`)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class ReviewApp(App[Saved | None]):
         what = f"{node.kind} {node.label}" if node is not None else ALL
         n = len(self.shown)
         line = f"{what}: {n} rule{'s' if n != 1 else ''}"
-        self.query_one("#where", Static).update(line, layout=False)
+        self._show("#where", line)
 
     # ---- what is selected -----------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class ReviewApp(App[Saved | None]):
         # only the pane on screen (beside when wide, below when narrow), at a fixed height
         # (review.tcss): no layout pass, which would redraw the whole screen
         pane = "#evidence-below" if self.has_class("narrow") else "#evidence"
-        self.query_one(pane, Static).update(text, layout=False)
+        self._show(pane, text)
         if self.query_one("#diff").display:
             self._refresh_diff(row)
         self._status()
@@ -213,9 +214,14 @@ class ReviewApp(App[Saved | None]):
         line = status_line(
             self.pending, self._unsaved(), self.text_filter, self.severity, len(self.shown)
         )
-        self.query_one("#status", Static).update(
-            f"{line} | {self.message}" if self.message else line, layout=False
-        )
+        self._show("#status", f"{line} | {self.message}" if self.message else line)
+
+    def _show(self, pane: str, text: str) -> None:
+        """Put `text` in the fixed-size `pane`, redrawn only when it changed (a key often leaves
+        the details or the counts as they were: a severity filter keeps the first rule)."""
+        if self.shown_text.get(pane) != text:
+            self.shown_text[pane] = text
+            self.query_one(pane, Static).update(text, layout=False)
 
     def _unsaved(self) -> int:
         known = self._unsaved_of  # counted once per session (every key shows it)
