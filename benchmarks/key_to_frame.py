@@ -60,23 +60,34 @@ class FrameClock:
 
         app._display = display  # type: ignore[method-assign]
 
-    async def settle(self, pilot: Pilot[Any]) -> None:
+    async def settle(self, pilot: Pilot[Any], timeout: float = 30.0) -> None:
         """Return once the app has nothing left to do: every message handled, the screen
-        with nothing to lay out or redraw, and no frame during the last wait."""
-        while True:
+        with nothing to lay out or redraw, and no frame during the last wait.
+
+        Raises:
+            TimeoutError: the app still drew after `timeout` seconds (an animation?).
+        """
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
             seen = len(self.frames)
             await wait_for_idle(0)
             await pilot._wait_for_screen()
             screen = self.app.screen
+            pumps = [self.app, *screen.walk_children(with_self=True)]
             busy = (
                 screen._dirty_widgets
                 or screen._layout_required
                 or screen._repaint_required
                 or screen._scroll_required
                 or self.app._batch_count
+                # a message not yet handled (an update on its way to the screen), a widget
+                # that asked to be redrawn and has not told the screen yet
+                or any(not p._message_queue.empty() for p in pumps)
+                or any(getattr(p, "_repaint_required", False) for p in pumps)
             )
             if not busy and len(self.frames) == seen:
                 return
+        raise TimeoutError(f"the app still draws after {timeout} s: nothing to time a key by")
 
     async def press(self, pilot: Pilot[Any], key: str) -> Press:
         """Send `key` (a key name: `a`, `down`) and time it to its last frame."""

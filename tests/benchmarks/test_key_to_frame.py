@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from textual.widget import Widget
 
 from aaprof.engine import Session
 from aaprof.logs.sources import expand
@@ -57,3 +58,21 @@ async def test_the_reference_app_draws_each_counted_key() -> None:
         for n in range(1, 4):
             press = await clock.press(pilot, "x")
             assert app.presses == n and press.frames >= 1 and press.wall is not None
+
+
+class Restless(Widget):
+    """Asks to be drawn again each time it is drawn: the app never settles."""
+
+    def render(self) -> str:
+        self.call_later(self.refresh)
+        return "again"
+
+
+async def test_an_app_that_never_stops_drawing_is_reported_not_waited_for() -> None:
+    probe = load()
+    app = probe.Reference()
+    clock = probe.FrameClock(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.mount(Restless())
+        with pytest.raises(TimeoutError, match="still draws"):
+            await clock.settle(pilot, timeout=0.5)
