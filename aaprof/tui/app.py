@@ -90,6 +90,7 @@ class ReviewApp(App[Saved | None]):
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
         self.collector = Collector()
         self.shown_text: dict[str, str] = {}  # what each text pane shows (`_show`)
+        self._diff_of: tuple[Session, str, str] | None = None  # (session, profile, its diff)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -203,12 +204,19 @@ class ReviewApp(App[Saved | None]):
     def _refresh_diff(self, row: r.Row | None) -> None:
         text = "select a rule to see its profile"
         if row is not None:
-            try:
-                preview = self.session.preview(row.profile.split("//", 1)[0])
-                text = diff_text(preview, self.session.out)
-            except AaprofError as exc:
-                text = f"cannot build the profile: {exc}"
-        self.query_one("#difftext", Static).update(text)
+            name = row.profile.split("//", 1)[0]
+            known = self._diff_of  # built once per session and profile, not per cursor move
+            if known is not None and known[0] is self.session and known[1] == name:
+                text = known[2]
+            else:
+                try:
+                    text = diff_text(self.session.preview(name), self.session.out)
+                except AaprofError as exc:
+                    text = f"cannot build the profile: {exc}"
+                self._diff_of = (self.session, name, text)
+        if self.shown_text.get("#difftext") != text:
+            self.shown_text["#difftext"] = text
+            self.query_one("#difftext", Static).update(text)  # laid out: its height follows
 
     def _status(self) -> None:
         line = status_line(

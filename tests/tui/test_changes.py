@@ -4,14 +4,14 @@ counts and the tree's labels are what a full recount and a fresh listing give.""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Tree
+from textual.widgets import Static, Tree
 
 from aaprof.engine import Session
 from aaprof.engine import review as r
 from aaprof.tui.app import ReviewApp
 from aaprof.tui.changes import changed
 from aaprof.tui.rules import RuleList
-from aaprof.tui.text import row_cells
+from aaprof.tui.text import diff_text, row_cells
 
 
 def check_redrawn(app: ReviewApp) -> None:
@@ -47,3 +47,19 @@ def test_changed_names_the_keys_made_unmade_or_replaced(session: Session) -> Non
     assert changed(one, two) == {(x.profile, x.key) for x in rows[1:3]}
     assert changed(two, one) == changed(one, two)
     assert changed(session, two) == {(x.profile, x.key) for x in rows[:3]}
+
+
+@pytest.mark.asyncio
+async def test_the_diff_shown_is_the_current_sessions_for_the_current_rule(
+    session: Session,
+) -> None:
+    app = ReviewApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        for key in ("down", "a", "down", "down", "i", "u", "s", "down", "s", "s"):
+            await pilot.press(key)
+            row = app.current()
+            assert row is not None
+            preview = app.session.preview(row.profile.split("//", 1)[0])
+            shown = str(app.query_one("#difftext", Static).render())
+            assert shown == diff_text(preview, app.session.out)
