@@ -45,14 +45,19 @@ DATA = REPO / "benchmarks" / "data" / "review"
 DOC = REPO / "docs" / "performance.md"
 START, END = "<!-- review-benchmark:start -->", "<!-- review-benchmark:end -->"
 SIZE = (160, 50)
-KEYS = (  # (what, key, samples)
-    ("no binding (z): Textual's cost per key", "z", 30),
-    ("down: the next rule", "down", 30),
-    ("a: allow, on to the next rule", "a", 30),
-    ("g: glob (widen)", "g", 20),
-    ("u: undo", "u", 20),
-    ("i: ignore", "i", 20),
-    ("s: severity filter (all rows redrawn)", "s", 12),
+TYPED = ("n", "g", "i", "n", "x", *["backspace"] * 5)  # typed into the filter, then erased
+# (what, keys pressed in turn (one per sample), samples, keys pressed before and after, untimed)
+KEYS: tuple[tuple[str, tuple[str, ...], int, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("no binding (z): Textual's cost per key", ("z",), 30, (), ()),
+    ("down: the next rule", ("down",), 30, (), ()),
+    ("a: allow, on to the next rule", ("a",), 30, (), ()),
+    ("g: glob (widen)", ("g",), 20, (), ()),
+    ("u: undo", ("u",), 20, (), ()),
+    ("i: ignore", ("i",), 20, (), ()),
+    ("s: severity filter (all rows redrawn)", ("s",), 12, (), ()),
+    ("a character typed in the filter (`/`: all rows listed again)", TYPED, 10, ("slash",), ()),
+    ("p: show, hide the profile's diff (a layout)", ("p",), 6, ("escape",), ()),
+    ("down with the diff shown", ("down",), 20, ("p",), ("p",)),
 )
 
 
@@ -109,8 +114,10 @@ async def drive(
         await pilot.pause()
         first = time.perf_counter() - started
         results = []
-        for what, key, samples in KEYS:
-            if key == "g":  # on a rule with globs to widen to (else g only says there is none)
+        for what, keys, samples, before, after in KEYS:
+            for key in before:
+                await clock.press(pilot, key)
+            if keys == ("g",):  # on a rule with globs to widen to (else g only says there is none)
                 table = app.query_one("#rules", RuleList)
                 globs = (
                     i
@@ -119,16 +126,19 @@ async def drive(
                 )
                 table.cursor = next(globs, table.cursor)
             result = Key(what)
-            for _ in range(samples):
+            for i in range(samples):
+                key = keys[i % len(keys)]
                 if profiler is not None and key == profile:
                     profiler.enable()
                 result.frames.append(await clock.press(pilot, key))
                 if profiler is not None:
                     profiler.disable()
-            for _ in range(samples):  # the same key, timed through the pilot
+            for i in range(samples):  # the same keys, timed through the pilot
                 t, cpu = time.perf_counter(), time.process_time()
-                await pilot.press(key)
+                await pilot.press(keys[i % len(keys)])
                 result.pilot.append((time.perf_counter() - t, time.process_time() - cpu))
+            for key in after:
+                await clock.press(pilot, key)
             results.append(result)
     return first, results, profiler
 

@@ -22,7 +22,7 @@ from aaprof.engine import review as r
 from aaprof.errors import AaprofError
 from aaprof.tui.changes import Counts, Index, Key, changed
 from aaprof.tui.collector import QUIET, Collector
-from aaprof.tui.rules import HEADER, LinesOf, RuleList
+from aaprof.tui.rules import HEADER, FilterBox, LinesOf, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
 from aaprof.tui.tree import ALL, ReviewTree
@@ -99,7 +99,7 @@ class ReviewApp(App[Saved | None]):
             yield ReviewTree(id="tree")
             with Vertical(id="centre"):
                 yield Static("", id="where", markup=False)
-                yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
+                yield FilterBox(id="filter", changed=self._filtered)
                 yield Static(HEADER, id="header", markup=False)
                 yield RuleList(id="rules", moved=self._moved)
                 with VerticalScroll(id="below", classes="details"):
@@ -374,10 +374,15 @@ class ReviewApp(App[Saved | None]):
         box.display = True
         box.focus()
 
+    def _filtered(self, value: str) -> None:
+        """The filter's text changed (`FilterBox`, as it is typed): list what it keeps."""
+        if value != self.text_filter:
+            self.text_filter = value
+            self._fill_rows()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.text_filter = event.value
-            self._fill_rows()
+            self._filtered(event.value)  # already listed when typed (`_filtered`)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":

@@ -9,7 +9,7 @@ One call keeps a key to one frame."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Generic, TypeVar, overload
+from typing import ClassVar, Generic, Self, TypeVar, overload
 
 from rich.segment import Segment
 from textual import events
@@ -18,6 +18,7 @@ from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Input
 
 Cells = tuple[str, str, str, str]  # severity, records, state, rule (plain text, never markup)
 HEADER = f"{'sev':<7}{'n':>5}  {'state':<6} rule"
@@ -153,3 +154,41 @@ class RuleList(ScrollView, can_focus=True):
         index = event.y + int(self.scroll_offset.y)
         if 0 <= index < len(self.lines):
             self.cursor = index
+
+
+class FilterBox(Input):
+    """The rules' text filter, at a fixed size (review.tcss). `changed(value)` is called as
+    the text changes, so the rules are listed again in the frame that shows the character
+    (the `Changed` message would come after it: a second frame). Textual's Input also asks
+    for a layout of the whole screen on each character (its virtual width follows the text);
+    at a fixed size that changes nothing but costs a full redraw and a second frame, so a
+    change of text repaints the box without it."""
+
+    def __init__(
+        self, *, id: str | None = None, changed: Callable[[str], None] | None = None
+    ) -> None:
+        super().__init__(placeholder="filter rules (Enter/Esc)", id=id)
+        self.changed = changed
+        self._typing = False
+
+    def _watch_value(self, value: str) -> None:
+        self._typing = True
+        try:
+            super()._watch_value(value)
+        finally:
+            self._typing = False
+
+    def watch_value(self, value: str) -> None:
+        if self.changed is not None:
+            self.changed(value)
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        return super().refresh(
+            *regions, repaint=repaint, layout=layout and not self._typing, recompose=recompose
+        )

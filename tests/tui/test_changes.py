@@ -4,7 +4,7 @@ counts and the tree's labels are what a full recount and a fresh listing give.""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Static, Tree
+from textual.widgets import Input, Static, Tree
 
 from aaprof.engine import Session
 from aaprof.engine import review as r
@@ -33,7 +33,14 @@ async def test_every_key_leaves_what_a_full_redraw_would_show(session: Session) 
         for key in ("a", "i", "g", "g", "d", "u", "down", "a", "u", "u", "s", "a", "u", "s"):
             await pilot.press(key)
             check_redrawn(app)
+        await pilot.press("slash")
+        for key in ("n", "g", "i", "backspace", "x", "backspace", "backspace", "backspace"):
+            await pilot.press(key)  # listed as typed (FilterBox), not a frame later
+            assert app.text_filter == app.query_one("#filter", Input).value
+            check_redrawn(app)
+        await pilot.press("escape")
         await pilot.press("shift+tab", "down")  # a namespace: the bulk keys act under it
+        assert app.query_one("#tree", Tree).has_focus and app.node is not None
         for key in ("A", "u", "I", "a", "u", "u"):
             await pilot.press(key)
             check_redrawn(app)
