@@ -15,13 +15,14 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 
 from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
 from aaprof.tui.changes import Counts, Index, Key, changed
 from aaprof.tui.collector import QUIET, Collector
+from aaprof.tui.footer import ReviewFooter
 from aaprof.tui.rules import HEADER, FilterBox, LinesOf, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
@@ -109,7 +110,7 @@ class ReviewApp(App[Saved | None]):
         with VerticalScroll(id="diff"):
             yield Static("", id="difftext", markup=False)
         yield Static("", id="status", markup=False)
-        yield Footer()
+        yield ReviewFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#rules", RuleList)

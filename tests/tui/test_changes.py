@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Static, Tree
+from textual.widgets._footer import FooterKey
 
 from aaprof.engine import Session
 from aaprof.engine import review as r
 from aaprof.tui.app import ReviewApp
 from aaprof.tui.changes import changed
+from aaprof.tui.footer import shown_keys
 from aaprof.tui.rules import RuleList
 from aaprof.tui.text import diff_text, row_cells
+
+FOOTER = ["a", "d", "i", "g", "u", "p", "F", "q", "question_mark"]  # shown when not typing
 
 
 def check_redrawn(app: ReviewApp) -> None:
@@ -70,3 +74,15 @@ async def test_the_diff_shown_is_the_current_sessions_for_the_current_rule(
             preview = app.session.preview(row.profile.split("//", 1)[0])
             shown = str(app.query_one("#difftext", Static).render())
             assert shown == diff_text(preview, app.session.out)
+
+
+@pytest.mark.asyncio
+async def test_the_footer_shows_the_active_keys_after_each_focus_change(session: Session) -> None:
+    app = ReviewApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("slash", "x", "enter", "slash", "backspace", "escape", "shift+tab", "tab"):
+            await pilot.press(key)
+            await pilot.pause()
+            keys = [k.key for k in app.query(FooterKey)]
+            assert keys == [k[0] for k in shown_keys(app.screen)]
+            assert keys == ([] if app.focused is app.query_one("#filter") else FOOTER)
