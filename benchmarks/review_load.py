@@ -46,19 +46,36 @@ DOC = REPO / "docs" / "performance.md"
 START, END = "<!-- review-benchmark:start -->", "<!-- review-benchmark:end -->"
 SIZE = (160, 50)
 TYPED = ("n", "g", "i", "n", "x", *["backspace"] * 5)  # typed into the filter, then erased
-# (what, keys pressed in turn (one per sample), samples, keys pressed before and after, untimed)
-KEYS: tuple[tuple[str, tuple[str, ...], int, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("no binding (z): Textual's cost per key", ("z",), 30, (), ()),
-    ("down: the next rule", ("down",), 30, (), ()),
-    ("a: allow, on to the next rule", ("a",), 30, (), ()),
-    ("g: glob (widen)", ("g",), 20, (), ()),
-    ("u: undo", ("u",), 20, (), ()),
-    ("i: ignore", ("i",), 20, (), ()),
-    ("s: severity filter (all rows redrawn)", ("s",), 12, (), ()),
-    ("a character typed in the filter (`/`: all rows listed again)", TYPED, 10, ("slash",), ()),
-    ("p: show, hide the profile's diff (a layout)", ("p",), 6, ("escape",), ()),
-    ("down with the diff shown", ("down",), 20, ("p",), ("p",)),
-)
+
+
+@dataclass(frozen=True)
+class Case:
+    """Keys timed in turn (one per sample); the others are pressed untimed: `before` the
+    samples, `between` before each one, `after` them."""
+
+    what: str
+    keys: tuple[str, ...]
+    samples: int
+    before: tuple[str, ...] = ()
+    between: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+CASES = (
+    Case("no binding (z): Textual's cost per key", ("z",), 30),
+    Case("down: the next rule", ("down",), 30),
+    Case("a: allow, on to the next rule", ("a",), 30),
+    Case("g: glob (widen)", ("g",), 20),
+    Case("u: undo", ("u",), 20),
+    Case("i: ignore", ("i",), 20),
+    Case("s: severity filter (all rows redrawn)", ("s",), 12),
+    Case("a character typed in the filter (all rows listed again)", TYPED, 10, ("slash",)),
+    Case("Enter in the filter: back to the rules (focus moves)", ("enter",), 8,
+         between=("slash", "backspace", "x"), after=("slash", "backspace", "escape")),
+    Case("/ then Esc: the filter box opened and closed (layouts)", ("slash", "escape"), 10),
+    Case("p: show, hide the profile's diff (layouts)", ("p",), 6),
+    Case("down with the diff shown", ("down",), 20, ("p",), after=("p",)),
+)  # fmt: skip
 
 
 def ms(seconds: float | None) -> str:
@@ -114,8 +131,9 @@ async def drive(
         await pilot.pause()
         first = time.perf_counter() - started
         results = []
-        for what, keys, samples, before, after in KEYS:
-            for key in before:
+        for case in CASES:
+            keys = case.keys
+            for key in case.before:
                 await clock.press(pilot, key)
             if keys == ("g",):  # on a rule with globs to widen to (else g only says there is none)
                 table = app.query_one("#rules", RuleList)
@@ -125,19 +143,23 @@ async def drive(
                     if i >= table.cursor and r.cycle(row, r.GLOBS) is not None
                 )
                 table.cursor = next(globs, table.cursor)
-            result = Key(what)
-            for i in range(samples):
+            result = Key(case.what)
+            for i in range(case.samples):
+                for key in case.between:
+                    await clock.press(pilot, key)
                 key = keys[i % len(keys)]
                 if profiler is not None and key == profile:
                     profiler.enable()
                 result.frames.append(await clock.press(pilot, key))
                 if profiler is not None:
                     profiler.disable()
-            for i in range(samples):  # the same keys, timed through the pilot
+            for i in range(case.samples):  # the same keys, timed through the pilot
+                for key in case.between:
+                    await pilot.press(key)
                 t, cpu = time.perf_counter(), time.process_time()
                 await pilot.press(keys[i % len(keys)])
                 result.pilot.append((time.perf_counter() - t, time.process_time() - cpu))
-            for key in after:
+            for key in case.after:
                 await clock.press(pilot, key)
             results.append(result)
     return first, results, profiler
