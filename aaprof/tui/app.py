@@ -7,20 +7,23 @@ and turns each key into decisions with the engine's functions: it decides nothin
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 
 from aaprof.engine import Decision, Saved, Session
 from aaprof.engine import review as r
 from aaprof.errors import AaprofError
-from aaprof.tui.rules import HEADER, RuleList
+from aaprof.tui.changes import Counts, Index, Key, changed
+from aaprof.tui.collector import QUIET, Collector
+from aaprof.tui.footer import ReviewFooter
+from aaprof.tui.rules import HEADER, FilterBox, LinesOf, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
 from aaprof.tui.tree import ALL, ReviewTree
@@ -68,7 +71,8 @@ class ReviewApp(App[Saved | None]):
     ) -> None:
         super().__init__()
         self.session = session
-        self.index = r.Index(session)
+        self.index = Index(session)
+        self.counts = Counts(session, self.index)  # undecided per profile, kept per change
         self.pending = 0  # undecided suggestions (set with the tree's counts)
         self.history: list[Session] = []
         self.saved_decisions = session.decisions
@@ -81,8 +85,13 @@ class ReviewApp(App[Saved | None]):
         self.text_filter = ""
         self.severity = r.SEVERITIES[0]
         self.shown: tuple[r.Row, ...] = ()
+        self.position: dict[Key, int] = {}  # each shown row's line
+        self._unsaved_of: tuple[Session, tuple[Decision, ...], int] | None = None
         self.message = "; ".join(r.left_out(p, m) for p, m in self.skipped)
         self.message = "; ".join([*session.warnings, self.message]).strip("; ")
+        self.collector = Collector()
+        self.shown_text: dict[str, str] = {}  # what each text pane shows (`_show`)
+        self._diff_of: tuple[Session, str, str] | None = None  # (session, profile, its diff)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -91,9 +100,9 @@ class ReviewApp(App[Saved | None]):
             yield ReviewTree(id="tree")
             with Vertical(id="centre"):
                 yield Static("", id="where", markup=False)
-                yield Input(placeholder="filter rules (Enter/Esc)", id="filter")
+                yield FilterBox(id="filter", changed=self._filtered)
                 yield Static(HEADER, id="header", markup=False)
-                yield RuleList(id="rules")
+                yield RuleList(id="rules", moved=self._moved)
                 with VerticalScroll(id="below", classes="details"):
                     yield Static("", id="evidence-below", markup=False)
             with VerticalScroll(id="beside", classes="details"):
@@ -101,7 +110,7 @@ class ReviewApp(App[Saved | None]):
         with VerticalScroll(id="diff"):
             yield Static("", id="difftext", markup=False)
         yield Static("", id="status", markup=False)
-        yield Footer()
+        yield ReviewFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#rules", RuleList)
@@ -110,14 +119,20 @@ class ReviewApp(App[Saved | None]):
         self._build_tree()
         self._fill_rows()
         table.focus()
-        # The session lives as long as the review: keep the collector from walking it again
-        # and again (its full passes were the slowest key presses with 5k suggestions).
-        gc.freeze()
+        # The session lives as long as the review, and the collector's full passes over what
+        # the keys make were the slowest key presses: they run when the keys pause instead.
+        self.collector.start()
+        self.set_interval(QUIET / 2, self.collector.idle)
         if self.reload is not None:
             self.set_interval(self.reload_every, self._poll)
 
     def on_unmount(self) -> None:
-        gc.unfreeze()  # what the review held may go now
+        self.collector.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input()
+        await super().on_event(event)
 
     def on_resize(self) -> None:
         narrow = self.size.width < self.NARROW
@@ -126,16 +141,16 @@ class ReviewApp(App[Saved | None]):
             self._refresh_side()
 
     def _build_tree(self) -> None:
-        counts = r.undecided(self.session, self.index)
-        self.pending = sum(counts.values())
-        self.query_one("#tree", ReviewTree).show(r.tree(self.session), counts)
+        self.counts = Counts(self.session, self.index)
+        self.pending = sum(self.counts.of.values())
+        self.query_one("#tree", ReviewTree).show(r.tree(self.session), self.counts.of)
 
-    def _label_tree(self) -> None:
-        counts = r.undecided(self.session, self.index)
+    def _label_tree(self, old: Session, keys: set[Key]) -> None:
+        counts = self.counts.update(old, self.session, keys)
         self.pending = sum(counts.values())
         self.query_one("#tree", ReviewTree).count(counts)
 
-    def _fill_rows(self, keep: str | None = None) -> None:
+    def _fill_rows(self, keep: Key | None = None) -> None:
         table = self.query_one("#rules", RuleList)
         profiles = self.node.profiles if self.node is not None else None
         self.shown = r.rows(
@@ -145,10 +160,9 @@ class ReviewApp(App[Saved | None]):
             severity=self.severity,
             index=self.index,
         )
-        at = 0
-        if keep is not None:
-            at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), 0)
-        table.set_rows([row_cells(row) for row in self.shown], at)
+        self.position = {_key(row): i for i, row in enumerate(self.shown)}
+        at = self.position.get(keep, 0) if keep is not None else 0
+        table.set_rows(LinesOf(lambda: self.shown, row_cells), at)
         self._where()
         self._refresh_side()
 
@@ -157,7 +171,7 @@ class ReviewApp(App[Saved | None]):
         what = f"{node.kind} {node.label}" if node is not None else ALL
         n = len(self.shown)
         line = f"{what}: {n} rule{'s' if n != 1 else ''}"
-        self.query_one("#where", Static).update(line, layout=False)
+        self._show("#where", line)
 
     # ---- what is selected -----------------------------------------------------------------
 
@@ -173,9 +187,9 @@ class ReviewApp(App[Saved | None]):
         self.node = event.node.data
         self._fill_rows()
 
-    def on_rule_list_highlighted(self, event: RuleList.Highlighted) -> None:
-        with self.batch_update():
-            self._refresh_side()
+    def _moved(self, index: int) -> None:
+        """The rules' cursor moved: show its rule's details."""
+        self._refresh_side()
 
     def _refresh_side(self) -> None:
         row = self.current()
@@ -183,7 +197,7 @@ class ReviewApp(App[Saved | None]):
         # only the pane on screen (beside when wide, below when narrow), at a fixed height
         # (review.tcss): no layout pass, which would redraw the whole screen
         pane = "#evidence-below" if self.has_class("narrow") else "#evidence"
-        self.query_one(pane, Static).update(text, layout=False)
+        self._show(pane, text)
         if self.query_one("#diff").display:
             self._refresh_diff(row)
         self._status()
@@ -191,23 +205,39 @@ class ReviewApp(App[Saved | None]):
     def _refresh_diff(self, row: r.Row | None) -> None:
         text = "select a rule to see its profile"
         if row is not None:
-            try:
-                preview = self.session.preview(row.profile.split("//", 1)[0])
-                text = diff_text(preview, self.session.out)
-            except AaprofError as exc:
-                text = f"cannot build the profile: {exc}"
-        self.query_one("#difftext", Static).update(text)
+            name = row.profile.split("//", 1)[0]
+            known = self._diff_of  # built once per session and profile, not per cursor move
+            if known is not None and known[0] is self.session and known[1] == name:
+                text = known[2]
+            else:
+                try:
+                    text = diff_text(self.session.preview(name), self.session.out)
+                except AaprofError as exc:
+                    text = f"cannot build the profile: {exc}"
+                self._diff_of = (self.session, name, text)
+        if self.shown_text.get("#difftext") != text:
+            self.shown_text["#difftext"] = text
+            self.query_one("#difftext", Static).update(text)  # laid out: its height follows
 
     def _status(self) -> None:
         line = status_line(
             self.pending, self._unsaved(), self.text_filter, self.severity, len(self.shown)
         )
-        self.query_one("#status", Static).update(
-            f"{line} | {self.message}" if self.message else line, layout=False
-        )
+        self._show("#status", f"{line} | {self.message}" if self.message else line)
+
+    def _show(self, pane: str, text: str) -> None:
+        """Put `text` in the fixed-size `pane`, redrawn only when it changed (a key often leaves
+        the details or the counts as they were: a severity filter keeps the first rule)."""
+        if self.shown_text.get(pane) != text:
+            self.shown_text[pane] = text
+            self.query_one(pane, Static).update(text, layout=False)
 
     def _unsaved(self) -> int:
-        return len(set(self.session.decisions) ^ set(self.saved_decisions))
+        known = self._unsaved_of  # counted once per session (every key shows it)
+        if known is None or known[0] is not self.session or known[1] is not self.saved_decisions:
+            n = len(set(self.session.decisions) ^ set(self.saved_decisions))
+            known = self._unsaved_of = (self.session, self.saved_decisions, n)
+        return known[2]
 
     def say(self, message: str) -> None:
         self.message = message
@@ -225,32 +255,34 @@ class ReviewApp(App[Saved | None]):
         except AaprofError as exc:
             self.say(str(exc))
             return
-        self.history.append(self.session)
-        self.session = new
+        old, self.session = self.session, new
+        self.history.append(old)
         self.message = f"{what}: {len(decisions)} rule(s)" if len(decisions) > 1 else what
         with self.batch_update():
-            self._after_change(_id(row) if row else None, {d.key for d in decisions})
+            self._after_change(old, {d.key for d in decisions}, _key(row) if row else None)
 
-    def _after_change(self, keep: str | None, keys: set[tuple[str, str]] | None = None) -> None:
-        """Redraw what a change touched: the changed rows' cells, the tree's counts."""
-        made = {d.key: d for d in self.session.decisions}
-        shown = []
+    def _after_change(self, old: Session, keys: set[Key], keep: Key | None = None) -> None:
+        """Redraw what changing the decisions of `keys` (from `old`) touched: their rows' cells
+        and the tree's counts; with one key, the cursor goes from `keep` on to the next rule."""
+        shown = list(self.shown)
         table = self.query_one("#rules", RuleList)
-        for i, row in enumerate(self.shown):
-            key = (row.profile, row.key)
-            if keys is not None and key not in keys:
-                shown.append(row)
-                continue
-            new = self.index.redecided(row, made.get(key))
-            shown.append(new)
+        for key in keys:
+            i = self.position.get(key)
+            if i is None:
+                continue  # not listed
+            row = shown[i]
+            new = self.index.redecided(row, self.session.decision_for(row.profile, row.suggestion))
             if new != row:
-                table.update_row(i, row_cells(new))
+                shown[i] = new
+                table.update_row(i)
         self.shown = tuple(shown)
-        self._label_tree()
-        if keep is not None and self.shown:
-            at = next((i for i, x in enumerate(self.shown) if _id(x) == keep), None)
-            if at is not None and at + 1 < len(self.shown) and keys and len(keys) == 1:
-                table.cursor = at + 1  # on to the next rule, as aa-logprof does
+        self._label_tree(old, keys)
+        at = self.position.get(keep) if keep is not None else None
+        if at is not None and at + 1 < len(self.shown) and len(keys) == 1:
+            before = table.cursor
+            table.cursor = at + 1  # on to the next rule, as aa-logprof does
+            if table.cursor != before:
+                return  # moved: `_moved` showed the new rule
         self._refresh_side()
 
     def action_decide(self, action: str) -> None:
@@ -275,11 +307,11 @@ class ReviewApp(App[Saved | None]):
             self.say(str(exc))
             return
         # stay on the row: g widens again on the next press
-        self.history.append(self.session)
-        self.session = new
+        old, self.session = self.session, new
+        self.history.append(old)
         self.message = f"{which}: {self.index.redecided(row, decision).text}"
         with self.batch_update():
-            self._after_change(None, {decision.key})
+            self._after_change(old, {decision.key})
 
     def action_edit(self) -> None:
         row = self.current()
@@ -331,10 +363,10 @@ class ReviewApp(App[Saved | None]):
         if not self.history:
             self.say("nothing to undo")
             return
-        self.session = self.history.pop()
+        old, self.session = self.session, self.history.pop()
         self.message = "undone"
         with self.batch_update():
-            self._after_change(None)
+            self._after_change(old, changed(old, self.session))
 
     # ---- looking --------------------------------------------------------------------------
 
@@ -343,10 +375,15 @@ class ReviewApp(App[Saved | None]):
         box.display = True
         box.focus()
 
+    def _filtered(self, value: str) -> None:
+        """The filter's text changed (`FilterBox`, as it is typed): list what it keeps."""
+        if value != self.text_filter:
+            self.text_filter = value
+            self._fill_rows()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.text_filter = event.value
-            self._fill_rows()
+            self._filtered(event.value)  # already listed when typed (`_filtered`)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -405,9 +442,9 @@ class ReviewApp(App[Saved | None]):
         row = self.current()
         self.history = [fresh.apply(s.decisions) for s in self.history]
         self.session = fresh.apply(self.session.decisions)
-        self.index = r.Index(self.session)
+        self.index = Index(self.session)
         self._build_tree()
-        self._fill_rows(_id(row) if row else None)
+        self._fill_rows(_key(row) if row else None)
         self.say("new records read")
 
     # ---- leaving --------------------------------------------------------------------------
@@ -437,8 +474,9 @@ class ReviewApp(App[Saved | None]):
         self.push_screen(ConfirmQuit(unsaved), answer)
 
 
-def _id(row: r.Row) -> str:
-    return f"{row.profile}\0{row.key}"
+def _key(row: r.Row) -> Key:
+    """The row's decision key (profile, suggestion key)."""
+    return (row.profile, row.key)
 
 
 def _target(text: str) -> str:

@@ -1,18 +1,24 @@
 """The list of rules: one line per rule, drawn line by line (Textual's line API), so that a
-decision redraws the one line it changed and thousands of rules cost nothing until shown."""
+decision redraws the one line it changed and thousands of rules cost nothing until shown.
+
+The cursor's moves are told to the app by a direct call (`moved`), not by a message: a message
+reaches the app only after the screen has drawn the moved cursor, and what the app then
+changes (the details) waits for the next frame, one or two frame periods (17-33 ms) later.
+One call keeps a key to one frame."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Generic, Self, TypeVar, overload
 
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Input
 
 Cells = tuple[str, str, str, str]  # severity, records, state, rule (plain text, never markup)
 HEADER = f"{'sev':<7}{'n':>5}  {'state':<6} rule"
@@ -21,6 +27,30 @@ HEADER = f"{'sev':<7}{'n':>5}  {'state':<6} rule"
 def line_text(cells: Cells) -> str:
     sev, n, state, rule = cells
     return f"{sev:<7}{n:>5}  {state:<6} {rule}"
+
+
+T = TypeVar("T")
+
+
+class LinesOf(Sequence[Cells], Generic[T]):
+    """The cells of each of `items()` (asked each time: the items as they are now), made when
+    the line is drawn: thousands of rules cost nothing until shown."""
+
+    def __init__(self, items: Callable[[], Sequence[T]], cells: Callable[[T], Cells]) -> None:
+        self.items = items
+        self.cells = cells
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    @overload
+    def __getitem__(self, index: int) -> Cells: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Cells]: ...
+    def __getitem__(self, index: int | slice) -> Cells | Sequence[Cells]:
+        if isinstance(index, slice):
+            return [self.cells(x) for x in self.items()[index]]
+        return self.cells(self.items()[index])
 
 
 class RuleList(ScrollView, can_focus=True):
@@ -41,34 +71,39 @@ class RuleList(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=False, init=False)
 
-    class Highlighted(Message):
-        """The cursor moved to line `index`."""
-
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
-
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, moved: Callable[[int], None] | None = None
+    ) -> None:
+        """`moved(index)` is called each time the cursor moves (not by `set_rows`)."""
         super().__init__(id=id)
-        self.lines: list[Cells] = []
+        self.moved = moved
+        self.lines: Sequence[Cells] = ()
         self._strips: dict[int, tuple[bool, int, Strip]] = {}
 
     # ---- content --------------------------------------------------------------------------
 
-    def set_rows(self, rows: list[Cells], cursor: int = 0) -> None:
-        """Replace every line; the cursor goes to `cursor` (within the lines)."""
+    def set_rows(self, rows: Sequence[Cells], cursor: int = 0) -> None:
+        """Replace every line (`rows` is read as lines are drawn: `LinesOf`); the cursor goes
+        to `cursor` (within the lines), `moved` is not called (the caller shows what the new
+        lines need)."""
         self.lines = rows
         self._strips.clear()
-        self.virtual_size = Size(self.size.width, len(rows))
+        size = Size(self.size.width, len(rows))
+        if self.size and size != self.virtual_size:
+            # Where the list sits does not depend on its length: set the scroll extent and the
+            # scrollbars here rather than by a layout of the whole screen, which redraws all of
+            # it and the scrollbars a frame later. (A scrollbar shown or hidden still lays out.)
+            self.set_reactive(RuleList.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
         self.set_reactive(RuleList.cursor, max(0, min(cursor, len(rows) - 1)))
         self.scroll_to(y=max(0, self.cursor - self.size.height // 2), animate=False)
         self.refresh()
-        self.post_message(self.Highlighted(self.cursor))
 
-    def update_row(self, index: int, cells: Cells) -> None:
-        """Replace line `index` and redraw just that line."""
-        if 0 <= index < len(self.lines) and self.lines[index] != cells:
-            self.lines[index] = cells
+    def update_row(self, index: int) -> None:
+        """Redraw line `index`, just that line (its cells in `rows` changed)."""
+        if 0 <= index < len(self.lines):
             self._strips.pop(index, None)
             self._refresh_index(index)
 
@@ -103,7 +138,8 @@ class RuleList(ScrollView, can_focus=True):
         self._refresh_index(old)
         self._refresh_index(new)
         self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
-        self.post_message(self.Highlighted(new))
+        if self.moved is not None:
+            self.moved(new)
 
     def validate_cursor(self, value: int) -> int:
         return max(0, min(value, len(self.lines) - 1)) if self.lines else 0
@@ -118,3 +154,41 @@ class RuleList(ScrollView, can_focus=True):
         index = event.y + int(self.scroll_offset.y)
         if 0 <= index < len(self.lines):
             self.cursor = index
+
+
+class FilterBox(Input):
+    """The rules' text filter, at a fixed size (review.tcss). `changed(value)` is called as
+    the text changes, so the rules are listed again in the frame that shows the character
+    (the `Changed` message would come after it: a second frame). Textual's Input also asks
+    for a layout of the whole screen on each character (its virtual width follows the text);
+    at a fixed size that changes nothing but costs a full redraw and a second frame, so a
+    change of text repaints the box without it."""
+
+    def __init__(
+        self, *, id: str | None = None, changed: Callable[[str], None] | None = None
+    ) -> None:
+        super().__init__(placeholder="filter rules (Enter/Esc)", id=id)
+        self.changed = changed
+        self._typing = False
+
+    def _watch_value(self, value: str) -> None:
+        self._typing = True
+        try:
+            super()._watch_value(value)
+        finally:
+            self._typing = False
+
+    def watch_value(self, value: str) -> None:
+        if self.changed is not None:
+            self.changed(value)
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        return super().refresh(
+            *regions, repaint=repaint, layout=layout and not self._typing, recompose=recompose
+        )
