@@ -161,25 +161,33 @@ def chosen_item(s: Suggestion, decision: Decision | None) -> Item | None:
         AaprofError: the decision's choice is out of range or its text is not one rule.
     """
     if decision is None:
-        return None if s.noise else s.options[s.default]
+        return None if s.noise else _option(s, s.default)
     if decision.action == "skip":
         return None
     if decision.text is not None:
         item: Item = parse_rule(decision.text)
     else:
         index = s.default if decision.choice is None else decision.choice
-        if index >= len(s.options):
+        if index == 0:
+            item = s.rule  # (the least rule: its alternatives need not be made)
+        elif index >= len(s.options):
             raise AaprofError(
                 f"decision for {decision.rule!r} in {decision.profile}: choice {index} "
                 f"is out of range (0–{len(s.options) - 1})"
             )
-        item = s.options[index]
+        else:
+            item = s.options[index]
     if decision.action == "deny":
         denied = None if isinstance(item, m.Include) else as_deny(item)
         if denied is None:
             raise AaprofError(f"decision for {decision.rule!r}: only a rule can be denied")
         item = denied
     return item
+
+
+def _option(s: Suggestion, index: int) -> Item:
+    """Option `index` of `s` (0 is the least rule: no alternatives made for it)."""
+    return s.rule if index == 0 else s.options[index]
 
 
 def parse_rule(text: str) -> Item:
