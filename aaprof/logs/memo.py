@@ -40,6 +40,9 @@ _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA, _AT_NAME = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra", "name")
 )
 _QUOTED: Final = re.compile(rb'"([^"\n]*)"')
+# What in a name changes how the full parser reads the rest of the payload (0x1D is read as a
+# space; `^]` and `UID=`-like keys make it split bare values): such a name is no copy's.
+_NOT_IN_NAMES: Final = (b"\x1d", b"^]", b"=")
 
 
 class LineMemo:
@@ -204,7 +207,10 @@ def _one_name(line: bytes, payload: int) -> re.Match[bytes] | None:
     at = line.find(b' name="', payload)
     if at < 0 or line.count(b"name=", payload) != 1:
         return None
-    return _QUOTED.match(line, at + 6)
+    value = _QUOTED.match(line, at + 6)
+    if value is None or any(mark in value.group(1) for mark in _NOT_IN_NAMES):
+        return None
+    return value
 
 
 def _text(value: re.Match[bytes]) -> str:

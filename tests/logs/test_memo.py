@@ -33,6 +33,10 @@ HOSTILE = [
     BASE.replace('name="/etc/x"', 'name="/etc/x pid=5"'),  # a pid= inside a quoted name
     BASE.replace('name="/etc/x"', 'name="x): apparmor=\\"ALLOWED\\""'),
     BASE.replace('name="/etc/x"', 'name="audit(1.2:3): "'),
+    BASE.replace('name="/etc/x"', 'name="/srv/a\x1db"'),  # read as a space by the parser
+    BASE.replace('name="/etc/x"', 'name="/srv/a^]b"'),
+    BASE.replace('name="/etc/x"', 'name="/srv/UID=1"'),
+    BASE.replace('name="/etc/x"', 'name="/srv/a^]FSUID"').replace("ouid=0", "ouid=0^]OUID=0"),
     BASE.replace("pid=42", "pid=42 pid=43"),  # two pid= keys
     BASE.replace("pid=42", "pid=4x2"),  # not a number
     BASE.replace("pid=42", "ppid=1 pid=42"),
