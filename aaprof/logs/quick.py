@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aaprof.errors import AaprofError
+from aaprof.logs import bulk
 from aaprof.logs.chunks import chunks as _chunks
 from aaprof.logs.chunks import mark_positions
 from aaprof.logs.chunks import newlines as _newlines
@@ -157,7 +159,7 @@ RawKey = bytes | tuple[bytes, bool, bool]
 
 # Raw keys kept before they are decoded into the summary: bounds memory when names never
 # repeat (temp files), whatever the input size.
-KEYS_KEPT = 5_000
+KEYS_KEPT = 20_000
 
 
 @dataclass(slots=True)
@@ -165,6 +167,12 @@ class _Counts:
     keys: dict[RawKey, int] = field(default_factory=dict)
     plans: dict[bytes, _Plan] = field(default_factory=dict)
     sink: Callable[[dict[RawKey, int]], None] | None = None  # where `drain` sends the keys
+    # Heads counted in bulk (aaprof/logs/bulk.py), and what each head's records are.
+    heads: dict[bytes, int] = field(default_factory=dict)
+    verdicts: dict[bytes, bulk.Verdict] = field(default_factory=dict)
+    head_sink: Callable[[dict[bytes, int], dict[bytes, bulk.Verdict]], None] | None = None
+    ambiguous_ops: set[bytes] = field(default_factory=set)
+    ambiguous_regex: re.Pattern[bytes] | None = None
 
     def drain(self) -> None:
         """Too many raw keys: decode them into the summary (the sink) and start afresh."""
@@ -174,6 +182,18 @@ class _Counts:
         self.keys = {}
         if len(self.plans) > KEYS_KEPT:
             self.plans.clear()
+        if self.head_sink is not None:
+            self.head_sink(self.heads, self.verdicts)
+            self.heads = {}
+            if len(self.verdicts) > KEYS_KEPT:
+                self.verdicts = {}
+
+    def ambiguous(self, operations: set[bytes]) -> re.Pattern[bytes]:
+        """The regex finding the records of these (and earlier) ambiguous operations."""
+        if self.ambiguous_regex is None or not operations <= self.ambiguous_ops:
+            self.ambiguous_ops |= operations
+            self.ambiguous_regex = bulk.ambiguous(self.ambiguous_ops)
+        return self.ambiguous_regex
 
 
 def _key_fields(key: RawKey) -> HeadFields:
@@ -218,7 +238,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
     cores; docs/performance.md); everything else is read here, in order.
     """
     summary = Summary()
-    counts = _Counts(sink=_decoder(summary, selection))
+    counts = _counts(summary, selection)
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
@@ -243,6 +263,19 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
             reader.stats.errors.append(str(exc))
     counts.drain()
     return summary
+
+
+def _counts(summary: Summary, selection: Selection) -> _Counts:
+    """Counts whose drains go into `summary`, filtered by `selection`."""
+
+    def add_heads(heads: dict[bytes, int], verdicts: dict[bytes, bulk.Verdict]) -> None:
+        add, keeps = summary.add, selection.keeps_key
+        for head, count in heads.items():
+            mode, operation, class_, profile, name = verdicts[head]  # type: ignore[misc]
+            if keeps(mode, profile, operation, class_, name):
+                add(mode, class_, profile, name, count)
+
+    return _Counts(sink=_decoder(summary, selection), head_sink=add_heads)
 
 
 def _decoder(summary: Summary, selection: Selection) -> Callable[[dict[RawKey, int]], None]:
@@ -342,7 +375,7 @@ def _scan_part(
     reader = Reader(node=node)
     reader.expect([Input(name)])
     summary = Summary()
-    counts = _Counts(sink=_decoder(summary, selection))
+    counts = _counts(summary, selection)
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
@@ -408,6 +441,13 @@ class _Scan:
         start = self._continue_held(chunk, size) if self.joiner.held is not None else 0
         self._line_at, self._lines_before = start, self.lines + chunk.count(b"\n", 0, start)
         odd = _odd_lines(chunk, start, size)
+        if not self.check_copies and self._bulk(chunk, start, size, odd):
+            self.where = start
+            pos = start
+            for line_start, line_end in odd:
+                if line_start >= pos:
+                    pos = self._slow_line(chunk, line_start, line_end, size)
+            return
         found = _RECORD.findall(chunk, start, size)
         expected = chunk.count(b"apparmor=", start, size)
         taken: list[tuple[bytes, bytes]] = []
@@ -435,6 +475,80 @@ class _Scan:
                 continue  # the continuation of a line just read
             end = line_end if line_end >= 0 else chunk.find(b"\n", line_start, size) + 1 or size
             pos = self._slow_line(chunk, line_start, end, size)
+
+    def _bulk(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> bool:
+        """Count the records of `chunk[start:size]` outside the odd lines per distinct head
+        (aaprof/logs/bulk.py); False, having counted nothing, where the per-record way must."""
+        found = bulk.HEAD.findall(chunk, start, size)
+        heads = Counter(found)
+        records = len(found) - heads.pop(b"", 0)
+        expected = chunk.count(b"apparmor=", start, size)
+        for line_start, line_end in odd:
+            expected -= chunk.count(b"apparmor=", line_start, line_end)
+            for head in bulk.HEAD.findall(chunk, line_start, line_end):
+                if head:  # a record in an odd line: the full parser takes the line
+                    records -= 1
+                    heads[head] -= 1
+        if records != expected:
+            return False  # an `apparmor=` the regex does not count
+        counts = self.counts
+        verdicts = counts.verdicts
+        ambiguous: dict[bytes, int] = {}
+        for head, count in heads.items():
+            verdict = verdicts.get(head)
+            if verdict is None:
+                verdict = verdicts[head] = bulk.classify(head)
+            if verdict is bulk.PARSE:
+                return False
+            if verdict is bulk.AMBIGUOUS and count:
+                ambiguous[head] = count
+        keys: dict[RawKey, int] = {}
+        if ambiguous and not self._ambiguous(chunk, start, size, odd, ambiguous, keys):
+            return False
+        counted = counts.heads
+        get = counted.get
+        for head, count in heads.items():
+            if head not in ambiguous:
+                counted[head] = get(head, 0) + count
+        old = counts.keys
+        for key, count in keys.items():
+            old[key] = old.get(key, 0) + count
+        self.reader.stats.records += records
+        if len(counted) > KEYS_KEPT or len(old) > KEYS_KEPT:
+            counts.drain()
+        return True
+
+    def _ambiguous(
+        self,
+        chunk: bytes,
+        start: int,
+        size: int,
+        odd: list[tuple[int, int]],
+        ambiguous: dict[bytes, int],
+        keys: dict[RawKey, int],
+    ) -> bool:
+        """Key the records of heads whose class depends on the rest of their line, one by one,
+        into `keys`; False if they are not exactly the bulk count's."""
+        operations = {bulk.operation_of(head) for head in ambiguous}
+        if None in operations:
+            return False
+        regex = self.counts.ambiguous({op for op in operations if op is not None})
+        left = dict(ambiguous)
+        lines = iter(odd)
+        skip = next(lines, (size, size))
+        for found in regex.finditer(chunk, start, size):
+            at = found.start()
+            while at >= skip[1]:
+                skip = next(lines, (size, size))
+            if at >= skip[0]:
+                continue  # in an odd line: the full parser takes it
+            head = found.group(1)
+            if head not in left:
+                continue  # (counted in bulk: its head decides its class)
+            left[head] -= 1
+            key = bulk.ambiguous_key(head, chunk[found.end(1) : found.end()])
+            keys[key] = keys.get(key, 0) + 1
+        return not any(left.values())
 
     def _by_stretch(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> None:
         """The odd lines fully parsed, the stretches between them counted, in file order."""

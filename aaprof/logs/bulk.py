@@ -1,0 +1,161 @@
+"""Counting a chunk's records in bulk: one regex pass, counted per distinct head in C.
+
+The summary's fields of a record (mode, operation, class, profile, name) stand in its *head*,
+the bytes from `apparmor="` to the first ` pid=`. `HEAD.findall` gives the head of every
+stamped record of a chunk and `collections.Counter.update` counts them, both in C: no Python
+code runs per record, only per distinct head (`classify`, once, cached by the caller).
+
+A head is counted this way only where the full parser would read exactly its fields from it:
+- the regex takes a record only if the rest of its line holds no `name=` or `class=` that
+  could be a key (any one not preceded by a letter, digit or `_`, so more than the full parser
+  reads as keys: those records go the per-record way);
+- `classify` checks that ` pid=` ends the head's last token (no quoted value runs across it),
+  that no bare value could be cut by the full parser's lost-separator rule, and decodes the
+  fields with the full parser's own tokens and decoding, first value winning;
+- a head whose class depends on the rest of the line (no `class=`, an operation such as
+  `connect` whose class is `net` or `file` by its fields, no `family=` in the head) is
+  AMBIGUOUS: the caller counts its records one by one (`AMBIGUOUS_RECORD`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from aaprof.logs.record import class_of_operation, decode_value, tokens
+
+HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, class, profile, name
+
+_STAMP: Final = rb"\d{1,11}\.\d+:\d+\): "
+# Not a key of the rest of the line: `name=` / `class=` after a letter, digit or `_`.
+_NO_KEY_AFTER: Final = (
+    rb"(?![^\n]*name=(?<![A-Za-z0-9_]name=))(?![^\n]*class=(?<![A-Za-z0-9_]class=))"
+)
+# From each `audit(`: a stamped record's head (group 1), its line consumed; or, where the first
+# `audit(` of a line starts no countable record, the rest of that line (group 1 empty), so that
+# a later stamp in the same line is never taken (the full parser reads a line's first stamp).
+HEAD: Final = re.compile(
+    rb"audit\((?:" + _STAMP + rb'(?>(apparmor="[^\n]*?) pid=)' + _NO_KEY_AFTER + rb"[^\n]*"
+    rb"|[^\n]*)"
+)
+# The same head, for records whose operation is one of an ambiguous head's (see `ambiguous`).
+_AMBIGUOUS_TEMPLATE: Final = (
+    rb"audit\(" + _STAMP + rb'(?>(apparmor="[^"\n]*" operation=(?:%s) [^\n]*?) pid=)[^\n]*'
+)
+
+
+class _Verdict:
+    """A head that is not counted in bulk, and why (a singleton per reason)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"<{self.why}>"
+
+
+PARSE: Final = _Verdict("the per-record path decides")
+AMBIGUOUS: Final = _Verdict("class from the rest of the line")
+Verdict = HeadFields | _Verdict
+
+
+def ambiguous(operations: set[bytes]) -> re.Pattern[bytes]:
+    """A regex finding the records whose head starts `apparmor="…" operation=<one of these>`."""
+    alternatives = b"|".join(re.escape(op) for op in sorted(operations))
+    return re.compile(_AMBIGUOUS_TEMPLATE % alternatives)
+
+
+def operation_of(head: bytes) -> bytes | None:
+    """The raw `operation=` value of a head written `apparmor="…" operation=<value> …`."""
+    m = _OPERATION.match(head)
+    return m.group(1) if m else None
+
+
+_OPERATION: Final = re.compile(rb'apparmor="[^"\n]*" operation=("[^"\n]*"|[^\s"]+) ')
+
+
+# The fields of a head's part before its ` name=`, by that part: heads that differ only by
+# their name (temp files, /proc/<pid> paths) tokenise the rest of the head once.
+_PREFIXES: dict[bytes, Verdict] = {}
+PREFIXES_KEPT: Final = 4096
+
+
+def classify(head: bytes) -> Verdict:
+    """The summary fields of records with this head, or why they are not counted in bulk."""
+    at = head.find(b" name=")
+    if at > 0 and not head.count(b'"', 0, at) & 1:
+        raw = head[at + 6 :]
+        if _one_value(raw):
+            prefix = head[:at]
+            base = _PREFIXES.get(prefix)
+            if base is None:
+                if len(_PREFIXES) >= PREFIXES_KEPT:
+                    _PREFIXES.clear()
+                base = _PREFIXES[prefix] = _classify_prefix(prefix)
+            if isinstance(base, _Verdict):
+                return base
+            name = decode_value("name", raw.decode("utf-8", "surrogateescape"))
+            return base[0], base[1], base[2], base[3], name
+    return _classify_text(head.decode("utf-8", "surrogateescape"))
+
+
+def _one_value(raw: bytes) -> bool:
+    """Whether a head's text after ` name=` is one value that the full parser reads as it is."""
+    if b"\x1d" in raw:
+        return False  # the full parser reads 0x1D as a space
+    if raw[:1] == b'"':
+        return raw.find(b'"', 1) == len(raw) - 1
+    return (
+        raw.isascii()
+        and len(raw.split()) == 1
+        and not any(c in raw for c in (b'"', b"'", b"=", b"^]", b"\x1c", b"\x1e", b"\x1f"))
+    )
+
+
+def _classify_prefix(prefix: bytes) -> Verdict:
+    """Like `_classify_text`, for a head's part before ` name=` (the name left out)."""
+    verdict = _classify_text(prefix.decode("utf-8", "surrogateescape") + ' name=""')
+    if isinstance(verdict, _Verdict):
+        return verdict
+    return verdict[0], verdict[1], verdict[2], verdict[3], None
+
+
+def _classify_text(head: str) -> Verdict:
+    pairs = tokens(head)
+    closed = tokens(head + " pid=")
+    if len(closed) != len(pairs) + 1 or closed[-1] != ("pid", "") or closed[:-1] != pairs:
+        return PARSE  # a value runs across ` pid=`: the head is not whole tokens
+    first: dict[str, str] = {}
+    for key, raw in pairs:
+        if raw[:1] not in {'"', "'"} and ("=" in raw or "^]" in raw):
+            return PARSE  # the full parser may cut this bare value (lost ENRICHED separators)
+        first.setdefault(key, raw)
+    if "operation" not in first or "profile" not in first or "apparmor" not in first:
+        return PARSE  # (label= for the profile, and other rare layouts)
+    mode = decode_value("apparmor", first["apparmor"]).upper()
+    if not mode:
+        return PARSE  # the full parser reads no mode: an unparsed line
+    operation = decode_value("operation", first["operation"])
+    profile = decode_value("profile", first["profile"])
+    name = decode_value("name", first["name"]) if "name" in first else None
+    if "class" in first:
+        class_: str | None = decode_value("class", first["class"])
+    else:
+        class_ = class_of_operation(operation)
+        if class_ is None:
+            if "family" in first or "sock_type" in first:
+                class_ = "net"
+            else:
+                return AMBIGUOUS
+    return mode, operation, class_, profile, name
+
+
+def ambiguous_key(head: bytes, record_rest: bytes) -> tuple[bytes, bool, bool]:
+    """The per-record key of an AMBIGUOUS head's record (the rest of its line after the head):
+    whether it has a socket family, and a mask (what the full parser derives the class from)."""
+    line = head + record_rest
+    return (
+        head,
+        b" family=" in line or b" sock_type=" in line,
+        b"mask=" in line or b" requested=" in line or b" denied=" in line,
+    )
