@@ -27,20 +27,23 @@ from aaprof.logs.record import class_of_operation, decode_value, tokens
 HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, class, profile, name
 
 _STAMP: Final = rb"\d{1,11}\.\d+:\d+\): "
-# Not a key of the rest of the line: `name=` / `class=` after a letter, digit or `_`.
+# The head: from `apparmor="` to the first ` pid=` (space-separated pieces, no lazy repeat:
+# Python's regex engine tries the rest of the pattern at every byte of a lazy one).
+_HEAD: Final = rb'(?>(apparmor="[^ \n]*(?: (?!pid=)[^ \n]*)*) pid=)'
+# No key of the rest of the line is `name=` or `class=`: none after anything but a letter,
+# a digit or `_` (the full parser reads a key after a space, a quote or a control character).
 _NO_KEY_AFTER: Final = (
     rb"(?![^\n]*name=(?<![A-Za-z0-9_]name=))(?![^\n]*class=(?<![A-Za-z0-9_]class=))"
 )
 # From each `audit(`: a stamped record's head (group 1), its line consumed; or, where the first
 # `audit(` of a line starts no countable record, the rest of that line (group 1 empty), so that
 # a later stamp in the same line is never taken (the full parser reads a line's first stamp).
-HEAD: Final = re.compile(
-    rb"audit\((?:" + _STAMP + rb'(?>(apparmor="[^\n]*?) pid=)' + _NO_KEY_AFTER + rb"[^\n]*"
-    rb"|[^\n]*)"
-)
-# The same head, for records whose operation is one of an ambiguous head's (see `ambiguous`).
+HEAD: Final = re.compile(rb"audit\((?:" + _STAMP + _HEAD + _NO_KEY_AFTER + rb"[^\n]*|[^\n]*)")
+# The records of some operations (`ambiguous`): their head, and whether the rest of the line
+# has a socket family and a mask. Only used on chunks whose records HEAD all took.
 _AMBIGUOUS_TEMPLATE: Final = (
-    rb"audit\(" + _STAMP + rb'(?>(apparmor="[^"\n]*" operation=(?:%s) [^\n]*?) pid=)[^\n]*'
+    rb'\): (?>(apparmor="[^"\n]*" operation=(?:%s) [^ \n]*(?: (?!pid=)[^ \n]*)*) pid=)'
+    rb"(?:(?=[^\n]*( family=| sock_type=)))?(?:(?=[^\n]*(mask=| requested=| denied=)))?"
 )
 
 
@@ -120,7 +123,14 @@ def _classify_prefix(prefix: bytes) -> Verdict:
     return verdict[0], verdict[1], verdict[2], verdict[3], None
 
 
-def _classify_text(head: str) -> Verdict:
+def ambiguous_fields(head: bytes) -> HeadFields:
+    """The fields of an AMBIGUOUS head (its class None: the caller derives it)."""
+    fields = _classify_text(head.decode("utf-8", "surrogateescape"), ambiguous_ok=True)
+    assert not isinstance(fields, _Verdict)
+    return fields
+
+
+def _classify_text(head: str, *, ambiguous_ok: bool = False) -> Verdict:
     pairs = tokens(head)
     closed = tokens(head + " pid=")
     if len(closed) != len(pairs) + 1 or closed[-1] != ("pid", "") or closed[:-1] != pairs:
@@ -145,17 +155,16 @@ def _classify_text(head: str) -> Verdict:
         if class_ is None:
             if "family" in first or "sock_type" in first:
                 class_ = "net"
-            else:
+            elif not ambiguous_ok:
                 return AMBIGUOUS
     return mode, operation, class_, profile, name
 
 
-def ambiguous_key(head: bytes, record_rest: bytes) -> tuple[bytes, bool, bool]:
-    """The per-record key of an AMBIGUOUS head's record (the rest of its line after the head):
-    whether it has a socket family, and a mask (what the full parser derives the class from)."""
-    line = head + record_rest
+def ambiguous_key(head: bytes, family: bytes, mask: bytes) -> tuple[bytes, bool, bool]:
+    """The key of an AMBIGUOUS head's record, from the `ambiguous` regex's groups: whether the
+    record has a socket family, and a mask (what the full parser derives the class from)."""
     return (
         head,
-        b" family=" in line or b" sock_type=" in line,
-        b"mask=" in line or b" requested=" in line or b" denied=" in line,
+        bool(family),
+        bool(mask) or b"mask=" in head or b" requested=" in head or b" denied=" in head,
     )
