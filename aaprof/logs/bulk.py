@@ -47,6 +47,17 @@ _AMBIGUOUS_TEMPLATE: Final = (
 )
 
 
+# A D-Bus record that dbus-daemon wrote in one line (USER_AVC in audit.log, type=1107 in
+# kern.log): its stamp (the line's first), the head inside `msg='`, the `label=` right after
+# ` pid=N` (the profile: the record has no profile=), and no later profile=, class= or name=
+# key; the line holds the closing quote (a record split over two lines is joined elsewhere).
+DBUS: Final = re.compile(
+    rb"[^\n]*?type=(?:USER_AVC msg=|1107 )audit\(" + _STAMP + rb"[^'\n]*msg='"
+    + _HEAD + rb"\d+ (label=(?:\"[^\"\n]*\"|[^\s\"']+))"
+    rb"(?![^\n]*profile=(?<![A-Za-z0-9_]profile=))" + _NO_KEY_AFTER + rb"[^\n]*'"
+)
+
+
 class _Verdict:
     """A head that is not counted in bulk, and why (a singleton per reason)."""
 
@@ -121,6 +132,15 @@ def _classify_prefix(prefix: bytes) -> Verdict:
     if isinstance(verdict, _Verdict):
         return verdict
     return verdict[0], verdict[1], verdict[2], verdict[3], None
+
+
+def dbus_fields(head: bytes, label: bytes) -> Verdict:
+    """The fields of a DBUS match: its head's, with the label as the profile."""
+    text = head.decode("utf-8", "surrogateescape")
+    if any(key in {"profile", "label"} for key, _ in tokens(text)):
+        return PARSE
+    verdict = _classify_text(text + " profile=" + label[6:].decode("utf-8", "surrogateescape"))
+    return PARSE if verdict is AMBIGUOUS else verdict
 
 
 def ambiguous_fields(head: bytes) -> HeadFields:

@@ -91,6 +91,15 @@ class _Counts:
                 self.parse_heads.clear()
                 self.ambiguous_heads.clear()
 
+    def classify(self, head: bytes) -> bulk.Verdict:
+        """The verdict of a new head, noted (bulk.classify)."""
+        verdict = self.verdicts[head] = bulk.classify(head)
+        if verdict is bulk.PARSE:
+            self.parse_heads.add(head)
+        elif verdict is bulk.AMBIGUOUS:
+            self.ambiguous_heads.add(head)
+        return verdict
+
     def ambiguous(self, operations: set[bytes]) -> re.Pattern[bytes]:
         """The regex finding the records of these (and earlier) ambiguous operations."""
         if self.ambiguous_regex is None or not operations <= self.ambiguous_ops:
@@ -330,6 +339,9 @@ class _Scan:
             pos = start
             for line_start, line_end in odd:
                 if line_start >= pos:
+                    if self._dbus_line(chunk, line_start, line_end):
+                        pos = line_end
+                        continue
                     pos = self._slow_line(chunk, line_start, line_end, size)
             return
         found = [pair for pair in _RECORD.findall(chunk, start, size) if pair[1]]
@@ -379,11 +391,7 @@ class _Scan:
         distinct.discard(b"")
         verdicts = counts.verdicts
         for head in distinct.difference(verdicts):
-            verdict = verdicts[head] = bulk.classify(head)
-            if verdict is bulk.PARSE:
-                counts.parse_heads.add(head)
-            elif verdict is bulk.AMBIGUOUS:
-                counts.ambiguous_heads.add(head)
+            counts.classify(head)
         if not counts.parse_heads.isdisjoint(distinct):
             return False
         heads = counts.heads
@@ -407,6 +415,29 @@ class _Scan:
         self.reader.stats.records += records - len(in_odd)
         if len(heads) > KEYS_KEPT or len(counts.keys) > KEYS_KEPT:
             counts.drain()
+        return True
+
+    def _dbus_line(self, chunk: bytes, line_start: int, line_end: int) -> bool:
+        """Count a D-Bus record written in one line by its head and label (bulk.DBUS), where
+        the full parser would read exactly those; False if it must read the line."""
+        found = bulk.DBUS.match(chunk, line_start, line_end)
+        if found is None:
+            return False
+        head, label = found.group(1), found.group(2)
+        stamp = chunk.find(b"audit(", line_start, line_end)
+        before = chunk.find(b"apparmor=", line_start, line_end)
+        brace = chunk.find(b"{", line_start, stamp)
+        if before < found.start(1) or (brace >= 0 and _json_line(chunk[line_start:brace])):
+            return False  # (the full parser would read this line otherwise)
+        key = head + b"\n" + label  # (no head or label holds a newline)
+        verdicts = self.counts.verdicts
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = bulk.dbus_fields(head, label)
+        if verdict is bulk.PARSE:
+            return False
+        self.counts.heads[key] += 1
+        self.reader.stats.records += 1
         return True
 
     def _ambiguous(
@@ -493,7 +524,9 @@ class _Scan:
             if chunk[line_end : line_end + 1] in {b" ", b"\t"}:
                 next_end = chunk.find(b"\n", line_end, size) + 1 or size
                 self.joiner.joined += 1
-                self._full(number, line.rstrip(b"\r\n") + b" " + chunk[line_end:next_end].strip())
+                whole = line.rstrip(b"\r\n") + b" " + chunk[line_end:next_end].strip()
+                if self.check_copies or not self._dbus_line(whole, 0, len(whole)):
+                    self._full(number, whole)
                 return next_end
         self._full(number, line)
         return line_end
@@ -515,7 +548,7 @@ class _Scan:
             head = record[:end]
             verdict = verdicts.get(head) if end > 0 else bulk.PARSE
             if verdict is None:
-                verdict = verdicts[head] = bulk.classify(head)
+                verdict = counts.classify(head)
             if verdict is bulk.PARSE or _LATER_KEY.search(record, end) is not None:
                 if slow is None:
                     self._record_by_line(chunk, size, record)
@@ -552,7 +585,8 @@ class _Scan:
             return 0
         end = chunk.find(b"\n", 0, size) + 1 or size
         for number, whole in self.joiner.push(self.lines + 1, chunk[:end]):
-            self._full(number, whole)
+            if self.check_copies or not self._dbus_line(whole, 0, len(whole)):
+                self._full(number, whole)
         return end
 
     @staticmethod

@@ -317,3 +317,22 @@ def test_fast_equals_full_on_realistic_logs(
         assert fast == full, "all inputs together"
     finally:
         chunks.CHUNK = saved
+
+
+def test_a_head_first_met_per_record_then_in_bulk(tmp_path: Path) -> None:
+    """(Found by the property above.) An ambiguous head (`file_mmap`: its class from the rest
+    of the line) first seen in a chunk read per record, then in chunks counted in bulk."""
+    shape = realism.Realism(
+        profiles=1, pids=1, hex_names=0.0, unique_names=0.0, stacked=0.0, with_class=False,
+        enriched=False, companions=0.0, node_prefix=False, dbus=0.0, dbus_split=0.0,
+        journal_text=False, rotate=0,
+    )  # fmt: skip
+    generator.generate(tmp_path, 300, 0, shape=shape)
+    _mix_in(tmp_path / "audit.log", [ODD_LINES[0]], 0)
+    saved = chunks.CHUNK
+    chunks.CHUNK = 4096
+    try:
+        summary = assert_same([str(tmp_path / "audit.log")])
+    finally:
+        chunks.CHUNK = saved
+    assert summary["total"] == 301
