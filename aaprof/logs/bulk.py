@@ -52,8 +52,11 @@ _AMBIGUOUS_TEMPLATE: Final = (
 # ` pid=N` (the profile: the record has no profile=), and no later profile=, class= or name=
 # key; the line holds the closing quote (a record split over two lines is joined elsewhere).
 DBUS: Final = re.compile(
-    rb"[^\n]*?type=(?:USER_AVC msg=|1107 )audit\(" + _STAMP + rb"[^'\n]*msg='"
-    + _HEAD + rb"\d+ (label=(?:\"[^\"\n]*\"|[^\s\"']+))"
+    rb"[^\n]*?type=(?:USER_AVC msg=|1107 )audit\("
+    + _STAMP
+    + rb"[^'\n]*msg='"
+    + _HEAD
+    + rb"\d+ (label=(?:\"[^\"\n]*\"|[^\s\"']+))"
     rb"(?![^\n]*profile=(?<![A-Za-z0-9_]profile=))" + _NO_KEY_AFTER + rb"[^\n]*'"
 )
 
@@ -99,7 +102,8 @@ def classify(head: bytes) -> Verdict:
     at = head.find(b" name=")
     if at > 0 and not head.count(b'"', 0, at) & 1:
         raw = head[at + 6 :]
-        if _one_value(raw):
+        quoted = raw[:1] == b'"' and raw.find(b'"', 1) == len(raw) - 1 and b"\x1d" not in raw
+        if quoted or _one_value(raw):
             prefix = head[:at]
             base = _PREFIXES.get(prefix)
             if base is None:
@@ -108,7 +112,10 @@ def classify(head: bytes) -> Verdict:
                 base = _PREFIXES[prefix] = _classify_prefix(prefix)
             if isinstance(base, _Verdict):
                 return base
-            name = decode_value("name", raw.decode("utf-8", "surrogateescape"))
+            if quoted:  # (decode_value of a quoted value: what stands between the quotes)
+                name = raw[1:-1].decode("utf-8", "surrogateescape")
+            else:
+                name = decode_value("name", raw.decode("utf-8", "surrogateescape"))
             return base[0], base[1], base[2], base[3], name
     return _classify_text(head.decode("utf-8", "surrogateescape"))
 

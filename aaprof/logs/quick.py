@@ -161,11 +161,15 @@ def _counts(summary: Summary, selection: Selection) -> _Counts:
 
     def add_heads(heads: Counter[bytes], verdicts: dict[bytes, bulk.Verdict]) -> None:
         add, keeps = summary.add, selection.keeps_key
+        # (keeps_key's filters: none set keeps every key)
+        s = selection
+        everything = all(f is None for f in (s.modes, s.profile, s.operations, s.classes, s.name))
+        get = verdicts.get
         for head, count in heads.items():
-            fields = verdicts.get(head)
-            if isinstance(fields, tuple) and count:  # (not b"", not an ambiguous head)
+            fields = get(head)
+            if fields.__class__ is tuple and count:  # (not b"", not an ambiguous head)
                 mode, operation, class_, profile, name = fields
-                if keeps(mode, profile, operation, class_, name):
+                if everything or keeps(mode, profile, operation, class_, name):
                     add(mode, class_, profile, name, count)
 
     return _Counts(sink=_decoder(summary, selection), head_sink=add_heads)
@@ -300,7 +304,6 @@ class _Scan:
         self.origin = (name, True)
         self.lines = 0  # lines before the current chunk
         self.start, self.end = start, end
-        self.where = 0
         self._line_at = 0  # a position in the current chunk, and the lines before it
         self._lines_before = 0
 
@@ -335,7 +338,6 @@ class _Scan:
         self._line_at, self._lines_before = start, self.lines + chunk.count(b"\n", 0, start)
         odd = _odd_lines(chunk, start, size)
         if not self.check_copies and self._bulk(chunk, start, size, odd):
-            self.where = start
             pos = start
             for line_start, line_end in odd:
                 if line_start >= pos:
@@ -344,21 +346,20 @@ class _Scan:
                         continue
                     pos = self._slow_line(chunk, line_start, line_end, size)
             return
-        found = [pair for pair in _RECORD.findall(chunk, start, size) if pair[1]]
+        found = _records(chunk, start, size)
         expected = chunk.count(b"apparmor=", start, size)
-        taken: list[tuple[bytes, bytes]] = []
+        taken: list[Found] = []
         for line_start, line_end in odd:
             line = chunk[line_start:line_end]
             expected -= line.count(b"apparmor=")
-            record = _RECORD.search(line)
+            record = _RECORD.search(chunk, line_start, line_end)
             if record is not None and record.group(2) is not None:
-                taken.append((record.group(1), record.group(2)))
+                taken.append((record.group(1), record.group(2), record.start(2)))
         if len(found) - len(taken) != expected:
             self._by_stretch(chunk, start, size, odd)  # an `apparmor=` the regex misses
             return
         for pair in taken:
             found.remove(pair)  # rare: a legacy record, two records in one line
-        self.where = start  # where the last record handed to the full parser was found
         if not odd:
             self._count(chunk, size, found)
             return
@@ -481,12 +482,11 @@ class _Scan:
     def _stretch(self, chunk: bytes, start: int, end: int, size: int) -> None:
         """Count the stamped records of `chunk[start:end]` (no odd line), or read it line by
         line if the regex still misses one (a line with two records)."""
-        found = [pair for pair in _RECORD.findall(chunk, start, end) if pair[1]]
+        found = _records(chunk, start, end)
         if len(found) == chunk.count(b"apparmor=", start, end):  # (no slow mark: not odd)
-            self.where = start
             self._count(chunk, size, found)
             return
-        fast: list[tuple[bytes, bytes]] = []
+        fast: list[Found] = []
         pos = start
         for at in mark_positions(chunk, start, end, _MARKS):
             if at < pos:
@@ -494,18 +494,17 @@ class _Scan:
             line_start = chunk.rfind(b"\n", 0, at) + 1
             line_end = chunk.find(b"\n", at, size) + 1 or size
             line = chunk[line_start:line_end]
-            record = _RECORD.search(line)
+            record = _RECORD.search(chunk, line_start, line_end)
             if (
                 record is not None
                 and record.group(2) is not None
                 and line.count(b"apparmor=") == 1
                 and not any(m in line for m in _SLOW_MARKS)
             ):
-                fast.append((record.group(1), record.group(2)))
+                fast.append((record.group(1), record.group(2), record.start(2)))
                 pos = line_end
                 continue
             pos = self._slow_line(chunk, line_start, line_end, size)
-        self.where = start
         self._count(chunk, size, fast)
 
     def _slow_line(self, chunk: bytes, line_start: int, line_end: int, size: int) -> int:
@@ -513,29 +512,32 @@ class _Scan:
 
         Returns where the next line starts.
         """
-        self._lines_before += chunk.count(b"\n", self._line_at, line_start)
-        self._line_at = line_start
-        number = self._lines_before + 1
         line = chunk[line_start:line_end]
         if self._held_line(line):
             if line_end >= size:  # its continuation starts the next chunk
-                self.joiner.held = (number, line)
+                self.joiner.held = (self._number(chunk, line_start), line)
                 return line_end
             if chunk[line_end : line_end + 1] in {b" ", b"\t"}:
                 next_end = chunk.find(b"\n", line_end, size) + 1 or size
                 self.joiner.joined += 1
                 whole = line.rstrip(b"\r\n") + b" " + chunk[line_end:next_end].strip()
                 if self.check_copies or not self._dbus_line(whole, 0, len(whole)):
-                    self._full(number, whole)
+                    self._full(self._number(chunk, line_start), whole)
                 return next_end
-        self._full(number, line)
+        self._full(self._number(chunk, line_start), line)
         return line_end
+
+    def _number(self, chunk: bytes, line_start: int) -> int:
+        """The line number of the line at `line_start` (after the last one asked for)."""
+        self._lines_before += chunk.count(b"\n", self._line_at, line_start)
+        self._line_at = line_start
+        return self._lines_before + 1
 
     def _count(
         self,
         chunk: bytes,
         size: int,
-        found: list[tuple[bytes, bytes]],
+        found: list[Found],
         slow: list[int] | None = None,
     ) -> None:
         """Count found records; those the head cannot decide go to the full parser, or their
@@ -543,7 +545,7 @@ class _Scan:
         counts = self.counts
         keys, heads, verdicts = counts.keys, counts.heads, counts.verdicts
         records = 0
-        for stamp, record in found:
+        for stamp, record, at in found:
             end = record.find(b" pid=")
             head = record[:end]
             verdict = verdicts.get(head) if end > 0 else bulk.PARSE
@@ -551,10 +553,9 @@ class _Scan:
                 verdict = counts.classify(head)
             if verdict is bulk.PARSE or _LATER_KEY.search(record, end) is not None:
                 if slow is None:
-                    self._record_by_line(chunk, size, record)
+                    self._record_by_line(chunk, size, at)
                 else:
-                    self.where = chunk.find(record, self.where, size)
-                    slow.append(self.where)
+                    slow.append(at)
                 continue
             if self.check_copies and self.reader.is_duplicate(
                 (stamp, identity_payload(record)), self.origin
@@ -595,18 +596,29 @@ class _Scan:
         at = line.find(b"msg='")
         return at >= 0 and line.find(b"'", at + 5) < 0
 
-    def _record_by_line(self, chunk: bytes, size: int, record: bytes) -> None:
-        """Hand the line of one record of a fast chunk to the full parser."""
-        self.where = chunk.find(record, self.where, size)
-        line_start = chunk.rfind(b"\n", 0, self.where) + 1
+    def _record_by_line(self, chunk: bytes, size: int, at: int) -> None:
+        """Hand the line of the record at `at` to the full parser."""
+        line_start = chunk.rfind(b"\n", 0, at) + 1
         number = self.lines + chunk.count(b"\n", 0, line_start) + 1
-        self._full(number, chunk[line_start : chunk.find(b"\n", self.where) + 1])
+        self._full(number, chunk[line_start : chunk.find(b"\n", at, size) + 1 or size])
 
     def _full(self, number: int, line: bytes) -> None:
         source = SourceRef(self.name, number)
         event = self.reader.accept(parse_line(line, source, node=self.node), source, line)
         if event is not None:
             self.add_event(event)
+
+
+Found = tuple[bytes, bytes, int]  # a record's stamp, its text to the end of the line, where
+
+
+def _records(chunk: bytes, start: int, end: int) -> list[Found]:
+    """The stamped records of `chunk[start:end]` (_RECORD), with where each starts."""
+    return [
+        (m.group(1), m.group(2), m.start(2))
+        for m in _RECORD.finditer(chunk, start, end)
+        if m.group(2) is not None
+    ]
 
 
 def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:

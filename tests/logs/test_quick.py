@@ -336,3 +336,18 @@ def test_a_head_first_met_per_record_then_in_bulk(tmp_path: Path) -> None:
     finally:
         chunks.CHUNK = saved
     assert summary["total"] == 301
+
+
+def test_a_record_read_by_line_is_found_by_place_not_text(tmp_path: Path) -> None:
+    """(Found by the property above.) A record the full parser must read, whose text also
+    ends an earlier line: that earlier line is not the one read."""
+    status = ODD_LINES[0]  # read by the full parser: a name= after pid=
+    common = [
+        STAMPED.format(ms=100 + n, serial=100 + n, op="open")
+        + f' profile="web" name="/srv/{n % 7}" pid=9 comm="w" requested_mask="r" fsuid=0 ouid=0'
+        for n in range(40)
+    ]
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join([*common[:10], common[10] + "\x1d" + status, *common[11:], status]))
+    summary = assert_same([str(log)])
+    assert summary["total"] == 41
