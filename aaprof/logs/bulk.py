@@ -43,7 +43,7 @@ HEAD: Final = re.compile(rb"audit\((?:" + _STAMP + _HEAD + _NO_KEY_AFTER + rb"[^
 # has a socket family and a mask. Only used on chunks whose records HEAD all took.
 _AMBIGUOUS_TEMPLATE: Final = (
     rb'\): (?>(apparmor="[^"\n]*" operation=(?:%s) [^ \n]*(?: (?!pid=)[^ \n]*)*) pid=)'
-    rb"(?:(?=[^\n]*( family=| sock_type=)))?(?:(?=[^\n]*(mask=| requested=| denied=)))?"
+    rb"(?:(?=[^\n]*( family=| sock_type=)))?"
 )
 
 
@@ -187,11 +187,11 @@ def _classify_text(head: str, *, ambiguous_ok: bool = False) -> Verdict:
     return mode, operation, class_, profile, name
 
 
-def ambiguous_key(head: bytes, family: bytes, mask: bytes) -> tuple[bytes, bool, bool]:
-    """The key of an AMBIGUOUS head's record, from the `ambiguous` regex's groups: whether the
-    record has a socket family, and a mask (what the full parser derives the class from)."""
-    return (
-        head,
-        bool(family),
-        bool(mask) or b"mask=" in head or b" requested=" in head or b" denied=" in head,
-    )
+def ambiguous_key(head: bytes, family: bytes) -> tuple[bytes, bool, bool] | None:
+    """The key of an AMBIGUOUS head's record, from the `ambiguous` regex's group: whether the
+    record has a socket family, and a mask (what the full parser derives the class from);
+    None where the class depends on a mask after the head (no name, no family: rare)."""
+    if not family and b" name=" not in head:
+        return None
+    mask = b"mask=" in head or b" requested=" in head or b" denied=" in head
+    return head, bool(family), mask

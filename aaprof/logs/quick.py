@@ -160,17 +160,19 @@ def _counts(summary: Summary, selection: Selection) -> _Counts:
     """Counts whose drains go into `summary`, filtered by `selection`."""
 
     def add_heads(heads: Counter[bytes], verdicts: dict[bytes, bulk.Verdict]) -> None:
-        add, keeps = summary.add, selection.keeps_key
+        keeps = selection.keeps_key
         # (keeps_key's filters: none set keeps every key)
         s = selection
         everything = all(f is None for f in (s.modes, s.profile, s.operations, s.classes, s.name))
         get = verdicts.get
-        for head, count in heads.items():
-            fields = get(head)
-            if fields.__class__ is tuple and count:  # (not b"", not an ambiguous head)
-                mode, operation, class_, profile, name = fields
-                if everything or keeps(mode, profile, operation, class_, name):
-                    add(mode, class_, profile, name, count)
+        summary.add_many(
+            (mode, class_, profile, name, count)
+            for head, count in heads.items()
+            # (not b"" nor an ambiguous head: their verdict is no tuple of fields)
+            if count and (fields := get(head)).__class__ is tuple
+            for mode, operation, class_, profile, name in (fields,)
+            if everything or keeps(mode, profile, operation, class_, name)
+        )
 
     return _Counts(sink=_decoder(summary, selection), head_sink=add_heads)
 
@@ -460,10 +462,12 @@ class _Scan:
             found.subtract(regex.findall(chunk, line_start, line_end))
         keys: dict[RawKey, int] = {}
         left = dict(expect)
-        for (head, family, mask), count in found.items():
+        for (head, family), count in found.items():
             if head in left and count:
                 left[head] -= count
-                key = bulk.ambiguous_key(head, family, mask)
+                key = bulk.ambiguous_key(head, family)
+                if key is None:
+                    return None
                 keys[key] = keys.get(key, 0) + count
         return None if any(left.values()) else keys
 
@@ -626,7 +630,8 @@ def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:
     `apparmor=` not right after a stamp's `): `, or a legacy or D-Bus broker mark. In order."""
     positions = [m.start() for m in _ODD.finditer(chunk, start, size)]
     for mark in _SLOW_MARKS:
-        at = chunk.find(mark, start, size)
+        # (rfind first: searching backwards skips faster when the needle's first byte is rare)
+        at = chunk.find(mark, start, size) if chunk.rfind(mark, start, size) >= 0 else -1
         while at >= 0:
             positions.append(at)
             at = chunk.find(mark, at + 1, size)
