@@ -93,12 +93,23 @@ _OPERATION: Final = re.compile(rb'apparmor="[^"\n]*" operation=("[^"\n]*"|[^\s"]
 
 # The fields of a head's part before its ` name=`, by that part: heads that differ only by
 # their name (temp files, /proc/<pid> paths) tokenise the rest of the head once.
-_PREFIXES: dict[bytes, Verdict] = {}
+_PREFIXES: dict[bytes, tuple[HeadFields, bool] | _Verdict] = {}  # (fields, ambiguous)
 PREFIXES_KEPT: Final = 4096
 
 
 def classify(head: bytes) -> Verdict:
     """The summary fields of records with this head, or why they are not counted in bulk."""
+    return _fields(head, False)
+
+
+def ambiguous_fields(head: bytes) -> HeadFields:
+    """The fields of an AMBIGUOUS head (its class None: the caller derives it)."""
+    fields = _fields(head, True)
+    assert not isinstance(fields, _Verdict)
+    return fields
+
+
+def _fields(head: bytes, ambiguous_ok: bool) -> Verdict:
     at = head.find(b" name=")
     if at > 0 and not head.count(b'"', 0, at) & 1:
         raw = head[at + 6 :]
@@ -112,12 +123,15 @@ def classify(head: bytes) -> Verdict:
                 base = _PREFIXES[prefix] = _classify_prefix(prefix)
             if isinstance(base, _Verdict):
                 return base
+            fields, is_ambiguous = base
+            if is_ambiguous and not ambiguous_ok:
+                return AMBIGUOUS
             if quoted:  # (decode_value of a quoted value: what stands between the quotes)
                 name = raw[1:-1].decode("utf-8", "surrogateescape")
             else:
                 name = decode_value("name", raw.decode("utf-8", "surrogateescape"))
-            return base[0], base[1], base[2], base[3], name
-    return _classify_text(head.decode("utf-8", "surrogateescape"))
+            return fields[0], fields[1], fields[2], fields[3], name
+    return _classify_text(head.decode("utf-8", "surrogateescape"), ambiguous_ok=ambiguous_ok)
 
 
 def _one_value(raw: bytes) -> bool:
@@ -133,12 +147,15 @@ def _one_value(raw: bytes) -> bool:
     )
 
 
-def _classify_prefix(prefix: bytes) -> Verdict:
-    """Like `_classify_text`, for a head's part before ` name=` (the name left out)."""
-    verdict = _classify_text(prefix.decode("utf-8", "surrogateescape") + ' name=""')
+def _classify_prefix(prefix: bytes) -> tuple[HeadFields, bool] | _Verdict:
+    """`_classify_text` of a head's part before ` name=` (the name left out), and whether
+    its class depends on the rest of the line."""
+    text = prefix.decode("utf-8", "surrogateescape") + ' name=""'
+    verdict = _classify_text(text, ambiguous_ok=True)
     if isinstance(verdict, _Verdict):
         return verdict
-    return verdict[0], verdict[1], verdict[2], verdict[3], None
+    fields: HeadFields = (verdict[0], verdict[1], verdict[2], verdict[3], None)
+    return fields, fields[2] is None  # (a class is None only where it was AMBIGUOUS)
 
 
 def dbus_fields(head: bytes, label: bytes) -> Verdict:
@@ -148,13 +165,6 @@ def dbus_fields(head: bytes, label: bytes) -> Verdict:
         return PARSE
     verdict = _classify_text(text + " profile=" + label[6:].decode("utf-8", "surrogateescape"))
     return PARSE if verdict is AMBIGUOUS else verdict
-
-
-def ambiguous_fields(head: bytes) -> HeadFields:
-    """The fields of an AMBIGUOUS head (its class None: the caller derives it)."""
-    fields = _classify_text(head.decode("utf-8", "surrogateescape"), ambiguous_ok=True)
-    assert not isinstance(fields, _Verdict)
-    return fields
 
 
 def _classify_text(head: str, *, ambiguous_ok: bool = False) -> Verdict:
