@@ -3,13 +3,15 @@
 A summary needs five fields of a record (mode, operation, class, profile, name). The kernel
 writes those first, in a fixed order, before ` pid=`: `apparmor= operation= [class=] [info=]
 [error=] [namespace=] profile= [name=] pid= ...`. So the bytes from `apparmor=` to ` pid=` (the
-record's *head*) are counted as they are, and each distinct head is parsed once, at the end.
+record's *head*) are counted as they are, and each distinct head is decoded once.
 
-Input is scanned a chunk (1 MiB) at a time: one regex pass finds the stamped records, so lines
-that are not AppArmor records cost no Python code at all. A chunk holding anything this layout
-does not cover (a record without a stamp, USER_AVC, a legacy type, JSON) is read line by line
-through the full parser instead; so is a record whose head lacks a key field that the full
-parser would find later in the line. The result equals summarising parsed Events, which
+Input is read a chunk (1 MiB) at a time. A chunk's records are counted in bulk
+(aaprof/logs/bulk.py: one regex pass gives every stamped record's head, `Counter` counts them,
+both in C), so neither noise lines nor records cost Python code one by one. The lines that pass
+does not count are found by literal searches and go, each alone, to the full parser (a record
+without a stamp, a legacy type, JSON), or are counted by head and label (a D-Bus record). A
+chunk whose records the bulk count cannot all vouch for is counted record by record, each record
+that needs it going to the full parser alone. The result equals summarising parsed Events, which
 tests/logs/test_quick.py checks.
 """
 
