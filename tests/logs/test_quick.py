@@ -163,6 +163,27 @@ ODD_LINES = [
     'type=AVC msg=audit(1700000000.035:35): apparmor="DENIED" operation="open" profile="web" '
     'name="/srv/6" pid=9 comm="w" audit(1700000000.036:36): apparmor="ALLOWED" '
     'operation="open" profile="p2" name="/two" pid=9 comm="w"',
+    # D-Bus records, counted by head and label (bulk.DBUS) only where the full parser would
+    # read just those: a profile=, a name= or a class= after the label, a hex label, a second
+    # msg=', a label in the head
+    "type=USER_AVC msg=audit(1700000000.040:40): pid=812 uid=102 auid=4294967295 "
+    'msg=\'apparmor="DENIED" operation="dbus_signal"  bus="system" path="/a" mask="send" '
+    'name="org.x" pid=9 label="web" peer_pid=1 profile="other" exe="/d"\'',
+    "Jan 12 13:59:10 h kernel: [ 1.5] audit: type=1107 audit(1700000000.041:41): pid=812 "
+    'uid=102 msg=\'apparmor="DENIED" operation="dbus_method_call"  bus="system" path="/a" '
+    'mask="send" pid=9 label="web" name="late" peer_pid=1 exe="/d"\'',
+    'type=USER_AVC msg=audit(1700000000.042:42): pid=812 uid=102 msg=\'apparmor="ALLOWED" '
+    'operation="dbus_signal"  bus="system" path="/a" mask="receive" name="org.x" pid=9 '
+    'label=776562 peer_pid=1 class="file" exe="/d"\'',
+    "type=USER_AVC msg=audit(1700000000.043:43): pid=812 uid=102 msg='x' "
+    'msg=\'apparmor="DENIED" operation="dbus_signal"  bus="system" path="/a" mask="send" '
+    'name="org.x" pid=9 label="web" peer_pid=1 exe="/d"\'',
+    "type=USER_AVC msg=audit(1700000000.044:44): pid=812 uid=102 "
+    'msg=\'apparmor="DENIED" operation="dbus_signal" label="in-head" bus="system" '
+    'name="org.x" pid=9 label="web" peer_pid=1 exe="/d"\'',
+    "type=USER_AVC msg=audit(1700000000.045:45): pid=812 uid=102 "
+    'msg=\'apparmor="DENIED" operation="dbus_signal"  bus="system" path="/a" mask="send" '
+    'name="org.x" pid=9 label=776562 peer_pid=1 exe="/d"\'',
 ]
 
 
