@@ -52,15 +52,17 @@ class Measured:
         return bool(self.runs) and all(r.exit_code == 0 for r in self.runs)
 
 
-def ensure_data(data: Path, records: int) -> Path:
+def ensure_data(data: Path, records: int, mix: str = "clean") -> Path:
     """The log, generated unless data/params.json says it was made with these records."""
     log, stamp = data / "audit.log", data / "params.json"
-    params = {"records": records}
+    params: dict[str, object] = {"records": records}
+    if mix != "clean":
+        params["mix"] = mix
     if log.exists() and stamp.exists() and json.loads(stamp.read_text()) == params:
         return log
-    print(f"generating {records} records into {data}/ ...", file=sys.stderr)
+    print(f"generating {records} records ({mix}) into {data}/ ...", file=sys.stderr)
     argv = [sys.executable, str(BENCH / "generate_events.py"), str(data), "--records", str(records)]
-    subprocess.run(argv, check=True)
+    subprocess.run([*argv, "--mix", mix], check=True)
     stamp.write_text(json.dumps(params) + "\n")
     return log
 
@@ -79,9 +81,11 @@ def aaprof_argv() -> list[str] | None:
     return argv
 
 
-def measure_aaprof(aaprof: list[str], log: Path, repeat: int) -> Measured:
+def measure_aaprof(
+    aaprof: list[str], log: Path, repeat: int, label: str = AAPROF_LABEL
+) -> Measured:
     """`aaprof generate LOG --out DIR` into a fresh DIR each run; rules counted from the last."""
-    result = Measured(AAPROF_LABEL)
+    result = Measured(label)
     with tempfile.TemporaryDirectory(prefix="aaprof-generate-") as tmp:
         for i in range(repeat):
             out = Path(tmp, f"run{i}")
@@ -242,9 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help=f"runs per command (3; 1 from {BIG:,} on)")
     parser.add_argument("--data", type=Path, default=BENCH / "data" / "generate")
     parser.add_argument("--write-docs", action="store_true", help=f"put the results into {DOCS}")
+    parser.add_argument(
+        "--no-realistic",
+        dest="realistic",
+        action="store_false",
+        help="skip the row of aaprof on the realistic mix (auditd's layout: ENRICHED tails, "
+        "SYSCALL/PROCTITLE companions, 2,000 processes per profile), which aa-logprof's engine "
+        "is not run on",
+    )
     args = parser.parse_args(argv)
     repeat = args.repeat or (1 if args.records >= BIG else 3)
     log = ensure_data(args.data, args.records)
+    realistic = (
+        ensure_data(args.data.with_name(args.data.name + "-realistic"), args.records, "realistic")
+        if args.realistic
+        else None
+    )
     aaprof = aaprof_argv()
     before = aaprof_version()
     results = []
@@ -253,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"  {AAPROF_LABEL} ...", file=sys.stderr, flush=True)
         results.append(measure_aaprof(aaprof, log, repeat))
+        if realistic is not None:
+            label = f"{AAPROF_LABEL}, REALISTIC log ({realistic.stat().st_size / 1e6:.0f} MB)"
+            print(f"  {label} ...", file=sys.stderr, flush=True)
+            results.append(measure_aaprof(aaprof, realistic, repeat, label))
     print(f"  {LOGPROF_LABEL} ...", file=sys.stderr, flush=True)
     logprof, report = measure_logprof(log, repeat)
     results.append(logprof)

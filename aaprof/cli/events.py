@@ -9,11 +9,18 @@ from pathlib import Path
 
 import click
 
-from aaprof.cli.output import render_events, render_stats, render_summary
+from aaprof.cli.output import (
+    JSON_FORMATS,
+    render_events,
+    render_json,
+    render_stats,
+    render_summary,
+)
 from aaprof.cli.progress import Progress
 from aaprof.cli.reading import Reading, reading_options
 from aaprof.logs.journal import SYSTEM_JOURNAL
 from aaprof.logs.jsonevents import may_hold_events
+from aaprof.logs.jsonlines import JsonLines
 from aaprof.logs.quick import summarize
 from aaprof.logs.select import MODE_CHOICES
 from aaprof.logs.sources import Input, expand
@@ -88,6 +95,8 @@ def events(
         reading = dataclasses.replace(reading, proc_root=Path("/proc"))
     reader = reading.reader(boot)
     attribute = reading.attributor()
+    # what decides a record reads its text alone (no time, pid or comm; no process lookup)
+    by_text = not selection.needs_event and getattr(attribute, "by_text", False)
     out = sys.stdout
     with Progress(items, reader, enabled=not follow) as done:
         stream: Iterator[Event]
@@ -106,6 +115,13 @@ def events(
                 result.add_event(event)
             done()
             render_summary(result, fmt, top, out)
+        elif fmt in JSON_FORMATS and not follow and by_text:
+            # the reader's copies of a line are selected, attributed and encoded once
+            def prepare(event: Event) -> Event | None:
+                return attribute(event) if selection.keeps(event) else None
+
+            render_json(reader.records(items), JsonLines(prepare), fmt, out)
+            done()
         else:
             render_events(kept, fmt, out)
             done()

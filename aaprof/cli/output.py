@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
+from aaprof.logs.jsonlines import JsonLines
+from aaprof.logs.memo import Copy
 from aaprof.logs.reader import ReadStats
 from aaprof.logs.summary import Summary
 from aaprof.model.event import JSON_FIELDS, Event
@@ -43,6 +45,33 @@ def detail(event: Event) -> str:
     return _printable(name)
 
 
+JSON_FORMATS = ("json", "jsonl")
+
+
+def _kept(event: Event) -> Event:
+    return event
+
+
+def render_json(items: Iterable[Event | Copy], lines: JsonLines, fmt: str, out: TextIO) -> None:
+    """Write records (and the reader's copies) as JSON lines or a JSON array; `lines` makes
+    each line and leaves out what its `prepare` leaves out."""
+    write = out.write
+    if fmt == "jsonl":
+        for item in items:
+            line = lines.line(item)
+            if line is not None:
+                write(line + "\n")
+        return
+    write("[")
+    n = 0
+    for item in items:
+        line = lines.line(item)
+        if line is not None:
+            write(("," if n else "") + "\n  " + line)
+            n += 1
+    write("\n]\n")
+
+
 def _printable(text: str) -> str:
     """Control characters (a newline in a file name) shown escaped, so one event is one line."""
     if text.isprintable():
@@ -52,14 +81,8 @@ def _printable(text: str) -> str:
 
 def render_events(events: Iterable[Event], fmt: str, out: TextIO) -> None:
     """Write events as a table, a JSON array, JSON lines or CSV."""
-    if fmt == "jsonl":
-        for event in events:
-            out.write(_dumps(event.to_dict()) + "\n")
-    elif fmt == "json":
-        out.write("[")
-        for n, event in enumerate(events):
-            out.write(("," if n else "") + "\n  " + _dumps(event.to_dict()))
-        out.write("\n]\n")
+    if fmt in JSON_FORMATS:
+        render_json(events, JsonLines(_kept), fmt, out)
     elif fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)

@@ -4,6 +4,7 @@ decisions that `aaprof generate --decisions` replays anywhere."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import sys
 from pathlib import Path
@@ -120,6 +121,9 @@ def review(
 
         reload = reload_
 
+    # What was read lives as long as the review: the collector need not walk it (again and
+    # again while the interface is imported and built; the app freezes what it adds).
+    gc.freeze()
     from aaprof.tui.app import ReviewApp
 
     saved = ReviewApp(session, decisions_file=decisions, skipped=skipped, reload=reload).run()

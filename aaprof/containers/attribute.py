@@ -87,6 +87,12 @@ class Attributor:
     def __init__(self, resolvers: Iterable[Resolver]) -> None:
         self.resolvers = tuple(resolvers)
 
+    @property
+    def by_text(self) -> bool:
+        """Whether it reads nothing but a record's text: not its pid (`ByPid`), so records
+        that differ only in stamp and pid get the same container."""
+        return not any(isinstance(r, ByPid) for r in self.resolvers)
+
     def __call__(self, event: Event) -> Event:
         found = event.container
         for resolve in self.resolvers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from aaprof.errors import AaprofError
@@ -70,6 +71,11 @@ def container_from_profile(name: str | None) -> Container | None:
     """
     if not name:
         return None
+    return _container_of(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _container_of(name: str) -> Container | None:
     base = name.split("//", 1)[0]
     match = _SCHEME.fullmatch(base)
     if match is None or len(base) > MAX_PROFILE_NAME or len(match["pod"]) > 253:

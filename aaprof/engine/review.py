@@ -143,7 +143,8 @@ class Index:
             text = decision.text
         else:
             choice = s.default if decision is None or decision.choice is None else decision.choice
-            text = self.option_text(s, choice) if choice < len(s.choices) else key
+            # option 0 is the least rule, whose text is the key: no alternatives made for it
+            text = key if not choice or choice >= len(s.choices) else self.option_text(s, choice)
         return Row(profile, s, decision, key, text)
 
     def redecided(self, row: Row, decision: Decision | None) -> Row:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from aaprof import __version__
 from aaprof.engine.assemble import assemble, profile_filename
@@ -28,8 +31,9 @@ from aaprof.engine.decisions import Decision, apply, chosen_item, save_decisions
 from aaprof.engine.directory import PROFILES, by_parent, existing_profiles, inlined
 from aaprof.engine.gaps import Gap
 from aaprof.engine.options import Item
-from aaprof.engine.suggest import ProfileSuggestions, Suggestion, suggest
+from aaprof.engine.suggest import PROTOS_KEPT, ProfileSuggestions, Suggestion, suggest
 from aaprof.errors import AaprofError
+from aaprof.logs.memo import Copy
 from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import Input
@@ -158,12 +162,36 @@ class Session:
                     counted[0] += 1
                     yield attribute(event) if attribute is not None else event
 
-        session = cls.from_events(
-            events(),
-            out,
-            sources=[i.name for i in inputs] if sources is None else sources,
-            settings=settings,
-        )
+        def records() -> Iterator[Event | Copy]:
+            # copies of a line are selected once: the selection reads a record's text alone
+            kept: dict[int, tuple[list[object], bool]] = {}
+            for item in reader.records(inputs):
+                if item.__class__ is Copy:
+                    copy = item
+                    known = kept.get(id(copy.proto))
+                    if known is None:
+                        if len(kept) >= PROTOS_KEPT:
+                            kept.clear()
+                        known = (copy.proto, selection.keeps(copy.event()))
+                        kept[id(copy.proto)] = known
+                    keep = known[1]
+                else:
+                    keep = selection.keeps(cast(Event, item))
+                if keep:
+                    counted[0] += 1
+                    yield item
+
+        # Copies of a line (logs.memo) are learned from without an Event each where neither
+        # the selection nor the attribution reads more than a record's text.
+        by_text = not selection.needs_event and getattr(attribute, "by_text", attribute is None)
+        with _bulk():
+            session = cls.from_events(
+                records() if by_text else events(),
+                out,
+                sources=[i.name for i in inputs] if sources is None else sources,
+                settings=settings,
+                prepare=attribute if by_text else None,
+            )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
         session = dataclasses.replace(session, stats=reader.stats, learned=counted[0])
@@ -172,13 +200,15 @@ class Session:
     @classmethod
     def from_events(
         cls,
-        events: Iterable[Event],
+        events: Iterable[Event | Copy],
         out: Path,
         *,
         sources: Sequence[str] = (),
         settings: Settings = Settings(),
+        prepare: Callable[[Event], Event] | None = None,
     ) -> Session:
-        """A session over `events` (already selected and attributed), against DIR's profiles.
+        """A session over `events` (already selected, and attributed unless `prepare` does it:
+        see `suggest`; they may hold the reader's copies), against DIR's profiles.
 
         Raises:
             AaprofError: a profile in DIR that does not parse, an unknown mode.
@@ -196,6 +226,7 @@ class Session:
             existing=allowed,
             include_noise=settings.include_noise,
             per_container=settings.per_container,
+            prepare=prepare,
         )
         index = {(ps.profile, s.key): s for ps in suggestions for s in ps.suggestions}
         return cls(
@@ -381,3 +412,17 @@ def _item_text(item: Item) -> str:
     from aaprof.profiles.render import render_item
 
     return render_item(item)[0]
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """No cyclic garbage collection while a log is read: reading builds objects by the hundred
+    thousand and frees them without cycles, and the collector's passes over everything alive
+    were about a seventh of the read (docs/performance.md). Collection resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

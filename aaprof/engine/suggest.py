@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from aaprof.containers.naming import profile_name
 from aaprof.engine.abstractions import abstraction_for
-from aaprof.engine.classes.file import NO_NEW_PRIVS, least_perms
 from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
-from aaprof.engine.classes.network import fine_network_rule
+from aaprof.engine.evidence import Evidence
 from aaprof.engine.existing import covered
 from aaprof.engine.generalise import file_alternatives, volatile
 from aaprof.engine.noise import is_noise
@@ -32,12 +32,11 @@ from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import severity, severity_rank
 from aaprof.engine.siblings import Family, families
 from aaprof.errors import AaprofError
+from aaprof.logs.memo import Copy
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.profiles.render import render_rule
 
-MAX_EXAMPLES = 3
-MAX_DISTINCT = 8  # pids, comms and names kept per suggestion
 UNCONFINED = "unconfined"
 _EXEC_ALTERNATIVES = ("Px", "Cx", "Ux")
 _IGNORED_FIELDS = frozenset({"time", "serial", "pid", "node", "source", "extra"})
@@ -55,7 +54,6 @@ class Suggestion:
     """
 
     rule: m.Rule
-    alternatives: tuple[Option, ...] = ()
     count: int = 1
     examples: tuple[Event, ...] = ()
     severity: str | None = None
@@ -66,6 +64,13 @@ class Suggestion:
     pids: tuple[int, ...] = ()
     comms: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    # what the alternatives are made of; they are made the first time they are asked for
+    lazy: _Alternatives | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def alternatives(self) -> tuple[Option, ...]:
+        """The labelled alternatives to the least rule (globs, abstractions, modes, deny)."""
+        return () if self.lazy is None else self.lazy.get()
 
     @property
     def choices(self) -> tuple[Option, ...]:
@@ -86,6 +91,30 @@ class Suggestion:
     def rank(self) -> int:
         """2 for a high severity, 1 for medium, 0 for none: sort with `-rank` first."""
         return severity_rank(self.severity)
+
+
+class _Alternatives:
+    """A suggestion's alternatives, made once when first asked for: a review looks at a few of
+    thousands of suggestions, and generate at those whose default is not the least rule."""
+
+    __slots__ = ("_made", "_of")
+
+    def __init__(
+        self, rule: m.Rule, no_new_privs: bool, fine: tuple[m.Rule, ...], family: Family | None
+    ) -> None:
+        self._of = (rule, no_new_privs, fine, family)
+        self._made: tuple[Option, ...] | None = None
+
+    def get(self) -> tuple[Option, ...]:
+        if self._made is None:
+            self._made = _alternatives(*self._of)
+        return self._made
+
+    def __getstate__(self) -> tuple[Option, ...]:
+        return self.get()
+
+    def __setstate__(self, made: tuple[Option, ...]) -> None:
+        self._made = made
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,48 +163,96 @@ def attributed_profile(event: Event, *, per_container: bool = False) -> str | No
 
 
 def suggest(
-    events: Iterable[Event],
+    events: Iterable[Event | Copy],
     *,
     existing: Mapping[str, m.Profile] | None = None,
     include_noise: bool = False,
     per_container: bool = False,
+    prepare: Callable[[Event], Event] | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
     Args:
-        events: Records, in any order.
+        events: Records, in any order; among them copies (`logs.memo.Copy`: a record that
+            only repeats an earlier line but for its stamp and pid), which count as their
+            Event would, without one being made for each.
         existing: Profiles by name whose rules already allow some records (includes inlined
             with `coverage.inline_includes`; unresolved includes count as granting nothing).
         include_noise: Keep runtime-start noise, flagged `noise=True`.
         per_container: Attribute records of known containers to aaprof's per-container name.
+        prepare: What to do to each record first (attribution); it must give copies of one
+            record the same result but for their time, serial, pid and source.
 
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
     """
-    groups: dict[str, dict[tuple[object, ...], _Evidence]] = {}
+    groups: dict[str, dict[tuple[object, ...], Evidence]] = {}
     containers: dict[str, Container] = {}
     # Records that differ only in time, serial, pid and where they were read give the same
     # answer: decide each distinct record once (a log repeats its accesses many times).
-    seen: dict[tuple[object, ...], tuple[str, m.Rule, bool] | None] = {}
-    for event in events:
+    seen: dict[tuple[object, ...], _Found | None] = {}
+    # ... and copies of one line are known by the values they share (kept alive here, so that
+    # their id is not reused; bounded, as the reader's memo is)
+    by_proto: dict[int, tuple[list[object], _Found | None]] = {}
+    for item in events:
+        proto = None
+        if item.__class__ is Copy:
+            copy = item
+            proto = copy.proto
+            known = by_proto.get(id(proto))
+            if known is not None:
+                if known[1] is not None:
+                    known[1][0].add_copy(copy)
+                continue
+            event = copy.event()
+        else:
+            event = cast(Event, item)
+        if prepare is not None:
+            event = prepare(event)
         key = _record_key(event)
-        if key not in seen:
-            seen[key] = _decided(event, existing, include_noise, per_container)
-        decided = seen[key]
-        if decided is None:
+        found = seen.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = seen[key] = _evidence_of(
+                _decided(event, existing, include_noise, per_container), groups
+            )
+        if proto is not None:
+            if len(by_proto) >= PROTOS_KEPT:
+                by_proto.clear()
+            by_proto[id(proto)] = (proto, cast(_Found | None, found))
+        if found is None:
             continue
-        name, rule, noise = decided
-        merge_key = _merge_key(rule)
-        evidence = groups.setdefault(name, {}).get(merge_key)
-        if evidence is None:
-            evidence = groups[name][merge_key] = _Evidence(rule)
+        evidence, rule, noise = cast(_Found, found)
         evidence.add(rule, event, noise)
-        if event.container and name not in containers:
-            containers[name] = event.container
+        if event.container and evidence.profile not in containers:
+            containers[evidence.profile] = event.container
     return tuple(
         ProfileSuggestions(name, _suggestions(groups[name]), containers.get(name))
         for name in sorted(groups)
     )
+
+
+PROTOS_KEPT = 8192
+
+
+# A record's profile and least rule, whether it is noise, and the key of the rules it merges with.
+_Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
+# Where a record counts: the evidence of its merged rule, its own rule, whether it is noise.
+_Found = tuple["Evidence", m.Rule, bool]
+_UNSEEN: object = object()
+
+
+def _evidence_of(
+    decided: _Decided | None, groups: dict[str, dict[tuple[object, ...], Evidence]]
+) -> _Found | None:
+    """Where the records of one decided kind add up: the evidence of their merged rule."""
+    if decided is None:
+        return None
+    name, rule, noise, merge_key = decided
+    group = groups.setdefault(name, {})
+    evidence = group.get(merge_key)
+    if evidence is None:
+        evidence = group[merge_key] = Evidence(rule, name)
+    return evidence, rule, noise
 
 
 # The fields of an Event the engine reads: all but time, serial, pid, node and source.
@@ -193,8 +270,9 @@ def _decided(
     existing: Mapping[str, m.Profile] | None,
     include_noise: bool,
     per_container: bool,
-) -> tuple[str, m.Rule, bool] | None:
-    """The profile and least rule of a record, and whether it is noise; None: no suggestion."""
+) -> _Decided | None:
+    """The profile and least rule of a record, whether it is noise, and the key of the rules it
+    merges with; None: no suggestion."""
     name = attributed_profile(event, per_container=per_container)
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
@@ -202,47 +280,7 @@ def _decided(
     rule = rule_for(event)
     if rule is None or covered(_lookup(existing, name), rule, event):
         return None
-    return name, rule, noise
-
-
-@dataclass(slots=True)
-class _Evidence:
-    """What the records behind one suggestion add up to, in bounded memory."""
-
-    rule: m.Rule
-    count: int = 0
-    examples: list[Event] = dataclasses.field(default_factory=list)
-    no_new_privs: bool = False
-    all_noise: bool = True
-    fine_network: dict[m.Rule, None] = dataclasses.field(default_factory=dict)
-    last_seen: datetime | None = None
-    first_seen: datetime | None = None
-    pids: dict[int, None] = dataclasses.field(default_factory=dict)
-    comms: dict[str, None] = dataclasses.field(default_factory=dict)
-    names: dict[str, None] = dataclasses.field(default_factory=dict)
-
-    def add(self, rule: m.Rule, event: Event, noise: bool) -> None:
-        if self.count and rule is not self.rule and not _within(rule, self.rule):
-            self.rule = _merged([self.rule, rule])
-        self.count += 1
-        if len(self.examples) < MAX_EXAMPLES:
-            self.examples.append(event)
-        self.no_new_privs = self.no_new_privs or event.info == NO_NEW_PRIVS
-        self.all_noise = self.all_noise and noise
-        if event.time is not None and (self.last_seen is None or event.time > self.last_seen):
-            self.last_seen = event.time
-        if event.time is not None and (self.first_seen is None or event.time < self.first_seen):
-            self.first_seen = event.time
-        if event.pid is not None and len(self.pids) < MAX_DISTINCT:
-            self.pids.setdefault(event.pid)
-        if event.comm is not None and len(self.comms) < MAX_DISTINCT:
-            self.comms.setdefault(event.comm)
-        if event.name is not None and len(self.names) < MAX_DISTINCT:
-            self.names.setdefault(event.name)
-        if isinstance(rule, m.NetworkRule):
-            fine = fine_network_rule(event)
-            if fine is not None:
-                self.fine_network.setdefault(fine)
+    return name, rule, noise, _merge_key(rule)
 
 
 def _lookup(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
@@ -266,29 +304,7 @@ def _merge_key(rule: m.Rule) -> tuple[object, ...]:
     return ("rule", render_rule(rule))
 
 
-def _within(rule: m.Rule, merged: m.Rule) -> bool:
-    """Whether merging `rule` into `merged` would change nothing (the common repeat)."""
-    if rule == merged:
-        return True
-    return (
-        isinstance(rule, m.FileRule)
-        and isinstance(merged, m.FileRule)
-        and rule.perms <= merged.perms
-        and rule.exec_mode in {None, merged.exec_mode}
-    )
-
-
-def _merged(rules: list[m.Rule]) -> m.Rule:
-    first = rules[0]
-    if not isinstance(first, m.FileRule):
-        return first
-    files = [r for r in rules if isinstance(r, m.FileRule)]
-    perms = least_perms(frozenset().union(*(r.perms for r in files)))
-    mode = next((r.exec_mode for r in files if r.exec_mode), None)
-    return dataclasses.replace(first, perms=perms, exec_mode=mode)
-
-
-def _suggestions(groups: Mapping[tuple[object, ...], _Evidence]) -> tuple[Suggestion, ...]:
+def _suggestions(groups: Mapping[tuple[object, ...], Evidence]) -> tuple[Suggestion, ...]:
     found = families(e.rule for e in groups.values() if isinstance(e.rule, m.FileRule))
     out = [_suggestion(e, found.get(_path(e.rule))) for e in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
@@ -298,9 +314,9 @@ def _path(rule: m.Rule) -> str:
     return (rule.path or "") if isinstance(rule, m.FileRule) else ""
 
 
-def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
+def _suggestion(evidence: Evidence, family: Family | None) -> Suggestion:
     rule = evidence.rule
-    alternatives = _alternatives(rule, evidence, family)
+    fine = tuple(evidence.fine_network)
     default = 0
     if family is not None:
         default = 1  # the first alternative is the sibling glob
@@ -308,7 +324,6 @@ def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
         default = 1  # the first alternative is the volatile-part generalisation
     return Suggestion(
         rule=rule,
-        alternatives=alternatives,
         count=evidence.count,
         examples=tuple(evidence.examples),
         severity=severity(rule),
@@ -319,6 +334,7 @@ def _suggestion(evidence: _Evidence, family: Family | None) -> Suggestion:
         pids=tuple(evidence.pids),
         comms=tuple(evidence.comms),
         names=tuple(evidence.names),
+        lazy=_Alternatives(rule, evidence.no_new_privs, fine, family),
     )
 
 
@@ -329,7 +345,9 @@ _EXEC_WHY = {
 }
 
 
-def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> tuple[Option, ...]:
+def _alternatives(
+    rule: m.Rule, no_new_privs: bool, fine: tuple[m.Rule, ...], family: Family | None
+) -> tuple[Option, ...]:
     out: list[Option] = []
     if family is not None:
         out.append(Option(family.rule, SIBLING, family.why))
@@ -339,7 +357,7 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
         if include is not None:
             why = f"<{include.path}> grants this (and what else it lists)"
             out.append(Option(include, ABSTRACTION, why))
-    if isinstance(rule, m.FileRule) and rule.exec_mode and not evidence.no_new_privs:
+    if isinstance(rule, m.FileRule) and rule.exec_mode and not no_new_privs:
         # without no_new_privs a transition to another profile also works
         out.extend(
             Option(dataclasses.replace(rule, exec_mode=x), EXEC_MODE, _EXEC_WHY[x])
@@ -347,7 +365,7 @@ def _alternatives(rule: m.Rule, evidence: _Evidence, family: Family | None) -> t
         )
     if isinstance(rule, m.NetworkRule):
         why = "only these addresses and ports (needs AppArmor 4, not abi/3.0)"
-        out.extend(Option(r, FINE, why) for r in evidence.fine_network)
+        out.extend(Option(r, FINE, why) for r in fine)
     q = qualifiers_of(rule)
     if q is not None and not q.audit:
         item = with_qualifiers(rule, dataclasses.replace(q, audit=True))

@@ -91,7 +91,7 @@ def parse_line(
     if text[:1] == "\x00":
         text = text.lstrip("\x00")  # what an unclean shutdown leaves before the next line
     try:
-        if text.lstrip()[:1] == "{":
+        if text[:1] == "{" or (text[:1].isspace() and text.lstrip()[:1] == "{"):
             return _parse_journal_json(text, source, node)
         if not is_apparmor(text):
             return None
@@ -122,12 +122,12 @@ def _parse_text(
     else:
         prefix, payload = text[: stamp.start()], text[stamp.end() :]
         legacy = stamp.group(5) or stamp.group(1)
-        time = _stamp_time(stamp.group(2), stamp.group(3))
+        time = stamp_time(stamp.group(2), stamp.group(3))
         serial = int(stamp.group(4))
         if legacy is not None and _LEGACY_FREE_TEXT.match(text, stamp.start()):
             return Unparsed("free-text AppArmor 2.0 record (type=APPARMOR)")
-    host, prefix_time = _prefix_facts(prefix, year)
-    node_match = _NODE.match(text)
+    host, prefix_time = _prefix_facts(prefix, year) if prefix else (None, None)
+    node_match = _NODE.match(text) if text[:5] == "node=" else None
     node = node_match.group(1) if node_match else host or node
     return _payload_event(payload, legacy, time or prefix_time, serial, node, source)
 
@@ -167,19 +167,30 @@ def _payload_event(
     return event
 
 
-_STAMP_TIMES: dict[tuple[str, str], datetime] = {}
+_STAMP_TIMES: dict[str, datetime] = {}
 
 
-def _stamp_time(seconds: str, fraction: str) -> datetime:
-    """The time of a stamp's `<seconds>.<fraction>` (cached: records come many per millisecond)."""
-    key = (seconds, fraction)
-    time = _STAMP_TIMES.get(key)
-    if time is None:
+def stamp_time(seconds: str, fraction: str) -> datetime:
+    """The time of a stamp's `<seconds>.<fraction>` (to the millisecond, as the kernel writes
+    it); the whole second's time is converted once (records come many per second)."""
+    whole = _STAMP_TIMES.get(seconds)
+    if whole is None:
         if len(_STAMP_TIMES) >= 4096:
             _STAMP_TIMES.clear()
-        time = epoch_to_time(int(seconds), int(fraction[:3].ljust(3, "0")))
-        _STAMP_TIMES[key] = time
-    return time
+        whole = _STAMP_TIMES[seconds] = epoch_to_time(int(seconds))
+    millis = fraction[:3]
+    if millis == "000" or not millis.strip("0"):
+        return whole
+    return whole.replace(microsecond=int(millis.ljust(3, "0")) * 1000)
+
+
+def syslog_date_ok(prefix: str) -> bool:
+    """Whether a syslog prefix (RFC 3164) has a date `parse_line` can read (else the line's
+    record is unparsed, stamp or not)."""
+    try:
+        return _RFC3164.match(prefix) is not None and _prefix_facts(prefix, None)[1] is not None
+    except (ValueError, OverflowError):
+        return False
 
 
 def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime | None]:

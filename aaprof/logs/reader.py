@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final, cast
 
 from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
@@ -20,6 +21,7 @@ from aaprof.logs.lines import (
     parse_line,
     record_identity,
 )
+from aaprof.logs.memo import Copy, LineMemo
 from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
@@ -111,6 +113,10 @@ def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
     ]
 
 
+# What a single text input's parse gives when it needs no more checks.
+_PLAIN: Final = frozenset({Event, Copy})
+
+
 @dataclass(slots=True)
 class Reader:
     """Reads inputs in order; yields each AppArmor record once; fills `stats`.
@@ -127,6 +133,15 @@ class Reader:
     _single: bool = False  # reading one text input alone (no copies to look for)
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
+        return self._read(inputs, copies=False)  # type: ignore[return-value]
+
+    def records(self, inputs: Iterable[Input]) -> Iterator[Event | Copy]:
+        """The events of `inputs`, with a record that only repeats an earlier line of one text
+        input read alone (but for its stamp and pid) as a `Copy` of it: its Event is made
+        only if asked for (`Copy.event()`), and its `proto` is shared by all copies."""
+        return self._read(inputs, copies=True)
+
+    def _read(self, inputs: Iterable[Input], copies: bool) -> Iterator[Event | Copy]:
         items = list(inputs)
         self.expect(items)
         for item in items:
@@ -134,7 +149,7 @@ class Reader:
                 if item.journal:
                     yield from self._journal(item)
                 else:
-                    yield from self._text(item)
+                    yield from self._text(item, copies and self._single)
             except AaprofError as exc:
                 self.stats.errors.append(str(exc))
 
@@ -186,10 +201,12 @@ class Reader:
             return True
         return False
 
-    def _text(self, item: Input) -> Iterator[Event]:
-        node = self.node_for(item.name)
+    def _text(self, item: Input, copies: bool = False) -> Iterator[Event | Copy]:
+        memo = LineMemo(self.node_for(item.name))
+        parse = memo.copy if copies else memo.parse
         stream = open_input(item.name)
         stats = self.stats
+        single = self._single  # (one text input: its records are not matched as copies)
         done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
         try:
             # only the lines that may hold a record: noise costs no Python code per line
@@ -198,7 +215,12 @@ class Reader:
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
                 else:
-                    event = self.accept(parse_line(line, source, node=node), source, line)
+                    result = parse(line, source)
+                    if single and result.__class__ in _PLAIN and line[:1] != b"{":
+                        stats.records += 1  # the usual: nothing to check
+                        yield result  # type: ignore[misc]
+                        continue
+                    event = self.accept(cast(ParseResult, result), source, line)  # (never a Copy)
                 if event is not None:
                     yield event
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -71,6 +71,15 @@ class Selection:
     pids: frozenset[int] | None = None
     comm: re.Pattern[str] | None = None
     name: re.Pattern[str] | None = None
+    # no filter but the modes: `keeps` reads one field (a read's default selection)
+    _modes_only: bool = field(init=False, repr=False, compare=False, default=False)
+
+    def __post_init__(self) -> None:
+        others = (self.profile, self.operations, self.classes, self.since, self.until)
+        only = self.modes is not None and all(
+            x is None for x in (*others, self.pids, self.comm, self.name)
+        )
+        object.__setattr__(self, "_modes_only", only)
 
     @classmethod
     def build(
@@ -106,6 +115,8 @@ class Selection:
 
     def keeps(self, event: Event) -> bool:
         """Whether the event passes every filter."""
+        if self._modes_only:
+            return event.mode in self.modes  # type: ignore[operator]
         return self.keeps_key(
             event.mode, event.profile, event.operation, event.class_, event.name
         ) and self._keeps_rest(event)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
 
 # Modes, as the kernel writes them in `apparmor="..."` (plus the legacy type numbers' meaning).
 MODES = ("DENIED", "ALLOWED", "AUDIT", "STATUS", "HINT", "ERROR", "KILLED", "AUTO")
@@ -140,7 +142,18 @@ class Event:
         return millis / 1000
 
     def replace(self, **changes: object) -> Event:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """This event with some fields changed (as `dataclasses.replace`, without its cost).
+
+        Raises:
+            TypeError: a name that is not a field.
+        """
+        values = list(event_values(self))
+        for name, value in changes.items():
+            at = _SLOT_AT.get(name)
+            if at is None:
+                raise TypeError(f"Event has no field {name!r}")
+            values[at] = value
+        return event_from_values(values)
 
     def to_dict(self) -> dict[str, object]:
         """The stable JSON form (docs/events.md): absent keys omitted.
@@ -151,14 +164,7 @@ class Event:
         out: dict[str, object] = {}
         time = self.time
         if time is not None:
-            known = _TIME_FIELDS.get(time) if time.tzinfo is UTC else None
-            if known is None:
-                if len(_TIME_FIELDS) >= 4096:
-                    _TIME_FIELDS.clear()
-                known = (_time_text(time), self.epoch)
-                if time.tzinfo is UTC:  # (equal times in other zones print other digits)
-                    _TIME_FIELDS[time] = known
-            out["time"], out["epoch"] = known
+            out["time"], out["epoch"] = time_fields(time)
         values = _JSON_VALUES(self)  # every attribute in one C call
         texts = [v for v in values if v.__class__ is str]
         if "".join(texts).isascii():  # ASCII is always valid UTF-8: nothing to check per value
@@ -224,9 +230,22 @@ class Event:
 
 
 # `time` and `epoch` of recent times: records come in bursts, many to one stamp.
-_TIME_FIELDS: dict[datetime, tuple[str, float | None]] = {}
+_TIME_FIELDS: dict[datetime, tuple[str, float]] = {}
 # The text of recent whole seconds: records come in bursts within one second.
 _SECOND_TEXT: dict[tuple[int, int, int, int, int, int], str] = {}
+
+
+def time_fields(time: datetime) -> tuple[str, float]:
+    """The `time` and `epoch` of an event's JSON form for its time."""
+    known = _TIME_FIELDS.get(time) if time.tzinfo is UTC else None
+    if known is None:
+        if len(_TIME_FIELDS) >= 4096:
+            _TIME_FIELDS.clear()
+        millis = int(time.timestamp()) * 1000 + time.microsecond // 1000
+        known = (_time_text(time), millis / 1000)
+        if time.tzinfo is UTC:  # (equal times in other zones print other digits)
+            _TIME_FIELDS[time] = known
+    return known
 
 
 def _time_text(time: datetime) -> str:
@@ -324,8 +343,9 @@ _JSON_VALUES: Callable[[Event], tuple[object, ...]] = operator.attrgetter(
 
 
 def epoch_to_time(seconds: int, millis: int = 0) -> datetime:
-    """The UTC time of an audit stamp's `<seconds>.<millis>`."""
-    return datetime.fromtimestamp(seconds + millis / 1000, tz=UTC)
+    """The UTC time of an audit stamp's `<seconds>.<millis>` (exact: no float in between)."""
+    whole = datetime.fromtimestamp(seconds, tz=UTC)
+    return whole + timedelta(milliseconds=millis) if millis else whole
 
 
 # The type of each JSON_FIELDS attribute, for `Event.from_dict`'s checks.
@@ -333,3 +353,25 @@ _FIELD_TYPES: dict[str, str] = {
     f.name: "int" if f.type == "int | None" else "scalar" if f.type == "Scalar | None" else "str"
     for f in dataclasses.fields(Event)
 }
+
+
+# Event's attributes in slot order, and one setter per slot: `Event.from_values` fills a new
+# Event through them in one C-level loop (the generated `__init__` of a frozen dataclass calls
+# `object.__setattr__` per field, which made building an Event most of a cached parse's cost).
+EVENT_SLOTS: tuple[str, ...] = Event.__slots__
+_SLOT_SETTERS: tuple[Callable[[Event, object], None], ...] = tuple(
+    getattr(Event, name).__set__ for name in EVENT_SLOTS
+)
+event_values: Callable[[Event], tuple[object, ...]] = operator.attrgetter(*EVENT_SLOTS)
+_SLOT_AT: dict[str, int] = {name: at for at, name in enumerate(EVENT_SLOTS)}
+
+
+def event_from_values(values: Sequence[object]) -> Event:
+    """The Event whose attributes, in `EVENT_SLOTS` order, are `values`.
+
+    For values taken from another Event (`event_values`) with some replaced by values of the
+    same types: nothing is checked or converted. `event_from_values(event_values(e)) == e`.
+    """
+    event: Event = object.__new__(Event)
+    deque(map(operator.call, _SLOT_SETTERS, repeat(event), values), 0)
+    return event

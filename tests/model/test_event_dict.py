@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aaprof.model.event import MODES, Container, Event, SourceRef
+from aaprof.model.event import (
+    EVENT_SLOTS,
+    MODES,
+    Container,
+    Event,
+    SourceRef,
+    event_from_values,
+    event_values,
+)
 
 # Text as a record may hold it: any code point, and bytes that are not UTF-8 kept as surrogates.
 _RAW = st.binary(max_size=12).map(lambda b: b.decode("utf-8", "surrogateescape"))
@@ -54,6 +63,19 @@ def test_from_dict_inverts_to_dict_through_json(event: Event) -> None:
     doc = json.loads(json.dumps(event.to_dict(), ensure_ascii=False))
     assert Event.from_dict(doc) == event
     assert Event.from_dict(doc).to_dict() == event.to_dict()
+
+
+@given(events(), events())
+def test_from_values_builds_the_event_of_its_values(event: Event, other: Event) -> None:
+    assert event_from_values(event_values(event)) == event
+    # the parser's cached path: another record's values, with this one's own put in
+    values = list(event_values(other))
+    for name in ("time", "serial", "node", "source", "pid", "mode"):
+        values[EVENT_SLOTS.index(name)] = getattr(event, name)
+    built = event_from_values(values)
+    assert built == dataclasses.replace(
+        other, **{n: getattr(event, n) for n in ("time", "serial", "node", "source", "pid", "mode")}
+    )
 
 
 def test_a_name_that_is_not_utf8_comes_back_byte_for_byte() -> None:

@@ -1,0 +1,118 @@
+"""JsonLines writes a copy of a record (logs.memo.Copy) from its first line's template: the
+JSON lines equal `json.dumps(event.to_dict())` of every record's Event, byte for byte."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench_modules import load, realism_shapes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aaprof.containers.attribute import Attributor
+from aaprof.logs import jsonlines, memo
+from aaprof.logs.jsonlines import JsonLines, dumps
+from aaprof.logs.reader import Reader
+from aaprof.logs.select import Selection
+from aaprof.logs.sources import expand
+from aaprof.model.event import Event
+
+load("noise")
+generator = load("generate")
+
+LINE = (
+    'type=AVC msg=audit(1700000000.{ms:03d}:{serial}): apparmor="DENIED" operation="open" '
+    'profile="aaprof.shop.web.nginx" name={name} pid={pid} comm="c" requested_mask="r" '
+    'denied_mask="r" fsuid=0 ouid=0'
+)
+NAMES = [
+    '"/etc/x"',
+    "2F746D702F78FF",  # hex, not UTF-8: a `name_hex` companion
+    "2F746D702F22",  # hex: a quote in the name
+    '"/\uf8fftime\uf8ff"',  # a hole's text in a name
+    '"\uf8ffpid\uf8ff"',  # a hole's very text, before its key: no template for it
+    '"\uf8fftime\uf8ff"',
+    '"/\\u0000"',
+    "2F746D700A78",  # a newline
+]
+
+
+def _lines(path: Path, selection: Selection, copies: bool) -> str:
+    reader = Reader()
+    attribute = Attributor.default()
+    out = io.StringIO()
+
+    def prepare(event: Event) -> Event | None:
+        return attribute(event) if selection.keeps(event) else None
+
+    lines = JsonLines(prepare)
+    items = reader.records(expand([str(path)])) if copies else reader.events(expand([str(path)]))
+    for item in items:
+        line = lines.line(item)
+        if line is not None:
+            out.write(line + "\n")
+    return out.getvalue()
+
+
+def _expected(path: Path, selection: Selection) -> str:
+    attribute = Attributor.default()
+    return "".join(
+        dumps(attribute(e).to_dict()) + "\n"
+        for e in Reader().events(expand([str(path)]))
+        if selection.keeps(e)
+    )
+
+
+@pytest.mark.parametrize("small", [False, True])
+@pytest.mark.parametrize("mode", [None, "DENIED", "ALLOWED"])
+def test_hostile_names_and_repeats(
+    tmp_path: Path, mode: str | None, small: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if small:  # the memo's generations and the templates turn over
+        monkeypatch.setattr(memo, "MEMO_KEPT", 3)
+        monkeypatch.setattr(jsonlines, "TEMPLATES_KEPT", 2)
+    log = tmp_path / "audit.log"
+    with log.open("w", encoding="utf-8") as out:
+        for n in range(120):
+            name = NAMES[n % len(NAMES)]
+            out.write(LINE.format(ms=n % 1000, serial=n, name=name, pid=100 + n % 7) + "\n")
+    selection = Selection(modes=None if mode is None else frozenset({mode}))
+    expected = _expected(log, selection)
+    assert _lines(log, selection, copies=True) == expected
+    assert len(expected.splitlines()) == (0 if mode == "ALLOWED" else 120)
+    assert '"name_hex":"2F746D702F78FF"' in expected or mode == "ALLOWED"
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    shape=realism_shapes(
+        profiles=st.integers(1, 20),
+        pids=st.integers(1, 10),
+        hex_names=st.sampled_from([0.0, 0.3]),
+        unique_names=st.sampled_from([0.0, 0.3]),
+        stacked=st.sampled_from([0.0, 0.3]),
+        companions=st.sampled_from([0.0, 0.5]),
+        dbus=st.sampled_from([0.0, 0.05]),
+        dbus_split=0.0,
+        journal_text=False,
+        rotate=0,
+    ),
+    seed=st.integers(0, 2**32),
+    mode=st.sampled_from([None, "DENIED"]),
+)
+def test_copies_write_what_events_write(
+    tmp_path_factory: pytest.TempPathFactory, shape: Any, seed: int, mode: str | None
+) -> None:
+    outdir = tmp_path_factory.mktemp("realistic")
+    generator.generate(outdir, 400, seed, shape=shape)
+    selection = Selection(modes=None if mode is None else frozenset({mode}))
+    for name in ("audit.log", "kern.log"):
+        path = outdir / name
+        assert _lines(path, selection, copies=True) == _expected(path, selection), name
