@@ -26,6 +26,7 @@ class Run:
     exit_code: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the command and the children it waited for
 
 
 def parents() -> dict[int, int]:
@@ -112,4 +113,5 @@ def run_once(argv: tuple[str, ...], keep_output: bool) -> Run:
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace")[-2000:],
+            usage.ru_utime + usage.ru_stime,
         )

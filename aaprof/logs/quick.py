@@ -3,13 +3,15 @@
 A summary needs five fields of a record (mode, operation, class, profile, name). The kernel
 writes those first, in a fixed order, before ` pid=`: `apparmor= operation= [class=] [info=]
 [error=] [namespace=] profile= [name=] pid= ...`. So the bytes from `apparmor=` to ` pid=` (the
-record's *head*) are counted as they are, and each distinct head is parsed once, at the end.
+record's *head*) are counted as they are, and each distinct head is decoded once.
 
-Input is scanned a chunk (1 MiB) at a time: one regex pass finds the stamped records, so lines
-that are not AppArmor records cost no Python code at all. A chunk holding anything this layout
-does not cover (a record without a stamp, USER_AVC, a legacy type, JSON) is read line by line
-through the full parser instead; so is a record whose head lacks a key field that the full
-parser would find later in the line. The result equals summarising parsed Events, which
+Input is read a chunk (1 MiB) at a time. A chunk's records are counted in bulk
+(aaprof/logs/bulk.py: one regex pass gives every stamped record's head, `Counter` counts them,
+both in C), so neither noise lines nor records cost Python code one by one. The lines that pass
+does not count are found by literal searches and go, each alone, to the full parser (a record
+without a stamp, a legacy type, JSON), or are counted by head and label (a D-Bus record). A
+chunk whose records the bulk count cannot all vouch for is counted record by record, each record
+that needs it going to the full parser alone. The result equals summarising parsed Events, which
 tests/logs/test_quick.py checks.
 """
 
@@ -18,18 +20,20 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aaprof.errors import AaprofError
+from aaprof.logs import bulk
 from aaprof.logs.chunks import chunks as _chunks
 from aaprof.logs.chunks import mark_positions
 from aaprof.logs.chunks import newlines as _newlines
 from aaprof.logs.chunks import tell as _tell
 from aaprof.logs.lines import identity_payload, parse_line
 from aaprof.logs.reader import Reader, ReadStats
-from aaprof.logs.record import class_of_operation, decode_value, derive_class, tokens
+from aaprof.logs.record import derive_class
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import COMPRESSED_MAGIC, Continuations, Input, open_input
 from aaprof.logs.summary import Summary
@@ -38,133 +42,42 @@ from aaprof.model.event import Event, SourceRef
 # A plain file at least this large is read by two processes.
 PARALLEL_MIN_BYTES = 32 << 20
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
-_RECORD: Final = re.compile(rb"audit\((\d{1,11}\.\d+:\d+)\): (apparmor=\"[^\n]*)")
+# (Group 2 is empty where the first `audit(` of a line starts no record: the full parser
+# reads a line's first stamp, so a later one in that line is never taken.)
+_RECORD: Final = re.compile(rb"audit\((?:(\d{1,11}\.\d+:\d+)\): (apparmor=\"[^\n]*)|[^\n]*)")
+# A `name=` or `class=` in the rest of a record's line that may be a key (see bulk.py).
+_LATER_KEY: Final = re.compile(rb"[^A-Za-z0-9_](?:name|class)=")
 # Anything in a chunk that only the full parser reads right.
 # (USER_AVC and JSON lines holding records fail the count check in `_Scan._chunk` instead.)
-_SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150", b"DBUS_BROKER")
+# (what `lines.is_apparmor` looks for besides `apparmor=`; JSON lines are found by their `{`)
+_SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150")
 # Where a line may name a record: the lines the regex misses are found by these.
 _MARKS: Final = (b"apparmor=", *_SLOW_MARKS)
 # An `apparmor=` that does not follow a stamp (found at the speed of a literal search).
 _ODD: Final = re.compile(rb"apparmor=(?<!\): apparmor=)")
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What records with one head need before they are counted."""
-
-    parse: bool = False  # the full parser reads them (a layout the head does not cover)
-    name: bool = False  # the head has no name=: one must not stand later in the line
-    klass: bool = False  # the head has no class=: one must not stand later in the line
-    family: bool = False  # their class depends on a `family=` later in the line
-    mask: bool = False  # ... and, without family and name, on a mask
-
-
-_COUNT: Final = _Plan()
-
-
-HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, class, profile, name
-
-
-def _name_at(head: bytes) -> int:
-    """Where the head's own ` name=` starts (not inside a quoted value), or -1."""
-    at = head.find(b" name=")
-    return at if at > 0 and not head.count(b'"', 0, at) & 1 else -1
-
-
-# The first raw value of each key of a head's part before ` name=`, by that part: heads that
-# differ only by their name (temp files, pids in /proc paths) tokenise the rest once.
-_PREFIX_FIELDS: dict[bytes, dict[str, str]] = {}
-_PREFIX_DECODED: dict[bytes, HeadFields] = {}
-
-
-def _first_values(part: bytes) -> dict[str, str]:
-    first: dict[str, str] = {}
-    for key, raw in tokens(part.decode("utf-8", "surrogateescape")):
-        first.setdefault(key, raw)
-    return first
-
-
-def _head_fields(head: bytes) -> HeadFields:
-    """The key fields of a counted head, as the full parser reads them (first value wins).
-
-    Only heads with `operation=` and `profile=` are counted, so those are present.
-    """
-    at = _name_at(head)
-    if at < 0:
-        return _fields_of(_first_values(head))
-    prefix, rest = head[:at], head[at + 6 :]
-    cached = _PREFIX_FIELDS.get(prefix)
-    if cached is None:
-        if len(_PREFIX_FIELDS) >= 1024:
-            _PREFIX_FIELDS.clear()
-            _PREFIX_DECODED.clear()
-        cached = _PREFIX_FIELDS[prefix] = _first_values(prefix)
-    if "name" not in cached and _one_value(rest):
-        # the usual head: `... name=<one value>`; the prefix's fields are decoded once
-        decoded = _PREFIX_DECODED.get(prefix)
-        if decoded is None:
-            decoded = _PREFIX_DECODED[prefix] = _fields_of(cached)
-        mode, operation, class_, profile, _ = decoded
-        name = decode_value("name", rest.decode("utf-8", "surrogateescape"))
-        return mode, operation, class_, profile, name
-    first = dict(cached)
-    for key, raw in _first_values(head[at:]).items():
-        first.setdefault(key, raw)
-    return _fields_of(first)
-
-
-def _one_value(raw: bytes) -> bool:
-    """Whether a head's text after ` name=` is that one value and nothing else."""
-    if raw[:1] == b'"':
-        return raw.find(b'"', 1) == len(raw) - 1
-    return (
-        raw.isascii()
-        and len(raw.split()) == 1
-        and not any(c in raw for c in (b'"', b"'", b"\x1c", b"\x1d", b"\x1e", b"\x1f"))
-    )
-
-
-def _fields_of(first: dict[str, str]) -> HeadFields:
-    def value(key: str) -> str | None:
-        raw = first.get(key)
-        return None if raw is None else decode_value(key, raw)
-
-    return (
-        (value("apparmor") or "").upper(),
-        value("operation") or "",
-        value("class"),
-        value("profile") or "",
-        value("name"),
-    )
-
-
-def _plan(head: bytes, whole: bool) -> _Plan:
-    if b" operation=" not in head or b" profile=" not in head:
-        return _Plan(parse=True)  # rare layouts (no operation, label=, profile after pid)
-    ambiguous = b" class=" not in head and class_of_operation(_head_fields(head)[1]) is None
-    plan = _Plan(
-        name=not whole and b" name=" not in head,
-        klass=not whole and b" class=" not in head,
-        family=ambiguous,
-        mask=ambiguous and b" name=" not in head,
-    )
-    return _COUNT if plan == _COUNT else plan
-
-
-# A head, or (head, has family=, has a mask) where the class depends on the rest of the line.
-RawKey = bytes | tuple[bytes, bool, bool]
+# An ambiguous head (bulk.AMBIGUOUS), whether its record has a socket family, and a mask.
+RawKey = tuple[bytes, bool, bool]
 
 
 # Raw keys kept before they are decoded into the summary: bounds memory when names never
 # repeat (temp files), whatever the input size.
-KEYS_KEPT = 5_000
+KEYS_KEPT = 20_000
 
 
 @dataclass(slots=True)
 class _Counts:
     keys: dict[RawKey, int] = field(default_factory=dict)
-    plans: dict[bytes, _Plan] = field(default_factory=dict)
     sink: Callable[[dict[RawKey, int]], None] | None = None  # where `drain` sends the keys
+    # Heads counted in bulk (aaprof/logs/bulk.py), and what each head's records are.
+    heads: Counter[bytes] = field(default_factory=Counter)
+    verdicts: dict[bytes, bulk.Verdict] = field(default_factory=dict)
+    parse_heads: set[bytes] = field(default_factory=set)
+    ambiguous_heads: set[bytes] = field(default_factory=set)
+    head_sink: Callable[[Counter[bytes], dict[bytes, bulk.Verdict]], None] | None = None
+    ambiguous_ops: set[bytes] = field(default_factory=set)
+    ambiguous_regex: re.Pattern[bytes] | None = None
 
     def drain(self) -> None:
         """Too many raw keys: decode them into the summary (the sink) and start afresh."""
@@ -172,43 +85,43 @@ class _Counts:
             return
         self.sink(self.keys)
         self.keys = {}
-        if len(self.plans) > KEYS_KEPT:
-            self.plans.clear()
+        if self.head_sink is not None:
+            self.head_sink(self.heads, self.verdicts)
+            self.heads = Counter()
+            if len(self.verdicts) > KEYS_KEPT:
+                self.verdicts = {}
+                self.parse_heads.clear()
+                self.ambiguous_heads.clear()
+
+    def classify(self, head: bytes) -> bulk.Verdict:
+        """The verdict of a new head, noted (bulk.classify)."""
+        verdict = self.verdicts[head] = bulk.classify(head)
+        if verdict is bulk.PARSE:
+            self.parse_heads.add(head)
+        elif verdict is bulk.AMBIGUOUS:
+            self.ambiguous_heads.add(head)
+        return verdict
+
+    def ambiguous(self, operations: set[bytes]) -> re.Pattern[bytes]:
+        """The regex finding the records of these (and earlier) ambiguous operations."""
+        if self.ambiguous_regex is None or not operations <= self.ambiguous_ops:
+            self.ambiguous_ops |= operations
+            self.ambiguous_regex = bulk.ambiguous(self.ambiguous_ops)
+        return self.ambiguous_regex
 
 
-def _key_fields(key: RawKey) -> HeadFields:
-    """(mode, operation, class, profile, name) of a raw key, as the full parser gives them."""
-    head, has_family, has_mask = (key, False, False) if isinstance(key, bytes) else key
-    at = _name_at(head)
-    if at >= 0 and _one_value(head[at + 6 :]):
-        # `... name=<one value>`: the rest is the same for every name (temp files, /proc/<pid>)
-        base_key = (head[:at], has_family, has_mask)
-        base = _KEY_BASES.get(base_key)
-        if base is None:
-            if len(_KEY_BASES) >= 1024:
-                _KEY_BASES.clear()
-            prefix = head[:at] + b' name=""'
-            base = _KEY_BASES[base_key] = _all_key_fields(prefix, has_family, has_mask)
-        name = decode_value("name", head[at + 6 :].decode("utf-8", "surrogateescape"))
-        return base[0], base[1], base[2], base[3], name
-    return _all_key_fields(head, has_family, has_mask)
-
-
-_KEY_BASES: dict[tuple[bytes, bool, bool], HeadFields] = {}
-
-
-def _all_key_fields(head: bytes, has_family: bool, has_mask: bool) -> HeadFields:
-    mode, operation, class_, profile, name = _head_fields(head)
-    if class_ is None:
-        hint: dict[str, object] = {"operation": operation}
-        if has_family:
-            hint["family"] = True
-        if has_mask:
-            hint["requested"] = True
-        if name is not None:
-            hint["name"] = name
-        class_ = derive_class(hint)
-    return mode, operation, class_, profile, name
+def _key_fields(key: RawKey) -> bulk.HeadFields:
+    """(mode, operation, class, profile, name) of an ambiguous head's record, by its key."""
+    head, has_family, has_mask = key
+    mode, operation, _, profile, name = bulk.ambiguous_fields(head)
+    hint: dict[str, object] = {"operation": operation}
+    if has_family:
+        hint["family"] = True
+    if has_mask:
+        hint["requested"] = True
+    if name is not None:
+        hint["name"] = name
+    return mode, operation, derive_class(hint), profile, name
 
 
 def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summary:
@@ -218,7 +131,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
     cores; docs/performance.md); everything else is read here, in order.
     """
     summary = Summary()
-    counts = _Counts(sink=_decoder(summary, selection))
+    counts = _counts(summary, selection)
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
@@ -243,6 +156,27 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
             reader.stats.errors.append(str(exc))
     counts.drain()
     return summary
+
+
+def _counts(summary: Summary, selection: Selection) -> _Counts:
+    """Counts whose drains go into `summary`, filtered by `selection`."""
+
+    def add_heads(heads: Counter[bytes], verdicts: dict[bytes, bulk.Verdict]) -> None:
+        keeps = selection.keeps_key
+        # (keeps_key's filters: none set keeps every key)
+        s = selection
+        everything = all(f is None for f in (s.modes, s.profile, s.operations, s.classes, s.name))
+        get = verdicts.get
+        summary.add_many(
+            (mode, class_, profile, name, count)
+            for head, count in heads.items()
+            # (not b"" nor an ambiguous head: their verdict is no tuple of fields)
+            if count and (fields := get(head)).__class__ is tuple
+            for mode, operation, class_, profile, name in (fields,)
+            if everything or keeps(mode, profile, operation, class_, name)
+        )
+
+    return _Counts(sink=_decoder(summary, selection), head_sink=add_heads)
 
 
 def _decoder(summary: Summary, selection: Selection) -> Callable[[dict[RawKey, int]], None]:
@@ -342,7 +276,7 @@ def _scan_part(
     reader = Reader(node=node)
     reader.expect([Input(name)])
     summary = Summary()
-    counts = _Counts(sink=_decoder(summary, selection))
+    counts = _counts(summary, selection)
 
     def add_event(event: Event) -> None:
         if selection.keeps(event):
@@ -374,7 +308,6 @@ class _Scan:
         self.origin = (name, True)
         self.lines = 0  # lines before the current chunk
         self.start, self.end = start, end
-        self.where = 0
         self._line_at = 0  # a position in the current chunk, and the lines before it
         self._lines_before = 0
 
@@ -408,21 +341,29 @@ class _Scan:
         start = self._continue_held(chunk, size) if self.joiner.held is not None else 0
         self._line_at, self._lines_before = start, self.lines + chunk.count(b"\n", 0, start)
         odd = _odd_lines(chunk, start, size)
-        found = _RECORD.findall(chunk, start, size)
+        if not self.check_copies and self._bulk(chunk, start, size, odd):
+            pos = start
+            for line_start, line_end in odd:
+                if line_start >= pos:
+                    if self._dbus_line(chunk, line_start, line_end):
+                        pos = line_end
+                        continue
+                    pos = self._slow_line(chunk, line_start, line_end, size)
+            return
+        found = _records(chunk, start, size)
         expected = chunk.count(b"apparmor=", start, size)
-        taken: list[tuple[bytes, bytes]] = []
+        taken: list[Found] = []
         for line_start, line_end in odd:
             line = chunk[line_start:line_end]
             expected -= line.count(b"apparmor=")
-            record = _RECORD.search(line)
-            if record is not None:
-                taken.append((record.group(1), record.group(2)))
+            record = _RECORD.search(chunk, line_start, line_end)
+            if record is not None and record.group(2) is not None:
+                taken.append((record.group(1), record.group(2), record.start(2)))
         if len(found) - len(taken) != expected:
             self._by_stretch(chunk, start, size, odd)  # an `apparmor=` the regex misses
             return
         for pair in taken:
             found.remove(pair)  # rare: a legacy record, two records in one line
-        self.where = start  # where the last record handed to the full parser was found
         if not odd:
             self._count(chunk, size, found)
             return
@@ -435,6 +376,102 @@ class _Scan:
                 continue  # the continuation of a line just read
             end = line_end if line_end >= 0 else chunk.find(b"\n", line_start, size) + 1 or size
             pos = self._slow_line(chunk, line_start, end, size)
+
+    def _bulk(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> bool:
+        """Count the records of `chunk[start:size]` outside the odd lines per distinct head
+        (aaprof/logs/bulk.py); False, having counted nothing, where the per-record way must."""
+        found = bulk.HEAD.findall(chunk, start, size)
+        records = len(found) - found.count(b"")
+        expected = chunk.count(b"apparmor=", start, size)
+        in_odd: list[bytes] = []
+        for line_start, line_end in odd:
+            expected -= chunk.count(b"apparmor=", line_start, line_end)
+            in_odd += bulk.HEAD.findall(chunk, line_start, line_end)
+        while b"" in in_odd:
+            in_odd.remove(b"")
+        if records - len(in_odd) != expected:
+            return False  # an `apparmor=` the regex does not count
+        counts = self.counts
+        distinct = set(found)
+        distinct.discard(b"")
+        verdicts = counts.verdicts
+        for head in distinct.difference(verdicts):
+            counts.classify(head)
+        if not counts.parse_heads.isdisjoint(distinct):
+            return False
+        heads = counts.heads
+        ambiguous = distinct & counts.ambiguous_heads
+        before = {head: heads.get(head, 0) for head in ambiguous}
+        heads.update(found)  # (in C; the b"" and ambiguous heads are not decoded)
+        for head in in_odd:
+            heads[head] -= 1
+        if ambiguous:
+            expect = {head: heads[head] - n for head, n in before.items()}
+            keys = self._ambiguous(chunk, start, size, odd, expect)
+            if keys is None:
+                for head in found:
+                    heads[head] -= 1  # (rare: undone)
+                for head in in_odd:
+                    heads[head] += 1
+                return False
+            old = counts.keys
+            for key, count in keys.items():
+                old[key] = old.get(key, 0) + count
+        self.reader.stats.records += records - len(in_odd)
+        if len(heads) > KEYS_KEPT or len(counts.keys) > KEYS_KEPT:
+            counts.drain()
+        return True
+
+    def _dbus_line(self, chunk: bytes, line_start: int, line_end: int) -> bool:
+        """Count a D-Bus record written in one line by its head and label (bulk.DBUS), where
+        the full parser would read exactly those; False if it must read the line."""
+        found = bulk.DBUS.match(chunk, line_start, line_end)
+        if found is None:
+            return False
+        head, label = found.group(1), found.group(2)
+        stamp = chunk.find(b"audit(", line_start, line_end)
+        before = chunk.find(b"apparmor=", line_start, line_end)
+        brace = chunk.find(b"{", line_start, stamp)
+        if before < found.start(1) or (brace >= 0 and _json_line(chunk[line_start:brace])):
+            return False  # (the full parser would read this line otherwise)
+        key = head + b"\n" + label  # (no head or label holds a newline)
+        verdicts = self.counts.verdicts
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = bulk.dbus_fields(head, label)
+        if verdict is bulk.PARSE:
+            return False
+        self.counts.heads[key] += 1
+        self.reader.stats.records += 1
+        return True
+
+    def _ambiguous(
+        self,
+        chunk: bytes,
+        start: int,
+        size: int,
+        odd: list[tuple[int, int]],
+        expect: dict[bytes, int],
+    ) -> dict[RawKey, int] | None:
+        """The keys of the records of heads whose class depends on the rest of their line
+        (outside the odd lines); None if they are not exactly the `expect`ed ones."""
+        operations = {bulk.operation_of(head) for head in expect}
+        if None in operations:
+            return None
+        regex = self.counts.ambiguous({op for op in operations if op is not None})
+        found = Counter(regex.findall(chunk, start, size))
+        for line_start, line_end in odd:
+            found.subtract(regex.findall(chunk, line_start, line_end))
+        keys: dict[RawKey, int] = {}
+        left = dict(expect)
+        for (head, family), count in found.items():
+            if head in left and count:
+                left[head] -= count
+                key = bulk.ambiguous_key(head, family)
+                if key is None:
+                    return None
+                keys[key] = keys.get(key, 0) + count
+        return None if any(left.values()) else keys
 
     def _by_stretch(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> None:
         """The odd lines fully parsed, the stretches between them counted, in file order."""
@@ -451,12 +488,11 @@ class _Scan:
     def _stretch(self, chunk: bytes, start: int, end: int, size: int) -> None:
         """Count the stamped records of `chunk[start:end]` (no odd line), or read it line by
         line if the regex still misses one (a line with two records)."""
-        found = _RECORD.findall(chunk, start, end)
+        found = _records(chunk, start, end)
         if len(found) == chunk.count(b"apparmor=", start, end):  # (no slow mark: not odd)
-            self.where = start
             self._count(chunk, size, found)
             return
-        fast: list[tuple[bytes, bytes]] = []
+        fast: list[Found] = []
         pos = start
         for at in mark_positions(chunk, start, end, _MARKS):
             if at < pos:
@@ -464,17 +500,17 @@ class _Scan:
             line_start = chunk.rfind(b"\n", 0, at) + 1
             line_end = chunk.find(b"\n", at, size) + 1 or size
             line = chunk[line_start:line_end]
-            record = _RECORD.search(line)
+            record = _RECORD.search(chunk, line_start, line_end)
             if (
                 record is not None
+                and record.group(2) is not None
                 and line.count(b"apparmor=") == 1
                 and not any(m in line for m in _SLOW_MARKS)
             ):
-                fast.append((record.group(1), record.group(2)))
+                fast.append((record.group(1), record.group(2), record.start(2)))
                 pos = line_end
                 continue
             pos = self._slow_line(chunk, line_start, line_end, size)
-        self.where = start
         self._count(chunk, size, fast)
 
     def _slow_line(self, chunk: bytes, line_start: int, line_end: int, size: int) -> int:
@@ -482,81 +518,69 @@ class _Scan:
 
         Returns where the next line starts.
         """
-        self._lines_before += chunk.count(b"\n", self._line_at, line_start)
-        self._line_at = line_start
-        number = self._lines_before + 1
         line = chunk[line_start:line_end]
         if self._held_line(line):
             if line_end >= size:  # its continuation starts the next chunk
-                self.joiner.held = (number, line)
+                self.joiner.held = (self._number(chunk, line_start), line)
                 return line_end
             if chunk[line_end : line_end + 1] in {b" ", b"\t"}:
                 next_end = chunk.find(b"\n", line_end, size) + 1 or size
                 self.joiner.joined += 1
-                self._full(number, line.rstrip(b"\r\n") + b" " + chunk[line_end:next_end].strip())
+                whole = line.rstrip(b"\r\n") + b" " + chunk[line_end:next_end].strip()
+                if self.check_copies or not self._dbus_line(whole, 0, len(whole)):
+                    self._full(self._number(chunk, line_start), whole)
                 return next_end
-        self._full(number, line)
+        self._full(self._number(chunk, line_start), line)
         return line_end
+
+    def _number(self, chunk: bytes, line_start: int) -> int:
+        """The line number of the line at `line_start` (after the last one asked for)."""
+        self._lines_before += chunk.count(b"\n", self._line_at, line_start)
+        self._line_at = line_start
+        return self._lines_before + 1
 
     def _count(
         self,
         chunk: bytes,
         size: int,
-        found: list[tuple[bytes, bytes]],
+        found: list[Found],
         slow: list[int] | None = None,
     ) -> None:
         """Count found records; those the head cannot decide go to the full parser, or their
         positions to `slow` for the caller to parse in order."""
-        keys, plans = self.counts.keys, self.counts.plans
+        counts = self.counts
+        keys, heads, verdicts = counts.keys, counts.heads, counts.verdicts
         records = 0
-        for stamp, record in found:
+        for stamp, record, at in found:
             end = record.find(b" pid=")
-            head = record[:end] if end > 0 else record.rstrip()
-            plan = plans.get(head)
-            if plan is None:
-                plan = self._plan_of(head, end < 0)
-            if plan is not _COUNT and (
-                plan.parse
-                or (plan.name and record.find(b" name=", end) >= 0)
-                or (plan.klass and record.find(b" class=", end) >= 0)
-            ):
+            head = record[:end]
+            verdict = verdicts.get(head) if end > 0 else bulk.PARSE
+            if verdict is None:
+                verdict = counts.classify(head)
+            if verdict is bulk.PARSE or _LATER_KEY.search(record, end) is not None:
                 if slow is None:
-                    self._record_by_line(chunk, size, record)
+                    self._record_by_line(chunk, size, at)
                 else:
-                    self.where = chunk.find(record, self.where, size)
-                    slow.append(self.where)
+                    slow.append(at)
                 continue
             if self.check_copies and self.reader.is_duplicate(
                 (stamp, identity_payload(record)), self.origin
             ):
                 continue
             records += 1
-            if not plan.family:
-                keys[head] = keys.get(head, 0) + 1
+            if verdict is not bulk.AMBIGUOUS:
+                heads[head] += 1
                 continue
+            rest = record[end:]
             key = (
                 head,
-                b" family=" in record,
-                plan.mask and (b"mask=" in record or b" requested=" in record),
+                b" family=" in rest or b" sock_type=" in rest,
+                any(m in record for m in (b"mask=", b" requested=", b" denied=")),
             )
             keys[key] = keys.get(key, 0) + 1
         self.reader.stats.records += records
-        if len(keys) > KEYS_KEPT:
-            self.counts.drain()
-
-    def _plan_of(self, head: bytes, whole: bool) -> _Plan:
-        """The plan of a new head: the same as that of heads differing only by their name."""
-        plans = self.counts.plans
-        at = _name_at(head)
-        if at < 0:
-            plans[head] = _plan(head, whole)
-            return plans[head]
-        key = head[:at] + (b"\n" if whole else b"\n\n")  # no head holds a newline
-        shared = plans.get(key)
-        if shared is None:
-            shared = plans[key] = _plan(head[:at] + b' name=""', whole)
-        plans[head] = shared
-        return shared
+        if len(keys) > KEYS_KEPT or len(heads) > KEYS_KEPT:
+            counts.drain()
 
     def _continue_held(self, chunk: bytes, size: int) -> int:
         """Finish a USER_AVC record held from the last chunk; where this chunk's scan starts."""
@@ -568,7 +592,8 @@ class _Scan:
             return 0
         end = chunk.find(b"\n", 0, size) + 1 or size
         for number, whole in self.joiner.push(self.lines + 1, chunk[:end]):
-            self._full(number, whole)
+            if self.check_copies or not self._dbus_line(whole, 0, len(whole)):
+                self._full(number, whole)
         return end
 
     @staticmethod
@@ -577,12 +602,11 @@ class _Scan:
         at = line.find(b"msg='")
         return at >= 0 and line.find(b"'", at + 5) < 0
 
-    def _record_by_line(self, chunk: bytes, size: int, record: bytes) -> None:
-        """Hand the line of one record of a fast chunk to the full parser."""
-        self.where = chunk.find(record, self.where, size)
-        line_start = chunk.rfind(b"\n", 0, self.where) + 1
+    def _record_by_line(self, chunk: bytes, size: int, at: int) -> None:
+        """Hand the line of the record at `at` to the full parser."""
+        line_start = chunk.rfind(b"\n", 0, at) + 1
         number = self.lines + chunk.count(b"\n", 0, line_start) + 1
-        self._full(number, chunk[line_start : chunk.find(b"\n", self.where) + 1])
+        self._full(number, chunk[line_start : chunk.find(b"\n", at, size) + 1 or size])
 
     def _full(self, number: int, line: bytes) -> None:
         source = SourceRef(self.name, number)
@@ -591,15 +615,34 @@ class _Scan:
             self.add_event(event)
 
 
+Found = tuple[bytes, bytes, int]  # a record's stamp, its text to the end of the line, where
+
+
+def _records(chunk: bytes, start: int, end: int) -> list[Found]:
+    """The stamped records of `chunk[start:end]` (_RECORD), with where each starts."""
+    return [
+        (m.group(1), m.group(2), m.start(2))
+        for m in _RECORD.finditer(chunk, start, end)
+        if m.group(2) is not None
+    ]
+
+
 def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:
     """The lines of `chunk[start:size]` that may name a record the regex does not count: an
     `apparmor=` not right after a stamp's `): `, or a legacy or D-Bus broker mark. In order."""
     positions = [m.start() for m in _ODD.finditer(chunk, start, size)]
     for mark in _SLOW_MARKS:
-        at = chunk.find(mark, start, size)
+        # (rfind first: searching backwards skips faster when the needle's first byte is rare)
+        at = chunk.find(mark, start, size) if chunk.rfind(mark, start, size) >= 0 else -1
         while at >= 0:
             positions.append(at)
             at = chunk.find(mark, at + 1, size)
+    at = chunk.find(b"{", start, size)  # (memchr: fast where there is none)
+    while at >= 0:
+        line_start = chunk.rfind(b"\n", 0, at) + 1
+        if _json_line(chunk[line_start:at]):
+            positions.append(at)
+        at = chunk.find(b"{", at + 1, size)
     positions.sort()
     lines: list[tuple[int, int]] = []
     last = -1
@@ -609,3 +652,14 @@ def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:
             lines.append((line_start, chunk.find(b"\n", at, size) + 1 or size))
             last = line_start
     return lines
+
+
+# What may stand before a JSON line's `{` (parse_line strips NULs, then whitespace; bytes
+# above 0x7F may be Unicode whitespace).
+_LEADING: Final = b"\x00\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+
+
+def _json_line(before: bytes) -> bool:
+    """Whether a line whose first `{` follows these bytes may be read as JSON."""
+    rest = before.translate(None, _LEADING)
+    return not rest or not rest.isascii()

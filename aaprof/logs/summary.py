@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -61,6 +62,24 @@ class Summary:
             self._added += 1
             if self._added > NAMES_TOTAL:
                 self._trim()
+
+    def add_many(self, rows: Iterable[tuple[str, str | None, str | None, str | None, int]]) -> None:
+        """`add` for each (mode, class, profile, name, count): the same, in one loop."""
+        groups = self.groups
+        for mode, class_, profile, name, count in rows:
+            key = (profile or "", class_ or "", mode)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group()
+            group.count += count
+            if name is not None:
+                names = group.names
+                names[name] = names.get(name, 0) + count
+                if len(names) > 2 * NAMES_KEPT:
+                    group.add_name(name, 0)  # (trims)
+                self._added += 1
+                if self._added > NAMES_TOTAL:
+                    self._trim()
 
     def _trim(self) -> None:
         kept = 0
