@@ -7,6 +7,9 @@ a key only when its prefix is auditd's or empty (`type=...`, `node=...`) or rsys
 and kernel uptime are left out of the key: the audit stamp gives the time), its stamp comes
 before `apparmor=` and its payload holds exactly one `pid=` key; and the first line of a key is
 parsed in full and checked to hold exactly that stamp and pid, or the key is never copied from.
+A line whose text differs from an earlier one's in its quoted `name=` too (a temp file) is a
+copy with a name of its own, where the first line of that text without its name was checked to
+hold exactly that name, and the name holds nothing that changes how the rest is read.
 tests/logs/test_memo.py holds the result equal to `parse_line`'s on generated realistic logs.
 """
 
@@ -81,7 +84,8 @@ class LineMemo:
             return parse_line(line, source, node=self.node)
         key = prefix + line[payload : pid.start()] + line[pid.end() :]
         proto = self._find(key)
-        name = None
+        name = value = None
+        named = b""
         if proto is _ABSENT:  # a new text: perhaps an old one but for its name (a temp file)
             value = _one_name(line, payload)
             if value is not None:
