@@ -34,6 +34,7 @@ class OneFrameScreen(Screen[Any]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._held_since: float | None = None  # when a frame was first held back
+        self._held = False  # laid out and not drawn: the compositor keeps what changed
         self._polling = False
         self.holds = 0  # frames held back, in all (for tests)
 
@@ -99,6 +100,7 @@ class OneFrameScreen(Screen[Any]):
             or self._repaint_required
             or self._recompose_required
             or self._dirty_widgets
+            or self._held
         )
 
     # ---- Textual's screen, drawing only when settled --------------------------------------
@@ -115,15 +117,20 @@ class OneFrameScreen(Screen[Any]):
         await super()._on_idle(event)
 
     def _on_timer_update(self) -> None:
-        if self.is_current and not self.app._batch_count and self._hold():
+        drawing = self.is_current and not self.app._batch_count
+        if drawing and self._hold():
             self._update_timer.pause()
             return
         super()._on_timer_update()
+        if drawing and self._held:
+            self._compositor_refresh()  # what the held layouts changed (if settled now)
 
     def _compositor_refresh(self) -> None:
         app = self.app
         if self is app.screen and not app.is_inline and self._hold():
-            self._repaint_required = True  # laid out, not drawn: the whole screen, once settled
+            # laid out, not drawn: the compositor keeps the regions that changed until then
+            self._held = True
             return
+        self._held = False
         self._held_since = None
         super()._compositor_refresh()
