@@ -23,6 +23,7 @@ from aaprof.errors import AaprofError
 from aaprof.tui.changes import Counts, Index, Key, changed
 from aaprof.tui.collector import QUIET, Collector
 from aaprof.tui.footer import ReviewFooter
+from aaprof.tui.frames import OneFrameScreen
 from aaprof.tui.rules import HEADER, FilterBox, LinesOf, RuleList
 from aaprof.tui.screens import ConfirmQuit, EditRule, ExecPrompt, HelpScreen
 from aaprof.tui.text import diff_text, evidence_text, row_cells, status_line
@@ -94,6 +95,9 @@ class ReviewApp(App[Saved | None]):
         self._diff_of: tuple[Session, str, str] | None = None  # (session, profile, its diff)
 
     # ---- layout ---------------------------------------------------------------------------
+
+    def get_default_screen(self) -> OneFrameScreen:
+        return OneFrameScreen(id="_default")  # a key is drawn in one frame (tui/frames.py)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Static, Tree
-from textual.widgets._footer import FooterKey
 
 from aaprof.engine import Session
 from aaprof.engine import review as r
 from aaprof.tui.app import ReviewApp
 from aaprof.tui.changes import changed
-from aaprof.tui.footer import shown_keys
+from aaprof.tui.footer import ReviewFooter, shown_keys
 from aaprof.tui.rules import RuleList
 from aaprof.tui.text import diff_text, row_cells
 
@@ -83,6 +82,22 @@ async def test_the_footer_shows_the_active_keys_after_each_focus_change(session:
         for key in ("slash", "x", "enter", "slash", "backspace", "escape", "shift+tab", "tab"):
             await pilot.press(key)
             await pilot.pause()
-            keys = [k.key for k in app.query(FooterKey)]
+            footer = app.query_one(ReviewFooter)
+            keys = [binding.key for binding, _enabled, _tooltip in footer.keys]
             assert keys == [k[0] for k in shown_keys(app.screen)]
             assert keys == ([] if app.focused is app.query_one("#filter") else FOOTER)
+            drawn = str(footer.render())
+            keys_drawn = (f" {app.get_key_display(b)} {b.description} " for b, *_ in footer.keys)
+            assert drawn == "".join(keys_drawn)
+
+
+@pytest.mark.asyncio
+async def test_a_click_on_a_key_in_the_footer_presses_it(session: Session) -> None:
+    app = ReviewApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        footer = app.query_one(ReviewFooter)
+        start = str(footer.render()).index(" p diff ")
+        assert not app.query_one("#diff").display
+        await pilot.click(ReviewFooter, offset=(start + 2, 0))
+        await pilot.pause()
+        assert app.query_one("#diff").display
