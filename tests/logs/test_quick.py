@@ -290,8 +290,11 @@ shapes = st.builds(
 
 
 def _mix_in(path: Path, odd: list[str], seed: int) -> None:
-    """Put the odd lines at random places of a plain log."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    """Put the odd lines at random places of a plain log (between its lines: split at newlines
+    only, as str.splitlines would also split at auditd's 0x1D separator)."""
+    lines = [line + "\n" for line in path.read_text(encoding="utf-8").split("\n")]
+    if lines[-1] == "\n":
+        lines.pop()  # (what followed the last newline)
     rng = random.Random(seed)
     for line in odd:
         at = rng.randrange(len(lines) + 1)
