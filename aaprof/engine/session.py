@@ -164,19 +164,17 @@ class Session:
 
         def records() -> Iterator[Event | Copy]:
             # copies of a line are selected once: the selection reads a record's text alone
-            kept: dict[int, tuple[list[object], bool]] = {}
-            for found in reader.records(inputs):
-                item = found
-                if found.__class__ is Copy and found.name is not None:
-                    item = found.event()  # (its own name: another record)
+            kept: dict[object, tuple[list[object], bool]] = {}
+            for item in reader.records(inputs):
                 if item.__class__ is Copy:
                     copy = item
-                    known = kept.get(id(copy.proto))
+                    # (a copy with a name of its own is another record than its line's)
+                    mark = id(copy.proto) if copy.name is None else (id(copy.proto), copy.name)
+                    known = kept.get(mark)
                     if known is None:
                         if len(kept) >= PROTOS_KEPT:
                             kept.clear()
-                        known = (copy.proto, selection.keeps(copy.event()))
-                        kept[id(copy.proto)] = known
+                        known = kept[mark] = (copy.proto, selection.keeps(copy.event()))
                     keep = known[1]
                 else:
                     keep = selection.keeps(cast(Event, item))

@@ -193,18 +193,19 @@ def suggest(
     seen: dict[tuple[object, ...], _Found | None] = {}
     # ... and copies of one line are known by the values they share (kept alive here, so that
     # their id is not reused; bounded, as the reader's memo is)
-    by_proto: dict[int, tuple[list[object], _Found | None]] = {}
+    by_proto: dict[object, tuple[list[object], _Found | None]] = {}
     for item in events:
         proto = None
         if item.__class__ is Copy:
             copy = item
-            if copy.name is None:  # (a copy with a name of its own is another record)
-                proto = copy.proto
-                known = by_proto.get(id(proto))
-                if known is not None:
-                    if known[1] is not None:
-                        known[1][0].add_copy(copy)
-                    continue
+            proto = copy.proto
+            # (a copy with a name of its own is another record than its line's)
+            mark = id(proto) if copy.name is None else (id(proto), copy.name)
+            known = by_proto.get(mark)
+            if known is not None:
+                if known[1] is not None:
+                    known[1][0].add_copy(copy)
+                continue
             event = copy.event()
         else:
             event = cast(Event, item)
@@ -219,7 +220,7 @@ def suggest(
         if proto is not None:
             if len(by_proto) >= PROTOS_KEPT:
                 by_proto.clear()
-            by_proto[id(proto)] = (proto, cast(_Found | None, found))
+            by_proto[mark] = (proto, cast(_Found | None, found))
         if found is None:
             continue
         evidence, rule, noise = cast(_Found, found)

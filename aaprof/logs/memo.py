@@ -91,8 +91,8 @@ class LineMemo:
             if value is not None:
                 named = _cut(b"\n\n" + prefix, line, payload, sorted((value.span(1), pid.span())))
                 proto = self._find(named)
-                if proto is not _ABSENT:
-                    name = value.group(1).decode("utf-8", "surrogateescape")
+                if proto is not _ABSENT and proto is not None:
+                    name = _text(value)
         if proto is _ABSENT:
             result = parse_line(line, source, node=self.node)
             proto = _proto(result, stamp, pid, source)

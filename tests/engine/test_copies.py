@@ -65,6 +65,11 @@ def test_copies_learn_what_events_learn(tmp_path: Path, mix: str) -> None:
     _assert_same(fast, slow)
     denied = Selection(modes=frozenset({"ALLOWED", "DENIED"}), profile=None)
     _assert_same(*_both(log, tmp_path / "denied", selection=denied))
+    # a selection by name: copies with names of their own are selected by their own name
+    named = Selection.build(mode="allowed", name="/[a-s]*")
+    fast, slow = _both(log, tmp_path / "named", selection=named)
+    assert 0 < fast.learned < slow.learned + 1 and fast.learned < 4000
+    _assert_same(fast, slow)
 
 
 @pytest.mark.usefixtures("caches")
