@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
-REPO = Path(__file__).resolve().parents[2]
+from bench_modules import load as load_benchmark
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("alerts_load", REPO / "benchmarks/alerts_load.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["alerts_load"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("alerts_load")
 
 
 def test_sends_are_bounded_by_workloads_and_resends_and_every_record_is_counted() -> None:

@@ -3,12 +3,11 @@ changes nothing on the screen (it times nothing then)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_modules import load as load_benchmark
 from textual.widget import Widget
 
 from aaprof.engine import Session
@@ -20,14 +19,7 @@ pytestmark = pytest.mark.asyncio
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "key_to_frame", REPO / "benchmarks/key_to_frame.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["key_to_frame"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("key_to_frame")
 
 
 async def test_a_key_that_draws_is_timed_to_its_frame_and_one_that_does_not_is_not(

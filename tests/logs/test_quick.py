@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import random
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import shared_corpus
+from bench_modules import load, realism_shapes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -255,38 +254,10 @@ def test_two_processes_equal_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 # lines straddle chunk boundaries), the fast summary equals summarising full parses.
 
 
-def _load(name: str) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_load("noise")
-realism = _load("realism")
-generator = _load("generate")
-
-shares = st.sampled_from([0.0, 0.05, 0.3, 1.0])
-shapes = st.builds(
-    realism.Realism,
-    profiles=st.integers(1, 60),
-    pids=st.integers(1, 50),
-    hex_names=shares,
-    unique_names=shares,
-    stacked=shares,
-    with_class=st.booleans(),
-    enriched=st.booleans(),
-    companions=shares,
-    node_prefix=st.booleans(),
-    dbus=st.sampled_from([0.0, 0.02, 0.1]),
-    dbus_split=shares,
-    journal_text=st.booleans(),
-    rotate=st.integers(0, 2),
-)
+load("noise")
+realism = load("realism")
+generator = load("generate")
+shapes = realism_shapes()
 
 
 def _mix_in(path: Path, odd: list[str], seed: int) -> None:

@@ -5,15 +5,13 @@ is drawn; a screen that never settles is drawn all the same."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import ClassVar
 
 import pytest
+from bench_modules import load as load_benchmark
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
@@ -25,20 +23,12 @@ from aaprof.engine import Session
 from aaprof.tui.app import ReviewApp
 from aaprof.tui.frames import OneFrameScreen
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.asyncio
 
 
 def key_to_frame() -> ModuleType:
     """benchmarks/key_to_frame.py: `FrameClock` counts the frames a key draws."""
-    spec = importlib.util.spec_from_file_location(
-        "key_to_frame", REPO / "benchmarks/key_to_frame.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["key_to_frame"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("key_to_frame")
 
 
 async def test_a_pane_shown_or_hidden_or_a_focus_change_is_one_frame(session: Session) -> None:
