@@ -168,8 +168,7 @@ class Session:
             for item in reader.records(inputs):
                 if item.__class__ is Copy:
                     copy = item
-                    # (a copy with a name of its own is another record than its line's)
-                    mark = id(copy.proto) if copy.name is None else (id(copy.proto), copy.name)
+                    mark = copy.record
                     known = kept.get(mark)
                     if known is None:
                         if len(kept) >= PROTOS_KEPT:

@@ -199,8 +199,7 @@ def suggest(
         if item.__class__ is Copy:
             copy = item
             proto = copy.proto
-            # (a copy with a name of its own is another record than its line's)
-            mark = id(proto) if copy.name is None else (id(proto), copy.name)
+            mark = copy.record
             known = by_proto.get(mark)
             if known is not None:
                 if known[1] is not None:

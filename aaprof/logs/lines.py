@@ -167,17 +167,23 @@ def _payload_event(
     return event
 
 
-_STAMP_TIMES: dict[str, datetime] = {}
+_STAMP_TIMES: dict[int, datetime] = {}
+
+
+def second_time(seconds: int) -> datetime:
+    """The UTC time of a whole second since 1970 (cached: records come many to a second)."""
+    whole = _STAMP_TIMES.get(seconds)
+    if whole is None:
+        if len(_STAMP_TIMES) >= 4096:
+            _STAMP_TIMES.clear()
+        whole = _STAMP_TIMES[seconds] = epoch_to_time(seconds)
+    return whole
 
 
 def stamp_time(seconds: str, fraction: str) -> datetime:
     """The time of a stamp's `<seconds>.<fraction>` (to the millisecond, as the kernel writes
     it); the whole second's time is converted once (records come many per second)."""
-    whole = _STAMP_TIMES.get(seconds)
-    if whole is None:
-        if len(_STAMP_TIMES) >= 4096:
-            _STAMP_TIMES.clear()
-        whole = _STAMP_TIMES[seconds] = epoch_to_time(int(seconds))
+    whole = second_time(int(seconds))
     millis = fraction[:3]
     if millis == "000" or not millis.strip("0"):
         return whole

@@ -19,12 +19,17 @@ import re
 from datetime import datetime
 from typing import Final
 
-from aaprof.logs.lines import ParseResult, parse_line, stamp_time, syslog_date_ok
+from aaprof.logs.lines import (
+    ParseResult,
+    parse_line,
+    second_time,
+    stamp_time,
+    syslog_date_ok,
+)
 from aaprof.model.event import (
     EVENT_SLOTS,
     Event,
     SourceRef,
-    epoch_to_time,
     event_from_values,
     event_values,
 )
@@ -170,13 +175,15 @@ class Copy:
         self.pid, self.source, self.name = pid, source, name
 
     @property
+    def record(self) -> object:
+        """What tells records apart among copies: its line's values (by identity; whoever
+        keys by it keeps `proto` alive), and its own name where it has one."""
+        return id(self.proto) if self.name is None else (id(self.proto), self.name)
+
+    @property
     def time(self) -> datetime:
         """The stamp's time, as the full parser gives it."""
-        whole = _SECONDS.get(self.seconds)
-        if whole is None:
-            if len(_SECONDS) >= 4096:
-                _SECONDS.clear()
-            whole = _SECONDS[self.seconds] = epoch_to_time(self.seconds)
+        whole = second_time(self.seconds)
         return whole.replace(microsecond=self.millis * 1000) if self.millis else whole
 
     def time_fields(self) -> tuple[str, float]:
@@ -185,7 +192,7 @@ class Copy:
         if second is None:
             if len(_SECOND_TEXTS) >= 4096:
                 _SECOND_TEXTS.clear()
-            second = epoch_to_time(self.seconds).strftime("%Y-%m-%dT%H:%M:%S.")
+            second = second_time(self.seconds).strftime("%Y-%m-%dT%H:%M:%S.")
             _SECOND_TEXTS[self.seconds] = second
         return f"{second}{self.millis:03d}Z", (self.seconds * 1000 + self.millis) / 1000
 
@@ -200,8 +207,7 @@ class Copy:
         return event_from_values(values)
 
 
-# The times and the JSON texts of recent whole seconds (records come many to a second).
-_SECONDS: dict[int, datetime] = {}
+# The JSON texts of recent whole seconds (records come many to a second).
 _SECOND_TEXTS: dict[int, str] = {}
 
 
