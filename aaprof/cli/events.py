@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -18,10 +19,12 @@ from aaprof.cli.output import (
 )
 from aaprof.cli.progress import Progress
 from aaprof.cli.reading import Reading, reading_options
+from aaprof.logs.halves import lines_before, split_point, write_in_halves
 from aaprof.logs.journal import SYSTEM_JOURNAL
 from aaprof.logs.jsonevents import may_hold_events
 from aaprof.logs.jsonlines import JsonLines
 from aaprof.logs.quick import summarize
+from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.select import MODE_CHOICES
 from aaprof.logs.sources import Input, expand
 from aaprof.logs.summary import Summary
@@ -121,7 +124,12 @@ def events(
                 return attribute(event) if selection.keeps(event) else None
 
             lines = JsonLines(prepare, reads_names=selection.name is not None)
-            render_json(reader.records(items), lines, fmt, out)
+            one = items[0] if len(items) == 1 and not items[0].journal else None
+            split = split_point(one.name) if one is not None and fmt == "jsonl" else None
+            if one is None or split is None:
+                render_json(reader.records(items), lines, fmt, out)
+            else:
+                _jsonl_in_halves(reader, one, split, lines, out)
             done()
         else:
             render_events(kept, fmt, out)
@@ -133,6 +141,25 @@ def events(
         click.echo(f"aaprof: {error}", err=True)
     if stats.errors:
         raise SystemExit(1)
+
+
+def _jsonl_in_halves(
+    reader: Reader, item: Input, split: int, lines: JsonLines, out: TextIO
+) -> None:
+    """JSON lines of one large plain file, its second half read by a child process at the
+    same time (logs/halves.py); the output and the stats are one process's."""
+
+    def write(start: int, end: int | None, to: TextIO) -> ReadStats:
+        # each half its own stats; only the first half's reader draws the progress
+        part = dataclasses.replace(reader, stats=ReadStats(), progress=None)
+        if not start:
+            part.progress = reader.progress
+        first_line = lines_before(item.name, start) if start else 0
+        render_json(part.records_between(item, start, end, first_line), lines, "jsonl", to)
+        return part.stats
+
+    for stats in write_in_halves(write, split, out):
+        reader.stats.merge(stats, line_offset=0)
 
 
 def _own_json(items: list[Input]) -> bool:

@@ -17,13 +17,11 @@ tests/logs/test_quick.py checks.
 
 from __future__ import annotations
 
-import os
-import pickle
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from aaprof.errors import AaprofError
 from aaprof.logs import bulk
@@ -31,16 +29,15 @@ from aaprof.logs.chunks import chunks as _chunks
 from aaprof.logs.chunks import mark_positions
 from aaprof.logs.chunks import newlines as _newlines
 from aaprof.logs.chunks import tell as _tell
+from aaprof.logs.halves import Child, split_point
 from aaprof.logs.lines import identity_payload, parse_line
 from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.record import derive_class
 from aaprof.logs.select import Selection
-from aaprof.logs.sources import COMPRESSED_MAGIC, Continuations, Input, open_input
+from aaprof.logs.sources import Continuations, Input, open_input
 from aaprof.logs.summary import Summary
 from aaprof.model.event import Event, SourceRef
 
-# A plain file at least this large is read by two processes.
-PARALLEL_MIN_BYTES = 32 << 20
 # A stamped kernel record: its stamp, and the record from `apparmor="` to the end of the line.
 # (Group 2 is empty where the first `audit(` of a line starts no record: the full parser
 # reads a line's first stamp, so a later one in that line is never taken.)
@@ -147,7 +144,7 @@ def summarize(reader: Reader, items: list[Input], selection: Selection) -> Summa
                 add_event(event)
             continue
         try:
-            split = None if check_copies else _split_point(item.name)
+            split = None if check_copies else split_point(item.name)
             if split is None:
                 _Scan(reader, item.name, counts, add_event, check_copies).run()
             else:
@@ -191,29 +188,6 @@ def _decoder(summary: Summary, selection: Selection) -> Callable[[dict[RawKey, i
     return decode
 
 
-def _split_point(name: str) -> int | None:
-    """Where to cut a large plain file in two: the start of a line that continues no other."""
-    if name == "-" or (os.cpu_count() or 1) < 2:
-        return None
-    try:
-        size = os.stat(name).st_size
-        if size < PARALLEL_MIN_BYTES or not os.path.isfile(name):
-            return None
-        with open(name, "rb") as f:
-            if f.read(6).startswith(COMPRESSED_MAGIC):
-                return None
-            f.seek(size // 2)
-            f.readline()
-            while True:
-                line = f.readline()
-                if not line:
-                    return None
-                if line[:1] not in {b" ", b"\t"}:
-                    return f.tell() - len(line)
-    except OSError:
-        return None  # the reader will name the problem
-
-
 def _two_halves(
     reader: Reader,
     name: str,
@@ -224,49 +198,13 @@ def _two_halves(
     summary: Summary,
 ) -> None:
     """Read the second half in a child process while this one reads the first; merge."""
-    second = _Child(_scan_part, name, split, reader.node_for(name), selection)
+    second = Child(_scan_part, name, split, reader.node_for(name), selection)
     _Scan(reader, name, counts, add_event, False, end=split).run()
     part_counts, part_summary, part_stats = second.result()
     for key, count in part_counts.items():
         counts.keys[key] = counts.keys.get(key, 0) + count
     summary.merge(part_summary)
     reader.stats.merge(part_stats, line_offset=reader.stats.lines)
-
-
-class _Child:
-    """A forked process computing one call; its result (or exception) comes back pickled.
-
-    A bare fork and a pipe: a process pool's threads and queues cost more than the half of a
-    large file they would save us reading.
-    """
-
-    def __init__(self, function: Callable[..., object], *args: object) -> None:
-        read_end, write_end = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: compute, send, leave without running parent cleanup
-            os.close(read_end)
-            code = 0
-            try:
-                outcome: tuple[bool, object] = (True, function(*args))
-            except BaseException as exc:  # sent back to be raised in the parent
-                outcome, code = (False, exc), 1
-            with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(outcome, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-            os._exit(code)
-        os.close(write_end)
-        self.pipe = os.fdopen(read_end, "rb")
-
-    def result(self) -> Any:
-        try:
-            ok, value = pickle.load(self.pipe)
-        except EOFError:
-            ok, value = False, AaprofError("a reading process died")
-        finally:
-            self.pipe.close()
-            os.waitpid(self.pid, 0)
-        if not ok:
-            raise value
-        return value
 
 
 def _scan_part(

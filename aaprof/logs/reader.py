@@ -141,6 +141,18 @@ class Reader:
         only if asked for (`Copy.event()`), and its `proto` is shared by all copies."""
         return self._read(inputs, copies=True)
 
+    def records_between(
+        self, item: Input, start: int, end: int | None, first_line: int
+    ) -> Iterator[Event | Copy]:
+        """`records([item])` of one plain text input's bytes from `start` to `end` (None: its
+        end), both line starts; `first_line` lines stand before `start` (the numbering goes
+        on from them). A read error is named in `stats.errors`, as by `records`."""
+        self.expect([item])
+        try:
+            yield from self._text(item, True, start, end, first_line)
+        except AaprofError as exc:
+            self.stats.errors.append(str(exc))
+
     def _read(self, inputs: Iterable[Input], copies: bool) -> Iterator[Event | Copy]:
         items = list(inputs)
         self.expect(items)
@@ -201,16 +213,26 @@ class Reader:
             return True
         return False
 
-    def _text(self, item: Input, copies: bool = False) -> Iterator[Event | Copy]:
+    def _text(
+        self,
+        item: Input,
+        copies: bool = False,
+        start: int = 0,
+        end: int | None = None,
+        first_line: int = 0,
+    ) -> Iterator[Event | Copy]:
         memo = LineMemo(self.node_for(item.name))
         parse = memo.copy if copies else memo.parse
         stream = open_input(item.name)
         stats = self.stats
         single = self._single  # (one text input: its records are not matched as copies)
-        done = Progress(0, stats.bytes_read)  # this input's lines, all inputs' bytes
+        done = Progress(first_line, stats.bytes_read)  # this input's lines, all inputs' bytes
         try:
+            if start:
+                stream.seek(start)
             # only the lines that may hold a record: noise costs no Python code per line
-            for number, line in record_lines(stream, item.name, done, self.progress):
+            lines = record_lines(stream, item.name, done, self.progress, end)
+            for number, line in lines:
                 source = SourceRef(item.name, number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
@@ -224,7 +246,7 @@ class Reader:
                 if event is not None:
                     yield event
         finally:
-            stats.lines += done.lines
+            stats.lines += done.lines - first_line
             stats.bytes_read = done.bytes_read
             stats.lost += getattr(stream, "lost", 0)  # records /dev/kmsg overwrote (EPIPE)
             if item.name != "-":

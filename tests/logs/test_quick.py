@@ -15,7 +15,7 @@ from bench_modules import load, realism_shapes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aaprof.logs import chunks, quick
+from aaprof.logs import chunks, halves, quick
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
@@ -242,9 +242,9 @@ def test_two_processes_equal_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with log.open("a") as f:
         f.write("\n".join(ODD_LINES) + "\n")
     one = both([str(log)])[0]
-    monkeypatch.setattr(quick, "PARALLEL_MIN_BYTES", 1024)
+    monkeypatch.setattr(halves, "PARALLEL_MIN_BYTES", 1024)
     monkeypatch.setattr(chunks, "CHUNK", 64 << 10)
-    assert quick._split_point(str(log)) is not None
+    assert halves.split_point(str(log)) is not None
     two, full = both([str(log)])
     assert one == two == full
 
