@@ -42,7 +42,7 @@ _PID_AFTER: Final = b" \t\"'\x1d"
 _ABSENT: Final = object()
 # rsyslog's date (RFC 3164, no PRI, whole seconds) and the kernel's uptime stamp after its tag
 _SYSLOG_DATE: Final = re.compile(rb"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} (?=\S)")
-_UPTIME: Final = re.compile(rb"(?<= )\[ *[0-9]+\.[0-9]+\] ")
+_UPTIME: Final = re.compile(rb"\[ *[0-9]+\.[0-9]+\] ")
 _DIGITS: Final = re.compile(rb"[0-9]+(?=\s|$)")
 _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA, _AT_NAME = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra", "name")
@@ -131,21 +131,27 @@ class LineMemo:
         type=1400 `) that its record's Event depends on: not its date and uptime (the audit
         stamp gives the time), but its host and the rest; None for another prefix or a date
         that `parse_line` cannot read (its record is then unparsed)."""
-        date = _SYSLOG_DATE.match(line)
-        if date is None:
-            return None
-        head = date.end()
-        ok = self._dates.get(line[:head])
+        # (the date is 16 bytes and a non-space: whether it is one, and one parse_line reads,
+        # is known by those 17 bytes)
+        ok = self._dates.get(line[:17])
         if ok is None:
             if len(self._dates) >= 4096:
                 self._dates.clear()
-            ok = self._dates[line[:head]] = syslog_date_ok(line[:at].decode("utf-8", "replace"))
+            ok = _SYSLOG_DATE.match(line) is not None and syslog_date_ok(
+                line[:at].decode("utf-8", "replace")
+            )
+            self._dates[line[:17]] = ok
         if not ok:
             return None
-        uptime = _UPTIME.search(line, head, at)
-        if uptime is None:
-            return b"\n" + line[head:at]  # (no line holds a newline: no other key starts so)
-        return b"\n" + line[head : uptime.start()] + line[uptime.end() : at]
+        # the first `[uptime] ` after a space after the host (the date's next word: an uptime
+        # there would be the host, part of the Event), by its ` [`
+        space = line.find(b" [", line.find(b" ", 16, at), at)
+        while space >= 0:
+            uptime = _UPTIME.match(line, space + 1, at)
+            if uptime is not None:
+                return b"\n" + line[16 : space + 1] + line[uptime.end() : at]
+            space = line.find(b" [", space + 1, at)
+        return b"\n" + line[16:at]  # (no line holds a newline: no other key starts so)
 
     def _remember(self, key: bytes, proto: list[object] | None) -> None:
         if len(self._kept) >= MEMO_KEPT:

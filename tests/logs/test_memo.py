@@ -61,6 +61,14 @@ HOSTILE = [
     BASE.replace("type=AVC msg=", "Nov 23 00:00:01 type=AVC msg="),  # a host named like a key
     BASE.replace("type=AVC msg=", "Nov 23 00:00:01.5 host kernel: [1.2] audit: type=1400 "),
     BASE.replace("type=AVC msg=", "<6>Nov 23 00:00:01 host kernel: [1.2] audit: type=1400 "),
+    # what is the uptime: the first `[n.n] ` after a space, whatever stands before it
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:06 host kern[5]: [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:06 host k: [x] [1.2] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:06 host k: [1.2] [3.4] audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:06 host k: [1.2]audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:06 [1.2] k: audit: type=1400 "),
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:07 [3.4] k: audit: type=1400 "),  # its host
+    BASE.replace("type=AVC msg=", "Nov 23 00:00:06  host k: [1.2] audit: type=1400 "),
     BASE.replace('apparmor="DENIED"', 'apparmor="ALLOWED"'),
     BASE.replace("type=AVC", "type=APPARMOR_DENIED").replace('apparmor="DENIED" ', ""),
     BASE + " " + BASE.replace("type=AVC msg=", ""),  # two records in one line
