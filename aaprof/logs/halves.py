@@ -25,9 +25,10 @@ from aaprof.logs.sources import COMPRESSED_MAGIC
 PARALLEL_MIN_BYTES = 32 << 20
 
 
-def split_point(name: str) -> int | None:
-    """Where to cut a large plain file in two: the start of a line that continues no other;
-    None where one process reads it (small, compressed, standard input, one core)."""
+def split_point(name: str, share: float = 0.5) -> int | None:
+    """Where to cut a large plain file in two, after about `share` of it: the start of a line
+    that continues no other; None where one process reads it (small, compressed, standard
+    input, one core)."""
     if name == "-" or (os.cpu_count() or 1) < 2:
         return None
     try:
@@ -37,7 +38,7 @@ def split_point(name: str) -> int | None:
         with open(name, "rb") as f:
             if f.read(6).startswith(COMPRESSED_MAGIC):
                 return None
-            f.seek(size // 2)
+            f.seek(int(size * share))
             f.readline()
             while True:
                 line = f.readline()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
 from aaprof.logs.lines import (
     ParseResult,
@@ -98,14 +98,17 @@ class LineMemo:
                 proto = self._find(named)
                 if proto is not _ABSENT and proto is not None:
                     name = _text(value)
+        first = None
         if proto is _ABSENT:
             result = parse_line(line, source, node=self.node)
             proto = _proto(result, stamp, pid, source)
             self._remember(key, proto)
-            if value is not None and proto is not None and result.name == _text(value):  # type: ignore[union-attr]
+            if proto is None:
+                return result
+            first = cast(Event, result)
+            if value is not None and first.name == _text(value):
                 self._remember(named, proto)
-            return result
-        if proto is None:
+        elif proto is None:
             return parse_line(line, source, node=self.node)
         fraction = stamp.group(2)
         return Copy(
@@ -116,6 +119,7 @@ class LineMemo:
             int(pid.group()),
             source,
             name,
+            first,
         )
 
     def _find(self, key: bytes) -> object:
@@ -160,12 +164,13 @@ class LineMemo:
 
 
 class Copy:
-    """A record whose line was an earlier line's but for its stamp and pid (and, where `name`
-    is not None, its quoted `name=`): the values of that line's Event (`proto`, shared by
-    every copy of it) and its own: the stamp's `seconds` and `millis`, serial, pid, source.
-    `event()` makes its Event."""
+    """A record whose line is an earlier line's but for its stamp and pid (and, where `name`
+    is not None, its quoted `name=`), or the first line of such a text: the values of that
+    line's Event (`proto`, shared by every copy of it) and its own: the stamp's `seconds` and
+    `millis`, serial, pid, source. `event()` makes its Event (the first line's is at hand:
+    `first`), so whoever meets a text's copies meets its first line as one too."""
 
-    __slots__ = ("millis", "name", "pid", "proto", "seconds", "serial", "source")
+    __slots__ = ("first", "millis", "name", "pid", "proto", "seconds", "serial", "source")
 
     def __init__(
         self,
@@ -176,9 +181,10 @@ class Copy:
         pid: int,
         source: SourceRef,
         name: str | None = None,
+        first: Event | None = None,
     ) -> None:
         self.proto, self.seconds, self.millis, self.serial = proto, seconds, millis, serial
-        self.pid, self.source, self.name = pid, source, name
+        self.pid, self.source, self.name, self.first = pid, source, name, first
 
     @property
     def record(self) -> object:
@@ -203,6 +209,8 @@ class Copy:
         return f"{second}{self.millis:03d}Z", (self.seconds * 1000 + self.millis) / 1000
 
     def event(self) -> Event:
+        if self.first is not None:
+            return self.first
         values = self.proto.copy()
         values[_AT_TIME], values[_AT_SERIAL], values[_AT_PID] = self.time, self.serial, self.pid
         values[_AT_SOURCE] = self.source
