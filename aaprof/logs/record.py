@@ -17,7 +17,7 @@ from aaprof.model.event import (
     Scalar,
     SourceRef,
     event_from_values,
-    event_values,
+    values_of_fields,
 )
 
 # A key, then `=`, then a double-quoted value (possibly unterminated at the end of the line),
@@ -406,7 +406,7 @@ def _proto(parsed: tuple[str, dict[str, object], dict[str, Scalar]] | None) -> l
     if parsed is None:
         return None
     mode, fields, extra = parsed
-    return list(event_values(Event(mode=mode, extra=extra, **fields)))  # type: ignore[arg-type]
+    return values_of_fields(mode, fields, extra)
 
 
 def _parse_fields(

@@ -366,6 +366,31 @@ event_values: Callable[[Event], tuple[object, ...]] = operator.attrgetter(*EVENT
 _SLOT_AT: dict[str, int] = {name: at for at, name in enumerate(EVENT_SLOTS)}
 
 
+# Each field's default (an Event's `extra` is its own dict: given to each by whoever makes it)
+_DEFAULTS: tuple[object, ...] = tuple(
+    None if f.default is dataclasses.MISSING else f.default
+    for f in sorted(dataclasses.fields(Event), key=lambda f: _SLOT_AT[f.name])
+)
+_AT_MODE, _AT_EXTRA = _SLOT_AT["mode"], _SLOT_AT["extra"]
+
+
+def values_of_fields(mode: str, fields: Mapping[str, object], extra: object) -> list[object]:
+    """`list(event_values(Event(mode=mode, extra=extra, **fields)))`, without making the Event
+    (its `__init__` sets the 43 fields one by one).
+
+    Raises:
+        TypeError: a name in `fields` that is not a field (or is `mode` or `extra`).
+    """
+    values = list(_DEFAULTS)
+    values[_AT_MODE], values[_AT_EXTRA] = mode, extra
+    for name, value in fields.items():
+        at = _SLOT_AT.get(name, _AT_MODE)
+        if at in (_AT_MODE, _AT_EXTRA):
+            raise TypeError(f"Event has no settable field {name!r} here")
+        values[at] = value
+    return values
+
+
 def event_from_values(values: Sequence[object]) -> Event:
     """The Event whose attributes, in `EVENT_SLOTS` order, are `values`.
 

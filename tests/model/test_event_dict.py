@@ -18,6 +18,7 @@ from aaprof.model.event import (
     SourceRef,
     event_from_values,
     event_values,
+    values_of_fields,
 )
 
 # Text as a record may hold it: any code point, and bytes that are not UTF-8 kept as surrogates.
@@ -76,6 +77,24 @@ def test_from_values_builds_the_event_of_its_values(event: Event, other: Event) 
     assert built == dataclasses.replace(
         other, **{n: getattr(event, n) for n in ("time", "serial", "node", "source", "pid", "mode")}
     )
+
+
+@given(events())
+def test_values_of_fields_are_the_values_of_the_event(event: Event) -> None:
+    fields = {
+        f.name: getattr(event, f.name)
+        for f in dataclasses.fields(Event)
+        if f.name not in {"mode", "extra"} and getattr(event, f.name) != f.default
+    }
+    values = values_of_fields(event.mode, fields, event.extra)
+    assert values == list(event_values(Event(mode=event.mode, extra=event.extra, **fields)))
+    assert event_from_values(values) == event
+
+
+@pytest.mark.parametrize("name", ["mode", "extra", "class", "no_such_field"])
+def test_values_of_fields_refuses_what_event_would(name: str) -> None:
+    with pytest.raises(TypeError):
+        values_of_fields("DENIED", {name: "x"}, {})
 
 
 def test_a_name_that_is_not_utf8_comes_back_byte_for_byte() -> None:
