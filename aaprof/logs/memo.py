@@ -85,6 +85,10 @@ class LineMemo:
             return parse_line(line, source, node=self.node)
         payload = stamp.end()
         pid = _one_pid(line, payload)
+        if pid is None and (inner := line.find(b"msg='", payload)) >= 0:
+            # a D-Bus record (USER_AVC, type=1107): dbus-daemon's own pid= stands before its
+            # msg='...', whose text alone is the record (the part before it is in the key)
+            pid = _one_pid(line, inner + 5)
         if pid is None or line.find(b"apparmor=", payload) < 0:
             return parse_line(line, source, node=self.node)
         key = prefix + line[payload : pid.start()] + line[pid.end() :]

@@ -78,6 +78,25 @@ HOSTILE = [
     'type=USER_AVC msg=audit(1700000000.002:2): pid=812 uid=102 msg=\'apparmor="DENIED" '
     'operation="dbus_method_call" bus="system" path="/" interface="i" member="m" '
     'mask="send" name="n" pid=42 label="p" peer_pid=1 peer_label="unconfined"\'',
+    # D-Bus records: the pid= inside msg='...' is the record's; dbus-daemon's is in the key
+    *(
+        f"type=USER_AVC msg=audit(1700000000.00{n}:2): pid={outer} uid=102 msg='apparmor="
+        f'"DENIED" operation="dbus_method_call" bus="system" path="/" interface="i" '
+        f'member="m" mask="send" name="n" {inner} label="p" peer_pid=1 peer_label="u"{end}'
+        for n, outer, inner, end in [
+            (3, 812, "pid=43", "'"),
+            (4, 813, "pid=43", "'"),
+            (5, 812, "pid=44", "'"),
+            (6, 812, "pid=44", ""),  # the closing quote on a line of its own (not joined)
+            (7, 812, "pid=44 pid=45", "'"),
+            (8, 812, "xpid=44", "'"),
+            (9, 812, "pid=4x", "'"),
+        ]
+    ),
+    "Nov 23 00:00:04 host kernel: [1.2] audit: type=1107 audit(1700000000.010:3): pid=812 "
+    "uid=102 msg='apparmor=\"DENIED\" operation=\"dbus_signal\" pid=47 label=\"p\"'",
+    "type=USER_AVC msg=audit(1700000000.011:3): pid=812 msg='pid=48 apparmor=\"DENIED\"'",
+    "type=USER_AVC msg=audit(1700000000.012:3): pid=812 msg=' pid=48 apparmor=\"DENIED\"'",
     "type=AVC msg=audit(17000=0000.005:5): " + BASE.partition("): ")[2],
     "type=AVC msg=audit(116718868167188680.127:54): " + BASE.partition("): ")[2],
 ]
