@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import io
 import lzma
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, count
-from operator import add
 from typing import BinaryIO, Final
 
 from aaprof.errors import AaprofError
@@ -68,26 +65,28 @@ def _record_lines(
             else:
                 yield held
             held = None
-        # where each newline stands (the pieces past `size` hold none): a mark's line and its
-        # number by bisection, where counting the newlines before each mark read the chunk again
-        ends = newline_ends(chunk)
+        # the newlines before each mark's line, counted gap by gap with bytes.split (memchr:
+        # bytes.count compares byte by byte), so the chunk's are counted once, all told
+        counted, before = 0, done.lines
         pos = start
         for at in mark_positions(chunk, start, size, MARKS):
             if at < pos:
                 continue  # in a line already handed out
-            index = bisect_left(ends, at)
-            line_start = ends[index - 1] + 1 if index else 0
-            line_end = min(ends[index] + 1, size)
+            line_start = chunk.rfind(b"\n", 0, at) + 1
+            line_end = chunk.find(b"\n", at, size) + 1 or size
+            before += len(chunk[counted:line_start].split(b"\n")) - 1
+            counted = line_start
             line, pos = chunk[line_start:line_end], line_end
             if held_line(line):
                 if line_end >= size:
-                    held = (done.lines + index + 1, line)  # its continuation starts the next chunk
+                    held = (before + 1, line)  # its continuation starts the next chunk
                     continue
                 if chunk[line_end : line_end + 1] in {b" ", b"\t"}:
                     pos = chunk.find(b"\n", line_end, size) + 1 or size
                     line = line.rstrip(b"\r\n") + b" " + chunk[line_end:pos].strip()
-            yield done.lines + index + 1, line
-        done.lines += len(ends) - 1 + (chunk[size - 1 : size] != b"\n")
+            yield before + 1, line
+        before += len(chunk[counted:size].split(b"\n")) - 1
+        done.lines = before + (chunk[size - 1 : size] != b"\n")
         done.bytes_read += size
         if progress is not None:
             progress(done.bytes_read)
@@ -111,14 +110,6 @@ def mark_positions(chunk: bytes, start: int, size: int, marks: tuple[bytes, ...]
             at = chunk.find(mark, at + 1, size)
     positions.sort()
     return positions
-
-
-def newline_ends(chunk: bytes) -> list[int]:
-    """Where each newline of a buffer stands, then its length (the end of its last piece).
-
-    bytes.split finds a newline with memchr; the positions are summed in C.
-    """
-    return list(map(add, accumulate(map(len, chunk.split(b"\n"))), count()))
 
 
 def newlines(chunk: bytes) -> int:
