@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Final, cast
+from typing import Final
 
 from aaprof.logs.lines import (
     ParseResult,
@@ -36,7 +36,14 @@ from aaprof.model.event import (
 
 # Distinct records kept per generation (two are kept): a busy node's accesses and then some.
 MEMO_KEPT = 8192
-_STAMP: Final = re.compile(rb"audit\(([0-9]{1,11})\.([0-9]+):([0-9]+)\): ")
+_STAMP: Final = re.compile(rb"audit\(([0-9]{1,11})\.([0-9]{1,3})[0-9]*:([0-9]+)\): ")
+# A stamp's milliseconds by its first three digits of fraction (or fewer: `.5` is 500 ms)
+_MILLIS: Final = {
+    f"{n:0{width}d}".encode(): int(f"{n:0{width}d}".ljust(3, "0"))
+    for width in (1, 2, 3)
+    for n in range(10**width)
+}
+_AUDITD_STARTS: Final = frozenset({b"type=", b"node="})
 # The keys a `pid=` may follow: the payload's start, a space, a tab, a quote, auditd's 0x1D.
 _PID_AFTER: Final = b" \t\"'\x1d"
 _ABSENT: Final = object()
@@ -48,9 +55,6 @@ _AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA, _AT_NAME = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra", "name")
 )
 _QUOTED: Final = re.compile(rb'"([^"\n]*)"')
-# What in a name changes how the full parser reads the rest of the payload (0x1D is read as a
-# space; `^]` and `UID=`-like keys make it split bare values): such a name is no copy's.
-_NOT_IN_NAMES: Final = (b"\x1d", b"^]", b"=")
 
 
 class LineMemo:
@@ -75,11 +79,10 @@ class LineMemo:
         """A Copy of an earlier line's record (this line's text but for its stamp and pid is
         that line's), or what `parse_line(line, source, node=self.node)` gives."""
         at = line.find(b"audit(")
-        prefix: bytes | None = None
-        if at == 0 or (at > 0 and line[:5] in {b"type=", b"node="}):
-            prefix = line[:at]
-        elif at > 0:
-            prefix = self._syslog_prefix(line, at)
+        if at == 0 or (at > 0 and line[:5] in _AUDITD_STARTS):
+            prefix: bytes | None = line[:at]
+        else:
+            prefix = self._syslog_prefix(line, at) if at > 0 else None
         stamp = _STAMP.match(line, at) if prefix is not None else None
         if stamp is None or prefix is None:
             return parse_line(line, source, node=self.node)
@@ -92,39 +95,60 @@ class LineMemo:
         if pid is None or line.find(b"apparmor=", payload) < 0:
             return parse_line(line, source, node=self.node)
         key = prefix + line[payload : pid.start()] + line[pid.end() :]
-        proto = self._find(key)
-        name = value = None
-        named = b""
-        if proto is _ABSENT:  # a new text: perhaps an old one but for its name (a temp file)
-            value = _one_name(line, payload)
-            if value is not None:
-                named = _cut(b"\n\n" + prefix, line, payload, sorted((value.span(1), pid.span())))
-                proto = self._find(named)
-                if proto is not _ABSENT and proto is not None:
-                    name = _text(value)
-        first = None
+        proto = self._kept.get(key, _ABSENT)
+        name = first = None
         if proto is _ABSENT:
-            result = parse_line(line, source, node=self.node)
-            proto = _proto(result, stamp, pid, source)
-            self._remember(key, proto)
+            proto, name, first = self._new_text(line, source, key, prefix, stamp, pid)
             if proto is None:
-                return result
-            first = cast(Event, result)
-            if value is not None and first.name == _text(value):
-                self._remember(named, proto)
+                return first  # (parsed: a text never copied from)
         elif proto is None:
             return parse_line(line, source, node=self.node)
-        fraction = stamp.group(2)
+        seconds, millis, serial = stamp.group(1, 2, 3)
         return Copy(
             proto,  # type: ignore[arg-type]
-            int(stamp.group(1)),
-            int(fraction[:3].ljust(3, b"0")),
-            int(stamp.group(3)),
+            int(seconds),
+            _MILLIS[millis],
+            int(serial),
             int(pid.group()),
             source,
             name,
-            first,
+            first,  # type: ignore[arg-type]
         )
+
+    def _new_text(
+        self,
+        line: bytes,
+        source: SourceRef,
+        key: bytes,
+        prefix: bytes,
+        stamp: re.Match[bytes],
+        pid: re.Match[bytes],
+    ) -> tuple[list[object] | None, str | None, ParseResult]:
+        """A text not in the newer generation: (its values, None, None) if it is in the older
+        one, (values, name, None) if it is an old text but for its name (a temp file); else the
+        line parsed, its text remembered: (its values, None, its Event), or (None, None, what
+        `parse_line` gave) for a text never copied from."""
+        proto: object
+        if key in self._older:
+            proto = self._older.pop(key)  # still in use: back to the newer generation
+            self._remember(key, proto)
+            if proto is None:
+                return None, None, parse_line(line, source, node=self.node)
+            return proto, None, None
+        payload = stamp.end()
+        value = _one_name(line, payload)
+        named = b""
+        if value is not None:
+            named = _cut(b"\n\n" + prefix, line, payload, sorted((value.span(1), pid.span())))
+            proto = self._find(named)
+            if proto is not _ABSENT and proto is not None:
+                return proto, _text(value), None  # type: ignore[return-value]
+        result = parse_line(line, source, node=self.node)
+        values = _proto(result, stamp, pid, source)
+        self._remember(key, values)
+        if values is not None and value is not None and result.name == _text(value):  # type: ignore[union-attr]
+            self._remember(named, values)
+        return values, None, result
 
     def _find(self, key: bytes) -> object:
         """The values kept for a text (None: never copied from), or `_ABSENT`."""
@@ -236,7 +260,12 @@ def _one_name(line: bytes, payload: int) -> re.Match[bytes] | None:
     if at < 0 or line.count(b"name=", payload) != 1:
         return None
     value = _QUOTED.match(line, at + 6)
-    if value is None or any(mark in value.group(1) for mark in _NOT_IN_NAMES):
+    if value is None:
+        return None
+    text = value.group(1)
+    # What in a name changes how the full parser reads the rest of the payload (0x1D is read as a
+    # space; `^]` and `UID=`-like keys make it split bare values): such a name is no copy's.
+    if b"\x1d" in text or b"^]" in text or b"=" in text:
         return None
     return value
 
