@@ -67,6 +67,10 @@ def lines_before(name: str, end: int) -> int:
     return count
 
 
+class ChildDied(AaprofError):
+    """The child ended without a result (killed; or what it raised could not be sent)."""
+
+
 class Child:
     """A forked process computing one call; its result (or exception) comes back pickled.
 
@@ -102,7 +106,7 @@ class Child:
         try:
             outcome: tuple[bool, Any] = pickle.load(self.pipe)
         except EOFError:
-            outcome = (False, AaprofError("a reading process died"))
+            outcome = (False, ChildDied("a reading process died"))
         finally:
             self.pipe.close()
             os.waitpid(self.pid, 0)
@@ -129,7 +133,8 @@ def write_in_halves(write: Writer, split: int, out: TextIO) -> tuple[Any, Any]:
     order. Returns both results (the second made in the child).
 
     The child's half waits in a temporary file (`$TMPDIR`), deleted when copied. Where there
-    is none, or it cannot take the half (a full disk), this process writes that half itself.
+    is none, it cannot take the half (a full disk) or the child dies, this process writes that
+    half itself.
     """
     try:
         # (closed by the `with` below; opened apart to tell its failure from the others)
@@ -146,8 +151,8 @@ def write_in_halves(write: Writer, split: int, out: TextIO) -> tuple[Any, Any]:
         except BaseException:
             child.cancel()
             raise
-        if ok and theirs == _NO_SPOOL:
-            return mine, write(split, None, out)
+        if (ok and theirs == _NO_SPOOL) or isinstance(theirs, ChildDied):
+            return mine, write(split, None, out)  # (what the spool holds is dropped)
         spool.seek(0)  # (the child wrote through the same open file: the offset is shared)
         out.flush()
         buffer = getattr(out, "buffer", None)

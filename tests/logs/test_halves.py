@@ -7,6 +7,7 @@ import errno
 import io
 import os
 import random
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, TextIO
@@ -145,6 +146,23 @@ def test_a_full_disk_in_the_child_has_this_process_write_the_half() -> None:
     assert halves.write_in_halves(_writer(calls, full), 10, out)[0] == "0-10"
     assert calls == [(0, 10), (10, None)]  # the child's half, written again here
     assert out.getvalue() == "[0:10].[10:None]."
+
+
+def test_a_child_that_dies_has_this_process_write_its_half() -> None:
+    calls: list[tuple[int, int | None]] = []
+    out = io.StringIO()
+    parent = os.getpid()
+    write = _writer(calls)
+
+    def dies(start: int, end: int | None, to: TextIO) -> str:
+        if os.getpid() != parent:
+            to.write("partial")
+            to.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return str(write(start, end, to))
+
+    assert halves.write_in_halves(dies, 10, out) == ("0-10", "10-None")
+    assert out.getvalue() == "[0:10].[10:None]."  # (not what the child left in the spool)
 
 
 def test_no_temporary_file_has_this_process_write_both(monkeypatch: pytest.MonkeyPatch) -> None:

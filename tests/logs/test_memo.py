@@ -94,7 +94,7 @@ HOSTILE = [
         ]
     ),
     "Nov 23 00:00:04 host kernel: [1.2] audit: type=1107 audit(1700000000.010:3): pid=812 "
-    "uid=102 msg='apparmor=\"DENIED\" operation=\"dbus_signal\" pid=47 label=\"p\"'",
+    'uid=102 msg=\'apparmor="DENIED" operation="dbus_signal" pid=47 label="p"\'',
     "type=USER_AVC msg=audit(1700000000.011:3): pid=812 msg='pid=48 apparmor=\"DENIED\"'",
     "type=USER_AVC msg=audit(1700000000.012:3): pid=812 msg=' pid=48 apparmor=\"DENIED\"'",
     "type=AVC msg=audit(17000=0000.005:5): " + BASE.partition("): ")[2],
