@@ -155,6 +155,11 @@ ODD_LINES = [
     # a socket family after pid= where the head has a class of its own (HEAD keeps its ` pid=`)
     'type=AVC msg=audit(1700000000.037:37): apparmor="DENIED" operation="open" profile="web" '
     'name="/srv/0" pid=9 comm="w" family="inet" requested_mask="r" denied_mask="r"',
+    # a mode the head regex does not take (not quoted), and `rmor=` outside any `apparmor=`
+    "type=AVC msg=audit(1700000000.038:38): apparmor=DENIED operation=open profile=web "
+    "name=/srv/8 pid=9 comm=w requested_mask=r denied_mask=r fsuid=0 ouid=0",
+    'type=SYSCALL msg=audit(1700000000.039:39): arch=c000003e syscall=2 comm="armor=1" '
+    'exe="/usr/bin/armor=2"',
     # a bare value the full parser may cut at an uppercase key (lost ENRICHED separator)
     'type=AVC msg=audit(1700000000.033:33): apparmor="DENIED" operation="open" '
     'profile=webUID=x name="/srv/4" pid=9 comm="w" requested_mask="r" ouid=0 UID="root"',
@@ -368,3 +373,8 @@ def test_one_ambiguous_head_with_and_without_a_family(tmp_path: Path) -> None:
     groups = summary["groups"]
     assert isinstance(groups, list)
     assert {group["class"]: group["count"] for group in groups} == {"net": 100, "file": 200}
+
+
+@given(st.binary(max_size=2000))
+def test_newlines_counts_every_newline(data: bytes) -> None:
+    assert chunks.newlines(data) == data.count(b"\n")
