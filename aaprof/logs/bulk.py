@@ -44,11 +44,23 @@ _HEAD_FAMILY: Final = (
     rb'(?>(apparmor="[^ \n]*(?: (?!pid=)[^ \n]*)*(?: pid=(?=[^\n]* (?:family|sock_type)=))?)'
     rb"(?:(?<= pid=)| pid=))"
 )
+# The auditd lines that follow (SYSCALL, PROCTITLE, ...: any type but AVC): taken along with the
+# line before, so that they cost no match of their own. (A record among them is not counted:
+# the caller's count of `apparmor=` tells, and the chunk is read the slow way.)
+_COMPANIONS: Final = rb"(?:\n(?:node=[^ \n]* )?type=(?!AVC )[^\n]*)*"
 # From each `audit(`: a stamped record's head (group 1), its line consumed; or, where the first
 # `audit(` of a line starts no countable record, the rest of that line (group 1 empty), so that
 # a later stamp in the same line is never taken (the full parser reads a line's first stamp).
 HEAD: Final = re.compile(
-    rb"audit\((?:" + _STAMP + _HEAD_FAMILY + _NO_KEY_AFTER + rb"[^\n]*|[^\n]*)"
+    rb"audit\((?:"
+    + _STAMP
+    + _HEAD_FAMILY
+    + _NO_KEY_AFTER
+    + rb"[^\n]*"
+    + _COMPANIONS
+    + rb"|[^\n]*"
+    + _COMPANIONS
+    + rb")"
 )
 # (A head never holds ` pid=`: it ends before the first one.)
 FAMILY_MARK: Final = b" pid="
