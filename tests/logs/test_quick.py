@@ -160,6 +160,11 @@ ODD_LINES = [
     "name=/srv/8 pid=9 comm=w requested_mask=r denied_mask=r fsuid=0 ouid=0",
     'type=SYSCALL msg=audit(1700000000.039:39): arch=c000003e syscall=2 comm="armor=1" '
     'exe="/usr/bin/armor=2"',
+    # a record in a line typed as an AVC's companion (the head regex takes those along unread)
+    'type=SYSCALL msg=audit(1700000000.046:46): apparmor="DENIED" operation="open" profile="web" '
+    'name="/srv/9" pid=9 comm="w" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+    'node=n1 type=PROCTITLE msg=audit(1700000000.047:47): apparmor="DENIED" operation="open" '
+    'profile="web" name="/srv/9" pid=9 comm="w" requested_mask="r" denied_mask="r"',
     # a bare value the full parser may cut at an uppercase key (lost ENRICHED separator)
     'type=AVC msg=audit(1700000000.033:33): apparmor="DENIED" operation="open" '
     'profile=webUID=x name="/srv/4" pid=9 comm="w" requested_mask="r" ouid=0 UID="root"',
