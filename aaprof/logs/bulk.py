@@ -71,7 +71,7 @@ FAMILY_MARK: Final = b" pid="
 # ` pid=N` (the profile: the record has no profile=), and no later profile=, class= or name=
 # key; the line holds the closing quote (a record split over two lines is joined elsewhere).
 DBUS: Final = re.compile(
-    rb"[^\n]*?type=(?:USER_AVC msg=|1107 )audit\("
+    rb"type=(?:USER_AVC msg=|1107 )audit\("
     + _STAMP
     + rb"[^'\n]*msg='"
     + _HEAD
@@ -116,7 +116,9 @@ WHOLE_KEPT: Final = 8192
 def classify(head: bytes) -> Verdict:
     """The summary fields of records with this head (as HEAD gives it: the family mark is
     left out), or why they are not counted in bulk."""
-    return _fields(head_family(head)[0], False)
+    if head[-5:] == FAMILY_MARK:  # (head_family, inlined: once per distinct head)
+        head = head[:-5]
+    return _fields(head, False)
 
 
 def ambiguous_fields(head: bytes) -> HeadFields:

@@ -60,7 +60,7 @@ _SLOW_MARKS: Final = tuple(mark for mark, _ in _SLOW_PARTS)
 _MARKS: Final = (b"apparmor=", *_SLOW_MARKS)
 # An `apparmor=` that does not follow a stamp's `): `. (The regex engine looks for a pattern's
 # first byte one byte at a time: starting at the `m` skips faster than at the common `a`.)
-_ODD: Final = re.compile(rb"mor=(?<=apparmor=)(?<!\): apparmor=)")
+_ODD: Final = re.compile(rb"mor=(?<!\): apparmor=)(?<=apparmor=)")
 
 
 # An ambiguous head (bulk.AMBIGUOUS), whether its record has a socket family, and a mask.
@@ -423,7 +423,7 @@ class _Scan:
     def _dbus_line(self, chunk: bytes, line_start: int, line_end: int) -> bool:
         """Count a D-Bus record written in one line by its head and label (bulk.DBUS), where
         the full parser would read exactly those; False if it must read the line."""
-        found = bulk.DBUS.match(chunk, line_start, line_end)
+        found = bulk.DBUS.search(chunk, line_start, line_end)
         if found is None:
             return False
         head, label = found.group(1), found.group(2)
