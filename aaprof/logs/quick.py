@@ -406,7 +406,7 @@ class _Scan:
         ambiguous = {head: bulk.ambiguous_key(head) for head in distinct & counts.ambiguous_heads}
         if None in ambiguous.values():
             return False  # (rare: a class from a mask after the head)
-        heads.update(found)  # (in C; the b"" heads are not decoded)
+        heads.update(filter(None, found))  # (in C; the lines without a record left out)
         for head in in_odd:
             heads[head] -= 1
         keys = counts.keys
