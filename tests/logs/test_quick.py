@@ -165,6 +165,9 @@ ODD_LINES = [
     'name="/srv/9" pid=9 comm="w" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
     'node=n1 type=PROCTITLE msg=audit(1700000000.047:47): apparmor="DENIED" operation="open" '
     'profile="web" name="/srv/9" pid=9 comm="w" requested_mask="r" denied_mask="r"',
+    # a stamp longer than the head regex looks ahead for its `): apparmor="`
+    "type=AVC msg=audit(1700000000.0000000000000000000000000000000000000000001:48): "
+    'apparmor="DENIED" operation="open" profile="web" name="/srv/10" pid=9 comm="w"',
     # a bare value the full parser may cut at an uppercase key (lost ENRICHED separator)
     'type=AVC msg=audit(1700000000.033:33): apparmor="DENIED" operation="open" '
     'profile=webUID=x name="/srv/4" pid=9 comm="w" requested_mask="r" ouid=0 UID="root"',
