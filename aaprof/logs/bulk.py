@@ -30,7 +30,7 @@ HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, cl
 
 _STAMP: Final = rb"[0-9]{1,11}\.[0-9]+:[0-9]+\): "
 # Before the stamp is read digit by digit: the `): apparmor="` it must end in, found by a
-# faster walk to the first `)`. Most `audit(` lines hold no record (7 in 10 lines of a noisy
+# faster walk to the first `)`. Most `audit(` lines hold no record (6 in 10 lines of a noisy
 # kern.log). (The walk may run past the line's end, but no stamp holds a newline; a stamp
 # longer than the walk is not counted in bulk: the count of `apparmor=` tells.)
 _RECORD_AHEAD: Final = rb'(?=[^)]{1,48}\): apparmor=")'
