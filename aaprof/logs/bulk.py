@@ -14,7 +14,9 @@ A head is counted this way only where the full parser would read exactly its fie
   fields with the full parser's own tokens and decoding, first value winning;
 - a head whose class depends on the rest of the line (no `class=`, an operation such as
   `connect` whose class is `net` or `file` by its fields, no `family=` in the head) is
-  AMBIGUOUS: the caller counts its records one by one (`AMBIGUOUS_RECORD`).
+  AMBIGUOUS: the regex gives the head of a record whose rest of the line has a socket family
+  with ` pid=` kept at its end (`head_family`), so the counts tell the two kinds apart without
+  a second pass, and the caller keys them by that (`ambiguous_key`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from aaprof.logs.record import class_of_operation, decode_value, tokens
 
 HeadFields = tuple[str, str, str | None, str, str | None]  # mode, operation, class, profile, name
 
-_STAMP: Final = rb"\d{1,11}\.\d+:\d+\): "
+_STAMP: Final = rb"[0-9]{1,11}\.[0-9]+:[0-9]+\): "
+# Before the stamp is read digit by digit: the `): apparmor="` it must end in, found by a
+# faster walk to the first `)`. Most `audit(` lines hold no record (6 in 10 lines of a noisy
+# kern.log). (The walk may run past the line's end, but no stamp holds a newline; a stamp
+# longer than the walk is not counted in bulk: the count of `apparmor=` tells.)
+_RECORD_AHEAD: Final = rb'(?=[^)]{1,48}\): apparmor=")'
 # The head: from `apparmor="` to the first ` pid=` (space-separated pieces, no lazy repeat:
 # Python's regex engine tries the rest of the pattern at every byte of a lazy one).
 _HEAD: Final = rb'(?>(apparmor="[^ \n]*(?: (?!pid=)[^ \n]*)*) pid=)'
@@ -35,16 +42,35 @@ _HEAD: Final = rb'(?>(apparmor="[^ \n]*(?: (?!pid=)[^ \n]*)*) pid=)'
 _NO_KEY_AFTER: Final = (
     rb"(?![^\n]*name=(?<![A-Za-z0-9_]name=))(?![^\n]*class=(?<![A-Za-z0-9_]class=))"
 )
+# The same head, with its ` pid=` kept where the rest of the line has a socket family (what
+# the full parser derives the class of an AMBIGUOUS head's record from): one more walk of the
+# rest of each record's line, where a second regex pass over the chunk cost 1.3 (dense log)
+# to 4 times (noisy log) that.
+_HEAD_FAMILY: Final = (
+    rb'(?>(apparmor="[^ \n]*(?: (?!pid=)[^ \n]*)*(?: pid=(?=[^\n]* (?:family|sock_type)=))?)'
+    rb"(?:(?<= pid=)| pid=))"
+)
+# The auditd lines that follow (SYSCALL, PROCTITLE, ...: any type but AVC): taken along with the
+# line before, so that they cost no match of their own. (A record among them is not counted:
+# the caller's count of `apparmor=` tells, and the chunk is read the slow way.)
+_COMPANIONS: Final = rb"(?:\n(?:node=[^ \n]* )?type=(?!AVC )[^\n]*)*"
 # From each `audit(`: a stamped record's head (group 1), its line consumed; or, where the first
 # `audit(` of a line starts no countable record, the rest of that line (group 1 empty), so that
 # a later stamp in the same line is never taken (the full parser reads a line's first stamp).
-HEAD: Final = re.compile(rb"audit\((?:" + _STAMP + _HEAD + _NO_KEY_AFTER + rb"[^\n]*|[^\n]*)")
-# The records of some operations (`ambiguous`): their head, and whether the rest of the line
-# has a socket family and a mask. Only used on chunks whose records HEAD all took.
-_AMBIGUOUS_TEMPLATE: Final = (
-    rb'\): (?>(apparmor="[^"\n]*" operation=(?:%s) [^ \n]*(?: (?!pid=)[^ \n]*)*) pid=)'
-    rb"(?:(?=[^\n]*( family=| sock_type=)))?"
+HEAD: Final = re.compile(
+    rb"audit\((?:"
+    + _RECORD_AHEAD
+    + _STAMP
+    + _HEAD_FAMILY
+    + _NO_KEY_AFTER
+    + rb"[^\n]*"
+    + _COMPANIONS
+    + rb"|[^\n]*"
+    + _COMPANIONS
+    + rb")"
 )
+# (A head never holds ` pid=`: it ends before the first one.)
+FAMILY_MARK: Final = b" pid="
 
 
 # A D-Bus record that dbus-daemon wrote in one line (USER_AVC in audit.log, type=1107 in
@@ -52,7 +78,7 @@ _AMBIGUOUS_TEMPLATE: Final = (
 # ` pid=N` (the profile: the record has no profile=), and no later profile=, class= or name=
 # key; the line holds the closing quote (a record split over two lines is joined elsewhere).
 DBUS: Final = re.compile(
-    rb"[^\n]*?type=(?:USER_AVC msg=|1107 )audit\("
+    rb"type=(?:USER_AVC msg=|1107 )audit\("
     + _STAMP
     + rb"[^'\n]*msg='"
     + _HEAD
@@ -76,29 +102,29 @@ AMBIGUOUS: Final = _Verdict("class from the rest of the line")
 Verdict = HeadFields | _Verdict
 
 
-def ambiguous(operations: set[bytes]) -> re.Pattern[bytes]:
-    """A regex finding the records whose head starts `apparmor="…" operation=<one of these>`."""
-    alternatives = b"|".join(re.escape(op) for op in sorted(operations))
-    return re.compile(_AMBIGUOUS_TEMPLATE % alternatives)
-
-
-def operation_of(head: bytes) -> bytes | None:
-    """The raw `operation=` value of a head written `apparmor="…" operation=<value> …`."""
-    m = _OPERATION.match(head)
-    return m.group(1) if m else None
-
-
-_OPERATION: Final = re.compile(rb'apparmor="[^"\n]*" operation=("[^"\n]*"|[^\s"]+) ')
+def head_family(found: bytes) -> tuple[bytes, bool]:
+    """A head as HEAD gives it: the head, and whether the rest of its line has a socket family."""
+    if found.endswith(FAMILY_MARK):
+        return found[: -len(FAMILY_MARK)], True
+    return found, False
 
 
 # The fields of a head's part before its ` name=`, by that part: heads that differ only by
 # their name (temp files, /proc/<pid> paths) tokenise the rest of the head once.
 _PREFIXES: dict[bytes, tuple[HeadFields, bool] | _Verdict] = {}  # (fields, ambiguous)
 PREFIXES_KEPT: Final = 4096
+# The verdicts of whole heads that have no name to share a prefix by (`capable`, `signal`,
+# sockets: a few per profile and operation), by head and whether AMBIGUOUS is allowed. The
+# caller forgets its verdicts when names never repeat; these are not tokenised again then.
+_WHOLE: dict[tuple[bytes, bool], Verdict] = {}
+WHOLE_KEPT: Final = 8192
 
 
 def classify(head: bytes) -> Verdict:
-    """The summary fields of records with this head, or why they are not counted in bulk."""
+    """The summary fields of records with this head (as HEAD gives it: the family mark is
+    left out), or why they are not counted in bulk."""
+    if head[-5:] == FAMILY_MARK:  # (head_family, inlined: once per distinct head)
+        head = head[:-5]
     return _fields(head, False)
 
 
@@ -131,7 +157,13 @@ def _fields(head: bytes, ambiguous_ok: bool) -> Verdict:
             else:
                 name = decode_value("name", raw.decode("utf-8", "surrogateescape"))
             return fields[0], fields[1], fields[2], fields[3], name
-    return _classify_text(head.decode("utf-8", "surrogateescape"), ambiguous_ok=ambiguous_ok)
+    verdict = _WHOLE.get((head, ambiguous_ok))
+    if verdict is None:
+        if len(_WHOLE) >= WHOLE_KEPT:
+            _WHOLE.clear()
+        text = head.decode("utf-8", "surrogateescape")
+        verdict = _WHOLE[head, ambiguous_ok] = _classify_text(text, ambiguous_ok=ambiguous_ok)
+    return verdict
 
 
 def _one_value(raw: bytes) -> bool:
@@ -197,11 +229,12 @@ def _classify_text(head: str, *, ambiguous_ok: bool = False) -> Verdict:
     return mode, operation, class_, profile, name
 
 
-def ambiguous_key(head: bytes, family: bytes) -> tuple[bytes, bool, bool] | None:
-    """The key of an AMBIGUOUS head's record, from the `ambiguous` regex's group: whether the
+def ambiguous_key(found: bytes) -> tuple[bytes, bool, bool] | None:
+    """The key of the records of an AMBIGUOUS head as HEAD gives it: the head, whether the
     record has a socket family, and a mask (what the full parser derives the class from);
     None where the class depends on a mask after the head (no name, no family: rare)."""
+    head, family = head_family(found)
     if not family and b" name=" not in head:
         return None
     mask = b"mask=" in head or b" requested=" in head or b" denied=" in head
-    return head, bool(family), mask
+    return head, family, mask

@@ -152,6 +152,22 @@ ODD_LINES = [
     'profile="web" pid=9 comm="w"',
     'type=AVC msg=audit(1700000000.032:32): apparmor="DENIED" operation="sendmsg" '
     'class="net" profile="web" pid=9 comm="w" family="unix"',
+    # a socket family after pid= where the head has a class of its own (HEAD keeps its ` pid=`)
+    'type=AVC msg=audit(1700000000.037:37): apparmor="DENIED" operation="open" profile="web" '
+    'name="/srv/0" pid=9 comm="w" family="inet" requested_mask="r" denied_mask="r"',
+    # a mode the head regex does not take (not quoted), and `rmor=` outside any `apparmor=`
+    "type=AVC msg=audit(1700000000.038:38): apparmor=DENIED operation=open profile=web "
+    "name=/srv/8 pid=9 comm=w requested_mask=r denied_mask=r fsuid=0 ouid=0",
+    'type=SYSCALL msg=audit(1700000000.039:39): arch=c000003e syscall=2 comm="armor=1" '
+    'exe="/usr/bin/armor=2"',
+    # a record in a line typed as an AVC's companion (the head regex takes those along unread)
+    'type=SYSCALL msg=audit(1700000000.046:46): apparmor="DENIED" operation="open" profile="web" '
+    'name="/srv/9" pid=9 comm="w" requested_mask="r" denied_mask="r" fsuid=0 ouid=0',
+    'node=n1 type=PROCTITLE msg=audit(1700000000.047:47): apparmor="DENIED" operation="open" '
+    'profile="web" name="/srv/9" pid=9 comm="w" requested_mask="r" denied_mask="r"',
+    # a stamp longer than the head regex looks ahead for its `): apparmor="`
+    "type=AVC msg=audit(1700000000.0000000000000000000000000000000000000000001:48): "
+    'apparmor="DENIED" operation="open" profile="web" name="/srv/10" pid=9 comm="w"',
     # a bare value the full parser may cut at an uppercase key (lost ENRICHED separator)
     'type=AVC msg=audit(1700000000.033:33): apparmor="DENIED" operation="open" '
     'profile=webUID=x name="/srv/4" pid=9 comm="w" requested_mask="r" ouid=0 UID="root"',
@@ -346,3 +362,27 @@ def test_a_record_read_by_line_is_found_by_place_not_text(tmp_path: Path) -> Non
     log.write_text("\n".join([*common[:10], common[10] + "\x1d" + status, *common[11:], status]))
     summary = assert_same([str(log)])
     assert summary["total"] == 41
+
+
+def test_one_ambiguous_head_with_and_without_a_family(tmp_path: Path) -> None:
+    """The records of one head whose class depends on the rest of the line (`connect` with a
+    name): those with a socket family are `net`, the others `file`, in one bulk chunk."""
+    head = 'apparmor="DENIED" operation="connect" profile="web" name="/run/s.sock" pid=9 comm="w"'
+    lines = [
+        f"type=AVC msg=audit(1700000000.{n % 1000:03d}:{n}): {head}"
+        + (' family="unix" sock_type="stream"' if n % 3 == 0 else "")
+        + ' requested_mask="connect" denied_mask="connect" fsuid=0 ouid=0'
+        for n in range(1, 301)
+    ]
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(lines) + "\n")
+    summary = assert_same([str(log)])
+    assert summary["total"] == 300
+    groups = summary["groups"]
+    assert isinstance(groups, list)
+    assert {group["class"]: group["count"] for group in groups} == {"net": 100, "file": 200}
+
+
+@given(st.binary(max_size=2000))
+def test_newlines_counts_every_newline(data: bytes) -> None:
+    assert chunks.newlines(data) == data.count(b"\n")
