@@ -57,6 +57,7 @@ def _record_lines(
     end: int | None,
 ) -> Iterator[tuple[int, bytes]]:
     held: tuple[int, bytes] | None = None
+    findall = _NEWLINE.findall
     for chunk, size in chunks(stream, name, end):
         start = 0
         if held is not None:
@@ -66,8 +67,8 @@ def _record_lines(
             else:
                 yield held
             held = None
-        # the newlines before each mark's line, counted gap by gap with bytes.split (memchr:
-        # bytes.count compares byte by byte), so the chunk's are counted once, all told
+        # the newlines before each mark's line, counted gap by gap (`newlines`), so the chunk's
+        # are counted once, all told
         counted, before = 0, done.lines
         pos = start
         for at in mark_positions(chunk, start, size, MARKS):
@@ -75,7 +76,7 @@ def _record_lines(
                 continue  # in a line already handed out
             line_start = chunk.rfind(b"\n", 0, at) + 1
             line_end = chunk.find(b"\n", at, size) + 1 or size
-            before += len(chunk[counted:line_start].split(b"\n")) - 1
+            before += len(findall(chunk, counted, line_start))
             counted = line_start
             line, pos = chunk[line_start:line_end], line_end
             if held_line(line):
@@ -86,7 +87,7 @@ def _record_lines(
                     pos = chunk.find(b"\n", line_end, size) + 1 or size
                     line = line.rstrip(b"\r\n") + b" " + chunk[line_end:pos].strip()
             yield before + 1, line
-        before += len(chunk[counted:size].split(b"\n")) - 1
+        before += len(findall(chunk, counted, size))
         done.lines = before + (chunk[size - 1 : size] != b"\n")
         done.bytes_read += size
         if progress is not None:
@@ -125,15 +126,16 @@ def mark_positions(chunk: bytes, start: int, size: int, marks: tuple[bytes, ...]
     return positions
 
 
-def newlines(chunk: bytes) -> int:
-    """How many newlines a buffer holds (the pieces of `chunks` have none after their size).
+def newlines(chunk: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> int:
+    """How many newlines a buffer holds (the pieces of `chunks` have none after their size),
+    or its part from `start` to `end`.
 
     bytes.count compares byte by byte and checks a limit at each match: twice as slow on a
     megabyte of log here as bytes.split, which makes a bytes object per line. A regex's
     findall of the one byte is faster than both and makes none (Python keeps one object per
     single byte): a list of the same object, one slot per newline.
     """
-    return len(_NEWLINE.findall(chunk))
+    return len(_NEWLINE.findall(chunk, start, len(chunk) if end is None else end))
 
 
 _NEWLINE: Final = re.compile(b"\n")

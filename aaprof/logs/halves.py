@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final, TextIO
 
 from aaprof.errors import AaprofError
+from aaprof.logs.chunks import newlines
 from aaprof.logs.sources import COMPRESSED_MAGIC
 
 # A plain file at least this large is read by two processes.
@@ -61,8 +62,7 @@ def lines_before(name: str, end: int) -> int:
             got = f.readinto(view[: min(left, len(buffer))])
             if not got:
                 break
-            # (bytes.split finds a newline with memchr; count compares byte by byte)
-            count += len(view[:got].tobytes().split(b"\n")) - 1
+            count += newlines(view, 0, got)
             left -= got
     return count
 
