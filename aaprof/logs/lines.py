@@ -140,13 +140,14 @@ def _payload_event(
     node: str | None,
     source: SourceRef | None,
 ) -> ParseResult:
-    user_avc = legacy in {"USER_AVC", "1107"}
-    if user_avc or payload.startswith("USER_AVC "):
+    # dbus-daemon's record is the inside of its msg='...'; a USER_AVC line without one is read
+    # by its own keys, as an AVC line is
+    inner = -1
+    if legacy in {"USER_AVC", "1107"} or payload.startswith("USER_AVC "):
         inner = payload.find("msg='")
-        if inner < 0:
-            return Unparsed("USER_AVC record without msg='...'")
+    user_avc = inner >= 0
+    if user_avc:
         payload = payload[inner + 5 :].rstrip("'")
-        user_avc = True
     elif payload.startswith("AVC "):
         payload = payload[4:]
     elif 'operation="dbus' in payload:
@@ -203,36 +204,22 @@ def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime |
     """The host and time a syslog-style prefix names, where it names them."""
     if not prefix:
         return None, None
+    # (a date no calendar holds, `Feb 30`, `25:00:00`, `Feb 29` of a common year, names no
+    # time, but the host stands: the record keeps its audit stamp's time)
     m = _RFC3164.match(prefix)
     if m:
         month = _MONTHS.get(m.group(1))
         if month is None:
             return m.group(6), None
-        when = datetime(
-            year or datetime.now(UTC).year,
-            month,
-            int(m.group(2)),
-            int(m.group(3)),
-            int(m.group(4)),
-            int(m.group(5)),
-            tzinfo=UTC,
-        )
-        return m.group(6), when
+        numbers = (int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+        return m.group(6), _date(year or datetime.now(UTC).year, month, *numbers)
     m = _RFC3164_YEAR.match(prefix)
     if m:
         month = _MONTHS.get(m.group(1))
         if month is None:
             return m.group(7), None
-        when = datetime(
-            int(m.group(3)),
-            month,
-            int(m.group(2)),
-            int(m.group(4)),
-            int(m.group(5)),
-            int(m.group(6)),
-            tzinfo=UTC,
-        )
-        return m.group(7), when
+        numbers = (int(m.group(2)), int(m.group(4)), int(m.group(5)), int(m.group(6)))
+        return m.group(7), _date(int(m.group(3)), month, *numbers)
     m = _UNIX_PREFIX.match(prefix)
     if m:
         fraction = (m.group(2) or "")[:3].ljust(3, "0")
@@ -244,8 +231,19 @@ def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime |
     if m:
         stamp = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}"
         stamp += (m.group(7) or "")[:7] + (m.group(8) or "+00:00").replace("Z", "+00:00")
-        return m.group(9), datetime.fromisoformat(stamp).astimezone(UTC)
+        try:
+            return m.group(9), datetime.fromisoformat(stamp).astimezone(UTC)
+        except (ValueError, OverflowError):
+            return m.group(9), None
     return None, None
+
+
+def _date(year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime | None:
+    """The UTC time of a syslog date, or None where the calendar holds no such date."""
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _parse_journal_json(text: str, source: SourceRef | None, node: str | None) -> ParseResult:

@@ -6,6 +6,8 @@ import io
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from aaprof.logs.lines import Unparsed, parse_journal_entry, parse_line
 from aaprof.logs.sources import iter_lines
 from aaprof.model.event import Event, SourceRef
@@ -92,6 +94,33 @@ def test_rfc3164_without_stamp_takes_the_prefix_time_in_the_given_year() -> None
     assert event.node == "node-b"
     assert event.time == datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
     assert event.serial is None
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Feb 30 00:00:01",
+        "Nov 23 25:00:01",
+        "Dec 31 23:59:60",  # (a leap second)
+        "Feb 29 2023 00:00:01",
+        "2024-02-30T05:06:07+00:00",
+    ],
+)
+def test_a_date_no_calendar_holds_keeps_the_record_and_its_host(date: str) -> None:
+    line = f"{date} node-a kernel: audit: type=1400 audit(1700000000.123:459): {FILE_RECORD}"
+    event = _event(line, node="other", year=2023)
+    _assert_file_record(event)
+    assert event.node == "node-a" and event.time == STAMP_TIME
+    stampless = parse_line(f"{date} node-b audit[42]: AVC {FILE_RECORD}", year=2023)
+    assert isinstance(stampless, Event) and stampless.node == "node-b"
+    assert stampless.time is None
+
+
+@pytest.mark.parametrize("prefix", ["type=USER_AVC msg=", "type=1107 ", "type=UNKNOWN[1107] "])
+def test_a_user_avc_line_without_msg_is_read_by_its_own_keys(prefix: str) -> None:
+    event = _event(f"{prefix}audit(1700000000.123:459): {FILE_RECORD}")
+    _assert_file_record(event)
+    assert event.time == STAMP_TIME and event.serial == 459
 
 
 def test_rfc5424_iso_timestamp_with_offset() -> None:

@@ -79,6 +79,17 @@ def test_filters(corpus: Path, selection: Selection) -> None:
 
 STAMPED = 'type=AVC msg=audit(1700000000.{ms:03d}:{serial}): apparmor="DENIED" operation="{op}"'
 ODD_LINES = [
+    # a USER_AVC line without dbus-daemon's msg='...': read by its own keys, as an AVC
+    'type=USER_AVC msg=audit(1700000000.050:50): apparmor="DENIED" operation="open" '
+    'profile="/u" name="/x" pid=9 comm="c" requested_mask="r" denied_mask="r"',
+    "Nov 23 00:00:01 host kernel: [1.2] audit: type=1107 audit(1700000000.051:51): "
+    'apparmor="DENIED" operation="open" profile="/u" name="/y" pid=9 comm="c"',
+    # a syslog date no calendar holds: the record keeps its stamp's time
+    "Feb 30 00:00:01 host kernel: [1.2] audit: type=1400 audit(1700000000.052:52): "
+    'apparmor="DENIED" operation="open" profile="/f" name="/z" pid=9 comm="c" '
+    'requested_mask="r" denied_mask="r"',
+    "Nov 23 25:00:01 host kernel: audit: type=1400 audit(1700000000.053:53): "
+    'apparmor="ALLOWED" operation="open" profile="/f" name="/z" pid=9 comm="c"',
     # the head lacks name=, which stands after pid=: the full parser must take it
     'type=AVC msg=audit(1700000000.001:1): apparmor="STATUS" operation="profile_load" '
     'profile="unconfined" pid=5 comm="apparmor_parser" name="late"',
