@@ -150,6 +150,10 @@ def _jsonl_in_halves(
     """JSON lines of one large plain file, its second half read by a child process at the
     same time (logs/halves.py); the output and the stats are one process's."""
 
+    # each process reads half the records: half the templates each (the line memo keeps all
+    # its texts: fewer cost more in parses than they save; docs/performance.md)
+    lines.kept //= 2
+
     def write(start: int, end: int | None, to: TextIO) -> ReadStats:
         # each half its own stats; only the first half's reader draws the progress
         part = dataclasses.replace(reader, stats=ReadStats(), progress=None)

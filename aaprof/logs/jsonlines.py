@@ -44,9 +44,14 @@ class JsonLines:
     """
 
     def __init__(
-        self, prepare: Callable[[Event], Event | None], *, reads_names: bool = True
+        self,
+        prepare: Callable[[Event], Event | None],
+        *,
+        reads_names: bool = True,
+        kept: int | None = None,
     ) -> None:
         self.prepare, self.reads_names = prepare, reads_names
+        self.kept = TEMPLATES_KEPT if kept is None else kept  # templates of each kind
         self._templates: dict[int, tuple[list[object], tuple[str, ...] | None]] = {}
         self._named_templates: dict[int, tuple[list[object], tuple[str, ...] | None]] = {}
 
@@ -83,7 +88,7 @@ class JsonLines:
             if event is None and self.reads_names:
                 return None
         if known is None:
-            if len(self._named_templates) >= TEMPLATES_KEPT:
+            if len(self._named_templates) >= self.kept:
                 self._named_templates.clear()
             parts = _LEFT_OUT if event is None else _named_template(event)
             known = self._named_templates[id(copy.proto)] = (copy.proto, parts)
@@ -102,7 +107,7 @@ class JsonLines:
     def _template(self, copy: Copy) -> tuple[str, ...] | None:
         """The parts between the holes of the copy's line, `_LEFT_OUT`, or None (no template:
         a hole's text is in the record)."""
-        if len(self._templates) >= TEMPLATES_KEPT:
+        if len(self._templates) >= self.kept:
             self._templates.clear()
         event = self.prepare(copy.event())
         parts: tuple[str, ...] | None = _LEFT_OUT

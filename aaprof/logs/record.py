@@ -393,8 +393,10 @@ def _one_pid(payload: str) -> re.Match[str] | None:
 
 
 # Parsed payloads without their pid, as an Event's values (None: no record), bounded whatever
-# the input: 8,192 covers the distinct accesses of a busy node's log between two clears.
-PARSED_KEPT = 8192
+# the input. A text input's lines come through the line memo (logs/memo.py), which keeps their
+# distinct texts itself; this serves what is read without it (journal entries, followed lines)
+# and costs a memo's reader memory only: 2,048 covers a busy node's accesses between clears.
+PARSED_KEPT = 2048
 _PARSED: dict[tuple[str, str | None, bool], list[object] | None] = {}
 _AT_TIME, _AT_SERIAL, _AT_NODE, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
     EVENT_SLOTS.index(name) for name in ("time", "serial", "node", "source", "pid", "extra")
