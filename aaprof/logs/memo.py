@@ -162,7 +162,8 @@ class LineMemo:
         """The part of a syslog line's prefix (`Nov 23 00:00:01 host kernel: [86400.1] audit:
         type=1400 `) that its record's Event depends on: not its date and uptime (the audit
         stamp gives the time), but its host and the rest; None for another prefix or a date
-        that `parse_line` cannot read (its record is then unparsed)."""
+        that `parse_line` reads no time from (no calendar holds it: such a line is parsed
+        whole, each time)."""
         # (the date is 16 bytes and a non-space: whether it is one, and one parse_line reads,
         # is known by those 17 bytes)
         ok = self._dates.get(line[:17])
