@@ -103,7 +103,10 @@ def held_line(line: bytes) -> bool:
 
 
 # A rare mark, and the part of it whose absence `bytes.rfind` finds fastest in a log's text (it
-# skips by the needle's first byte: the fewer of those in a log, the faster).
+# skips by the needle's first byte: the fewer of those in a log, the faster; `type=150` has no
+# rare byte, and backwards it measured fastest). Measured against `find` of `APPAR` and `KNOWN`:
+# 10 and 12 ms against 15 and 16 per 74 MB of kern.log, 14 and 16 against 21 and 21 per 103 MB
+# of audit.log.
 _PROBES: Final = {
     b"type=APPARMOR": b"APPARMOR",
     b"UNKNOWN[150": b"NKNOWN[",

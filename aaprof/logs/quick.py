@@ -47,12 +47,8 @@ _LATER_KEY: Final = re.compile(rb"[^A-Za-z0-9_](?:name|class)=")
 # Anything in a chunk that only the full parser reads right.
 # (USER_AVC and JSON lines holding records fail the count check in `_Scan._chunk` instead.)
 # (what `lines.is_apparmor` looks for besides `apparmor=`; JSON lines are found by their `{`)
-# Each with a part of it whose search skips faster (uppercase letters are rare in a log, and a
-# `find` of fewer than 6 bytes skips by its length where its last byte does not match): only a
-# chunk holding the part is searched for the mark. (`type=150` has no rare byte: its backward
-# search, which tests the `t` first, measured fastest.)
-_SLOW_PARTS: Final = ((b"type=APPARMOR", b"APPAR"), (b"type=150", b""), (b"UNKNOWN[150", b"KNOWN"))
-_SLOW_MARKS: Final = tuple(mark for mark, _ in _SLOW_PARTS)
+# (`chunks.mark_positions` looks for each only where a part of it with a rare byte is.)
+_SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150")
 # Where a line may name a record: the lines the regex misses are found by these.
 _MARKS: Final = (b"apparmor=", *_SLOW_MARKS)
 # An `apparmor=` that does not follow a stamp's `): `. (The regex engine looks for a pattern's
@@ -539,14 +535,7 @@ def _odd_lines(chunk: bytes, start: int, size: int) -> list[tuple[int, int]]:
     """The lines of `chunk[start:size]` that may name a record the regex does not count: an
     `apparmor=` not right after a stamp's `): `, or a legacy or D-Bus broker mark. In order."""
     positions = [m.start() for m in _ODD.finditer(chunk, start, size)]
-    for mark, part in _SLOW_PARTS:
-        if part:
-            at = chunk.find(mark, start, size) if chunk.find(part, start, size) >= 0 else -1
-        else:
-            at = chunk.find(mark, start, size) if chunk.rfind(mark, start, size) >= 0 else -1
-        while at >= 0:
-            positions.append(at)
-            at = chunk.find(mark, at + 1, size)
+    positions += mark_positions(chunk, start, size, _SLOW_MARKS)
     at = chunk.find(b"{", start, size)  # (memchr: fast where there is none)
     while at >= 0:
         line_start = chunk.rfind(b"\n", 0, at) + 1
