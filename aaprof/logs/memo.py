@@ -128,13 +128,11 @@ class LineMemo:
         one, (values, name, None) if it is an old text but for its name (a temp file); else the
         line parsed, its text remembered: (its values, None, its Event), or (None, None, what
         `parse_line` gave) for a text never copied from."""
-        proto: object
-        if key in self._older:
-            proto = self._older.pop(key)  # still in use: back to the newer generation
-            self._remember(key, proto)
+        proto = self._find(key)
+        if proto is not _ABSENT:  # in the older generation (and back in the newer now)
             if proto is None:
                 return None, None, parse_line(line, source, node=self.node)
-            return proto, None, None
+            return proto, None, None  # type: ignore[return-value]
         payload = stamp.end()
         value = _one_name(line, payload)
         named = b""
