@@ -194,10 +194,7 @@ def stamp_time(seconds: str, fraction: str) -> datetime:
 def syslog_date_ok(prefix: str) -> bool:
     """Whether a syslog prefix (RFC 3164) has a date `parse_line` reads a time from (one no
     calendar holds gives none: the record keeps its stamp's time, if it has one)."""
-    try:
-        return _RFC3164.match(prefix) is not None and _prefix_facts(prefix, None)[1] is not None
-    except (ValueError, OverflowError):
-        return False
+    return _RFC3164.match(prefix) is not None and _prefix_facts(prefix, None)[1] is not None
 
 
 def _prefix_facts(prefix: str, year: int | None) -> tuple[str | None, datetime | None]:
