@@ -167,15 +167,12 @@ def _fields(head: bytes, ambiguous_ok: bool) -> Verdict:
 
 
 def _one_value(raw: bytes) -> bool:
-    """Whether a head's text after ` name=` is one value that the full parser reads as it is."""
-    if b"\x1d" in raw:
-        return False  # the full parser reads 0x1D as a space
-    if raw[:1] == b'"':
-        return raw.find(b'"', 1) == len(raw) - 1
+    """Whether a head's text after ` name=` is one bare value that the full parser reads as it
+    is (a quoted one is `_fields`' first case; no quote passes here)."""
     return (
         raw.isascii()
         and len(raw.split()) == 1
-        and not any(c in raw for c in (b'"', b"'", b"=", b"^]", b"\x1c", b"\x1e", b"\x1f"))
+        and not any(c in raw for c in (b'"', b"'", b"=", b"^]", b"\x1c", b"\x1d", b"\x1e", b"\x1f"))
     )
 
 
