@@ -168,15 +168,13 @@ def chosen_item(s: Suggestion, decision: Decision | None) -> Item | None:
         item: Item = parse_rule(decision.text)
     else:
         index = s.default if decision.choice is None else decision.choice
-        if index == 0:
-            item = s.rule  # (the least rule: its alternatives need not be made)
-        elif index >= len(s.options):
+        # (choice 0, the least rule, is always there: its alternatives need not be made)
+        if index and index >= len(s.options):
             raise AaprofError(
                 f"decision for {decision.rule!r} in {decision.profile}: choice {index} "
                 f"is out of range (0–{len(s.options) - 1})"
             )
-        else:
-            item = s.options[index]
+        item = _option(s, index)
     if decision.action == "deny":
         denied = None if isinstance(item, m.Include) else as_deny(item)
         if denied is None:
