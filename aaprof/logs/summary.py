@@ -52,19 +52,11 @@ class Summary:
     def add(
         self, mode: str, class_: str | None, profile: str | None, name: str | None, count: int = 1
     ) -> None:
-        key = (profile or "", class_ or "", mode)
-        group = self.groups.get(key)
-        if group is None:
-            group = self.groups[key] = Group()
-        group.count += count
-        if name is not None:
-            group.add_name(name, count)
-            self._added += 1
-            if self._added > NAMES_TOTAL:
-                self._trim()
+        self.add_many(((mode, class_, profile, name, count),))
 
     def add_many(self, rows: Iterable[tuple[str, str | None, str | None, str | None, int]]) -> None:
-        """`add` for each (mode, class, profile, name, count): the same, in one loop."""
+        """`add` for each (mode, class, profile, name, count), in one loop (the bulk counts'
+        drain hands over thousands at a time)."""
         groups = self.groups
         for mode, class_, profile, name, count in rows:
             key = (profile or "", class_ or "", mode)
