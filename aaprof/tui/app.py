@@ -219,9 +219,7 @@ class ReviewApp(App[Saved | None]):
                 except AaprofError as exc:
                     text = f"cannot build the profile: {exc}"
                 self._diff_of = (self.session, name, text)
-        if self.shown_text.get("#difftext") != text:
-            self.shown_text["#difftext"] = text
-            self.query_one("#difftext", Static).update(text)  # laid out: its height follows
+        self._show("#difftext", text, layout=True)  # (laid out: its height follows the diff)
 
     def _status(self) -> None:
         line = status_line(
@@ -229,12 +227,13 @@ class ReviewApp(App[Saved | None]):
         )
         self._show("#status", f"{line} | {self.message}" if self.message else line)
 
-    def _show(self, pane: str, text: str) -> None:
-        """Put `text` in the fixed-size `pane`, redrawn only when it changed (a key often leaves
-        the details or the counts as they were: a severity filter keeps the first rule)."""
+    def _show(self, pane: str, text: str, *, layout: bool = False) -> None:
+        """Put `text` in `pane` (of a fixed size, unless `layout`), redrawn only when it changed
+        (a key often leaves the details or the counts as they were: a severity filter keeps the
+        first rule)."""
         if self.shown_text.get(pane) != text:
             self.shown_text[pane] = text
-            self.query_one(pane, Static).update(text, layout=False)
+            self.query_one(pane, Static).update(text, layout=layout)
 
     def _unsaved(self) -> int:
         known = self._unsaved_of  # counted once per session (every key shows it)
