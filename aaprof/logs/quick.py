@@ -193,6 +193,7 @@ def _two_halves(
     """Read the second half in a child process while this one reads the first; merge."""
     second = Child(_scan_part, name, split, reader.node_for(name), selection)
     _Scan(reader, name, counts, add_event, False, end=split).run()
+    counts.drain()  # (while the child may still be reading: the first half's counts first)
     part_counts, part_summary, part_stats = second.result()
     for key, count in part_counts.items():
         counts.keys[key] = counts.keys.get(key, 0) + count
