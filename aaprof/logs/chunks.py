@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import lzma
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from aaprof.errors import AaprofError
+from aaprof.logs import bytescan
 
 CHUNK = 1 << 20
 # What parse_line looks for before it reads a line (`is_apparmor`, and JSON).
@@ -57,7 +57,6 @@ def _record_lines(
     end: int | None,
 ) -> Iterator[tuple[int, bytes]]:
     held: tuple[int, bytes] | None = None
-    findall = _NEWLINE.findall
     for chunk, size in chunks(stream, name, end):
         start = 0
         if held is not None:
@@ -76,7 +75,7 @@ def _record_lines(
                 continue  # in a line already handed out
             line_start = chunk.rfind(b"\n", 0, at) + 1
             line_end = chunk.find(b"\n", at, size) + 1 or size
-            before += len(findall(chunk, counted, line_start))
+            before += newlines(chunk, counted, line_start)
             counted = line_start
             line, pos = chunk[line_start:line_end], line_end
             if held_line(line):
@@ -87,7 +86,7 @@ def _record_lines(
                     pos = chunk.find(b"\n", line_end, size) + 1 or size
                     line = line.rstrip(b"\r\n") + b" " + chunk[line_end:pos].strip()
             yield before + 1, line
-        before += len(findall(chunk, counted, size))
+        before += newlines(chunk, counted, size)
         done.lines = before + (chunk[size - 1 : size] != b"\n")
         done.bytes_read += size
         if progress is not None:
@@ -102,46 +101,15 @@ def held_line(line: bytes) -> bool:
     return at >= 0 and line.find(b"'", at + 5) < 0
 
 
-# A rare mark, and the part of it whose absence `bytes.rfind` finds fastest in a log's text (it
-# skips by the needle's first byte: the fewer of those in a log, the faster; `type=150` has no
-# rare byte, and backwards it measured fastest). Measured against `find` of `APPAR` and `KNOWN`:
-# 10 and 12 ms against 15 and 16 per 74 MB of kern.log, 14 and 16 against 21 and 21 per 103 MB
-# of audit.log.
-_PROBES: Final = {
-    b"type=APPARMOR": b"APPARMOR",
-    b"UNKNOWN[150": b"NKNOWN[",
-    b"type=150": b"type=150",
-}
-
-
 def mark_positions(chunk: bytes, start: int, size: int, marks: tuple[bytes, ...]) -> list[int]:
-    """Where `chunk[start:size]` holds a mark, in order (bytes.find: memchr speed, no regex)."""
-    positions = []
-    for mark in marks:
-        probe = _PROBES.get(mark)
-        if probe is not None and chunk.rfind(probe, start, size) < 0:
-            continue  # (the usual: a legacy mark in no line of the chunk)
-        at = chunk.find(mark, start, size)
-        while at >= 0:
-            positions.append(at)
-            at = chunk.find(mark, at + 1, size)
-    positions.sort()
-    return positions
+    """Where `chunk[start:size]` holds a mark, in order (bytescan: no regex)."""
+    return bytescan.positions(chunk, marks, start, size)
 
 
 def newlines(chunk: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> int:
     """How many newlines a buffer holds (the pieces of `chunks` have none after their size),
-    or its part from `start` to `end`.
-
-    bytes.count compares byte by byte and checks a limit at each match: twice as slow on a
-    megabyte of log here as bytes.split, which makes a bytes object per line. A regex's
-    findall of the one byte is faster than both and makes none (Python keeps one object per
-    single byte): a list of the same object, one slot per newline.
-    """
-    return len(_NEWLINE.findall(chunk, start, len(chunk) if end is None else end))
-
-
-_NEWLINE: Final = re.compile(b"\n")
+    or its part from `start` to `end`."""
+    return bytescan.count(chunk, b"\n", start, len(chunk) if end is None else end)
 
 
 def tell(stream: BinaryIO) -> int:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aaprof.logs import chunks
 from aaprof.logs.chunks import MARKS, Progress, mark_positions, record_lines
+
+# each test once with the C searches and once with the pure-Python ones (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("searches")
 
 # Pieces of lines: the marks, the parts of them the scan probes for first, and what is near them.
 PIECES = [

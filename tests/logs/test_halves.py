@@ -21,6 +21,9 @@ from hypothesis import strategies as st
 from aaprof.cli.main import cli
 from aaprof.logs import chunks, halves
 
+# each test once with the C searches and once with the pure-Python ones (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("searches")
+
 load("noise")
 generator = load("generate")
 

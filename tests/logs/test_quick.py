@@ -21,6 +21,9 @@ from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
 from aaprof.logs.summary import Summary
 
+# each test once with the C searches and once with the pure-Python ones (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("searches")
+
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = shared_corpus.CORPUS
 
