@@ -1,7 +1,8 @@
 """Reading a text log a chunk at a time: the lines that may hold a record, and nothing else.
 
 Noise lines (most of a kern.log, the SYSCALL and PROCTITLE records of an audit.log) cost no
-Python code: a chunk of about 1 MiB is searched for the marks of a record with `bytes.find`, and
+Python code: a chunk of about 1 MiB is searched for the marks of a record (`bytescan`: memmem, or
+`bytes.find` in pure Python), and
 only the lines holding one are handed out, with their line numbers; a USER_AVC record that
 dbus-daemon split over two lines is joined, across a chunk boundary too.
 """
