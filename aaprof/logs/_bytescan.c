@@ -183,7 +183,54 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(lines_with_doc,
+"lines_with(buffer, needle, start, end) -> bytes\n\n"
+"The lines of buffer[start:end] that hold needle (which holds no newline), each whole (its\n"
+"newline too, where it has one), one after the other.");
+
+static PyObject *
+lines_with(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer buf, needle;
+    PyObject *out = NULL;
+    Py_ssize_t start, end, size = 0;
+    if (!PyArg_ParseTuple(args, "y*y*nn:lines_with", &buf, &needle, &start, &end))
+        return NULL;
+    if (needle.len == 0) {
+        PyErr_SetString(PyExc_ValueError, "empty needle");
+        goto fail;
+    }
+    clamp(buf.len, &start, &end);
+    out = PyBytes_FromStringAndSize(NULL, start < end ? end - start : 0);
+    if (out == NULL)
+        goto fail;
+    if (start < end) {
+        const char *base = buf.buf, *first = base + start, *stop = base + end, *at = first;
+        char *to = PyBytes_AS_STRING(out);
+        while ((at = find(at, stop, needle.buf, needle.len)) != NULL) {
+            const char *line = memrchr(first, '\n', (size_t)(at - first));
+            const char *line_end = memchr(at, '\n', (size_t)(stop - at));
+            line = line == NULL ? first : line + 1;
+            line_end = line_end == NULL ? stop : line_end + 1;
+            memcpy(to + size, line, (size_t)(line_end - line));
+            size += line_end - line;
+            at = line_end;
+        }
+    }
+    if (_PyBytes_Resize(&out, size) < 0)
+        goto fail;
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&needle);
+    return out;
+fail:
+    Py_XDECREF(out);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&needle);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"lines_with", lines_with, METH_VARARGS, lines_with_doc},
     {"count", count, METH_VARARGS, count_doc},
     {"positions", positions, METH_VARARGS, positions_doc},
     {"positions_not_after", positions_not_after, METH_VARARGS, positions_not_after_doc},

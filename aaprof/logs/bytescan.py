@@ -83,6 +83,21 @@ def positions_not_after(
     return [m.start() - back for m in pattern.finditer(buffer, start + back, end)]
 
 
+def lines_with(buffer: bytes, needle: bytes, start: int, end: int) -> bytes:
+    """The lines of `buffer[start:end]` that hold `needle` (which holds no newline), each whole
+    (its newline too, where it has one), one after the other."""
+    if fast is not None:
+        return fast.lines_with(buffer, needle, start, end)  # type: ignore[no-any-return]
+    lines = []
+    at = buffer.find(needle, start, end)
+    while at >= 0:
+        line_start = buffer.rfind(b"\n", start, at) + 1 or start
+        line_end = buffer.find(b"\n", at, end) + 1 or end
+        lines.append(buffer[line_start:line_end])
+        at = buffer.find(needle, line_end, end)
+    return b"".join(lines)
+
+
 # A rare mark, and the part of it whose absence `bytes.rfind` finds fastest in a log's text (it
 # skips by the needle's first byte: the fewer of those in a log, the faster; `type=150` has no
 # rare byte, and backwards it measured fastest). Measured against `find` of `APPAR` and `KNOWN`:

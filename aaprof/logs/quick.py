@@ -53,6 +53,11 @@ _SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150")
 _MARKS: Final = (b"apparmor=", *_SLOW_MARKS)
 
 
+# Bytes per record below which a chunk is dense: the pure-Python copy of its record lines then
+# costs more than the regex saves (measured: a noisy kern.log has about 2,400 bytes per record,
+# a dense audit.log about 500).
+_SPARSE: Final = 1024
+
 # An ambiguous head (bulk.AMBIGUOUS), whether its record has a socket family, and a mask.
 RawKey = tuple[bytes, bool, bool]
 
@@ -309,7 +314,14 @@ class _Scan:
     def _bulk(self, chunk: bytes, start: int, size: int, odd: list[tuple[int, int]]) -> bool:
         """Count the records of `chunk[start:size]` outside the odd lines per distinct head
         (aaprof/logs/bulk.py); False, having counted nothing, where the per-record way must."""
-        found = bulk.HEAD.findall(chunk, start, size)
+        marks = bytescan.count(chunk, b"rmor=", start, size)
+        if bytescan.fast is not None or marks * _SPARSE < size - start:
+            # the regex walks only the lines that hold an `apparmor=` (on a noisy log most
+            # lines hold an `audit(` and no record; what the regex counts of a line is the same
+            # either way); in pure Python that copy pays only where such lines are few
+            found = bulk.HEAD.findall(bytescan.lines_with(chunk, b"apparmor=", start, size))
+        else:
+            found = bulk.HEAD.findall(chunk, start, size)
         records = len(found) - found.count(b"")
         in_odd: list[bytes] = []
         for line_start, line_end in odd:
@@ -319,7 +331,7 @@ class _Scan:
         # (Each record holds one `apparmor=`; `rmor=` is found faster, and only where it stands
         # in something else too are the `apparmor=` counted.)
         for mark in (b"rmor=", b"apparmor="):
-            expected = bytescan.count(chunk, mark, start, size)
+            expected = marks if mark == b"rmor=" else bytescan.count(chunk, mark, start, size)
             for line_start, line_end in odd:
                 expected -= chunk.count(mark, line_start, line_end)
             if records - len(in_odd) == expected:

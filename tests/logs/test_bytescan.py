@@ -81,6 +81,17 @@ def test_positions_not_after_leave_out_those_after(
     assert bytescan.positions_not_after(buffer, needle, before, start, end) == expected
 
 
+@given(buffer=BUFFERS, needle=NEEDLES.filter(lambda n: b"\n" not in n), data=st.data())
+def test_lines_with_are_the_lines_holding_the_needle(
+    buffer: bytes, needle: bytes, data: st.DataObject
+) -> None:
+    start, end = _span(data, buffer)
+    lines = [line + b"\n" for line in buffer[start:end].split(b"\n")]
+    lines[-1] = lines[-1][:-1]  # (after the last newline: no newline)
+    expected = b"".join(line for line in lines if needle in line)
+    assert bytescan.lines_with(buffer, needle, start, end) == expected
+
+
 def test_the_extension_refuses_empty_needles(extension: ModuleType) -> None:
     module = extension
     with pytest.raises(ValueError, match="empty needle"):
