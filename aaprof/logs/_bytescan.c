@@ -83,27 +83,83 @@ fail:
     return NULL;
 }
 
-/* Append to `out` where each occurrence of needle starts in buf[start:end] (overlapping ones
- * too), skipping those right after `before` (len 0: none skipped; it may stand before start). */
+/* Offsets into a buffer, in a growing array. */
+typedef struct {
+    Py_ssize_t *at, used, room;
+} Offsets;
+
+/* Add where each occurrence of needle starts in base[start:end] (overlapping ones too), but
+ * those right after `before` (len 0: none left out; it may stand before start). */
 static int
-collect(PyObject *out, const char *base, Py_ssize_t start, Py_ssize_t end,
-        const char *needle, Py_ssize_t size, const char *before, Py_ssize_t before_len)
+gather(Offsets *found, const char *base, Py_ssize_t start, Py_ssize_t end, const char *needle,
+       Py_ssize_t size, const char *before, Py_ssize_t before_len)
 {
-    const char *at = base + start, *stop = base + end;
+    const char *at = base + start, *stop = base + (start < end ? end : start);
     while ((at = find(at, stop, needle, size)) != NULL) {
         Py_ssize_t offset = at - base;
-        if (!(before_len && offset >= before_len
-              && memcmp(at - before_len, before, (size_t)before_len) == 0)) {
-            PyObject *number = PyLong_FromSsize_t(offset);
-            if (number == NULL || PyList_Append(out, number) < 0) {
-                Py_XDECREF(number);
+        at++;
+        if (before_len && offset >= before_len
+            && memcmp(base + offset - before_len, before, (size_t)before_len) == 0)
+            continue;
+        if (found->used == found->room) {
+            Py_ssize_t room = found->room ? 2 * found->room : 256;
+            Py_ssize_t *more = PyMem_Realloc(found->at, sizeof(Py_ssize_t) * (size_t)room);
+            if (more == NULL) {
+                PyErr_NoMemory();
                 return -1;
             }
-            Py_DECREF(number);
+            found->at = more;
+            found->room = room;
         }
-        at++;
+        found->at[found->used++] = offset;
     }
     return 0;
+}
+
+static int
+compare_offsets(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Where each of the needles (a tuple of non-empty bytes) starts in base[start:end], sorted. */
+static int
+gather_all(Offsets *found, const char *base, Py_ssize_t start, Py_ssize_t end, PyObject *needles)
+{
+    Py_ssize_t hits = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(needles); i++) {
+        PyObject *needle = PyTuple_GET_ITEM(needles, i);
+        if (!PyBytes_Check(needle) || PyBytes_GET_SIZE(needle) == 0) {
+            PyErr_SetString(PyExc_TypeError, "needles must be non-empty bytes");
+            return -1;
+        }
+        Py_ssize_t before = found->used;
+        if (gather(found, base, start, end, PyBytes_AS_STRING(needle), PyBytes_GET_SIZE(needle),
+                   NULL, 0) < 0)
+            return -1;
+        hits += found->used > before;
+    }
+    if (hits > 1)
+        qsort(found->at, (size_t)found->used, sizeof(Py_ssize_t), compare_offsets);
+    return 0;
+}
+
+static PyObject *
+offsets_list(const Offsets *found)
+{
+    PyObject *out = PyList_New(found->used);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < found->used; i++) {
+        PyObject *number = PyLong_FromSsize_t(found->at[i]);
+        if (number == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, number);
+    }
+    return out;
 }
 
 PyDoc_STRVAR(positions_doc,
@@ -116,34 +172,16 @@ positions(PyObject *Py_UNUSED(module), PyObject *args)
 {
     Py_buffer buf;
     PyObject *needles, *out = NULL;
-    Py_ssize_t start, end, hits = 0;
+    Py_ssize_t start, end;
+    Offsets found = {NULL, 0, 0};
     if (!PyArg_ParseTuple(args, "y*O!nn:positions", &buf, &PyTuple_Type, &needles, &start, &end))
         return NULL;
     clamp(buf.len, &start, &end);
-    out = PyList_New(0);
-    if (out == NULL)
-        goto fail;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(needles); i++) {
-        PyObject *needle = PyTuple_GET_ITEM(needles, i);
-        if (!PyBytes_Check(needle) || PyBytes_GET_SIZE(needle) == 0) {
-            PyErr_SetString(PyExc_TypeError, "needles must be non-empty bytes");
-            goto fail;
-        }
-        Py_ssize_t before = PyList_GET_SIZE(out);
-        if (start < end
-            && collect(out, buf.buf, start, end, PyBytes_AS_STRING(needle),
-                       PyBytes_GET_SIZE(needle), NULL, 0) < 0)
-            goto fail;
-        hits += PyList_GET_SIZE(out) > before;
-    }
-    if (hits > 1 && PyList_Sort(out) < 0)
-        goto fail;
+    if (gather_all(&found, buf.buf, start, end, needles) == 0)
+        out = offsets_list(&found);
+    PyMem_Free(found.at);
     PyBuffer_Release(&buf);
     return out;
-fail:
-    Py_XDECREF(out);
-    PyBuffer_Release(&buf);
-    return NULL;
 }
 
 PyDoc_STRVAR(positions_not_after_doc,
@@ -157,30 +195,23 @@ positions_not_after(PyObject *Py_UNUSED(module), PyObject *args)
     Py_buffer buf, needle, before;
     PyObject *out = NULL;
     Py_ssize_t start, end;
+    Offsets found = {NULL, 0, 0};
     if (!PyArg_ParseTuple(args, "y*y*y*nn:positions_not_after", &buf, &needle, &before, &start,
                           &end))
         return NULL;
-    if (needle.len == 0) {
+    if (needle.len == 0)
         PyErr_SetString(PyExc_ValueError, "empty needle");
-        goto fail;
+    else {
+        clamp(buf.len, &start, &end);
+        if (gather(&found, buf.buf, start, end, needle.buf, needle.len, before.buf, before.len)
+            == 0)
+            out = offsets_list(&found);
     }
-    clamp(buf.len, &start, &end);
-    out = PyList_New(0);
-    if (out == NULL)
-        goto fail;
-    if (start < end
-        && collect(out, buf.buf, start, end, needle.buf, needle.len, before.buf, before.len) < 0)
-        goto fail;
+    PyMem_Free(found.at);
     PyBuffer_Release(&buf);
     PyBuffer_Release(&needle);
     PyBuffer_Release(&before);
     return out;
-fail:
-    Py_XDECREF(out);
-    PyBuffer_Release(&buf);
-    PyBuffer_Release(&needle);
-    PyBuffer_Release(&before);
-    return NULL;
 }
 
 PyDoc_STRVAR(lines_with_doc,
@@ -229,7 +260,67 @@ fail:
     return NULL;
 }
 
+static Py_ssize_t
+count_newlines(const char *from, const char *to)
+{
+    Py_ssize_t found = 0;
+    while (from < to && (from = memchr(from, '\n', (size_t)(to - from))) != NULL) {
+        found++;
+        from++;
+    }
+    return found;
+}
+
+PyDoc_STRVAR(marked_lines_doc,
+"marked_lines(buffer, needles, start, end) -> list[tuple[int, int, bytes]]\n\n"
+"For each line of buffer[start:end] that holds one of the needles (non-empty bytes without a\n"
+"newline), in order: the newlines in buffer[start:] before it, where it ends, the line (its\n"
+"newline too, where it has one).");
+
+static PyObject *
+marked_lines(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *needles, *out = NULL;
+    Py_ssize_t start, end;
+    Offsets found = {NULL, 0, 0};
+    if (!PyArg_ParseTuple(args, "y*O!nn:marked_lines", &buf, &PyTuple_Type, &needles, &start,
+                          &end))
+        return NULL;
+    clamp(buf.len, &start, &end);
+    const char *base = buf.buf;
+    if (gather_all(&found, base, start, end, needles) < 0 || (out = PyList_New(0)) == NULL)
+        goto fail;
+    Py_ssize_t counted = start, newlines = 0, taken = start;
+    for (Py_ssize_t i = 0; i < found.used; i++) {
+        Py_ssize_t at = found.at[i];
+        if (at < taken)
+            continue; /* in a line already taken */
+        const char *line = memrchr(base + start, '\n', (size_t)(at - start));
+        const char *line_end = memchr(base + at, '\n', (size_t)(end - at));
+        Py_ssize_t from = line == NULL ? start : line + 1 - base;
+        taken = line_end == NULL ? end : line_end + 1 - base;
+        newlines += count_newlines(base + counted, base + from);
+        counted = from;
+        PyObject *item = Py_BuildValue("nny#", newlines, taken, base + from, taken - from);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    PyMem_Free(found.at);
+    PyBuffer_Release(&buf);
+    return out;
+fail:
+    PyMem_Free(found.at);
+    Py_XDECREF(out);
+    PyBuffer_Release(&buf);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"marked_lines", marked_lines, METH_VARARGS, marked_lines_doc},
     {"lines_with", lines_with, METH_VARARGS, lines_with_doc},
     {"count", count, METH_VARARGS, count_doc},
     {"positions", positions, METH_VARARGS, positions_doc},

@@ -83,6 +83,28 @@ def positions_not_after(
     return [m.start() - back for m in pattern.finditer(buffer, start + back, end)]
 
 
+def marked_lines(
+    buffer: bytes, needles: tuple[bytes, ...], start: int, end: int
+) -> list[tuple[int, int, bytes]]:
+    """For each line of `buffer[start:end]` that holds one of the needles (none holds a
+    newline), in order: the newlines in `buffer[start:]` before it, where it ends, the line
+    (its newline too, where it has one)."""
+    if fast is not None:
+        return fast.marked_lines(buffer, needles, start, end)  # type: ignore[no-any-return]
+    lines = []
+    end = min(end, len(buffer))
+    counted, newlines, taken = start, 0, start
+    for at in positions(buffer, needles, start, end):
+        if at < taken:
+            continue  # in a line already taken
+        line_start = buffer.rfind(b"\n", start, at) + 1 or start
+        line_end = buffer.find(b"\n", at, end) + 1 or end
+        newlines += count(buffer, b"\n", counted, line_start)
+        counted, taken = line_start, line_end
+        lines.append((newlines, line_end, buffer[line_start:line_end]))
+    return lines
+
+
 def lines_with(buffer: bytes, needle: bytes, start: int, end: int) -> bytes:
     """The lines of `buffer[start:end]` that hold `needle` (which holds no newline), each whole
     (its newline too, where it has one), one after the other."""

@@ -67,28 +67,23 @@ def _record_lines(
             else:
                 yield held
             held = None
-        # the newlines before each mark's line, counted gap by gap (`newlines`), so the chunk's
-        # are counted once, all told
-        counted, before = 0, done.lines
+        # (the lines before this chunk's, and the continuation it starts with)
+        before = done.lines + (newlines(chunk, 0, start) if start else 0)
         pos = start
-        for at in mark_positions(chunk, start, size, MARKS):
-            if at < pos:
-                continue  # in a line already handed out
-            line_start = chunk.rfind(b"\n", 0, at) + 1
-            line_end = chunk.find(b"\n", at, size) + 1 or size
-            before += newlines(chunk, counted, line_start)
-            counted = line_start
-            line, pos = chunk[line_start:line_end], line_end
+        for gap, line_end, line in bytescan.marked_lines(chunk, MARKS, start, size):
+            if line_end - len(line) < pos:
+                continue  # the continuation of a line just handed out
+            number, pos = before + gap + 1, line_end
             if held_line(line):
                 if line_end >= size:
-                    held = (before + 1, line)  # its continuation starts the next chunk
+                    held = (number, line)  # its continuation starts the next chunk
                     continue
                 if chunk[line_end : line_end + 1] in {b" ", b"\t"}:
                     pos = chunk.find(b"\n", line_end, size) + 1 or size
-                    line = line.rstrip(b"\r\n") + b" " + chunk[line_end:pos].strip()
-            yield before + 1, line
-        before += newlines(chunk, counted, size)
-        done.lines = before + (chunk[size - 1 : size] != b"\n")
+                    yield number, line.rstrip(b"\r\n") + b" " + chunk[line_end:pos].strip()
+                    continue
+            yield number, line
+        done.lines += newlines(chunk, 0, size) + (chunk[size - 1 : size] != b"\n")
         done.bytes_read += size
         if progress is not None:
             progress(done.bytes_read)

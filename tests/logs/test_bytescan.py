@@ -92,6 +92,23 @@ def test_lines_with_are_the_lines_holding_the_needle(
     assert bytescan.lines_with(buffer, needle, start, end) == expected
 
 
+@given(buffer=BUFFERS, needles=st.lists(NEEDLES, max_size=4).map(tuple), data=st.data())
+def test_marked_lines_are_the_lines_holding_a_needle(
+    buffer: bytes, needles: tuple[bytes, ...], data: st.DataObject
+) -> None:
+    needles = tuple(n for n in needles if b"\n" not in n)
+    start, end = _span(data, buffer)
+    expected = []
+    at, newlines = start, 0
+    for line in buffer[start:end].split(b"\n") if start < end else []:
+        whole = buffer[at : min(at + len(line) + 1, end)]
+        if any(needle in line for needle in needles):
+            expected.append((newlines, at + len(whole), whole))
+        at += len(whole)
+        newlines += whole.endswith(b"\n")
+    assert bytescan.marked_lines(buffer, needles, start, end) == expected
+
+
 def test_the_extension_refuses_empty_needles(extension: ModuleType) -> None:
     module = extension
     with pytest.raises(ValueError, match="empty needle"):
@@ -100,6 +117,8 @@ def test_the_extension_refuses_empty_needles(extension: ModuleType) -> None:
         module.positions(b"abc", (b"a", b""), 0, 3)
     with pytest.raises(TypeError, match="non-empty bytes"):
         module.positions(b"abc", ("a",), 0, 3)
+    with pytest.raises(TypeError, match="non-empty bytes"):
+        module.marked_lines(b"abc", (b"",), 0, 3)
 
 
 def test_count_takes_negative_and_missing_ends_as_bytes_count(extension: ModuleType) -> None:
