@@ -126,7 +126,7 @@ def events(
             lines = JsonLines(prepare, reads_names=selection.name is not None)
             one = items[0] if len(items) == 1 and not items[0].journal else None
             # (the child first counts the lines before its half: it gets a little less)
-            split = split_point(one.name, 0.53) if one is not None and fmt == "jsonl" else None
+            split = split_point(one.name, 0.51) if one is not None and fmt == "jsonl" else None
             if one is None or split is None:
                 render_json(reader.records(items), lines, fmt, out)
             else:
