@@ -42,8 +42,8 @@ def count(buffer: bytes | bytearray | memoryview, needle: bytes, start: int, end
         # on a megabyte of log as a regex's findall of the byte, which makes a list of one
         # object, a slot per match)
         return len(_single(needle).findall(buffer, start, end))
-    if isinstance(buffer, memoryview):
-        buffer = buffer.tobytes()  # (no caller's: memoryviews are counted for newlines)
+    if isinstance(buffer, memoryview):  # (it has no count; the readers count only newlines
+        buffer = buffer.tobytes()  # in one, which the regex above does without a copy)
     return buffer.count(needle, start, end)
 
 

@@ -47,7 +47,8 @@ _LATER_KEY: Final = re.compile(rb"[^A-Za-z0-9_](?:name|class)=")
 # Anything in a chunk that only the full parser reads right.
 # (USER_AVC and JSON lines holding records fail the count check in `_Scan._chunk` instead.)
 # (what `lines.is_apparmor` looks for besides `apparmor=`; JSON lines are found by their `{`)
-# (`chunks.mark_positions` looks for each only where a part of it with a rare byte is.)
+# (`bytescan.positions` finds them with memmem; in pure Python, each only where a part of it
+# with a rare byte is)
 _SLOW_MARKS: Final = (b"type=APPARMOR", b"type=150", b"UNKNOWN[150")
 # Where a line may name a record: the lines the regex misses are found by these.
 _MARKS: Final = (b"apparmor=", *_SLOW_MARKS)
