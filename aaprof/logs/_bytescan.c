@@ -31,6 +31,8 @@ clamp(Py_ssize_t len, Py_ssize_t *start, Py_ssize_t *end)
         if (*start < 0)
             *start = 0;
     }
+    else if (*start > len)
+        *start = len; /* (an empty range either way; no pointer past the buffer) */
 }
 
 static const char *
