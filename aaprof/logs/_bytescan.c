@@ -45,6 +45,18 @@ find(const char *from, const char *to, const char *needle, Py_ssize_t size)
     return memmem(from, (size_t)(to - from), needle, (size_t)size);
 }
 
+/* The non-overlapping occurrences of needle in [at, stop). */
+static Py_ssize_t
+occurrences(const char *at, const char *stop, const char *needle, Py_ssize_t size)
+{
+    Py_ssize_t found = 0;
+    while ((at = find(at, stop, needle, size)) != NULL) {
+        found++;
+        at += size;
+    }
+    return found;
+}
+
 PyDoc_STRVAR(count_doc,
 "count(buffer, needle, start=0, end=None) -> int\n\n"
 "bytes.count: the non-overlapping occurrences of a non-empty needle in buffer[start:end].");
@@ -68,12 +80,9 @@ count(PyObject *Py_UNUSED(module), PyObject *args)
     }
     clamp(buf.len, &start, &end);
     if (start < end) {
-        const char *at = (const char *)buf.buf + start, *stop = (const char *)buf.buf + end;
+        const char *base = buf.buf;
         Py_BEGIN_ALLOW_THREADS
-        while ((at = find(at, stop, needle.buf, needle.len)) != NULL) {
-            found++;
-            at += needle.len;
-        }
+        found = occurrences(base + start, base + end, needle.buf, needle.len);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&buf);
@@ -262,17 +271,6 @@ fail:
     return NULL;
 }
 
-static Py_ssize_t
-count_newlines(const char *from, const char *to)
-{
-    Py_ssize_t found = 0;
-    while (from < to && (from = memchr(from, '\n', (size_t)(to - from))) != NULL) {
-        found++;
-        from++;
-    }
-    return found;
-}
-
 PyDoc_STRVAR(marked_lines_doc,
 "marked_lines(buffer, needles, start, end) -> list[tuple[int, int, bytes]]\n\n"
 "For each line of buffer[start:end] that holds one of the needles (non-empty bytes without a\n"
@@ -302,7 +300,7 @@ marked_lines(PyObject *Py_UNUSED(module), PyObject *args)
         const char *line_end = memchr(base + at, '\n', (size_t)(end - at));
         Py_ssize_t from = line == NULL ? start : line + 1 - base;
         taken = line_end == NULL ? end : line_end + 1 - base;
-        newlines += count_newlines(base + counted, base + from);
+        newlines += occurrences(base + counted, base + from, "\n", 1);
         counted = from;
         PyObject *item = Py_BuildValue("nny#", newlines, taken, base + from, taken - from);
         if (item == NULL || PyList_Append(out, item) < 0) {
