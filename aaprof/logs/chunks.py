@@ -69,9 +69,12 @@ def _record_lines(
             held = None
         # (the lines before this chunk's, and the continuation it starts with)
         before = done.lines + (newlines(chunk, 0, start) if start else 0)
-        pos = start
+        # the newlines of chunk[start:counted], from the marked lines: counted once, all told
+        pos = counted = start
+        gap = 0
         for gap, line_end, line in bytescan.marked_lines(chunk, MARKS, start, size):
-            if line_end - len(line) < pos:
+            counted = line_end - len(line)
+            if counted < pos:
                 continue  # the continuation of a line just handed out
             number, pos = before + gap + 1, line_end
             if held_line(line):
@@ -83,7 +86,8 @@ def _record_lines(
                     yield number, line.rstrip(b"\r\n") + b" " + chunk[line_end:pos].strip()
                     continue
             yield number, line
-        done.lines += newlines(chunk, 0, size) + (chunk[size - 1 : size] != b"\n")
+        done.lines = before + gap + newlines(chunk, counted, size)
+        done.lines += chunk[size - 1 : size] != b"\n"
         done.bytes_read += size
         if progress is not None:
             progress(done.bytes_read)
