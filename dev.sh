@@ -5,6 +5,11 @@
 #                          Kubernetes bundle in demo-output/ (rewritten by each run)
 #   ./dev.sh test [ARGS]   install everything the tests need, then ruff, mypy --strict and pytest
 #   ./dev.sh venv          only (re)create .venv with aaprof and its test tools
+#   ./dev.sh cluster up|down|build
+#                          a real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver,
+#                          kube-controller-manager, kube-scheduler, built from their pinned Go
+#                          modules and cached outside the clone): `eval "$(./dev.sh cluster up)"`
+#                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md)
 #   ./dev.sh golden        regenerate the pipeline's golden files (tests/golden/expected/), on
 #                          purpose, after a change to what aaprof writes; review with git diff
 # System packages come from Debian/Ubuntu's apt (with sudo when not root); the lists are in
@@ -25,7 +30,7 @@ apt_install() {  # install the packages named in the given list files that are m
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "dev.sh: installing system packages: ${missing[*]}" >&2
-    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
@@ -69,11 +74,16 @@ case "$cmd" in
         make_venv journal,test
         ;;
     test)
-        apt_install scripts/apt-demo.txt scripts/apt-test.txt
+        apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-cluster.txt
         make_venv journal,test
         # AppArmor's parser suite (GPL, never committed) for tests/profiles/test_parser_suite.py;
         # cached in .cache/apparmor-suite; without it that test skips
         scripts/fetch-parser-suite.sh || echo "dev.sh: could not fetch the parser suite" >&2
+        # the real Kubernetes control plane's programs (tests/cluster), from their pinned Go
+        # modules; cached outside the clone, so only the first run on a machine builds them
+        echo "+ tests/cluster/build-go.sh kubernetes etcd" >&2
+        tests/cluster/build-go.sh kubernetes >/dev/null
+        tests/cluster/build-go.sh etcd >/dev/null
         export PATH="$root/.venv/bin:$PATH"
         echo "+ ruff check && ruff format --check" >&2
         ruff check aaprof tests benchmarks
@@ -85,8 +95,13 @@ case "$cmd" in
         echo "+ pytest" >&2
         exec pytest "$@"
         ;;
+    cluster)
+        # stdlib Python only, so that it runs before .venv exists; openssl makes its PKI
+        apt_install scripts/apt-cluster.txt
+        exec /usr/bin/python3 tests/cluster/controlplane.py "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | venv | golden" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | venv | golden | cluster up|down|build" >&2
         exit 2
         ;;
 esac
