@@ -42,3 +42,33 @@ def test_the_demo_closes_with_commands_that_run() -> None:
         assert shown.returncode == 0, shown.stderr
     for page in re.findall(r"docs/[a-z-]+\.md", closing):
         assert (REPO / page).is_file(), page
+
+
+def aaprof(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aaprof", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def test_node_check_on_the_demos_workload_says_loaded(tmp_path: Path) -> None:
+    """The node fixture of docs/node.md has the demo's profiles loaded: `node check --pod` on
+    the workload patch the demo writes finds its profile."""
+    out = tmp_path / "demo-output"
+    logs = sorted(str(p.relative_to(REPO)) for p in (REPO / "sample-logs").glob("node-*"))
+    made = aaprof("generate", *logs, "--out", str(out), "-q")
+    assert made.returncode == 0, made.stderr
+    patches = sorted((out / "k8s" / "workloads").glob("shop.*.yaml"))
+    assert patches
+    root = "docs/examples/node/root"
+    for patch in patches:
+        checked = aaprof("node", "check", "--root", root, "--pod", str(patch))
+        assert checked.returncode == 0, checked.stdout
+        pods = [line for line in checked.stdout.splitlines() if " pod " in line]
+        assert pods and all(line.startswith("ok ") and " loaded (" in line for line in pods)
+    fixture = (REPO / "docs/examples/node/pod.yaml").read_text()
+    names = {p.name for p in (out / "profiles").iterdir()}
+    assert names and all(f"localhostProfile: {name}" in fixture for name in names)
