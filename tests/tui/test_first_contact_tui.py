@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.pilot import Pilot
 
 from aaprof.engine import Saved, Session
@@ -109,7 +110,9 @@ async def test_the_i_key_and_the_state_column_say_the_same_word(
     session: Session, out: Path
 ) -> None:
     app = ReviewApp(session, decisions_file=out / "decisions.yaml")
-    legend = next(b.description for b in ReviewApp.BINDINGS if getattr(b, "key", None) == "i")
+    legend = next(
+        b.description for b in ReviewApp.BINDINGS if isinstance(b, Binding) and b.key == "i"
+    )
     async with app.run_test(size=(120, 36)) as pilot:
         await on_shop(pilot)
         await pilot.press("i")
