@@ -36,6 +36,7 @@ _WORKLOAD = ("namespace", "workload", "container", "profile")
 # container, profile, class, node), so Alertmanager holds one alert whichever arrives first.
 DENIED = "AppArmorDenied"
 DENIED_MODES = "denied|killed"
+ON_NODE = "{{ with $labels.node }} on {{ . }}{{ end }}"
 # Label extracted by the Loki rules -> its JSON path in a line of watch's event log
 # (`aaprof events --format jsonl`'s object, with `container` and the top-level `workload`).
 LOKI_FIELDS = {
@@ -159,7 +160,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
             "Profile {{ $labels.profile }} denied {{ $value | humanize }} critical "
             "{{ $labels.class }} operation(s) (e.g. capability sys_admin, writes under "
             "/proc/sys) in {{ $labels.namespace }}/{{ $labels.workload }} "
-            "({{ $labels.container }}) on {{ $labels.node }} in the last 5 minutes.",
+            "({{ $labels.container }})" + ON_NODE + " in the last 5 minutes.",
         ),
         AlertRule(
             DENIED,
@@ -173,7 +174,7 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
             "AppArmor denied an operation under an enforce-mode profile.",
             "Profile {{ $labels.profile }} denied {{ $value | humanize }} {{ $labels.class }} "
             "operation(s) in {{ $labels.namespace }}/{{ $labels.workload }} "
-            "({{ $labels.container }}) on {{ $labels.node }} in the last 5 minutes.",
+            "({{ $labels.container }})" + ON_NODE + " in the last 5 minutes.",
         ),
         AlertRule(
             "AppArmorUnattributedRecords",
