@@ -157,6 +157,7 @@ def test_one_denial_seen_by_both_paths_gives_one_notification(
         # log once): what either arrival would send has been sent by then
         seen = am_metric(alertmanager, "alertmanager_nflog_queries_total")
         live = am_metric(alertmanager, "alertmanager_dispatcher_aggregation_groups")
+        assert live >= 1
         poll(
             lambda: am_metric(alertmanager, "alertmanager_nflog_queries_total") >= seen + 3 * live,
             "the groups to flush again",
