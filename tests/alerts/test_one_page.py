@@ -78,7 +78,9 @@ def count(metrics: Metrics, event: Event) -> None:
 def am_metric(alertmanager: Alertmanager, name: str) -> float:
     with urllib.request.urlopen(f"{alertmanager.url}/metrics", timeout=10) as response:
         lines = response.read().decode().splitlines()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.split("{")[0] == name)
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in lines if line.split("{")[0].split(" ")[0] == name
+    )
 
 
 def groups(alertmanager: Alertmanager) -> list[dict[str, Any]]:
