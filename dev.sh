@@ -63,7 +63,10 @@ case "$cmd" in
         done
         echo "  demo-output/k8s/   the Kubernetes bundle: kubectl apply -k demo-output/k8s" >&2
         echo "                     (docs/kubernetes.md)" >&2
-        echo "  docs/generate.md   what was proposed and why; docs/events.md for the records" >&2
+        echo "Next: decide rule by rule with keys, then check what the profiles still lack:" >&2
+        echo "  .venv/bin/aaprof review ${logs[*]} --profiles demo-output" >&2
+        echo "  .venv/bin/aaprof generate --check ${logs[*]} --out demo-output" >&2
+        echo "  docs/generate.md   the workflow, and what was proposed and why; docs/events.md for the records" >&2
         ;;
     golden)
         make_venv journal,test

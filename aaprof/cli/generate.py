@@ -68,7 +68,16 @@ K8S = "k8s"
     show_default=True,
     help="Where includes of existing profiles resolve (what they allow is not proposed).",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="What stdout says: for people (the files written; with --check the missing rules), or"
+    " one JSON document for programs (files, new rules, reading statistics, warnings; with"
+    " --check the missing rules per profile).",
+)
 @reading_options
 @click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
 def generate(

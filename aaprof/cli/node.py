@@ -35,7 +35,14 @@ root_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
     help="A pod or workload manifest (YAML, several documents); repeatable; - for stdin.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Findings and loaded profiles for people, or one JSON document for programs.",
+)
 @root_option
 def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
     """Check AppArmor on this node, and that the profiles pods name are loaded.
@@ -93,7 +100,14 @@ def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
     help="With --watch: seconds between passes when nothing changes.",
 )
 @click.option("--poll", is_flag=True, help="With --watch: poll instead of using inotify.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Each pass's result for people, or one JSON object a line for programs.",
+)
 @root_option
 def load(
     dirs: tuple[Path, ...],

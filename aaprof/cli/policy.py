@@ -96,7 +96,14 @@ def policy(
 @click.argument(
     "manifests", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One verdict a line for people, or a JSON list for programs.",
+)
 def test_command(policy_dir: Path, manifests: tuple[Path, ...], fmt: str) -> None:
     """Evaluate the policies in POLICY_DIR against MANIFEST(s), offline, as the API server would.
 

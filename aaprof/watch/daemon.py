@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 from aaprof.engine.noise import is_noise
 from aaprof.logs.lines import Unparsed, entry_identity, parse_journal_entry
 from aaprof.logs.reader import Deduplicator
-from aaprof.model.event import Event
+from aaprof.model.event import Container, Event
 from aaprof.watch.alerts_keys import severity_of
 from aaprof.watch.attribution import Attributor
 from aaprof.watch.lines import LineCache, Stamped
@@ -221,6 +221,13 @@ class Daemon:
             if severity_of(event) == "critical":
                 tally.add(CRITICAL, key)
             if keep:
+                if container is None and who.namespace:
+                    # a record whose process had gone: the sinks see it under the labels the
+                    # metrics count it with (`_unattributed_`), so watch's pushed alert and the
+                    # rule pack's alert for it are one alert in Alertmanager
+                    container = Container(
+                        namespace=who.namespace, pod=who.workload, name=who.container
+                    )
                 events.append(event if container is None else event.replace(container=container))
         if newest is not None:
             tally.latest(SOURCE_LAST, (label,), newest)
