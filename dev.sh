@@ -84,6 +84,8 @@ case "$cmd" in
         scripts/fetch-parser-suite.sh || echo "dev.sh: could not fetch the parser suite" >&2
         # the real Kubernetes control plane's programs (tests/cluster), from their pinned Go
         # modules; cached outside the clone, so only the first run on a machine builds them
+        go_bin=$(scripts/install-go.sh)  # Go >= 1.26: the one on PATH, or Go's own from the proxy
+        export PATH="$go_bin:$PATH"
         echo "+ tests/cluster/build-go.sh kubernetes etcd" >&2
         tests/cluster/build-go.sh kubernetes >/dev/null
         tests/cluster/build-go.sh etcd >/dev/null
@@ -101,6 +103,8 @@ case "$cmd" in
     cluster)
         # stdlib Python only, so that it runs before .venv exists; openssl makes its PKI
         apt_install scripts/apt-cluster.txt
+        go_bin=$(scripts/install-go.sh)
+        export PATH="$go_bin:$PATH"
         exec /usr/bin/python3 tests/cluster/controlplane.py "$@"
         ;;
     *)
