@@ -132,6 +132,18 @@ def _parse_text(
     return _payload_event(payload, legacy, time or prefix_time, serial, node, source)
 
 
+def line_node(head: bytes) -> str | None:
+    """The node a line names before its record (`head`: the line up to its `apparmor=`), as
+    `parse_line` finds it: auditd's `node=`, a syslog or journalctl host; None if none."""
+    text = head.decode("utf-8", "surrogateescape").lstrip("\x00")
+    if text[:5] == "node=":
+        named = _NODE.match(text)
+        return named.group(1) if named else None
+    stamp = _STAMP.search(text)
+    prefix = text[: stamp.start()] if stamp is not None else text
+    return _prefix_facts(prefix, 2000)[0] if prefix else None  # (any year: the host alone)
+
+
 def _payload_event(
     payload: str,
     legacy: str | None,
