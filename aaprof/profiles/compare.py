@@ -157,12 +157,15 @@ def _cleaned_profile(profile: m.Profile) -> m.Profile:
     for item in profile.body:
         if isinstance(item, m.Profile):
             kept.append(_cleaned_profile(item))
-        elif not (isinstance(item, m.FileRule) and _covered(item, rules)):
+        elif not (isinstance(item, m.FileRule) and covered(item, rules)):
             kept.append(item)
     return replace(profile, body=tuple(kept))
 
 
-def _covered(rule: m.FileRule, rules: list[m.FileRule]) -> bool:
+def covered(rule: m.FileRule, rules: Iterable[m.FileRule]) -> bool:
+    """Whether another of `rules` covers this rule on one literal path: the same qualifiers,
+    no `->` target, the same exec mode, at least its permissions, a pattern matching its path
+    (like aa-cleanprof)."""
     if rule.path is None or rule.target is not None or not compile_aare(rule.path).literal:
         return False
     return any(

@@ -11,6 +11,7 @@ from k8s.validate import validate_bundle
 
 from aaprof.cli.main import cli
 from aaprof.profiles.build import parse_policy
+from aaprof.profiles.compare import diff_policies, read_policy
 from aaprof.profiles.compile import compile_policy
 from aaprof.profiles.coverage import Access, decide
 
@@ -220,6 +221,26 @@ def test_the_nginx_temp_files_become_a_glob_in_enforce_mode(tmp_path: Path) -> N
             web, Access(f"/var/cache/nginx/client_temp/{name}", frozenset("w"), 101, 0)
         ).ok
     assert not decide(web, Access("/var/cache/nginx/client_temp/x.conf", frozenset("w"), 101, 0)).ok
+
+
+def test_learning_in_two_batches_gives_the_profile_of_one_run_over_both(tmp_path: Path) -> None:
+    """Rules already in the profile count as evidence: node-a's two client_temp names and
+    node-b's third are a family, as in one run over both (docs/generate.md)."""
+    batches, both = tmp_path / "batches", tmp_path / "both"
+    for node in ("node-a", "node-b"):
+        result = run(str(SAMPLES / node), "--out", str(batches), "--no-k8s")
+        assert result.exit_code == 0, result.output
+    result = run(str(SAMPLES / "node-a"), str(SAMPLES / "node-b"), "--out", str(both), "--no-k8s")
+    assert result.exit_code == 0, result.output
+    text = (batches / "profiles" / WEB).read_text()
+    assert "/var/cache/nginx/client_temp/[0-9]* w," in text and "0000000001" not in text
+    assert diff_policies(parse_policy(text), read_policy(both / "profiles" / WEB)) == ()
+    web = parse_policy(text).profiles()[0]
+    fourth = Access("/var/cache/nginx/client_temp/0000000004", frozenset("w"), 101, 0)
+    assert decide(web, fourth).ok
+    # and a third batch with nothing new changes nothing
+    assert run(str(SAMPLES / "node-b"), "--out", str(batches), "--no-k8s").exit_code == 0
+    assert (batches / "profiles" / WEB).read_text() == text
 
 
 def test_generate_selects_like_events(tmp_path: Path) -> None:
