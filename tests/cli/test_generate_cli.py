@@ -118,6 +118,31 @@ def test_decisions_file_replays(tmp_path: Path) -> None:
     assert "owner /srv/cache/** r," in text and "a1b2" not in text
 
 
+def test_the_decisions_beside_the_profiles_are_found_again(tmp_path: Path) -> None:
+    """DIR/decisions.yaml (where `aaprof review` saves): generate and --check replay it, so a
+    rule ignored in a review does not fail the gate nor come back."""
+    log = tmp_path / "a.log"
+    log.write_text(record(1, "/etc/app.conf", "r") + record(2, "/tmp/scratch", "w"))
+    out = tmp_path / "out"
+    assert run(str(log), "--out", str(out), "--no-k8s", "--name", "/etc/*").exit_code == 0
+    (out / "decisions.yaml").write_text(
+        "version: 1\n"
+        "decisions:\n"
+        "  - profile: app\n"
+        '    rule: "owner /tmp/scratch w,"\n'
+        "    action: skip\n"
+    )
+    gate = run("--check", str(log), "--out", str(out))
+    assert gate.exit_code == 0, gate.output
+    assert f"1 decisions replayed from {out / 'decisions.yaml'}" in gate.stderr
+    assert run(str(log), "--out", str(out), "--no-k8s").exit_code == 0
+    assert "scratch" not in (out / "profiles" / "app").read_text()
+    # a file named on the command line is the one replayed
+    other = tmp_path / "none.yaml"
+    other.write_text("version: 1\ndecisions: []\n")
+    assert run("--check", str(log), "--out", str(out), "--decisions", str(other)).exit_code == 1
+
+
 def test_no_complain_records_is_an_error(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(record(1, "/etc/x", "r").replace("ALLOWED", "DENIED"))
