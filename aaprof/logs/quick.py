@@ -499,8 +499,7 @@ class _Scan:
 
     def _node(self, chunk: bytes, at: int) -> str | None:
         """The node of the record at `at`: the one its line names, else the input's."""
-        line_start = chunk.rfind(b"\n", 0, at) + 1
-        return line_node(chunk[line_start:at]) or self.node
+        return line_node(chunk, chunk.rfind(b"\n", 0, at) + 1, at) or self.node
 
     def _continue_held(self, chunk: bytes, size: int) -> int:
         """Finish a USER_AVC record held from the last chunk; where this chunk's scan starts."""

@@ -99,14 +99,23 @@ class Deduplicator:
 
     def seen(self, key: object, origin: object, node: str | None = None) -> bool:
         current = self._current
-        for table in (current, self._previous):
-            for first_node, first_origin in table.get(key, ()):
+        earlier = current.get(key)
+        if earlier is not None:
+            for first_node, first_origin in earlier:
                 if first_node == node or first_node is None or node is None:
                     return first_origin != origin
+        before = self._previous.get(key)
+        if before is not None:
+            for first_node, first_origin in before:
+                if first_node == node or first_node is None or node is None:
+                    return first_origin != origin
+        if earlier is not None:  # another node's record of the same stamp and text
+            current[key] = (*earlier, (node, origin))
+            return False
         if len(current) >= self.window:
             self._previous, current = current, {}
             self._current = current
-        current[key] = (*current.get(key, ()), (node, origin))
+        current[key] = ((node, origin),)
         return False
 
 
