@@ -142,7 +142,11 @@ def render_summary(summary: Summary, fmt: str, top: int, out: TextIO) -> None:
 
 def render_stats(stats: ReadStats) -> str:
     """The closing line(s) on stderr: lines read, records, unparsed with where."""
-    text = f"aaprof: {stats.lines} lines read, {stats.records} records, {stats.unparsed} unparsed"
+    text = f"aaprof: {stats.lines} lines read, {stats.records} records"
+    if stats.nodes:  # (several nodes read: each one's records)
+        counts = (f"{_printable(node)} {n}" for node, n in sorted(stats.nodes.items()))
+        text += f" ({', '.join(counts)})"
+    text += f", {stats.unparsed} unparsed"
     if stats.duplicates:
         text += f", {stats.duplicates} duplicates dropped"
     if stats.lost:

@@ -478,10 +478,12 @@ class _Scan:
                 else:
                     slow.append(at)
                 continue
-            if self.check_copies and self.reader.is_duplicate(
-                (stamp, identity_payload(record)), self.origin, self._node(chunk, at)
-            ):
-                continue
+            if self.check_copies:
+                node = self._node(chunk, at)
+                if self.reader.is_duplicate((stamp, identity_payload(record)), self.origin, node):
+                    continue
+                if self.reader.several_nodes:
+                    self.reader.stats.count_node(node)
             records += 1
             if verdict is not bulk.AMBIGUOUS:
                 heads[head] += 1

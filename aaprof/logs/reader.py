@@ -47,6 +47,11 @@ class ReadStats:
     errors: list[str] = field(default_factory=list)
     bytes_read: int = 0
     lost: int = 0  # times /dev/kmsg overwrote records before they were read (EPIPE)
+    nodes: dict[str, int] = field(default_factory=dict)  # records per node, several read
+
+    def count_node(self, node: str | None) -> None:
+        key = node or "-"
+        self.nodes[key] = self.nodes.get(key, 0) + 1
 
     def note_unparsed(self, source: SourceRef, reason: str) -> None:
         self.unparsed += 1
@@ -61,14 +66,18 @@ class ReadStats:
         self.bytes_read += other.bytes_read
         self.lost += other.lost
         self.errors.extend(other.errors)
+        for node, count in other.nodes.items():
+            self.nodes[node] = self.nodes.get(node, 0) + count
         for source, reason in other.first_unparsed:
             self.note_unparsed(SourceRef(source.file, source.line + line_offset), reason)
         self.unparsed += other.unparsed - len(other.first_unparsed)
 
     def to_dict(self) -> dict[str, object]:
+        nodes = {"nodes": dict(sorted(self.nodes.items()))} if self.nodes else {}
         return {
             "lines": self.lines,
             "records": self.records,
+            **nodes,
             "duplicates": self.duplicates,
             "lost": self.lost,
             "unparsed": self.unparsed,
@@ -238,6 +247,8 @@ class Reader:
         ):
             return None
         self.stats.records += 1
+        if self.several_nodes:
+            self.stats.count_node(result.node)
         return result
 
     def is_duplicate(self, identity: Identity, origin: object, node: str | None = None) -> bool:

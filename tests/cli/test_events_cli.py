@@ -428,10 +428,11 @@ def test_two_nodes_with_the_same_stamp_and_serial_are_two_records(tmp_path: Path
     inputs = two_nodes(tmp_path, RECORDS[0], RECORDS[0])
     result = invoke("--format", "jsonl", *inputs)
     assert per_node(result) == {"node-a": 1, "node-b": 1}
-    assert "2 records, 0 unparsed" in result.stderr
+    assert "2 records (node-a 1, node-b 1), 0 unparsed" in result.stderr
     assert "duplicates" not in result.stderr
     summary = invoke("--summary", "--format", "json", *inputs)
     assert json.loads(summary.stdout)["total"] == 2
+    assert "2 records (node-a 1, node-b 1), 0 unparsed" in summary.stderr
 
 
 def test_lines_naming_their_nodes_are_two_records(tmp_path: Path) -> None:
@@ -476,11 +477,15 @@ def test_sample_nodes_read_together_keep_every_record() -> None:
             # (node-a's and node-c's lines name no node: read alone, their node is unknown)
             key = node if node is not None else Path(path).name
             alone[key] = alone.get(key, 0) + count
-    together = per_node(invoke("--format", "jsonl", *nodes))
+    result = invoke("--format", "jsonl", *nodes)
+    together = per_node(result)
     assert together == alone
     assert together["node-c"] == 8 and together["node-d"] == 13
+    counts = ", ".join(f"{node} {n}" for node, n in sorted(alone.items()))
+    assert f"{sum(alone.values())} records ({counts})" in result.stderr
     summary = invoke("--summary", "--format", "json", *nodes)
     assert json.loads(summary.stdout)["total"] == sum(alone.values())
+    assert f"{sum(alone.values())} records ({counts})" in summary.stderr
 
 
 def test_table_has_a_node_column_when_several_nodes_are_read(tmp_path: Path) -> None:
