@@ -133,7 +133,8 @@ def events(
                 _jsonl_in_halves(reader, one, split, lines, out)
             done()
         else:
-            render_events(kept, fmt, out)
+            reader.expect(items)  # (whether several nodes are read: a node column)
+            render_events(kept, fmt, out, nodes=reader.several_nodes)
             done()
     stats = reader.stats
     if not quiet:

@@ -18,6 +18,9 @@ from aaprof.profiles.render import render_rule
 
 VERSION = 1
 ACTIONS = ("allow", "deny", "skip")
+# DIR/decisions.yaml, beside DIR/profiles/: where a review keeps its decisions unless told
+# otherwise, and where review, generate and `generate --check` find them again
+DECISIONS_FILE = "decisions.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,18 @@ class Decision:
         if choice is not None and text is not None:
             raise AaprofError(f"{where}: give `choice` or `text`, not both")
         return cls(profile, rule, str(action), choice, text)
+
+
+def decisions_file(out: Path, given: Path | None = None) -> Path:
+    """The decisions file of the profiles in `out` (DIR): `given`, else DIR/decisions.yaml."""
+    return given if given is not None else out / DECISIONS_FILE
+
+
+def found_decisions(out: Path, given: Path | None = None) -> Path | None:
+    """The decisions file to replay: `given` (which must then exist), else DIR/decisions.yaml
+    when it exists, else None."""
+    path = decisions_file(out, given)
+    return path if given is not None or path.exists() else None
 
 
 def load_decisions(path: Path | str) -> tuple[Decision, ...]:

@@ -214,6 +214,12 @@ def covered_rules(rules: Sequence[m.FileRule]) -> set[int]:
     return out
 
 
+def covered(rule: m.FileRule, rules: Sequence[m.FileRule]) -> bool:
+    """Whether one of `rules` allows all that `rule` allows (as `covered_rules` decides)."""
+    pool = [*rules, rule]
+    return len(pool) - 1 in covered_rules(pool)
+
+
 def unified(differences: Iterable[Difference]) -> Iterator[str]:
     """The lines `aaprof profile diff` prints."""
     for d in differences:
