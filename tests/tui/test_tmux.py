@@ -165,4 +165,4 @@ def test_review_keeps_its_decisions_beside_the_profiles(tmp_path: Path) -> None:
         screen = term.shows("0 undecided")
     finally:
         term.close()
-    assert "skip" in screen
+    assert "ignore" in screen  # the state column's word for a `skip` decision
