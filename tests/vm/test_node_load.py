@@ -441,14 +441,15 @@ def _image_rootfs() -> Path:
     return archive
 
 
-def _daemon_config() -> dict[str, object]:
+def _daemon_config(action: str = "load") -> dict[str, object]:
     """The DaemonSet's container: templates/loader.sh (as the bundle embeds it) in complain mode,
-    the state directory where the DaemonSet mounts it."""
+    the state directory where the DaemonSet mounts it; `action` its AAPROF_ACTION."""
     config = json.loads(json.dumps(IMAGE_CONFIG))
     config["root"] = {"path": "/tmp/img/rootfs"}
     script = (REPO / "templates/loader.sh").read_text()
     config["process"]["args"] = ["/bin/sh", "-c", script]
     config["process"]["env"] += ["AAPROF_MODE=complain", "AAPROF_INTERVAL=30"]
+    config["process"]["env"] += [f"AAPROF_ACTION={action}"]
     for mount in config["mounts"]:
         if mount["destination"] == "/state":
             mount["destination"] = "/var/lib/aaprof/node"
@@ -495,6 +496,24 @@ IMAGE_STEPS = (
         expect=None,
         timeout=400,
     ),
+    # the uninstall: the same state directory, AAPROF_ACTION=unload (kubectl set env); `ready`
+    # removed first, so that it appears again only after the unload's pass
+    Step(
+        "image daemon unload",
+        "set -u; mkdir -p /tmp/img3; cp /tmp/daemon-unload-config.json /tmp/img3/config.json\n"
+        "rm -f /tmp/img-state2/ready\n"
+        f"{RUNC} run -d --no-pivot -b /tmp/img3 unload < /dev/null > /tmp/unload.log 2>&1\n"
+        f"{DAEMON_WAIT}\n"
+        "echo ready=$(test -f /tmp/img-state2/ready && echo yes)\n"
+        "echo '--- state'; cat /tmp/img-state2/state.json\n"
+        "echo '--- securityfs'; grep '^k8s-img-' /sys/kernel/security/apparmor/profiles\n"
+        f"{RUNC} kill unload TERM\n"
+        f"i=0; while {RUNC} state unload | grep -q running && [ $i -lt 600 ]; do sleep 0.2; "
+        "i=$((i+1)); done\n"
+        "echo '--- log'; cat /tmp/unload.log",
+        expect=None,
+        timeout=400,
+    ),
 )
 
 
@@ -506,6 +525,7 @@ def image_run(vm_images: Images) -> VMResult:
         "image-profile": IMAGE_PROFILE.encode(),
         "image-profile2": _profile("k8s-img-daemon").encode(),
         "daemon-config.json": json.dumps(_daemon_config()).encode(),
+        "daemon-unload-config.json": json.dumps(_daemon_config("unload")).encode(),
     }
     result = run_workload(vm_images, Workload(steps=IMAGE_STEPS, files=files, timeout=900))
     result.check()
@@ -531,3 +551,15 @@ def test_the_daemonset_loader_script_runs_in_the_image(image_run: VMResult) -> N
     assert [(p["name"], p["action"]) for p in status["profiles"]] == [("k8s-img-daemon", "loaded")]
     assert kernel.splitlines() == ["k8s-img-daemon (complain)"]  # AAPROF_MODE=complain
     assert '"status": "stopped"' in after, out  # SIGTERM ends --watch
+
+
+def test_the_daemonset_uninstall_unloads_only_what_it_loaded(image_run: VMResult) -> None:
+    out = _out(image_run, "image daemon unload")
+    head, _, rest = out.partition("--- state\n")
+    state_text, _, rest = rest.partition("--- securityfs\n")
+    kernel, _, log = rest.partition("--- log\n")
+    assert "ready=yes" in head, out  # Ready: everything it loaded is gone
+    assert json.loads(state_text)["owned"] == {}, out
+    assert "unloaded   k8s-img-daemon" in log, out
+    # k8s-img-loaded was loaded by another loader (another state): not this one's to unload
+    assert kernel.splitlines() == ["k8s-img-loaded (enforce)"], out
