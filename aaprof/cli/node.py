@@ -145,7 +145,14 @@ def load(
     show_default=True,
     help="With --watch: seconds between passes.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Each pass's result for people, or one JSON object a line for programs.",
+)
 @root_option
 def unload(watch: bool, state_dir: Path | None, resync: float, fmt: str, root: Path) -> None:
     """Unload every profile `aaprof node load` loaded on this node, and nothing else.
