@@ -154,7 +154,7 @@ def test_read_selects_attributes_and_counts(tmp_path: Path) -> None:
 
     session = Session.read([Input(str(log))], tmp_path / "out", attribute=attribute)
     assert session.learned == 1 and len(seen) == 1 and session.stats.records == 2
-    assert session.remaining()[0].rules == ("owner /etc/a r,",)
+    assert session.remaining()[0].rules == ("/etc/a r,",)  # root-owned, only read: no owner
     with pytest.raises(AaprofError, match="no such file"):
         Session.read([Input(str(tmp_path / "missing.log"))], tmp_path / "out")
     with pytest.raises(AaprofError, match="mode must be"):
@@ -181,4 +181,4 @@ def test_every_choice_of_an_exec_and_a_file_compiles(tmp_path: Path) -> None:
         text = session.apply([decision]).preview("app").text
         compile_policy(text, name=f"{decision.rule} #{decision.choice}", features=ABI_FEATURES)
     (exec_choices,) = [s.choices for s in session.suggestions[0].suggestions if "sh" in s.key]
-    assert any(c.text == "deny owner /bin/sh mrx," for c in exec_choices)
+    assert any(c.text == "deny /bin/sh mrx," for c in exec_choices)  # root-owned: no owner
