@@ -18,9 +18,11 @@ HOSTILE = 'we"ird, name] \\back é'
 ALLOWED = ("k8s-nginx", "k8s-redis", HOSTILE, "RuntimeDefault")
 DEFAULT = "k8s-nginx"
 NAMESPACES: dict[str, dict[str, str]] = {
-    "apps": {"team": "shop"},  # policies apply
-    "kube-system": {},  # exempt
+    "apps": {"team": "shop"},  # policies apply (they bind namespaces labelled team=shop)
+    "ops": {"team": "shop"},  # labelled, but exempt (EXEMPT)
+    "kube-system": {},  # not bound: unlabelled (and exempt)
 }
+EXEMPT = ("kube-system", "ops")
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,12 @@ def _cases() -> list[Case]:
     add("hostile-annotation", pod("h-ann", annotations={
         ANNOTATION + "app": 'localhost/we"ird, name] \\back é'}))  # fmt: skip
     add("padded-name", pod("h-pad", pod_spec(localhost(" k8s-nginx"))))
-    add("exempt-namespace-unconfined", pod("sys", pod_spec(UNCONFINED), namespace="kube-system"))
-    add("exempt-namespace-plain", pod("sys-plain", namespace="kube-system"))
+    add(
+        "unselected-namespace-unconfined", pod("sys", pod_spec(UNCONFINED), namespace="kube-system")
+    )
+    add("unselected-namespace-plain", pod("sys-plain", namespace="kube-system"))
+    add("exempt-namespace-unconfined", pod("ops", pod_spec(UNCONFINED), namespace="ops"))
+    add("exempt-namespace-plain", pod("ops-plain", namespace="ops"))
     # -- workloads, CREATE ------------------------------------------------------------------
     add("deploy-allowed", workload("Deployment", "web", pod_spec(localhost("k8s-nginx"))))
     add("deploy-no-profile", workload("Deployment", "web-plain"))

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from cluster import controlplane
+from cluster import controlplane, crds
 
 _PLANES: list[controlplane.ControlPlane] = []
 
@@ -73,6 +74,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         _PLANES.remove(plane)
         controlplane.down(directory, keep_logs=True)
+
+
+@pytest.fixture(scope="session")
+def installed_crds(cluster: Cluster) -> list[str]:
+    """The CRDs of crds.PINS installed and established; their names."""
+    files = crds.files()
+    cluster.apply(files)
+    names = [
+        str(d["metadata"]["name"])
+        for f in files
+        for d in yaml.safe_load_all(f.read_text())
+        if isinstance(d, dict)
+    ]
+    for name in names:
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=300s", f"crd/{name}")
+    return names
 
 
 @pytest.hookimpl(hookwrapper=True)

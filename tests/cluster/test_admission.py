@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pytest
 import yaml
 
 from aaprof.k8s import podrules
-from cluster.admission_cases import ALLOWED, CASES, DEFAULT, NAMESPACES
+from cluster.admission_cases import ALLOWED, CASES, DEFAULT, EXEMPT, NAMESPACES
 from cluster.conftest import Cluster
 
 _PATHS = {
@@ -121,10 +122,17 @@ def _comparable(verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def policies(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`aaprof policy`'s policies installed in the API server, and in effect."""
+def policies(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`aaprof policy`'s policies installed in the API server, and in effect, for this module.
+
+    They bind only namespaces labelled `team=shop` (and never kube-system, the default
+    exemption), so that the other tests of the session are not judged by them; they are
+    removed when the module ends.
+    """
     out = tmp_path_factory.mktemp("policy")
-    args = ["policy", "--default", DEFAULT, "--out", str(out)]
+    args = ["policy", "--default", DEFAULT, "--out", str(out), "--namespace-label", "team=shop"]
+    for namespace in EXEMPT:
+        args += ["--exempt-namespace", namespace]
     for profile in ALLOWED:
         args += ["--allowed", profile]
     done = _aaprof(*args)
@@ -132,11 +140,11 @@ def policies(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Path
     for name, labels in NAMESPACES.items():
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ns))
-    cluster.apply(
-        [out / "validating-admission-policy.yaml", out / "mutating-admission-policy.yaml"]
-    )
+    files = [out / "validating-admission-policy.yaml", out / "mutating-admission-policy.yaml"]
+    cluster.apply(files)
     _wait_until_in_effect(cluster)
-    return out
+    yield out
+    cluster.kubectl("delete", "--wait", *(f"--filename={f}" for f in files))
 
 
 def _wait_until_in_effect(cluster: Cluster) -> None:

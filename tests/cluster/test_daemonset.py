@@ -105,7 +105,7 @@ def test_loader_pods(cluster: Cluster, node: str, tmp_path: Path) -> None:
     assert "readOnly" not in mounts["securityfs"]  # it writes .replace and .remove there
 
 
-def test_watch_pods(cluster: Cluster, node: str, tmp_path: Path) -> None:
+def test_watch_pods(cluster: Cluster, installed_crds: list[str], node: str, tmp_path: Path) -> None:
     _aaprof("watch", "--manifests", str(tmp_path / "watch"))
     built = cluster.kubectl("kustomize", str(tmp_path / "watch")).stdout
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=built)

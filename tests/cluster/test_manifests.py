@@ -21,7 +21,6 @@ import pytest
 import yaml
 
 from aaprof.k8s.bundle import render_bundle, targets_for
-from cluster import crds
 from cluster.conftest import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,16 +37,6 @@ def _aaprof(*args: str) -> None:
 
 def _docs(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-
-
-@pytest.fixture(scope="module")
-def installed_crds(cluster: Cluster) -> list[str]:
-    files = crds.files()
-    cluster.apply(files)
-    names = [d["metadata"]["name"] for f in files for d in _docs(f)]
-    for name in names:
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=300s", f"crd/{name}")
-    return names
 
 
 def _spo_bundle(out: Path) -> Path:
