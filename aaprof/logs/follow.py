@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+# Bytes read at a time when a file is searched for a line, or its lines counted.
+SEARCH_CHUNK = 1 << 20
+
 # How long to wait between polls when no file has new lines.
 POLL_SECONDS = 0.25
 # How many idle polls a renamed-away file is still read after the switch to its successor:
@@ -141,3 +144,40 @@ class _Retired:
     def close(self) -> None:
         if self.file.stream is not None:
             self.file.stream.close()
+
+
+def find_line(fd: int, line: bytes) -> int | None:
+    """The offset just after the first place `line` (ending in a newline) stands as a whole line
+    in the file open on `fd` (at its start or after a newline); None if it does not.
+
+    A follower's checkpoint keeps the last line it took: where the file's device, inode or the
+    offset no longer match (a restore, a copy, renumbered devices), that line finds the place.
+    """
+    if not line.endswith(b"\n"):
+        return None
+    needle = b"\n" + line
+    # The window keeps the newline before what is read next, so a line cut by a chunk's edge
+    # is found whole in the next one.
+    window, offset = b"\n", 0  # the file's start counts as after a newline
+    while True:
+        chunk = os.pread(fd, SEARCH_CHUNK, offset)
+        window += chunk
+        at = window.find(needle)
+        if at >= 0:
+            return offset - (len(window) - len(chunk)) + at + len(needle)
+        if not chunk:
+            return None
+        offset += len(chunk)
+        window = window[1 - len(needle) :]
+
+
+def count_lines(fd: int, end: int) -> int:
+    """The newlines in the file's first `end` bytes."""
+    count, offset = 0, 0
+    while offset < end:
+        chunk = os.pread(fd, min(SEARCH_CHUNK, end - offset), offset)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        offset += len(chunk)
+    return count

@@ -16,9 +16,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aaprof.logs.follow import count_lines, find_line
 from aaprof.logs.sources import order_rotated
 from aaprof.model.event import SourceRef
-from aaprof.watch.source import AUDIT_LOST, ROTATION_GAP, Raw
+from aaprof.watch.source import AUDIT_LOST, PLACE_NOT_FOUND, ROTATION_GAP, Raw
 
 # The tail kept is the last line taken (its stamp and serial make it unique), at most this long:
 # a fixed number of bytes would be the same in every line of a log of one kind of record.
@@ -61,6 +62,10 @@ class _Open:
         if offset < len(tail):
             return False
         return os.pread(self.fd, len(tail), offset - len(tail)) == tail
+
+    def find(self, tail: bytes) -> int | None:
+        """The offset after `tail` as a whole line in this file (its first such place)."""
+        return find_line(self.fd, tail) if tail.endswith(b"\n") else None
 
     def read(self, out: list[Raw], budget: int) -> int:
         """Append complete lines after `offset` (about `budget` bytes); the bytes taken."""
@@ -131,6 +136,8 @@ class FileSource:
     current: _Open | None = None
     retired: list[_Open] = field(default_factory=list)
     lost: dict[str, int] = field(default_factory=dict)
+    reread: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -147,19 +154,23 @@ class FileSource:
             self.current = _open(self.path)
             return
         opened = [f for f in (_open(p) for p in family(self.path)) if f is not None]
-        known = {(e["dev"], e["ino"]): e for e in entries}
+        found = self._place(opened, entries)
         newest_known = None
         keep: list[_Open] = []
         for index, f in enumerate(opened):
-            entry = known.get((f.dev, f.ino))
+            entry = found.get(index)
             if entry is None:
                 continue
-            offset, tail = int(str(entry["offset"])), bytes.fromhex(str(entry["tail"]))
-            f.line = int(str(entry["line"]))
-            f.seen = int(str(entry.get("seen", 0)))
-            f.skipping = entry.get("skipping") is True
+            f.line, f.seen, f.skipping = entry.line, entry.seen, entry.skipping
+            offset, tail = entry.offset, entry.tail
             if f.matches(offset, tail) or offset == 0:
                 f.offset, f.tail = offset, tail
+            elif (moved := f.find(tail)) is not None:
+                f.offset, f.tail = moved, tail
+                self.notes.append(
+                    f"{self.label}: {f.path} no longer holds its last line taken at offset "
+                    f"{offset}; found it at {moved}, read on from there"
+                )
             else:  # truncated (copytruncate): its copy holds what was after the offset
                 self._find_copy(opened, f, offset, tail, keep)
                 f.line, f.seen = 0, 0
@@ -167,9 +178,10 @@ class FileSource:
             newest_known = index if newest_known is None else newest_known
         if newest_known is None:
             # None of the checkpointed files is left: what they held past the offsets is gone.
-            if any(int(str(e.get("seen", 0))) > int(str(e["offset"])) for e in entries):
+            if any(e.seen > e.offset for e in entries):
                 self._note_lost(ROTATION_GAP, 1)
             newest_known = 1
+            self._not_found(opened, entries)
         for f in opened[:newest_known]:
             if f not in keep:
                 keep.append(f)  # created while watch was down: read from the start
@@ -185,6 +197,54 @@ class FileSource:
                 self.retired.append(f)
         if self.current is None:
             self.current = _open(self.path)
+
+    def _place(self, opened: list[_Open], entries: list[_Entry]) -> dict[int, _Entry]:
+        """Which checkpointed file each opened one is (by index): by device and inode, else
+        (a restore, a copy, renumbered devices) by holding the last line taken."""
+        found: dict[int, _Entry] = {}
+        by_id = {(e.dev, e.ino): e for e in entries}
+        for index, f in enumerate(opened):
+            entry = by_id.get((f.dev, f.ino))
+            if entry is not None:
+                found[index] = entry
+        for entry in entries:
+            if entry in found.values() or not entry.tail:
+                continue
+            free = [(i, f) for i, f in enumerate(opened) if i not in found]
+            hit = next(((i, f) for i, f in free if f.matches(entry.offset, entry.tail)), None)
+            where = f"at offset {entry.offset}"
+            if hit is None:
+                for i, f in free:
+                    moved = f.find(entry.tail)
+                    if moved is not None:
+                        hit, where = (i, f), f"at offset {moved} (not {entry.offset})"
+                        entry.offset = moved
+                        break
+            if hit is None:
+                continue
+            found[hit[0]] = entry
+            self.notes.append(
+                f"{self.label}: {entry.path} (device {entry.dev}, inode {entry.ino}) is not "
+                f"there; {hit[1].path} (device {hit[1].dev}, inode {hit[1].ino}) holds its last "
+                f"line taken {where}: read on from there"
+            )
+        return found
+
+    def _not_found(self, opened: list[_Open], entries: list[_Entry]) -> None:
+        """No file holds a checkpointed place: the file at the name is read from its start, and
+        the lines of its first `offset` bytes (which may have been read before) are counted."""
+        if not opened or opened[0].path != self.path:
+            return
+        f = opened[0]
+        offset = max((e.offset for e in entries if e.path == self.path), default=0)
+        again = count_lines(f.fd, offset) if offset else 0
+        if again:
+            self._note_reread(PLACE_NOT_FOUND, again)
+        self.notes.append(
+            f"{self.label}: no file holds the checkpoint's last line (device, inode and content "
+            f"changed); {self.path} is read from its start: {again} lines in its first "
+            f"{offset} bytes may have been read before (counted as re-read)"
+        )
 
     def _find_copy(
         self, opened: list[_Open], truncated: _Open, offset: int, tail: bytes, keep: list[_Open]
@@ -246,6 +306,9 @@ class FileSource:
     def _note_lost(self, reason: str, count: int) -> None:
         self.lost[reason] = self.lost.get(reason, 0) + count
 
+    def _note_reread(self, reason: str, count: int) -> None:
+        self.reread[reason] = self.reread.get(reason, 0) + count
+
     def checkpoint(self) -> dict[str, object]:
         files = [f.to_dict() for f in self.retired]
         if self.current is not None:
@@ -255,6 +318,14 @@ class FileSource:
     def take_lost(self) -> dict[str, int]:
         lost, self.lost = self.lost, {}
         return lost
+
+    def take_reread(self) -> dict[str, int]:
+        reread, self.reread = self.reread, {}
+        return reread
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
 
     def close(self) -> None:
         for f in self.retired:
@@ -277,6 +348,35 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _entries(checkpoint: dict[str, object] | None) -> list[dict[str, object]]:
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """One file of a checkpoint."""
+
+    path: str
+    dev: int
+    ino: int
+    offset: int
+    line: int
+    tail: bytes
+    seen: int
+    skipping: bool
+
+
+def _entries(checkpoint: dict[str, object] | None) -> list[_Entry]:
     files = (checkpoint or {}).get("files")
-    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    out = []
+    for f in files if isinstance(files, list) else []:
+        if isinstance(f, dict):
+            out.append(
+                _Entry(
+                    str(f.get("path", "")),
+                    int(str(f["dev"])),
+                    int(str(f["ino"])),
+                    int(str(f["offset"])),
+                    int(str(f["line"])),
+                    bytes.fromhex(str(f["tail"])),
+                    int(str(f.get("seen", 0))),
+                    f.get("skipping") is True,
+                )
+            )
+    return out

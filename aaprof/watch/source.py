@@ -12,6 +12,9 @@ from aaprof.model.event import SourceRef
 KMSG_OVERWRITTEN = "kmsg_overwritten"
 AUDIT_LOST = "audit_lost"
 ROTATION_GAP = "rotation_gap"
+# Records read again, under aaprof_watch_records_reread_total{reason}: a file whose checkpointed
+# place no file holds any more (by device and inode, or by its last line) is read from its start.
+PLACE_NOT_FOUND = "place_not_found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,13 @@ class Source(Protocol):
 
     def take_lost(self) -> dict[str, int]:
         """Records known to be lost since the last call, by reason."""
+
+    def take_reread(self) -> dict[str, int]:
+        """Records (lines) about to be read again since the last call, by reason: they may
+        have been counted before."""
+
+    def take_notes(self) -> list[str]:
+        """What the source decided about its place since the last call, one line each."""
 
     def close(self) -> None:
         """Release what the source holds open."""
