@@ -88,7 +88,9 @@ class State:
     def _open(self, say: Callable[[str], None]) -> sqlite3.Connection:
         doing = "open it"
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
         except sqlite3.Error as exc:
             raise self.failure(doing, exc) from None
         try:
