@@ -11,10 +11,10 @@ from aaprof.model.event import SourceRef
 # Lost records are counted under these reasons (aaprof_watch_records_lost_total{reason}).
 KMSG_OVERWRITTEN = "kmsg_overwritten"
 AUDIT_LOST = "audit_lost"
-ROTATION_GAP = "rotation_gap"
-# Records read again, under aaprof_watch_records_reread_total{reason}: a file whose checkpointed
-# place no file holds any more (by device and inode, or by its last line) is read from its start.
-PLACE_NOT_FOUND = "place_not_found"
+# A file source's own reasons are the file follower's (aaprof/logs/follow.py): rotation_gap
+# (lost: a file truncated with unread bytes no copy holds) and, under
+# aaprof_watch_records_reread_total{reason}, place_not_found (a file whose checkpointed place
+# no file holds any more, read from its start).
 
 
 @dataclass(frozen=True, slots=True)
