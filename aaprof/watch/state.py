@@ -78,6 +78,7 @@ class State:
             os.fsync(fd)
         finally:
             os.close(fd)
+        new.with_name(new.name + "-journal").unlink(missing_ok=True)
         os.replace(new, self.path)
         fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -162,20 +163,21 @@ class State:
         )
 
     def failure(self, doing: str, exc: BaseException) -> AaprofError:
-        """A database error as a message: what failed, why, and what to do."""
+        """A database error as a message: what failed, why, and what to do (the directory is
+        looked at: SQLite says "disk I/O error" for a read-only mount, too)."""
         text = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
         low = text.lower()
-        if "full" in low or "no space" in low:
+        try:
+            fs = os.statvfs(self.directory)
+            read_only, full = bool(fs.f_flag & os.ST_RDONLY), fs.f_bavail == 0
+        except OSError:
+            read_only = full = False
+        if full or "full" in low or "no space" in low:
             hint = f"the disk of {self.directory} is full: free space and start again"
-        elif (
-            "readonly" in low
-            or "read-only" in low
-            or "permission" in low
-            or "unable to open" in low
-        ):
+        elif read_only or any(w in low for w in ("readonly", "read-only", "permission")):
             hint = f"{self.directory} must be writable: make it so and start again"
         else:
-            hint = "see the message and start again"
+            hint = f"check {self.directory} and its disk, and start again"
         return AaprofError(
             f"state database {self.path}: cannot {doing}: {text}; {hint} "
             f"(what was committed is kept)"

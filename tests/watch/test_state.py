@@ -6,6 +6,7 @@ signal), nothing replayed and nothing committed lost.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
@@ -226,3 +227,45 @@ def test_a_place_not_found_again_is_said_and_counted(backfilled: tuple[Path, Pat
     ).fetchall()
     conn.close()
     assert rows == [(json.dumps([f"file:{log}", "place_not_found"]), 3.0)]
+
+
+def test_the_state_is_not_in_wal_mode(backfilled: tuple[Path, Path]) -> None:
+    """WAL's index is a memory-mapped file: a page the disk cannot back is a SIGBUS."""
+    _, state = backfilled
+    header = (state / DATABASE).read_bytes()[:100]
+    assert header[18:20] == b"\x01\x01"  # the file format of a rollback journal (WAL: 2, 2)
+    assert not (state / f"{DATABASE}-shm").exists()
+
+
+def test_a_state_directory_made_read_only_mid_run_ends_with_a_message(tmp_path: Path) -> None:
+    from aaprof.errors import AaprofError
+    from aaprof.watch.run import Options, build
+
+    log, state = tmp_path / "audit.log", tmp_path / "state"
+    log.write_bytes(audit_line(1))
+    daemon = build(Options(logs=[str(log)], state=state, proc_root=tmp_path), io.BytesIO(), print)
+    try:
+        daemon.start()
+        assert daemon.step(daemon.sources[0])  # committed
+        # A read-only mount over the directory: what watch opens there from now on (the
+        # journal of the next transaction) is on it.
+        with mounted(["--bind", str(state)], state):
+            remount = subprocess.run(
+                ["mount", "-o", "remount,bind,ro", str(state)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert remount.returncode == 0, remount.stderr
+            with log.open("ab") as f:
+                f.write(audit_line(2))
+            with pytest.raises(AaprofError) as raised:
+                daemon.step(daemon.sources[0])
+            daemon.state.close()
+    finally:
+        daemon.state.close()
+        for source in daemon.sources:
+            source.close()
+    message = str(raised.value)
+    assert str(state / DATABASE) in message and "writable" in message, message
+    assert counted(state) == 1  # what was committed is there
