@@ -404,23 +404,33 @@ class _Entry:
 
 
 def _entries(checkpoint: dict[str, object] | None) -> list[_Entry]:
-    files = (checkpoint or {}).get("files")
+    """The files of a checkpoint; ValueError if it is not one a FollowedFile wrote."""
+    files = (checkpoint or {}).get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise ValueError("'files' is not a list of objects")
     out = []
-    for f in files if isinstance(files, list) else []:
-        if isinstance(f, dict):
-            out.append(
-                _Entry(
-                    str(f.get("path", "")),
-                    int(str(f["dev"])),
-                    int(str(f["ino"])),
-                    int(str(f["offset"])),
-                    int(str(f["line"])),
-                    bytes.fromhex(str(f["tail"])),
-                    int(str(f.get("seen", 0))),
-                    f.get("skipping") is True,
-                )
+    for f in files:
+        try:
+            entry = _Entry(
+                str(f["path"]),
+                _number(f["dev"]),
+                _number(f["ino"]),
+                _number(f["offset"]),
+                _number(f["line"]),
+                bytes.fromhex(str(f["tail"])),
+                _number(f.get("seen", 0)),
+                f.get("skipping") is True,
             )
+        except KeyError as exc:
+            raise ValueError(f"a file has no {exc}") from None
+        out.append(entry)
     return out
+
+
+def _number(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value
 
 
 def follow(

@@ -89,7 +89,12 @@ class Daemon:
                     sink.setup(conn)
         for source in self.sources:
             checkpoint = self.state.checkpoint(source.label)
-            source.restore(checkpoint)
+            try:
+                source.restore(checkpoint)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise self.state.untrusted(
+                    f"the checkpoint of {source.label!r} is not one watch wrote ({exc!r})"
+                ) from None
             self.metrics.declare(source.label, source.lost_reasons)
             if checkpoint is None:
                 # Watch answers for what was written since its first start: record where that

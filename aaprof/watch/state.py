@@ -55,7 +55,7 @@ class State:
             if not self.path.exists():
                 self._create()
             elif self.path.stat().st_size == 0:
-                raise self._untrusted("it is empty (0 bytes)")
+                raise self.untrusted("it is empty (0 bytes)")
         except OSError as exc:
             raise self.failure("create it", exc) from None
         except sqlite3.Error as exc:
@@ -104,17 +104,17 @@ class State:
             problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
                 first = " ".join(problems[0].split()).removeprefix("*** in database main *** ")
-                raise self._untrusted(f"it is damaged ({first})")
+                raise self.untrusted(f"it is damaged ({first})")
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > VERSION:
                 raise AaprofError(
                     f"state database {self.path} has schema version {version}, newer than this "
                     f"aaprof reads ({VERSION}): run the aaprof that wrote it, or move it aside "
-                    f"to start anew (docs/watch.md, 'Damaged state')"
+                    f"to start anew (docs/watch.md, 'damaged state')"
                 )
             tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
             if not {"checkpoints", "counts"} <= tables:
-                raise self._untrusted("it holds no watch checkpoints")
+                raise self.untrusted("it holds no watch checkpoints")
             self._validate(conn)
             # A write at once: a directory that is not writable fails here, before any read.
             doing = "write to it"
@@ -129,7 +129,7 @@ class State:
             raise self.failure(doing, exc) from None
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
             conn.close()
-            raise self._untrusted(f"it is damaged ({exc})") from None
+            raise self.untrusted(f"it is damaged ({exc})") from None
         if version < VERSION:
             say(f"state database {self.path}: migrated from schema version {version} to {VERSION}")
         return conn
@@ -142,7 +142,7 @@ class State:
             except (TypeError, ValueError):
                 parsed = None
             if not isinstance(parsed, dict):
-                raise self._untrusted(f"the checkpoint of {source!r} is not a JSON object")
+                raise self.untrusted(f"the checkpoint of {source!r} is not a JSON object")
         for metric, labels, value in conn.execute("SELECT metric, labels, value FROM counts"):
             try:
                 parsed = json.loads(labels)
@@ -153,13 +153,14 @@ class State:
                 and all(isinstance(x, str) for x in parsed)
                 and isinstance(value, int | float)
             ):
-                raise self._untrusted(f"a count of {metric!r} is not a list of labels and a number")
+                raise self.untrusted(f"a count of {metric!r} is not a list of labels and a number")
 
-    def _untrusted(self, why: str) -> AaprofError:
+    def untrusted(self, why: str) -> AaprofError:
+        """The refusal of this database, saying why and how to start anew."""
         return AaprofError(
             f"state database {self.path} cannot be trusted: {why}. watch does not guess where "
             f"it was: move it aside (mv {self.path} {self.path}.damaged) and start again; every "
-            f"source is then read from its start (docs/watch.md, 'Damaged state')"
+            f"source is then read from its start (docs/watch.md, 'damaged state')"
         )
 
     def failure(self, doing: str, exc: BaseException) -> AaprofError:

@@ -269,3 +269,23 @@ def test_a_state_directory_made_read_only_mid_run_ends_with_a_message(tmp_path: 
     message = str(raised.value)
     assert str(state / DATABASE) in message and "writable" in message, message
     assert counted(state) == 1  # what was committed is there
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"files": [{"dev": "x"}]}',
+        '{"files": "no list"}',
+        '{"files": [{"path": "a", "dev": 1, "ino": 2, "offset": -5, "line": 0, "tail": ""}]}',
+        '{"files": [{"path": "a", "dev": 1, "ino": 2, "offset": 0, "line": 0, "tail": "zz"}]}',
+    ],
+)
+def test_a_checkpoint_watch_did_not_write_is_refused(
+    backfilled: tuple[Path, Path], data: str
+) -> None:
+    log, state = backfilled
+    conn = sqlite3.connect(state / DATABASE)
+    with conn:
+        conn.execute("UPDATE checkpoints SET data = ?", (data,))
+    conn.close()
+    refused(watch(log, state), state / DATABASE, f"file:{log}", "mv ")
