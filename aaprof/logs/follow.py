@@ -207,8 +207,13 @@ class FollowedFile:
             newest_known = index if newest_known is None else newest_known
         if newest_known is None:
             # None of the checkpointed files is left: what they held past the offsets is gone.
-            if any(e.seen > e.offset for e in entries):
+            unread = sum(max(e.seen - e.offset, 0) for e in entries)
+            if unread:
                 self._note_lost(ROTATION_GAP, 1)
+                self.notes.append(
+                    f"none of the checkpointed files is left: {unread} bytes seen but not "
+                    f"read are lost (counted as 1 record lost, rotation_gap)"
+                )
             newest_known = 1
             self._not_found(opened, entries)
         for f in opened[:newest_known]:
@@ -290,6 +295,10 @@ class FollowedFile:
             # Bytes were there that were not read, and no copy holds them: known lost (their
             # number of records is not known: counted as one).
             self._note_lost(ROTATION_GAP, 1)
+            self.notes.append(
+                f"{truncated.path} was truncated with {truncated.seen - offset} bytes not read "
+                f"yet and no copy holds them: lost (counted as 1 record lost, rotation_gap)"
+            )
 
     def skip_to_end(self) -> None:
         """Start after what the file holds now (its last line is the tail)."""
@@ -466,6 +475,9 @@ def follow(
                 for line in f.poll(FOLLOW_LIMIT):
                     busy = True
                     yield line.path, line.number, None if line.error else line.data
+                # Without checkpoints there is no restore to report: a truncation's loss is
+                # all these could hold, and `events` has no place to count it (not kept).
+                f.take_notes(), f.take_lost()
             if not busy:
                 time.sleep(poll)
     finally:

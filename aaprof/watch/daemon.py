@@ -133,6 +133,8 @@ class Daemon:
         """One batch of one source, committed; whether it had anything."""
         raws = source.poll(self.batch)
         lost, reread = source.take_lost(), source.take_reread()
+        for note in source.take_notes():  # a loss, or a place found again, while running
+            self.say(note)
         tally = Tally()
         now = self.clock.now()
         if not raws and not lost and not reread:

@@ -158,3 +158,19 @@ def test_a_place_no_file_holds_is_read_from_the_start_and_counted(tmp_path: Path
     assert serials(source) == [7, 8, 9]
     assert source.take_reread() == {"place_not_found": 2}  # the lines of the first offset bytes
     assert "read from its start" in source.take_notes()[0]
+
+
+def test_a_truncation_of_unread_bytes_is_counted_lost_and_said(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(audit_line(1) + audit_line(2)[:40])  # the second line not complete yet
+    source = FileSource(str(log))
+    source.restore(None)
+    assert serials(source) == [1]
+    checkpoint = source.checkpoint()
+    source.close()
+    log.write_bytes(audit_line(9))  # truncated and rewritten while down, no copy kept
+    source.restore(checkpoint)
+    assert serials(source) == [9]
+    assert source.take_lost() == {"rotation_gap": 1}
+    [note] = source.take_notes()
+    assert "40 bytes not read yet and no copy holds them" in note
