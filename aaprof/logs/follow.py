@@ -477,7 +477,8 @@ def follow(
                     yield line.path, line.number, None if line.error else line.data
                 # Without checkpoints there is no restore to report: a truncation's loss is
                 # all these could hold, and `events` has no place to count it (not kept).
-                f.take_notes(), f.take_lost()
+                f.take_notes()
+                f.take_lost()
             if not busy:
                 time.sleep(poll)
     finally:
