@@ -79,6 +79,10 @@ class State:
         finally:
             os.close(fd)
         new.with_name(new.name + "-journal").unlink(missing_ok=True)
+        # A journal (or WAL) of a database moved away is no part of this one: SQLite would play
+        # it back into it.
+        for suffix in ("-journal", "-wal", "-shm"):
+            self.path.with_name(DATABASE + suffix).unlink(missing_ok=True)
         os.replace(new, self.path)
         fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
