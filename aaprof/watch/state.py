@@ -30,7 +30,7 @@ from aaprof.errors import AaprofError
 
 DATABASE = "watch.sqlite"
 # The schema version, in the database's user_version. 0: aaprof 0.1 (checkpoints and counts,
-# WAL, no version); 1: the same tables, a rollback journal (TRUNCATE), the version set.
+# WAL, no version); 1: the same tables, a rollback journal (PERSIST), the version set.
 VERSION = 1
 
 Labels = tuple[str, ...]
@@ -68,7 +68,7 @@ class State:
             stale.unlink(missing_ok=True)
         conn = sqlite3.connect(new, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=TRUNCATE")
+            conn.execute("PRAGMA journal_mode=PERSIST")
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={VERSION}")
         finally:
@@ -102,7 +102,7 @@ class State:
             conn.execute("PRAGMA mmap_size=0")
             # A rollback journal left by a crash is played back here (it needs the directory
             # writable); a database in WAL mode (aaprof 0.1) is turned into one with a journal.
-            conn.execute("PRAGMA journal_mode=TRUNCATE")
+            conn.execute("PRAGMA journal_mode=PERSIST")
             conn.execute("PRAGMA synchronous=OFF")
             doing = "check it"
             problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
