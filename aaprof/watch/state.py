@@ -128,11 +128,10 @@ class State:
         except AaprofError:
             conn.close()
             raise
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             conn.close()
-            raise self.failure(doing, exc) from None
-        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
-            conn.close()
+            if _environment(exc):  # the disk or the directory, not the database
+                raise self.failure(doing, exc) from None
             raise self.untrusted(f"it is damaged ({exc})") from None
         if version < VERSION:
             say(f"state database {self.path}: migrated from schema version {version} to {VERSION}")
@@ -258,3 +257,15 @@ class State:
         self.rollback()
         with suppress(sqlite3.Error):
             self.conn.close()
+
+
+# SQLite's primary result codes that put the fault on the disk or the directory, not the file:
+# PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN.
+_ENVIRONMENT = frozenset({3, 5, 6, 7, 8, 10, 13, 14})
+
+
+def _environment(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return isinstance(exc, sqlite3.OperationalError)
+    return code & 0xFF in _ENVIRONMENT  # an extended code's low byte is its primary code

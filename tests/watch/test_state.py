@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -289,3 +289,51 @@ def test_a_checkpoint_watch_did_not_write_is_refused(
         conn.execute("UPDATE checkpoints SET data = ?", (data,))
     conn.close()
     refused(watch(log, state), state / DATABASE, f"file:{log}", "mv ")
+
+
+def _damages() -> list[tuple[str, Callable[[bytearray], bytearray]]]:
+    def at(offset: int, data: bytes) -> Callable[[bytearray], bytearray]:
+        def damage(db: bytearray) -> bytearray:
+            db[offset : offset + len(data)] = data
+            return db
+
+        return damage
+
+    cases: list[tuple[str, Callable[[bytearray], bytearray]]] = [
+        ("magic", at(0, b"SQLite format 2\0")),
+        ("page size", at(16, b"\x00\x03")),
+        ("format versions", at(18, b"\x07\x07")),
+        ("page count", at(28, b"\xff\xff\xff\x00")),
+        ("schema cookie", at(40, b"\x00\x00\x00\x00")),
+        ("schema format", at(44, b"\x00\x00\x00\x09")),
+        ("text encoding", at(56, b"\x00\x00\x00\x05")),
+        ("truncated to a page and a half", lambda db: db[: 4096 + 2048]),
+        ("truncated to 100 bytes", lambda db: db[:100]),
+        ("schema page zeroed", at(100, bytes(4096 - 100))),
+        ("junk appended", lambda db: db + b"\x5a" * 5000),
+    ]
+    for page in (1, 2, 3, 4):
+        cases.append((f"page {page + 1} zeroed", at(page * 4096, bytes(4096))))
+        cases.append((f"page {page + 1} garbage", at(page * 4096, bytes([0xA5]) * 4096)))
+        cases.append((f"page {page + 1} type byte", at(page * 4096, b"\x0b")))
+    return cases
+
+
+DAMAGES = _damages()
+
+
+@pytest.mark.parametrize("damage", [d for _, d in DAMAGES], ids=[n for n, _ in DAMAGES])
+def test_a_damaged_database_is_refused_or_read_never_a_crash(
+    backfilled: tuple[Path, Path], damage: Callable[[bytearray], bytearray]
+) -> None:
+    log, state = backfilled
+    database = state / DATABASE
+    database.write_bytes(bytes(damage(bytearray(database.read_bytes()))))
+    with log.open("ab") as f:
+        f.write(audit_line(4))
+    result = watch(log, state)
+    if result.returncode == 0:  # damage SQLite does not need (free space, a stale cookie)
+        assert serials(result.stdout) == [4]
+        assert counted(state) == 4
+        return
+    refused(result, database, "mv ")
