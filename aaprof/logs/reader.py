@@ -10,7 +10,7 @@ from typing import Final, cast
 
 from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
-from aaprof.logs.follow import follow
+from aaprof.logs.follow import OVERLONG, follow
 from aaprof.logs.journal import iter_journal
 from aaprof.logs.jsonevents import parse_event_line
 from aaprof.logs.lines import (
@@ -311,6 +311,9 @@ class Reader:
         joiners = {name: Continuations() for name in names}
         for name, number, raw in follow(names, stop=stop):
             self.stats.lines += 1
+            if raw is None:  # a line over 256 KiB: skipped whole, counted
+                self.stats.note_unparsed(SourceRef(name, number), OVERLONG)
+                continue
             for line_number, line in joiners[name].push(number, raw):
                 source = SourceRef(name, line_number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):

@@ -20,6 +20,7 @@ HELP = {
     "aaprof_watch_parse_errors_total": "Lines that claim an AppArmor record but cannot be read.",
     "aaprof_watch_unattributed_records_total": "Records not attributed to a pod, by reason.",
     "aaprof_watch_records_lost_total": "Records known to be lost before they were read.",
+    "aaprof_watch_records_reread_total": "Lines read again where a checkpoint's place was gone.",
     "aaprof_watch_noise_records_total": "Runtime-start noise records (output, not counted above).",
     "aaprof_watch_source_lag_seconds": "Now minus the stamp of the last record of the last batch.",
     "aaprof_watch_last_record_timestamp_seconds": "Stamp of the newest record read per source.",

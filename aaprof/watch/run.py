@@ -70,7 +70,7 @@ def build(options: Options, out: BinaryIO, say: Callable[[str], None]) -> Daemon
     """The daemon, its state opened and its metrics restored (nothing read yet)."""
     if not options.proc_root.is_dir():
         raise AaprofError(f"proc root {options.proc_root} is not a directory")
-    state = State(options.state)
+    state = State(options.state, say)
     metrics = Metrics(state.counts(), options.max_series)
     attributor = Attributor(options.proc_root, KubeletLogIndex(options.log_root))
     files = []
