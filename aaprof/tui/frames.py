@@ -6,9 +6,10 @@ screen lays out, draws, then tells the resized widgets (their scrollbars, the tr
 for another layout; each of those passes drew a frame, and each frame after the first waited
 for the timer's next tick, 17-33 ms later: 3-5 frames and 90-130 ms for one key.
 
-`OneFrameScreen` draws only once nothing is left to do: no message waiting in the app or in
-any widget (scrollbars included), no widget with a redraw or layout asked for and not yet told
-to the screen. Until then it lays out as asked, as often as needed, without drawing, and looks
+`OneFrameScreen` draws only once nothing is left to do: no message waiting in the app, in the
+screen itself (its update timer draws outside the screen's own message loop) or in any widget
+(scrollbars included), no widget with a redraw or layout asked for and not yet told to the
+screen. Until then it lays out as asked, as often as needed, without drawing, and looks
 again a millisecond later (or as soon as a widget tells it something). What ends on the screen
 is what Textual draws after its last pass; the passes before it are not drawn. So that a
 stream of work that never settles (an animation, keys arriving faster than they are handled)
@@ -55,6 +56,11 @@ class OneFrameScreen(Screen[Any]):
 
     def settled(self) -> bool:
         """Nothing left to do before the screen is what the last key made it."""
+        if not self._message_queue.empty() or self._next_callbacks:
+            # The screen's own messages (a widget's `Update` or `Layout`, posted once it went
+            # idle) are not handled yet: the update timer draws outside the screen's message
+            # loop, and a frame drawn now would miss them and be followed by another.
+            return False
         for pump in self._pumps():
             if not pump._message_queue.empty() or pump._next_callbacks:
                 return False

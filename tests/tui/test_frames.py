@@ -16,6 +16,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.message import Message
+from textual.messages import Update
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -57,6 +58,59 @@ async def test_a_pane_shown_or_hidden_or_a_focus_change_is_one_frame(session: Se
             assert shown(), key
             assert press.frames == 1, key
         assert screen.holds > 0  # layouts were run and not drawn
+
+
+class Text(Widget):
+    """Shows `text`; set it and tell the screen by hand, to stage when the screen hears."""
+
+    DEFAULT_CSS = "Text { height: 1; }"
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self) -> str:
+        return self.text
+
+
+class Two(App[None]):
+    def get_default_screen(self) -> OneFrameScreen:
+        return OneFrameScreen(id="_default")
+
+    def compose(self) -> ComposeResult:
+        yield Text("first")
+        yield Text("second")
+
+
+async def test_the_update_timer_does_not_draw_while_the_screen_has_messages_waiting() -> None:
+    """The race behind a key drawn twice: the update timer ticked with one widget's change
+    handled by the screen and another's `Update` still in the screen's queue; it drew, and the
+    screen drew again once it read that `Update`. Staged here without awaiting, so the order
+    is fixed: the tick must wait for the screen's own messages too."""
+    app = Two()
+    clock = key_to_frame().FrameClock(app)
+    async with app.run_test(size=(40, 5)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, OneFrameScreen)
+        screen.PATIENCE = math.inf
+        await clock.settle(pilot)
+        seen = len(clock.frames)
+        first, second = app.query(Text)
+        # Both changed and marked for redrawing as `refresh` marks them, but without the flag
+        # by which each would tell the screen once idle: the screen is told here, by hand
+        first.text, second.text = "one", "two"
+        for text in (first, second):
+            text._layout_cache.clear()
+            text._set_dirty()
+        screen._dirty_widgets.add(first)  # its `Update` handled by the screen
+        screen.post_message(Update(second))  # its `Update` posted, not handled yet
+        assert not screen.settled()
+        screen._on_timer_update()  # the timer's tick, in between
+        assert len(clock.frames) == seen
+        await clock.settle(pilot)
+        assert len(clock.frames) == seen + 1  # both changes, in one frame
+        lines = [strip.text for strip in screen._compositor.render_strips()]
+        assert lines[:2] == ["one".ljust(40), "two".ljust(40)]
 
 
 class Restless(Widget):
