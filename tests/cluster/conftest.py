@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +65,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     except controlplane.ClusterError as e:
         pytest.fail(f"{e}; `./dev.sh test` builds them before running the tests")
     directory = tmp_path_factory.mktemp("cluster")
-    try:
-        plane = controlplane.up(directory)
-    except controlplane.ClusterError as e:
-        pytest.fail(f"the control plane did not start: {e}")
+    # Started by `controlplane.py up` in a process of its own, as `./dev.sh cluster up` does:
+    # the components are then not children of pytest's process, whose other tests wait for
+    # children of their own (tests/logs/test_halves.py).
+    started = subprocess.run(
+        [sys.executable, str(controlplane.HERE / "controlplane.py"), "up", "--dir", str(directory)],
+        capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    if started.returncode != 0:
+        pytest.fail(f"the control plane did not start:\n{started.stderr[-3000:]}")
+    plane = controlplane.ControlPlane.load(directory)
     _PLANES.append(plane)
     try:
         yield Cluster(plane, kube / "kubectl")
