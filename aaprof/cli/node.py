@@ -10,6 +10,8 @@ from types import FrameType
 
 import click
 
+from aaprof.cli.profile import max_file_size_option
+
 DEFAULT_STATE = "/var/lib/aaprof/node"
 
 
@@ -94,6 +96,7 @@ def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
 )
 @click.option("--poll", is_flag=True, help="With --watch: poll instead of using inotify.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@max_file_size_option
 @root_option
 def load(
     dirs: tuple[Path, ...],
@@ -105,6 +108,7 @@ def load(
     resync: float,
     poll: bool,
     fmt: str,
+    max_file_size: int,
     root: Path,
 ) -> None:
     """Load the profiles in DIR(s), verify them, and own only what was loaded.
@@ -112,6 +116,7 @@ def load(
     A profile of the same name loaded by someone else is refused. Exit 0: all loaded; 1: a
     profile failed, was refused or is not loaded as asked; 2: usage.
     """
+    from aaprof.model.printable import printable
     from aaprof.node.daemon import one_pass
     from aaprof.node.daemon import watch as run_watch
     from aaprof.node.host import Host
@@ -119,7 +124,7 @@ def load(
 
     host = Host(root)
     state = state_dir or host.path(DEFAULT_STATE)
-    options = LoadOptions(dirs, state, base, mode=mode, prune=prune)
+    options = LoadOptions(dirs, state, base, mode=mode, prune=prune, max_bytes=max_file_size)
 
     def report(result: SyncResult | None, error: str) -> None:
         if fmt == "json":
@@ -127,14 +132,13 @@ def load(
             click.echo(json.dumps(doc, ensure_ascii=False))
             return
         if result is None:
-            click.echo(f"aaprof: {error}", err=True)
+            click.echo(f"aaprof: {printable(error)}", err=True)
             return
-        for o in result.outcomes:
+        for o in result.outcomes:  # names and messages escaped: a file name cannot forge a line
             if o.action != "unchanged" or not watch:
-                name = o.name or "-"
-                click.echo(
-                    f"{o.action:<10} {name} ({o.file}){': ' + o.message if o.message else ''}"
-                )
+                name, file = printable(o.name or "-"), printable(o.file)
+                message = f": {printable(o.message)}" if o.message else ""
+                click.echo(f"{o.action:<10} {name} ({file}){message}")
         problems = sum(o.problem for o in result.outcomes)
         click.echo("ok" if result.ok else f"{problems} problem(s)")
 

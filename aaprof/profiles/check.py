@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pyparsing as pp
 
+from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import Locations, PolicySyntaxError, parse_located
+from aaprof.profiles.includes import Includes, shown
 from aaprof.profiles.semantics import flag_problems, rule_problems
 from aaprof.profiles.variables import Variables
 
@@ -51,8 +53,7 @@ class _Source:
 
 @dataclass(slots=True)
 class _Checker:
-    include_dirs: tuple[Path, ...]
-    relative_to: Path
+    includes: Includes
     fragment: bool
     problems: list[Problem] = field(default_factory=list)
     variables: Variables = field(default_factory=Variables)
@@ -72,15 +73,16 @@ class _Checker:
         return policy, _Source(filename, text, locs)
 
     def include(self, inc: m.Include, src: _Source, top: bool, in_profile: bool) -> None:
-        path = self.find(inc)
+        path = self.includes.locate(inc)
         if path is None:
             if not inc.if_exists:
-                shown = f"<{inc.path}>" if inc.magic else f'"{inc.path}"'
-                self.problems.append(src.at(inc, f"include {shown} not found"))
+                self.problems.append(src.at(inc, f"include {shown(inc)} not found"))
             return
-        files = [path]
-        if path.is_dir():  # every file in it, in name order, but not backups or hidden ones
-            files = sorted(p for p in path.iterdir() if p.is_file() and _included(p.name))
+        try:
+            files = self.includes.files(path)
+        except AaprofError as exc:
+            self.problems.append(src.at(inc, f"include {shown(inc)}: {exc}"))
+            return
         for file in files:
             resolved = file.resolve()
             if self.stack and resolved == self.stack[0]:
@@ -93,9 +95,9 @@ class _Checker:
                 return
             if resolved not in self.parsed:  # parsed once, however often it is included
                 try:
-                    text = file.read_bytes().decode("utf-8", "surrogateescape")
-                except OSError as exc:
-                    self.problems.append(src.at(inc, f"cannot read {file}: {exc.strerror}"))
+                    text = self.includes.read(file)
+                except AaprofError as exc:
+                    self.problems.append(src.at(inc, f"include {shown(inc)}: {exc}"))
                     continue
                 self.parsed[resolved] = self.source(text, str(file))
             parsed = self.parsed[resolved]
@@ -103,13 +105,6 @@ class _Checker:
                 self.stack.append(resolved)
                 self.items(parsed[0].items, parsed[1], top=top, in_profile=in_profile)
                 self.stack.pop()
-
-    def find(self, inc: m.Include) -> Path | None:
-        path = Path(inc.path)
-        if path.is_absolute():
-            return path if path.exists() else None
-        roots = self.include_dirs if inc.magic else (self.relative_to, *self.include_dirs)
-        return next((r / path for r in roots if (r / path).exists()), None)
 
     # ---- items -------------------------------------------------------------------------------
 
@@ -283,12 +278,6 @@ def _evaluate(tokens: list[str]) -> bool | None:
         return None
 
 
-def _included(name: str) -> bool:
-    """Whether a directory include reads this file (AppArmor skips backups and hidden files)."""
-    skipped = (".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-bak", ".rpmnew", ".rpmsave", "~")
-    return not name.startswith(".") and not name.endswith(skipped)
-
-
 def _strings(rule: m.Rule) -> tuple[str, ...]:
     out: list[str] = []
     for name in ("path", "target", "source", "mountpoint", "newroot", "oldroot", "exec_path"):
@@ -313,8 +302,7 @@ def check_text(
     text: str,
     *,
     filename: str = "<text>",
-    include_dirs: tuple[Path, ...] = (Path("/etc/apparmor.d"),),
-    relative_to: Path | None = None,
+    includes: Includes | None = None,
     fragment: bool = False,
 ) -> tuple[Problem, ...]:
     """Every error AppArmor's parser would report in `text`, without running it.
@@ -322,9 +310,9 @@ def check_text(
     Args:
         text: a policy file's text (undecodable bytes as surrogate escapes).
         filename: named in each problem.
-        include_dirs: where `include <x>` is looked up, in order (apparmor_parser's -I).
-        relative_to: where a relative `include "x"` is looked up first (default: the file's
-            directory, or the current one for "<text>").
+        includes: how includes resolve and which files may be read (`includes.Includes`:
+            `<x>` under /etc/apparmor.d by default, `"x"` from the working directory, as
+            apparmor_parser does). An include that is not read is a problem at its line.
         fragment: the text is meant to be included (an abstraction, a tunable): rules may
             stand outside a profile.
 
@@ -332,9 +320,8 @@ def check_text(
         The problems, the file's own first, by line and column (a syntax error ends the
         check of its file); empty when the policy is valid. Never raises for bad input.
     """
-    if relative_to is None:
-        relative_to = Path(filename).parent if not filename.startswith("<") else Path.cwd()
-    checker = _Checker(include_dirs, relative_to, fragment, variables=Variables(fragment))
+    resolver = includes if includes is not None else Includes()
+    checker = _Checker(resolver, fragment, variables=Variables(fragment))
     if not filename.startswith("<"):
         checker.stack.append(Path(filename).resolve())
     parsed = checker.source(text, filename)
