@@ -20,7 +20,7 @@ from pathlib import Path
 from aaprof.errors import AaprofError
 from aaprof.node.host import Host, profiles_of_label
 from aaprof.node.state import MARKER, Owned, State, read_state, write_state
-from aaprof.profiles.check import check_text
+from aaprof.profiles.check import check_text, reserved
 from aaprof.profiles.compile import DEFAULT_BASE, compile_policy, profile_names
 from aaprof.profiles.includes import DEFAULT_MAX_BYTES, Includes
 
@@ -169,7 +169,7 @@ def _compile(path: Path, options: LoadOptions) -> _Compiled:
     # aaprof's own check first: every problem at file:line:col, whatever the node's parser
     # version; an include it does not read (a device, a file outside) never reaches the parser
     base, includes = options.base, options.include_dirs
-    problems = check_text(text, filename=str(path), includes=reader)
+    problems = check_text(text, filename=str(path), includes=reader, loading=True)
     if problems:
         raise AaprofError("; ".join(str(p) for p in problems))
     # the marker goes last, so apparmor_parser's line numbers are the file's own
@@ -187,23 +187,6 @@ def _compile(path: Path, options: LoadOptions) -> _Compiled:
     )
     sha = hashlib.sha256(marked.encode("utf-8", "surrogateescape")).hexdigest()
     return _Compiled(str(path), f"{sha}:{options.mode}", names, policy)
-
-
-def reserved(name: str) -> str:
-    """Why the loader refuses to load or own a profile of this name, or "" when it does not.
-
-    `unconfined` is the kernel's own (each namespace has one: replacing it would confine every
-    unconfined process); `:ns:` names load into another namespace and `&` starts a stack, which
-    the loader's own profiles never are; a control character would forge a line of securityfs's
-    `profiles` listing, which the loader reads back.
-    """
-    if any(part == "unconfined" for part in name.split("//")):
-        return "'unconfined' is the kernel's own profile"
-    if name.startswith((":", "&")):
-        return "a namespace or stack name, not a profile the loader owns"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        return "a control character in the name"
-    return ""
 
 
 def _load_one(

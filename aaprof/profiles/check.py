@@ -55,6 +55,7 @@ class _Source:
 class _Checker:
     includes: Includes
     fragment: bool
+    loading: bool = False
     problems: list[Problem] = field(default_factory=list)
     variables: Variables = field(default_factory=Variables)
     booleans: set[str] = field(default_factory=set)
@@ -189,6 +190,8 @@ class _Checker:
     def header_problems(self, p: m.Profile) -> list[str]:
         out = flag_problems(p.flags)
         name = p.name
+        if self.loading and reserved(name):
+            out.append(f"profile {name!r}: {reserved(name)}")
         for identity in p.identities:
             if not identity or "\\" in identity or (" " in identity and identity[0] != "/"):
                 out.append(f"invalid identity {identity!r} (spaces only in a path identity)")
@@ -266,6 +269,23 @@ class _Checker:
                     self.problems.append(src.at(rule, reason))
 
 
+def reserved(name: str) -> str:
+    """Why `aaprof node load` refuses a profile of this name (a `//` path of one), or "".
+
+    `unconfined` is the kernel's own (each namespace has one: replacing it would confine what
+    runs unconfined); a `:ns:` name loads into another namespace and `&` starts a stack, which
+    the loader's profiles never are; a control character would forge a line of securityfs's
+    `profiles` listing, which the loader reads back to verify.
+    """
+    if any(part == "unconfined" for part in name.split("//")):
+        return "'unconfined' is the kernel's own profile"
+    if name.startswith((":", "&")):
+        return "a namespace or stack name, not a profile the loader owns"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "a control character in the name"
+    return ""
+
+
 _TRUTH = {"not", "and", "or", "(", ")", "True", "False"}
 
 
@@ -304,6 +324,7 @@ def check_text(
     filename: str = "<text>",
     includes: Includes | None = None,
     fragment: bool = False,
+    loading: bool = False,
 ) -> tuple[Problem, ...]:
     """Every error AppArmor's parser would report in `text`, without running it.
 
@@ -315,13 +336,15 @@ def check_text(
             apparmor_parser does). An include that is not read is a problem at its line.
         fragment: the text is meant to be included (an abstraction, a tunable): rules may
             stand outside a profile.
+        loading: the text is to be loaded by `aaprof node load`: reserved names
+            (`reserved`) are problems too.
 
     Returns:
         The problems, the file's own first, by line and column (a syntax error ends the
         check of its file); empty when the policy is valid. Never raises for bad input.
     """
     resolver = includes if includes is not None else Includes()
-    checker = _Checker(resolver, fragment, variables=Variables(fragment))
+    checker = _Checker(resolver, fragment, loading, variables=Variables(fragment))
     if not filename.startswith("<"):
         checker.stack.append(Path(filename).resolve())
     parsed = checker.source(text, filename)
