@@ -266,6 +266,8 @@ def _item(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
 
 def _make(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
     kind = r["kind"]
+    if kind == "fast_file":  # grammar.fast_file: what `qualified` reads there, in one regex
+        return _file(_qualifiers(r), r)
     if kind == "rule":
         q = _qualifiers(r)
         if "block" in r:
