@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyparsing as pp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,14 +21,19 @@ from aaprof.profiles import grammar as g
 from aaprof.profiles.build import parse_located
 
 
+def _item() -> pp.MatchFirst:
+    assert isinstance(g.item, pp.MatchFirst)
+    return g.item
+
+
 @contextmanager
 def _without_fast_path() -> Iterator[None]:
-    exprs = g.item.exprs
-    g.item.exprs = [e for e in exprs if e is not g.fast_file]
+    exprs = _item().exprs
+    _item().exprs = [e for e in exprs if e is not g.fast_file]
     try:
         yield
     finally:
-        g.item.exprs = exprs
+        _item().exprs = exprs
 
 
 def _read(text: str) -> object:
@@ -50,7 +56,7 @@ def _both(text: str) -> tuple[object, object]:
 
 def test_the_fast_path_is_taken_and_can_be_left_out() -> None:
     text = "profile p {\n  /a r,\n}\n"
-    assert g.item.exprs[0] is g.fast_file
+    assert _item().exprs[0] is g.fast_file
     assert "fast_file" in repr(g.policy_file.parse_string(text))
     with _without_fast_path():
         assert "fast_file" not in repr(g.policy_file.parse_string(text))
