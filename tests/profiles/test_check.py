@@ -140,3 +140,21 @@ def test_problem_as_text_and_dict() -> None:
     problem = Problem("f", 3, 5, "why")
     assert str(problem) == "f:3:5: why"
     assert problem.to_dict() == {"file": "f", "line": 3, "col": 5, "reason": "why"}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("profile unconfined {\n}\n", "'unconfined' is the kernel's own profile"),
+        ("profile p {\n  profile unconfined {\n  }\n}\n", "'unconfined' is the kernel's own"),
+        ("profile :ns:web {\n}\n", "a namespace or stack name"),
+        ('profile "web\\nunconfined (enforce)" {\n}\n', "a control character in the name"),
+        ('profile "web\\rx" {\n}\n', "a control character in the name"),
+    ],
+)
+def test_names_the_loader_refuses(text: str, reason: str) -> None:
+    """`node load` checks with loading=True: a reserved name is a problem at its line; `profile
+    check` (as apparmor_parser) accepts it."""
+    (problem,) = check_text(text, filename="p", includes=Includes(()), loading=True)
+    assert reason in problem.reason and "\n" not in problem.reason and "\r" not in problem.reason
+    assert check_text(text, filename="p", includes=Includes(())) == ()
