@@ -5,6 +5,11 @@
 #                          Kubernetes bundle in demo-output/ (rewritten by each run)
 #   ./dev.sh test [ARGS]   install everything the tests need, then ruff, mypy --strict and pytest
 #   ./dev.sh venv          only (re)create .venv with aaprof and its test tools
+#   ./dev.sh cluster up|down|build
+#                          a real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver,
+#                          kube-controller-manager, kube-scheduler, built from their pinned Go
+#                          modules and cached outside the clone): `eval "$(./dev.sh cluster up)"`
+#                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md)
 #   ./dev.sh golden        regenerate the pipeline's golden files (tests/golden/expected/), on
 #                          purpose, after a change to what aaprof writes; review with git diff
 # System packages come from Debian/Ubuntu's apt (with sudo when not root); the lists are in
@@ -25,7 +30,7 @@ apt_install() {  # install the packages named in the given list files that are m
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "dev.sh: installing system packages: ${missing[*]}" >&2
-    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
@@ -58,7 +63,10 @@ case "$cmd" in
         done
         echo "  demo-output/k8s/   the Kubernetes bundle: kubectl apply -k demo-output/k8s" >&2
         echo "                     (docs/kubernetes.md)" >&2
-        echo "  docs/generate.md   what was proposed and why; docs/events.md for the records" >&2
+        echo "Next: decide rule by rule with keys, then check what the profiles still lack:" >&2
+        echo "  .venv/bin/aaprof review ${logs[*]} --profiles demo-output" >&2
+        echo "  .venv/bin/aaprof generate --check ${logs[*]} --out demo-output" >&2
+        echo "  docs/generate.md   the workflow, and what was proposed and why; docs/events.md for the records" >&2
         ;;
     golden)
         make_venv journal,test
@@ -69,11 +77,18 @@ case "$cmd" in
         make_venv journal,test
         ;;
     test)
-        apt_install scripts/apt-demo.txt scripts/apt-test.txt
+        apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-cluster.txt
         make_venv journal,test
         # AppArmor's parser suite (GPL, never committed) for tests/profiles/test_parser_suite.py;
         # cached in .cache/apparmor-suite; without it that test skips
         scripts/fetch-parser-suite.sh || echo "dev.sh: could not fetch the parser suite" >&2
+        # the real Kubernetes control plane's programs (tests/cluster), from their pinned Go
+        # modules; cached outside the clone, so only the first run on a machine builds them
+        go_bin=$(scripts/install-go.sh)  # Go >= 1.26: the one on PATH, or Go's own from the proxy
+        export PATH="$go_bin:$PATH"
+        echo "+ tests/cluster/build-go.sh kubernetes etcd" >&2
+        tests/cluster/build-go.sh kubernetes >/dev/null
+        tests/cluster/build-go.sh etcd >/dev/null
         export PATH="$root/.venv/bin:$PATH"
         echo "+ ruff check && ruff format --check" >&2
         ruff check aaprof tests benchmarks
@@ -85,8 +100,15 @@ case "$cmd" in
         echo "+ pytest" >&2
         exec pytest "$@"
         ;;
+    cluster)
+        # stdlib Python only, so that it runs before .venv exists; openssl makes its PKI
+        apt_install scripts/apt-cluster.txt
+        go_bin=$(scripts/install-go.sh)
+        export PATH="$go_bin:$PATH"
+        exec /usr/bin/python3 tests/cluster/controlplane.py "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | venv | golden" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | venv | golden | cluster up|down|build" >&2
         exit 2
         ;;
 esac

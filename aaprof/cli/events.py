@@ -89,7 +89,7 @@ def events(
     if follow and (journal or "-" in inputs or summary):
         raise click.UsageError("--follow reads files: not with --journal, - or --summary")
     selection = reading.selection(mode.lower())
-    items = expand(list(inputs))
+    items = expand(list(inputs), missing_ok=follow)
     if journal:
         items.append(Input(SYSTEM_JOURNAL, journal=True))
     if boot is not None and not any(i.journal for i in items):
@@ -133,7 +133,8 @@ def events(
                 _jsonl_in_halves(reader, one, split, lines, out)
             done()
         else:
-            render_events(kept, fmt, out)
+            reader.expect(items)  # (whether several nodes are read: a node column)
+            render_events(kept, fmt, out, nodes=reader.several_nodes)
             done()
     stats = reader.stats
     if not quiet:

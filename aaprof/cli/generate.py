@@ -39,7 +39,8 @@ K8S = "k8s"
 @click.option(
     "--decisions",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML decisions file to replay (docs/generate.md); default: least privilege.",
+    help="YAML decisions file to replay (docs/generate.md); default: DIR/decisions.yaml if"
+    " it exists (where `aaprof review` saves), else least privilege.",
 )
 @click.option(
     "--write-decisions",
@@ -68,7 +69,16 @@ K8S = "k8s"
     show_default=True,
     help="Where includes of existing profiles resolve (what they allow is not proposed).",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="What stdout says: for people (the files written; with --check the missing rules), or"
+    " one JSON document for programs (files, new rules, reading statistics, warnings; with"
+    " --check the missing rules per profile).",
+)
 @reading_options
 @click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
 def generate(
@@ -103,13 +113,14 @@ def generate(
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
       aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
-    from aaprof.engine import Session, Settings, load_decisions
+    from aaprof.engine import Session, Settings, found_decisions, load_decisions
     from aaprof.logs.sources import expand
 
     selection = reading.selection()
     wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
     selection = dataclasses.replace(selection, modes=frozenset(wanted))
     settings = Settings(mode, per_container, include_noise, base)
+    decisions = found_decisions(out, decisions)
     replay = load_decisions(decisions) if decisions is not None else ()
     inputs = expand(list(logs))
     reader = reading.reader()
@@ -128,6 +139,8 @@ def generate(
         click.echo(f"aaprof: warning: {warning}", err=True)
     if not quiet:
         click.echo(render_stats(session.stats), err=True)
+        if decisions is not None:
+            click.echo(f"aaprof: {len(replay)} decisions replayed from {decisions}", err=True)
     if check_only:
         gaps = session.remaining()
         if fmt == "json":

@@ -7,10 +7,15 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from aaprof.cli.profile import max_file_size_option
+
+if TYPE_CHECKING:
+    from aaprof.node.host import Host
+    from aaprof.node.load import LoadOptions
 
 DEFAULT_STATE = "/var/lib/aaprof/node"
 
@@ -37,7 +42,14 @@ root_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
     help="A pod or workload manifest (YAML, several documents); repeatable; - for stdin.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Findings and loaded profiles for people, or one JSON document for programs.",
+)
 @root_option
 def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
     """Check AppArmor on this node, and that the profiles pods name are loaded.
@@ -95,7 +107,14 @@ def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
     help="With --watch: seconds between passes when nothing changes.",
 )
 @click.option("--poll", is_flag=True, help="With --watch: poll instead of using inotify.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Each pass's result for people, or one JSON object a line for programs.",
+)
 @max_file_size_option
 @root_option
 def load(
@@ -116,15 +135,66 @@ def load(
     A profile of the same name loaded by someone else is refused. Exit 0: all loaded; 1: a
     profile failed, was refused or is not loaded as asked; 2: usage.
     """
-    from aaprof.model.printable import printable
-    from aaprof.node.daemon import one_pass
-    from aaprof.node.daemon import watch as run_watch
     from aaprof.node.host import Host
-    from aaprof.node.load import LoadOptions, SyncResult
+    from aaprof.node.load import LoadOptions
 
     host = Host(root)
     state = state_dir or host.path(DEFAULT_STATE)
     options = LoadOptions(dirs, state, base, mode=mode, prune=prune, max_bytes=max_file_size)
+    _run(host, options, watch=watch, resync=resync, poll=poll, fmt=fmt)
+
+
+@node.command()
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: retry what is still in use, then stay (the loader DaemonSet's uninstall).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"State and status directory [default: {DEFAULT_STATE} below --root].",
+)
+@click.option(
+    "--resync",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="With --watch: seconds between passes.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Each pass's result for people, or one JSON object a line for programs.",
+)
+@root_option
+def unload(watch: bool, state_dir: Path | None, resync: float, fmt: str, root: Path) -> None:
+    """Unload every profile `aaprof node load` loaded on this node, and nothing else.
+
+    The uninstall: the profiles the loader's state names are unloaded, each once no process is
+    confined by it (one still in use is kept and named). Exit 0: all unloaded; 1: some kept or
+    failed, or the pass could not run; 2: usage.
+    """
+    from aaprof.node.host import Host
+    from aaprof.node.load import LoadOptions
+
+    host = Host(root)
+    state = state_dir or host.path(DEFAULT_STATE)
+    _run(host, LoadOptions((), state, unload=True), watch=watch, resync=resync, poll=True, fmt=fmt)
+
+
+def _run(
+    host: Host, options: LoadOptions, *, watch: bool, resync: float, poll: bool, fmt: str
+) -> None:
+    """One pass (exit 1 unless it is ok) or, with `watch`, passes until SIGTERM or SIGINT."""
+    from aaprof.model.printable import printable
+    from aaprof.node.daemon import one_pass
+    from aaprof.node.daemon import watch as run_watch
+    from aaprof.node.load import SyncResult
 
     def report(result: SyncResult | None, error: str) -> None:
         if fmt == "json":
@@ -140,7 +210,10 @@ def load(
                 message = f": {printable(o.message)}" if o.message else ""
                 click.echo(f"{o.action:<10} {name} ({file}){message}")
         problems = sum(o.problem for o in result.outcomes)
-        click.echo("ok" if result.ok else f"{problems} problem(s)")
+        in_use = sum(o.action == "kept" for o in result.outcomes) if result.unloading else 0
+        parts = [f"{problems} problem(s)"] * bool(problems)
+        parts += [f"{in_use} still loaded: in use, retry when no process uses them"] * bool(in_use)
+        click.echo("; ".join(parts) or "ok")
 
     if not watch:
         result, error = one_pass(host, options)

@@ -79,8 +79,9 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def render_events(events: Iterable[Event], fmt: str, out: TextIO) -> None:
-    """Write events as a table, a JSON array, JSON lines or CSV."""
+def render_events(events: Iterable[Event], fmt: str, out: TextIO, nodes: bool = False) -> None:
+    """Write events as a table (with a node column if `nodes`: several nodes' records), a
+    JSON array, JSON lines or CSV."""
     if fmt in JSON_FORMATS:
         render_json(events, JsonLines(_kept), fmt, out)
     elif fmt == "csv":
@@ -89,7 +90,7 @@ def render_events(events: Iterable[Event], fmt: str, out: TextIO) -> None:
         for event in events:
             writer.writerow(_csv_row(event))
     else:
-        _table(events, out)
+        _table(events, out, nodes)
 
 
 def _csv_row(event: Event) -> list[object]:
@@ -106,13 +107,15 @@ def _csv_row(event: Event) -> list[object]:
     return ["" if doc.get(c) is None else doc[c] for c in CSV_COLUMNS]
 
 
-def _table(events: Iterable[Event], out: TextIO) -> None:
-    out.write(f"{'TIME':<24} {'MODE':<8} {'OPERATION':<16} {'PROFILE':<32} DETAIL\n")
+def _table(events: Iterable[Event], out: TextIO, nodes: bool = False) -> None:
+    node_head = f"{'NODE':<16} " if nodes else ""
+    out.write(f"{'TIME':<24} {node_head}{'MODE':<8} {'OPERATION':<16} {'PROFILE':<32} DETAIL\n")
     for event in events:
         when = event.time.strftime("%Y-%m-%d %H:%M:%S") if event.time else "-"
         mask = f" [{event.denied or event.requested}]" if event.denied or event.requested else ""
+        node = f"{_printable(event.node or '-'):<16} " if nodes else ""
         out.write(
-            f"{when:<24} {event.mode:<8} {event.operation or '-':<16} "
+            f"{when:<24} {node}{event.mode:<8} {event.operation or '-':<16} "
             f"{_printable(event.profile or '-'):<32} {detail(event)}{mask}\n"
         )
 
@@ -139,7 +142,11 @@ def render_summary(summary: Summary, fmt: str, top: int, out: TextIO) -> None:
 
 def render_stats(stats: ReadStats) -> str:
     """The closing line(s) on stderr: lines read, records, unparsed with where."""
-    text = f"aaprof: {stats.lines} lines read, {stats.records} records, {stats.unparsed} unparsed"
+    text = f"aaprof: {stats.lines} lines read, {stats.records} records"
+    if stats.nodes:  # (several nodes read: each one's records)
+        counts = (f"{_printable(node)} {n}" for node, n in sorted(stats.nodes.items()))
+        text += f" ({', '.join(counts)})"
+    text += f", {stats.unparsed} unparsed"
     if stats.duplicates:
         text += f", {stats.duplicates} duplicates dropped"
     if stats.lost:

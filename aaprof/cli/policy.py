@@ -13,7 +13,8 @@ import click
     "--allowed",
     multiple=True,
     metavar="PROFILE",
-    help="A profile pods may use: RuntimeDefault, localhost/NAME or NAME; repeat for each.",
+    help="A profile pods may use: RuntimeDefault, localhost/NAME or NAME; repeat for each, or "
+    "give a PodSecurityPolicy-style list (runtime/default,localhost/NAME,...).",
 )
 @click.option("--default", "default", metavar="PROFILE", help="Set on pods that name none.")
 @click.option(
@@ -64,7 +65,7 @@ def policy(
         return
     if not allowed or default is None:
         raise click.UsageError("give --allowed (at least once) and --default")
-    from aaprof.k8s.policy import make_spec, render_policies
+    from aaprof.k8s.policy import make_spec, render_policies, split_allowed
 
     pairs: dict[str, str] = {}
     for label in labels:
@@ -73,7 +74,7 @@ def policy(
             raise click.BadParameter(f"{label!r}: use KEY=VALUE", param_hint="--namespace-label")
         pairs[key] = value
     spec = make_spec(
-        allowed,
+        [profile for value in allowed for profile in split_allowed(value)],
         default,
         name=name,
         exempt_namespaces=exempt or ("kube-system",),
@@ -95,11 +96,20 @@ def policy(
 @click.argument(
     "manifests", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One verdict a line for people, or a JSON list for programs.",
+)
 def test_command(policy_dir: Path, manifests: tuple[Path, ...], fmt: str) -> None:
-    """Evaluate the policies in POLICY_DIR against MANIFEST(s), offline, as on CREATE.
+    """Evaluate the policies in POLICY_DIR against MANIFEST(s), offline, as the API server would.
 
-    Exit 0: every object allowed; 1: any refused (each reason printed).
+    Objects are sent in order: one that repeats an earlier object's kind, namespace and name is
+    an UPDATE of it, the others CREATEs. Exit 0: every object allowed; 1: any refused or
+    invalid (each reason printed).
     """
     from aaprof.k8s.policy_files import test_manifests
 
@@ -109,7 +119,8 @@ def test_command(policy_dir: Path, manifests: tuple[Path, ...], fmt: str) -> Non
     else:
         for v in verdicts:
             extra = f" (mutated by {', '.join(v.mutated_by)})" if v.mutated_by else ""
-            click.echo(f"{'allowed' if v.allowed else 'refused'} {v.name}{extra}")
+            update = " (update)" if v.operation == "UPDATE" else ""
+            click.echo(f"{v.outcome} {v.name}{update}{extra}")
             for reason in v.reasons:
                 click.echo(f"  {reason}")
     if any(not v.allowed for v in verdicts):

@@ -48,7 +48,14 @@ def profile() -> None:
     " file loaded on its own. Default: a fragment when under --base's abstractions/, tunables/"
     " or local/.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Problems and verdicts for people, or a JSON list (one object per file) for programs.",
+)
 @max_file_size_option
 def check(
     files: tuple[Path, ...],
@@ -141,7 +148,14 @@ def show(file: str, name: str | None) -> None:
 @click.option("--record", "records", multiple=True, metavar="LINE", help="A log line to explain.")
 @click.option("--profile", "name", metavar="NAME", help="Explain against this profile.")
 @base_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="One answer per record for people, or a JSON list for programs.",
+)
 def explain(
     file: str,
     logs: tuple[str, ...],

@@ -34,7 +34,7 @@ class Reading:
     comm: str | None = None
     name: str | None = None
     node: str | None = None
-    node_from_dir: bool = False
+    node_from_dir: bool | None = None  # None: when several nodes' logs are read (Reader)
     proc_root: Path | None = None
     pods: Path | None = None
     log_root: Path | None = None
@@ -84,9 +84,10 @@ _OPTIONS = (
     click.option("--name", metavar="GLOB", help="Keep records whose object name matches."),
     click.option("--node", metavar="NAME", help="Node of records whose line names none."),
     click.option(
-        "--node-from-dir",
-        is_flag=True,
-        help="Node of records whose line names none: the file's directory name.",
+        "--node-from-dir/--no-node-from-dir",
+        default=None,
+        help="Node of records whose line names none: the file's directory name (default: when"
+        " the files lie in sibling directories, one per node, and no --node is given).",
     ),
     click.option(
         "--proc-root",

@@ -27,7 +27,8 @@ from aaprof.errors import AaprofError
 @click.option(
     "--decisions",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML decisions file: replayed when it exists, written (every choice) on save.",
+    help="YAML decisions file: replayed when it exists, written (every choice) on save;"
+    " default: DIR/decisions.yaml (which `aaprof generate --out DIR` replays).",
 )
 @click.option(
     "--mode",
@@ -78,7 +79,7 @@ def review(
       aaprof review sample-logs/ --profiles ./apparmor --decisions ./apparmor/decisions.yaml
       aaprof review /var/log/audit/audit.log --profiles ./apparmor --follow
     """
-    from aaprof.engine import Session, Settings, load_decisions
+    from aaprof.engine import Session, Settings, decisions_file, load_decisions
     from aaprof.engine import review as engine_review
     from aaprof.logs.sources import expand
 
@@ -91,7 +92,9 @@ def review(
     wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
     selection = dataclasses.replace(selection, modes=frozenset(wanted))
     settings = Settings(mode, per_container, include_noise, base)
-    replay = load_decisions(decisions) if decisions is not None and decisions.exists() else ()
+    given = decisions
+    decisions = decisions_file(out, given)  # (every decision is kept, by default in DIR)
+    replay = load_decisions(decisions) if decisions.exists() else ()
     if "-" in logs and follow:
         raise click.UsageError("--follow reads files, not standard input")
 
@@ -136,7 +139,11 @@ def review(
     for name, path, n in saved.profiles:
         lines.append(f"  {path}  ({name}: {n} new rule{'s' if n != 1 else ''})")
     if saved.decisions_file is not None:
-        lines.append(f"  {saved.decisions_file}  (replay with aaprof generate --decisions)")
+        if given is None:  # (said, so that nobody wonders where the choices went)
+            found = "every decision: review and generate --out DIR find them here"
+        else:
+            found = "replay with aaprof generate --decisions"
+        lines.append(f"  {saved.decisions_file}  ({found})")
     click.echo("saved\n" + "\n".join(lines))
 
 

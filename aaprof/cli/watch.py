@@ -157,9 +157,9 @@ def watch(
     from aaprof.watch.sink import Sink
 
     sinks: list[Sink] = []
-    sink = alert_sink(
-        alerting, node=node or socket.gethostname(), event_logs=tuple(str(p) for p in logs)
-    )
+    # the `node` label of pushed alerts and of the record counters: the same on both paths
+    node_label = node or socket.gethostname()
+    sink = alert_sink(alerting, node=node_label, event_logs=tuple(str(p) for p in logs))
     if sink is not None:
         sinks.append(sink)
     stop = threading.Event()
@@ -175,6 +175,7 @@ def watch(
         proc_root=proc_root,
         log_root=log_root,
         node=node,
+        node_label=node_label,
         output_file=output_file,
         output_max_bytes=output_max_bytes,
         output_keep=output_keep,

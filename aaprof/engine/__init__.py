@@ -2,9 +2,12 @@
 
 from aaprof.engine.assemble import assemble, profile_filename
 from aaprof.engine.decisions import (
+    DECISIONS_FILE,
     Decision,
     apply,
+    decisions_file,
     dump_decisions,
+    found_decisions,
     load_decisions,
     parse_decisions,
     save_decisions,
@@ -16,6 +19,7 @@ from aaprof.engine.session import Preview, Saved, Session, Settings
 from aaprof.engine.suggest import ProfileSuggestions, Suggestion, suggest
 
 __all__ = [
+    "DECISIONS_FILE",
     "KINDS",
     "Decision",
     "Gap",
@@ -29,7 +33,9 @@ __all__ = [
     "Suggestion",
     "apply",
     "assemble",
+    "decisions_file",
     "dump_decisions",
+    "found_decisions",
     "load_decisions",
     "parse_decisions",
     "profile_filename",

@@ -109,13 +109,27 @@ def _texts(items: Iterable[m.BodyItem]) -> set[str]:
 def _merged(
     profile: m.Profile, rules: Sequence[Item], children: Mapping[str, Sequence[Item]]
 ) -> m.Profile:
+    from aaprof.profiles.compare import covered
+
     body = list(profile.body)
     have = _texts(body)
+    added: list[m.FileRule] = []
     for rule in rules:
         text = _texts([rule]).pop()
         if text not in have:
             body.append(rule)
             have.add(text)
+            if isinstance(rule, m.FileRule):
+                added.append(rule)
+    if added:
+        # an exact rule an added glob covers goes (an earlier batch's name of a family now
+        # learnt whole): what one run over every batch would have written
+        old = len(profile.body)
+        body = [
+            item
+            for n, item in enumerate(body)
+            if n >= old or not (isinstance(item, m.FileRule) and covered(item, added))
+        ]
     for child_name, child_rules in sorted(children.items()):
         index = next(
             (i for i, c in enumerate(body) if isinstance(c, m.Profile) and c.name == child_name),

@@ -13,10 +13,14 @@ from aaprof.engine.suggest import ProfileSuggestions, Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import parse_policy
+from aaprof.profiles.compare import covered_rules
 from aaprof.profiles.render import render_rule
 
 VERSION = 1
 ACTIONS = ("allow", "deny", "skip")
+# DIR/decisions.yaml, beside DIR/profiles/: where a review keeps its decisions unless told
+# otherwise, and where review, generate and `generate --check` find them again
+DECISIONS_FILE = "decisions.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,18 @@ class Decision:
         if choice is not None and text is not None:
             raise AaprofError(f"{where}: give `choice` or `text`, not both")
         return cls(profile, rule, str(action), choice, text)
+
+
+def decisions_file(out: Path, given: Path | None = None) -> Path:
+    """The decisions file of the profiles in `out` (DIR): `given`, else DIR/decisions.yaml."""
+    return given if given is not None else out / DECISIONS_FILE
+
+
+def found_decisions(out: Path, given: Path | None = None) -> Path | None:
+    """The decisions file to replay: `given` (which must then exist), else DIR/decisions.yaml
+    when it exists, else None."""
+    path = decisions_file(out, given)
+    return path if given is not None or path.exists() else None
 
 
 def load_decisions(path: Path | str) -> tuple[Decision, ...]:
@@ -137,6 +153,8 @@ def apply(
 
     Without a decision, a suggestion gets its default option (the exact least rule; the
     volatile-part generalisation where one was recognised); noise is left out unless decided.
+    A rule another chosen rule allows entirely (`/srv/index.html r,` beside a chosen
+    `/srv/* r,`) is left out: it would add nothing.
 
     Raises:
         AaprofError: a decision's `choice` is out of range or its `text` is not one rule.
@@ -149,9 +167,17 @@ def apply(
             item = chosen_item(s, by_key.get((ps.profile, s.key)))
             if item is not None:
                 chosen.setdefault(_text(item), item)
-        if chosen:
-            out[ps.profile] = tuple(chosen.values())
+        kept = without_covered(tuple(chosen.values()))
+        if kept:
+            out[ps.profile] = kept
     return out
+
+
+def without_covered(items: Sequence[Item]) -> tuple[Item, ...]:
+    """`items` less the file rules another of them allows entirely (profiles.compare)."""
+    files = [i for i in items if isinstance(i, m.FileRule)]
+    covered = {id(files[at]) for at in covered_rules(files)}
+    return tuple(i for i in items if id(i) not in covered)
 
 
 def chosen_item(s: Suggestion, decision: Decision | None) -> Item | None:

@@ -22,10 +22,32 @@ class Gap:
         }
 
     def text(self, now: datetime | None = None) -> str:
-        """`profile: N access(es) not covered, last new access … (h ago)` and the rules."""
+        """`profile: N access(es) not covered, last new access … (3 days ago)` and the rules."""
         age = ""
         if self.last_new is not None:
-            hours = ((now or datetime.now(UTC)) - self.last_new).total_seconds() / 3600
-            age = f", last new access {self.last_new:%Y-%m-%d %H:%M} UTC ({hours:.1f} h ago)"
+            ago = human_age(((now or datetime.now(UTC)) - self.last_new).total_seconds())
+            age = f", last new access {self.last_new:%Y-%m-%d %H:%M} UTC ({ago})"
         head = f"{self.profile}: {len(self.rules)} access(es) not covered{age}"
         return "\n".join([head, *(f"  {rule}" for rule in self.rules)])
+
+
+_UNITS = (
+    (365 * 86400, "year"),
+    (30 * 86400, "month"),
+    (7 * 86400, "week"),
+    (86400, "day"),
+    (3600, "hour"),
+    (60, "minute"),
+)
+
+
+def human_age(seconds: float) -> str:
+    """How long ago, as a person says it: `just now`, `5 minutes ago`, `2 years ago` (whole
+    units, rounded down); a time in the future (a clock ahead) is `in the future`."""
+    if seconds < 0:
+        return "in the future"
+    for size, unit in _UNITS:
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"

@@ -16,7 +16,9 @@ _HEX = "[0-9a-f]"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _HASH = re.compile(r"[0-9a-f]{16,}")  # container and image ids, content hashes
 _MKTEMP = (
-    re.compile(r"(tmp\.)[A-Za-z0-9]{10}"),  # mktemp(1)
+    # mktemp(1)'s `tmp.` and its draw (GNU: 10 characters, busybox: 6), or any name after
+    # `tmp.` with a digit or a capital in it (`tmp.1.XYZ`); `tmp.conf` stays a word
+    re.compile(r"(tmp\.)(?:[A-Za-z0-9]{6,}|[A-Za-z0-9._-]*[0-9A-Z][A-Za-z0-9._-]*)"),
     re.compile(r"(tmp)[a-z0-9_]{8}"),  # Python's tempfile
     re.compile(
         r"([A-Za-z][A-Za-z_]*[.-])(?=[A-Za-z0-9.-]*[0-9])(?=[A-Za-z0-9.-]*[A-Za-z]{2})"
@@ -54,7 +56,7 @@ def volatile(path: str) -> str | None:
 
     `/proc/1234/` → `/proc/@{pid}/`, `/proc/1/task/7/` → `@{tid}`, UUIDs, hex hashes of 16 or
     more digits, containerd snapshot numbers, and mktemp-style names under temporary
-    directories (`/tmp/tmp.AbC123xYz0` → `/tmp/tmp.*`).
+    directories (`/tmp/tmp.AbC123xYz0`, `/tmp/tmp.1.XYZ` → `/tmp/tmp.*`, never `/tmp/**`).
     """
     parts = path.split("/")
     out = [_segment(seg, i, parts, path) for i, seg in enumerate(parts)]

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from aaprof.engine.decisions import Decision, parse_rule
+from aaprof.engine.decisions import Decision, chosen_item, parse_rule
 from aaprof.engine.options import AUDIT, EXEC_MODE, GLOB, GLOB_EXT, OWNER, SIBLING, VOLATILE
 from aaprof.engine.review_files import check, left_out, open_session, save, unparsable
 from aaprof.engine.session import Session
@@ -19,6 +19,7 @@ from aaprof.engine.suggest import Suggestion
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.check import check_text
+from aaprof.profiles.compare import covered_rules
 
 __all__ = [
     "AUDITS",
@@ -35,6 +36,7 @@ __all__ = [
     "bulk",
     "check",
     "check_rule",
+    "covered",
     "cycle",
     "deny",
     "exec_choices",
@@ -96,10 +98,17 @@ class Row:
     decision: Decision | None
     key: str
     text: str
+    covered: bool = False  # another rule the profile gets allows all of it (`covered`)
 
     @property
     def state(self) -> str:
-        """`new`, `allow`, `deny`, `skip`, or `edit` (a rule typed by hand): in words."""
+        """In words: `new`, `allow`, `deny`, `ignore` (the `i` key: nothing written), `edit`
+        (a rule typed by hand), or `covered` (another rule chosen for the profile, a glob,
+        allows all of it: it is not written)."""
+        if self.decision is not None and self.decision.action == "skip":
+            return "ignore"
+        if self.covered:
+            return "covered"
         if self.decision is None:
             return "new"
         if self.decision.text is not None:
@@ -269,7 +278,34 @@ def rows(
         if needle and not any(needle in t.casefold() for t in (key, profile, row.text)):
             continue
         out.append(row)
+    hidden = covered(session, {row.profile for row in out}, index)
+    out = [dataclasses.replace(x, covered=True) if (x.profile, x.key) in hidden else x for x in out]
     return tuple(sorted(out, key=lambda r: (-r.suggestion.rank, r.profile, r.key)))
+
+
+def covered(
+    session: Session, profiles: Iterable[str], index: Index | None = None
+) -> frozenset[tuple[str, str]]:
+    """The (profile, rule key) of the suggestions of `profiles` whose rule, as decided now (or
+    by default), another rule chosen for the same profile allows entirely: a glob chosen for
+    one row covers the exact rules of others, which saving leaves out (engine.decisions)."""
+    wanted = set(profiles)
+    index = index if index is not None and index.fits(session) else Index(session)
+    made = {d.key: d for d in session.decisions}
+    files: dict[str, list[tuple[str, m.FileRule]]] = {}
+    for profile, s, key in index.entries:
+        if profile not in wanted:
+            continue
+        try:
+            item = chosen_item(s, made.get((profile, key)))
+        except AaprofError:
+            continue
+        if isinstance(item, m.FileRule):
+            files.setdefault(profile, []).append((key, item))
+    out: set[tuple[str, str]] = set()
+    for profile, pairs in files.items():
+        out |= {(profile, pairs[at][0]) for at in covered_rules([rule for _, rule in pairs])}
+    return frozenset(out)
 
 
 # ---- the keys -----------------------------------------------------------------------------

@@ -223,9 +223,10 @@ class Session:
             raise AaprofError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
         existing = existing_profiles(out / PROFILES, settings.base)
         allowed: dict[str, m.Profile] = {}
+        written: dict[str, m.Profile] = {}
         warnings: list[str] = []
         for name, (path, policy) in existing.items():
-            profile = next(p for p in policy.profiles() if p.name == name)
+            profile = written[name] = next(p for p in policy.profiles() if p.name == name)
             allowed[name] = inlined(profile, policy, path, settings.base, warnings)
         suggestions = suggest(
             events,
@@ -233,6 +234,7 @@ class Session:
             include_noise=settings.include_noise,
             per_container=settings.per_container,
             prepare=prepare,
+            written=written,
         )
         index = {(ps.profile, s.key): s for ps in suggestions for s in ps.suggestions}
         return cls(

@@ -5,6 +5,11 @@ denies the fourth request. When at least `MIN_FAMILY` names in one directory sha
 same text around parts that vary in one class of characters), the narrowest glob that covers
 the family is proposed (`client_temp/[0-9]*`), checked not to cover any other name recorded in
 that directory (names of another shape stay denied).
+
+Learning goes in batches (today's logs, then tomorrow's into the same profiles): the exact rules
+a profile already holds are names recorded before, and count as members of a family with the
+new ones (two names written yesterday and one today are three), so a batch learns what one run
+over every batch would.
 """
 
 from __future__ import annotations
@@ -31,15 +36,17 @@ class Family:
     """Names in one directory of one shape, and the glob rule that covers them."""
 
     rule: m.FileRule
-    members: tuple[str, ...]  # the least rules' paths
+    members: tuple[str, ...]  # the least rules' paths (and the profile's rules among them)
     varies: str  # "a number", "a hex string", "a random part"
+    known: int = 0  # members that are rules of the profile already
 
     @property
     def why(self) -> str:
         path = self.rule.path or ""
         directory = path.rsplit("/", 2 if path.endswith("/") else 1)[0]
+        known = f" ({self.known} in the profile already)" if self.known else ""
         return (
-            f"{len(self.members)} names in {directory}/ differ only in {self.varies}: "
+            f"{len(self.members)} names in {directory}/{known} differ only in {self.varies}: "
             "this covers the family, not names of another shape"
         )
 
@@ -68,16 +75,20 @@ def _split(path: str) -> tuple[str, str, str]:
     return head + "/", unescape(last), slash
 
 
-def families(rules: Iterable[m.FileRule]) -> dict[str, Family]:
+def families(rules: Iterable[m.FileRule], known: Iterable[m.FileRule] = ()) -> dict[str, Family]:
     """The family each least file rule belongs to, by the rule's path (rules of no family are
-    absent). Rules group by directory (volatile parts generalised), qualifiers and exec mode."""
-    rules = [r for r in rules if r.path and not r.exec_mode]
+    absent). Rules group by directory (volatile parts generalised), qualifiers and exec mode.
+    `known`: the profile's exact file rules (`known_rules`), names recorded before: members of
+    a family as the new ones are, never given one themselves."""
+    new = [r for r in rules if r.path and not r.exec_mode]
+    paths = {r.path for r in new}
+    old = [r for r in known if r.path and not r.exec_mode and r.path not in paths]
     groups: dict[
         tuple[str, str, m.Qualifiers, tuple[str, ...]],
         list[tuple[m.FileRule, list[tuple[str, str]]]],
     ] = {}
     seen: dict[str, set[str]] = {}  # directory -> every last segment recorded there
-    for rule in rules:
+    for rule in (*new, *old):
         assert rule.path is not None
         base = volatile(rule.path) or rule.path
         directory, last, slash = _split(base)
@@ -92,7 +103,7 @@ def families(rules: Iterable[m.FileRule]) -> dict[str, Family]:
     out: dict[str, Family] = {}
     for (directory, slash, _q, _shape_key), members in groups.items():
         names = {_split(r.path or "")[1] for r, _ in members}
-        if len(names) < MIN_FAMILY:
+        if len(names) < MIN_FAMILY or all(r.path not in paths for r, _ in members):
             continue
         glob, varies = _glob([t for _, t in members])
         if varies is None:
@@ -102,12 +113,33 @@ def families(rules: Iterable[m.FileRule]) -> dict[str, Family]:
         if any(pattern.matches(other) for other in others):
             continue  # it would cover a name of another shape: no family glob
         perms = frozenset().union(*(r.perms for r, _ in members))
-        first = members[0][0]
+        first = next(r for r, _ in members if r.path in paths)
         rule = dataclasses.replace(first, path=directory + glob + slash, perms=perms)
-        family = Family(rule, tuple(sorted(r.path or "" for r, _ in members)), varies)
+        known_members = sum(r.path not in paths for r, _ in members)
+        family = Family(
+            rule, tuple(sorted(r.path or "" for r, _ in members)), varies, known_members
+        )
         for member, _ in members:
-            out[member.path or ""] = family
+            if member.path in paths:
+                out[member.path or ""] = family
     return out
+
+
+def known_rules(profile: m.Profile | None) -> tuple[m.FileRule, ...]:
+    """The exact file rules written in a profile's own body (not its includes): plain allow
+    rules on one literal path, what earlier batches learnt."""
+    if profile is None:
+        return ()
+    return tuple(
+        item
+        for item in profile.body
+        if isinstance(item, m.FileRule)
+        and item.path
+        and item.qualifiers.access is None
+        and item.target is None
+        and not item.exec_mode
+        and compile_aare(item.path).literal
+    )
 
 
 def _glob(members: Sequence[list[tuple[str, str]]]) -> tuple[str, str | None]:

@@ -30,7 +30,7 @@ from aaprof.engine.options import (
 )
 from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import severity, severity_rank
-from aaprof.engine.siblings import Family, families
+from aaprof.engine.siblings import Family, families, known_rules
 from aaprof.errors import AaprofError
 from aaprof.logs.memo import Copy
 from aaprof.model import profile as m
@@ -169,6 +169,7 @@ def suggest(
     include_noise: bool = False,
     per_container: bool = False,
     prepare: Callable[[Event], Event] | None = None,
+    written: Mapping[str, m.Profile] | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
@@ -182,6 +183,8 @@ def suggest(
         per_container: Attribute records of known containers to aaprof's per-container name.
         prepare: What to do to each record first (attribution); it must give copies of one
             record the same result but for their time, serial, pid and source.
+        written: The profiles by name as written (includes not inlined): their exact file
+            rules are names recorded by earlier batches, evidence for a sibling glob.
 
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
@@ -227,7 +230,11 @@ def suggest(
         if event.container and evidence.profile not in containers:
             containers[evidence.profile] = event.container
     return tuple(
-        ProfileSuggestions(name, _suggestions(groups[name]), containers.get(name))
+        ProfileSuggestions(
+            name,
+            _suggestions(groups[name], known_rules(_lookup(written, name))),
+            containers.get(name),
+        )
         for name in sorted(groups)
     )
 
@@ -305,8 +312,10 @@ def _merge_key(rule: m.Rule) -> tuple[object, ...]:
     return ("rule", render_rule(rule))
 
 
-def _suggestions(groups: Mapping[tuple[object, ...], Evidence]) -> tuple[Suggestion, ...]:
-    found = families(e.rule for e in groups.values() if isinstance(e.rule, m.FileRule))
+def _suggestions(
+    groups: Mapping[tuple[object, ...], Evidence], known: tuple[m.FileRule, ...] = ()
+) -> tuple[Suggestion, ...]:
+    found = families((e.rule for e in groups.values() if isinstance(e.rule, m.FileRule)), known)
     out = [_suggestion(e, found.get(_path(e.rule))) for e in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
 

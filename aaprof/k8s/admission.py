@@ -1,9 +1,11 @@
 """Evaluating admission policies offline: `aaprof policy test`.
 
 The ValidatingAdmissionPolicies and MutatingAdmissionPolicies in a directory are applied to
-manifests as the API server would on CREATE: a binding's namespace selector (the namespace's
-labels: `kubernetes.io/metadata.name`, and those of Namespace objects among the manifests), the
-policy's resource rules and match conditions, then every mutation (JSON patches), then every
+manifests as the API server would on CREATE or UPDATE: a binding's namespace selector (the
+namespace's labels: `kubernetes.io/metadata.name`, and those of Namespace objects among the
+manifests), the policy's resource rules and match conditions, then every mutation (JSON
+patches), then the API server's own handling of the AppArmor fields and annotations
+(`podrules`: a Pod's legacy annotations copied into its fields, their validation), then every
 validation. The CEL is evaluated by cel-python (`celpy`), with the two pieces of Kubernetes'
 CEL environment these policies use: `list.join(sep)` and typed object construction
 (`Object.spec.x{...}`, `JSONPatch{...}`), which builds plain maps.
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aaprof.errors import AaprofError
+from aaprof.k8s import podrules
 
 _RESOURCES = {
     "Pod": ("", "pods"),
@@ -39,20 +42,34 @@ _TOKENS = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """One manifest object: allowed or not, why not, and what the mutations changed."""
+    """One manifest object: allowed or not, why not, and what the mutations changed.
+
+    `invalid`: refused by the API server's own validation (`podrules`), before the validating
+    policies ran; `reasons` are then its field errors. Otherwise `reasons` are the policies'
+    messages, in their order (the API server reports the first).
+    """
 
     name: str
     allowed: bool
     reasons: tuple[str, ...] = ()
     mutated_by: tuple[str, ...] = ()
     result: Mapping[str, Any] = field(default_factory=dict)
+    operation: str = "CREATE"
+    invalid: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return "allowed" if self.allowed else "invalid" if self.invalid else "refused"
 
     def to_dict(self) -> dict[str, object]:
         return {
             "object": self.name,
+            "operation": self.operation,
+            "outcome": self.outcome,
             "allowed": self.allowed,
             "reasons": list(self.reasons),
             "mutated_by": list(self.mutated_by),
+            "result": dict(self.result),
         }
 
 
@@ -81,56 +98,70 @@ def collect(objects: Sequence[Mapping[str, Any]]) -> Policies:
     )
 
 
-def admit(policies: Policies, obj: Mapping[str, Any], namespaces: Mapping[str, Any]) -> Verdict:
-    """What the API server would do with `obj` on CREATE.
+def admit(
+    policies: Policies,
+    obj: Mapping[str, Any],
+    namespaces: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """What the API server would do with `obj` on CREATE, or on UPDATE of `old`.
 
     Args:
         policies: the policies and bindings.
         obj: the object (not changed).
         namespaces: namespace name → its labels (for the bindings' selectors).
+        old: the object as stored (after its own admission), for an UPDATE.
 
     Raises:
         AaprofError: cel-python is missing, or a policy's CEL does not compile or evaluate.
     """
     meta = obj.get("metadata") or {}
     name = f"{obj.get('kind')}/{meta.get('name', '?')}"
+    operation = "CREATE" if old is None else "UPDATE"
     current: dict[str, Any] = copy.deepcopy(dict(obj))
     labels = _namespace_labels(str(meta.get("namespace") or "default"), namespaces)
     mutated: list[str] = []
     for policy in policies.mutating:
-        if not _applies(policies, policy, current, labels):
+        if not _applies(policies, policy, current, labels, operation):
             continue
         spec = policy.get("spec") or {}
         if not all(
-            _eval(c["expression"], current, {}) is True for c in spec.get("matchConditions") or ()
+            _eval(c["expression"], current, {}, old) is True
+            for c in spec.get("matchConditions") or ()
         ):
             continue
         for mutation in spec.get("mutations") or ():
             if mutation.get("patchType") != "JSONPatch":
                 raise AaprofError(f"{_name(policy)}: only JSONPatch mutations are evaluated")
-            patches = _eval(mutation["jsonPatch"]["expression"], current, {})
+            patches = _eval(mutation["jsonPatch"]["expression"], current, {}, old)
             current = _apply_patches(current, patches, _name(policy))
         mutated.append(_name(policy))
+    if operation == "CREATE" and current.get("kind") == "Pod":
+        podrules.sync_annotations(current)
+    invalid = podrules.validation_errors(current, old)
+    if invalid:
+        return Verdict(name, False, tuple(invalid), tuple(mutated), current, operation, True)
     reasons: list[str] = []
     for policy in policies.validating:
-        if not _applies(policies, policy, current, labels):
+        if not _applies(policies, policy, current, labels, operation):
             continue
         spec = policy.get("spec") or {}
         if not all(
-            _eval(c["expression"], current, {}) is True for c in spec.get("matchConditions") or ()
+            _eval(c["expression"], current, {}, old) is True
+            for c in spec.get("matchConditions") or ()
         ):
             continue
         variables: dict[str, Any] = {}
         for var in spec.get("variables") or ():
-            variables[var["name"]] = _eval(var["expression"], current, variables)
+            variables[var["name"]] = _eval(var["expression"], current, variables, old)
         for check in spec.get("validations") or ():
-            if _eval(check["expression"], current, variables) is True:
+            if _eval(check["expression"], current, variables, old) is True:
                 continue
             message = check.get("message") or f"failed: {check['expression']}"
             if check.get("messageExpression"):
-                message = str(_eval(check["messageExpression"], current, variables))
+                message = str(_eval(check["messageExpression"], current, variables, old))
             reasons.append(f"{_name(policy)}: {message}")
-    return Verdict(name, not reasons, tuple(reasons), tuple(mutated), current)
+    return Verdict(name, not reasons, tuple(reasons), tuple(mutated), current, operation)
 
 
 def _name(obj: Mapping[str, Any]) -> str:
@@ -144,14 +175,18 @@ def _namespace_labels(namespace: str, namespaces: Mapping[str, Any]) -> dict[str
 
 
 def _applies(
-    policies: Policies, policy: Mapping[str, Any], obj: Mapping[str, Any], labels: Mapping[str, str]
+    policies: Policies,
+    policy: Mapping[str, Any],
+    obj: Mapping[str, Any],
+    labels: Mapping[str, str],
+    operation: str,
 ) -> bool:
     kind = str(obj.get("kind"))
     if kind not in _RESOURCES:
         return False
     group, resource = _RESOURCES[kind]
     rules = ((policy.get("spec") or {}).get("matchConstraints") or {}).get("resourceRules") or ()
-    if not any(_rule_matches(rule, group, resource) for rule in rules):
+    if not any(_rule_matches(rule, group, resource, operation) for rule in rules):
         return False
     bound = [
         b for b in policies.bindings if (b.get("spec") or {}).get("policyName") == _name(policy)
@@ -167,12 +202,12 @@ def _applies(
     return False
 
 
-def _rule_matches(rule: Mapping[str, Any], group: str, resource: str) -> bool:
+def _rule_matches(rule: Mapping[str, Any], group: str, resource: str, operation: str) -> bool:
     def has(key: str, value: str) -> bool:
         values = rule.get(key) or ()
         return "*" in values or value in values
 
-    return has("apiGroups", group) and has("resources", resource) and has("operations", "CREATE")
+    return has("apiGroups", group) and has("resources", resource) and has("operations", operation)
 
 
 def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -195,7 +230,12 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return True
 
 
-def _eval(expression: str, obj: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
+def _eval(
+    expression: str,
+    obj: Mapping[str, Any],
+    variables: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
+) -> Any:
     celpy = _celpy()
     import celpy.celtypes as ct
 
@@ -205,6 +245,7 @@ def _eval(expression: str, obj: Mapping[str, Any], variables: Mapping[str, Any])
         program = env.program(env.compile(rewritten), functions={"join": _join})
         activation = {
             "object": celpy.json_to_cel(dict(obj)),
+            "oldObject": celpy.json_to_cel(dict(old)) if old is not None else None,
             "variables": celpy.json_to_cel(dict(variables)),
             "Object": ct.MapType,
             "JSONPatch": ct.MapType,
@@ -278,6 +319,6 @@ def _celpy() -> Any:
         import celpy
     except ImportError:
         raise AaprofError(
-            "evaluating CEL needs cel-python: pip install 'aaprof[policy]' (or cel-python)"
+            "evaluating CEL needs cel-python, a dependency of aaprof: pip install cel-python"
         ) from None
     return celpy

@@ -31,6 +31,12 @@ FAILED_ATTRIBUTION = "process_gone|no_pod_name"
 _DURATION = re.compile(r"[0-9]+[smhdw]")
 _NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _WORKLOAD = ("namespace", "workload", "container", "profile")
+# The alert watch pushes for a denial (aaprof/watch/alerts_keys.py); the rules that see the same
+# denial in the metrics raise it under the same name and labels (severity, namespace, workload,
+# container, profile, class, node), so Alertmanager holds one alert whichever arrives first.
+DENIED = "AppArmorDenied"
+DENIED_MODES = "denied|killed"
+ON_NODE = "{{ with $labels.node }} on {{ . }}{{ end }}"
 # Label extracted by the Loki rules -> its JSON path in a line of watch's event log
 # (`aaprof events --format jsonl`'s object, with `container` and the top-level `workload`).
 LOKI_FIELDS = {
@@ -129,8 +135,9 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
     """The alerting rules over watch's metrics, in the order docs/alerts.md has them."""
     job = f"job={_q(options.job)}"
     records = f"{RULES}{{{job}}}"
-    denied = f'{RULES}{{{job}, mode="denied"}}'
-    keys = (*_WORKLOAD, "class")
+    denied = f"{RULES}{{{job}, mode=~{_q(DENIED_MODES)}}}"
+    critical = f"{CRITICAL}{{{job}, mode=~{_q(DENIED_MODES)}}}"
+    keys = (*_WORKLOAD, "class", "node")
     return (
         AlertRule(
             "AppArmorWorkloadDenials",
@@ -146,23 +153,28 @@ def prometheus_rules(options: RulePackOptions) -> tuple[AlertRule, ...]:
             "15m",
         ),
         AlertRule(
-            "AppArmorEnforceModeDenial",
-            _fresh_or_increase(denied, "5m", keys, job) + " > 0",
-            "warning",
-            "AppArmor denied an operation under an enforce-mode profile.",
-            "Profile {{ $labels.profile }} denied {{ $value | humanize }} {{ $labels.class }} "
-            "operation(s) in {{ $labels.namespace }}/{{ $labels.workload }} "
-            "({{ $labels.container }}) in the last 5 minutes.",
-        ),
-        AlertRule(
-            "AppArmorCriticalDenial",
-            _fresh_or_increase(f'{CRITICAL}{{{job}, mode="denied"}}', "5m", keys, job) + " > 0",
+            DENIED,
+            _fresh_or_increase(critical, "5m", keys, job) + " > 0",
             "critical",
             "AppArmor denied an operation of critical severity.",
             "Profile {{ $labels.profile }} denied {{ $value | humanize }} critical "
             "{{ $labels.class }} operation(s) (e.g. capability sys_admin, writes under "
             "/proc/sys) in {{ $labels.namespace }}/{{ $labels.workload }} "
-            "({{ $labels.container }}) in the last 5 minutes.",
+            "({{ $labels.container }})" + ON_NODE + " in the last 5 minutes.",
+        ),
+        AlertRule(
+            DENIED,
+            # the denials that are not critical: all of them less the critical ones (`or` the
+            # containers that have none); an integer count, so >= 1 (the extrapolation of
+            # increase() adds fractions)
+            f"(\n{_fresh_or_increase(denied, '5m', keys, job)}\n- "
+            f"{_fresh_or_increase(critical, '5m', keys, job)}\nor\n"
+            f"{_fresh_or_increase(denied, '5m', keys, job)}\n) >= 1",
+            "warning",
+            "AppArmor denied an operation under an enforce-mode profile.",
+            "Profile {{ $labels.profile }} denied {{ $value | humanize }} {{ $labels.class }} "
+            "operation(s) in {{ $labels.namespace }}/{{ $labels.workload }} "
+            "({{ $labels.container }})" + ON_NODE + " in the last 5 minutes.",
         ),
         AlertRule(
             "AppArmorUnattributedRecords",

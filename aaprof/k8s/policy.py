@@ -66,6 +66,22 @@ def canonical(profile: str) -> str:
     return LOCALHOST + name
 
 
+def split_allowed(value: str) -> list[str]:
+    """One `--allowed` value as the profiles it names.
+
+    PodSecurityPolicy's `allowedProfileNames` annotation, which users carry over, is a comma
+    list (`runtime/default,localhost/foo`): it is split where every element (spaces around it
+    dropped) is `runtime/default` or `localhost/NAME`. Anything else is one profile, so a
+    Localhost name holding a comma (`localhost/a, b`, `my,profile`) stays whole.
+    """
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) > 1 and all(
+        p == RUNTIME_DEFAULT or (p.startswith(LOCALHOST) and p != LOCALHOST) for p in parts
+    ):
+        return parts
+    return [value]
+
+
 def cel_string(value: str) -> str:
     """`value` as one CEL string literal (double-quoted).
 

@@ -56,8 +56,10 @@ def read_yaml(path: Path) -> list[dict[str, Any]]:
 def test_manifests(policy_dir: Path, manifests: Sequence[Path]) -> list[Verdict]:
     """Every pod or workload in the manifests, admitted against the directory's policies.
 
-    Namespace objects among the manifests give their labels to the bindings' selectors;
-    objects of other kinds are skipped.
+    The objects are sent in order, as `kubectl apply` of the files would: an object whose kind,
+    namespace and name an earlier admitted object had is an UPDATE of that one (as it was
+    stored: mutated); otherwise a CREATE. Namespace objects among the manifests give their
+    labels to the bindings' selectors; objects of other kinds are skipped.
 
     Raises:
         AaprofError: a file cannot be read, or a policy's CEL cannot be evaluated.
@@ -70,4 +72,15 @@ def test_manifests(policy_dir: Path, manifests: Sequence[Path]) -> list[Verdict]
         for o in objects
         if o.get("kind") == "Namespace"
     }
-    return [admit(policies, o, namespaces) for o in objects if o.get("kind") in POD_KINDS]
+    stored: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    verdicts = []
+    for obj in objects:
+        if obj.get("kind") not in POD_KINDS:
+            continue
+        meta = obj.get("metadata") or {}
+        key = (str(obj.get("kind")), str(meta.get("namespace") or "default"), str(meta.get("name")))
+        verdict = admit(policies, obj, namespaces, stored.get(key))
+        if verdict.allowed:
+            stored[key] = verdict.result
+        verdicts.append(verdict)
+    return verdicts

@@ -132,6 +132,31 @@ def _parse_text(
     return _payload_event(payload, legacy, time or prefix_time, serial, node, source)
 
 
+# The host of an RFC 3164 head (`_RFC3164`, as bytes: the common syslog line, not decoded).
+_RFC3164_HOST: Final = re.compile(
+    rb"(?:<\d+>)?[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? (\S+) \S*:"
+)
+
+
+def line_node(line: bytes, start: int = 0, end: int | None = None) -> str | None:
+    """The node a line names before its record (`line[start:end]`: the line up to its
+    `apparmor=`), as `parse_line` finds it: auditd's `node=`, a syslog or journalctl host;
+    None if none."""
+    end = len(line) if end is None else end
+    if line.startswith(b"type=", start, end):
+        return None  # auditd's line without `node=`: what precedes its stamp names no host
+    fast = _RFC3164_HOST.match(line, start, end)
+    if fast is not None and fast.end() <= line.find(b"audit(", start, end):  # (tag, then stamp)
+        return fast.group(1).decode("utf-8", "surrogateescape")
+    text = line[start:end].decode("utf-8", "surrogateescape").lstrip("\x00")
+    if text[:5] == "node=":
+        named = _NODE.match(text)
+        return named.group(1) if named else None
+    stamp = _STAMP.search(text)
+    prefix = text[: stamp.start()] if stamp is not None else text
+    return _prefix_facts(prefix, 2000)[0] if prefix else None  # (any year: the host alone)
+
+
 def _payload_event(
     payload: str,
     legacy: str | None,

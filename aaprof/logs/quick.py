@@ -30,7 +30,7 @@ from aaprof.logs.chunks import mark_positions
 from aaprof.logs.chunks import newlines as _newlines
 from aaprof.logs.chunks import tell as _tell
 from aaprof.logs.halves import Child, split_point
-from aaprof.logs.lines import identity_payload, parse_line
+from aaprof.logs.lines import identity_payload, line_node, parse_line
 from aaprof.logs.reader import Reader, ReadStats
 from aaprof.logs.record import derive_class
 from aaprof.logs.select import Selection
@@ -478,10 +478,12 @@ class _Scan:
                 else:
                     slow.append(at)
                 continue
-            if self.check_copies and self.reader.is_duplicate(
-                (stamp, identity_payload(record)), self.origin
-            ):
-                continue
+            if self.check_copies:
+                node = self._node(chunk, at)
+                if self.reader.is_duplicate((stamp, identity_payload(record)), self.origin, node):
+                    continue
+                if self.reader.several_nodes:
+                    self.reader.stats.count_node(node)
             records += 1
             if verdict is not bulk.AMBIGUOUS:
                 heads[head] += 1
@@ -496,6 +498,10 @@ class _Scan:
         self.reader.stats.records += records
         if len(keys) > KEYS_KEPT or len(heads) > KEYS_KEPT:
             counts.drain()
+
+    def _node(self, chunk: bytes, at: int) -> str | None:
+        """The node of the record at `at`: the one its line names, else the input's."""
+        return line_node(chunk, chunk.rfind(b"\n", 0, at) + 1, at) or self.node
 
     def _continue_held(self, chunk: bytes, size: int) -> int:
         """Finish a USER_AVC record held from the last chunk; where this chunk's scan starts."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, cast
 
 from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
-from aaprof.logs.follow import follow
+from aaprof.logs.follow import OVERLONG, follow
 from aaprof.logs.journal import iter_journal
 from aaprof.logs.jsonevents import parse_event_line
 from aaprof.logs.lines import (
@@ -46,6 +47,11 @@ class ReadStats:
     errors: list[str] = field(default_factory=list)
     bytes_read: int = 0
     lost: int = 0  # times /dev/kmsg overwrote records before they were read (EPIPE)
+    nodes: dict[str, int] = field(default_factory=dict)  # records per node, several read
+
+    def count_node(self, node: str | None) -> None:
+        key = node or "-"
+        self.nodes[key] = self.nodes.get(key, 0) + 1
 
     def note_unparsed(self, source: SourceRef, reason: str) -> None:
         self.unparsed += 1
@@ -60,14 +66,18 @@ class ReadStats:
         self.bytes_read += other.bytes_read
         self.lost += other.lost
         self.errors.extend(other.errors)
+        for node, count in other.nodes.items():
+            self.nodes[node] = self.nodes.get(node, 0) + count
         for source, reason in other.first_unparsed:
             self.note_unparsed(SourceRef(source.file, source.line + line_offset), reason)
         self.unparsed += other.unparsed - len(other.first_unparsed)
 
     def to_dict(self) -> dict[str, object]:
+        nodes = {"nodes": dict(sorted(self.nodes.items()))} if self.nodes else {}
         return {
             "lines": self.lines,
             "records": self.records,
+            **nodes,
             "duplicates": self.duplicates,
             "lost": self.lost,
             "unparsed": self.unparsed,
@@ -82,27 +92,43 @@ class Deduplicator:
     """Finds a record seen before from another origin, remembering the last `window` records.
 
     Two copies of one record come from different origins (journald's audit and kernel
-    transports; kern.log and syslog, which rsyslog both writes). Identical records from one
-    origin are distinct records (the kernel may log the same check twice in one syscall).
+    transports; kern.log and syslog, which rsyslog both writes) of one node. Identical records
+    from one origin are distinct records (the kernel may log the same check twice in one
+    syscall), and so are records of two nodes (their kernels count serials alike). A record
+    whose node is unknown (None) may be a copy of any node's.
     """
 
     __slots__ = ("_current", "_previous", "window")
 
     def __init__(self, window: int = DEDUP_WINDOW) -> None:
         self.window = window
-        self._current: dict[object, object] = {}
-        self._previous: dict[object, object] = {}
+        # per key, the (node, origin) of each node's first record of that key
+        self._current: dict[object, _Firsts] = {}
+        self._previous: dict[object, _Firsts] = {}
 
-    def seen(self, key: object, origin: object) -> bool:
-        first = self._current.get(key)
-        if first is None:
-            first = self._previous.get(key)
-        if first is not None:
-            return first != origin
-        if len(self._current) >= self.window:
-            self._previous, self._current = self._current, {}
-        self._current[key] = origin
+    def seen(self, key: object, origin: object, node: str | None = None) -> bool:
+        current = self._current
+        earlier = current.get(key)
+        if earlier is not None:
+            for first_node, first_origin in earlier:
+                if first_node == node or first_node is None or node is None:
+                    return first_origin != origin
+        before = self._previous.get(key)
+        if before is not None:
+            for first_node, first_origin in before:
+                if first_node == node or first_node is None or node is None:
+                    return first_origin != origin
+        if earlier is not None:  # another node's record of the same stamp and text
+            current[key] = (*earlier, (node, origin))
+            return False
+        if len(current) >= self.window:
+            self._previous, current = current, {}
+            self._current = current
+        current[key] = ((node, origin),)
         return False
+
+
+_Firsts = tuple[tuple[str | None, object], ...]
 
 
 def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
@@ -111,6 +137,18 @@ def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
         parse_line(line, SourceRef(name, number))
         for number, line in iter_lines(io.BytesIO(data), name)
     ]
+
+
+def several_nodes(items: list[Input]) -> bool:
+    """Whether the text inputs are several nodes' logs: files in sibling directories, a
+    directory per node (`logs/node-a/audit.log`, `logs/node-b/kern.log`), as collected from a
+    cluster. One node's own logs (`/var/log/audit/audit.log`, `/var/log/syslog`) are not."""
+    folders = {
+        os.path.dirname(os.path.abspath(item.name))
+        for item in items
+        if not item.journal and item.name != "-"
+    }
+    return len(folders) > 1 and len({os.path.dirname(f) for f in folders}) == 1
 
 
 # What a single text input's parse gives when it needs no more checks.
@@ -125,12 +163,15 @@ class Reader:
     """
 
     node: str | None = None
-    node_from_dir: bool = False
+    # None: when the inputs are several nodes' (several_nodes), and no `node` is given
+    node_from_dir: bool | None = None
     boot: str | None = None
     progress: Callable[[int], None] | None = None
     stats: ReadStats = field(default_factory=ReadStats)
     _dedup: Deduplicator = field(default_factory=Deduplicator)
     _single: bool = False  # reading one text input alone (no copies to look for)
+    _from_dir: bool = False  # node_from_dir, decided for the inputs (expect)
+    several_nodes: bool = False  # the inputs are several nodes' (told apart by directory)
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
         return self._read(inputs, copies=False)  # type: ignore[return-value]
@@ -170,10 +211,16 @@ class Reader:
         read alone has one origin for its stamped lines (unstamped lines have no identity), so
         its records are not remembered for matching (JSON lines still are)."""
         self._single = len(items) == 1 and not items[0].journal
+        several = several_nodes(items)
+        if self.node_from_dir is None:
+            self._from_dir = several and self.node is None
+        else:
+            self._from_dir = self.node_from_dir
+        self.several_nodes = several and self._from_dir
 
     def node_for(self, name: str) -> str | None:
         """The node of records from this input whose lines name none."""
-        if self.node_from_dir and name != "-":
+        if self._from_dir and name != "-":
             parent = name.rstrip("/").rpartition("/")[0].rpartition("/")[2]
             return parent or self.node
         return self.node
@@ -195,20 +242,25 @@ class Reader:
         if isinstance(result, Unparsed):
             self.stats.note_unparsed(source, result.reason)
             return None
-        if identity is not None and self.is_duplicate(identity, (source.file, stamped)):
+        if identity is not None and self.is_duplicate(
+            identity, (source.file, stamped), result.node
+        ):
             return None
         self.stats.records += 1
+        if self.several_nodes:
+            self.stats.count_node(result.node)
         return result
 
-    def is_duplicate(self, identity: Identity, origin: object) -> bool:
-        """Whether this record came before from another origin (counted as a duplicate).
+    def is_duplicate(self, identity: Identity, origin: object, node: str | None = None) -> bool:
+        """Whether this record of this node came before from another origin (counted as a
+        duplicate).
 
         The origin is the file and whether the line carried the kernel's `audit(...)` stamp:
         journald's audit copy of a record has none, its kernel copy has one.
         """
         # the payload by its hash: a record's copies share their stamp and payload, and the
         # window holds 2 x 65,536 of them, so a few hundred bytes each would be tens of MB
-        if self._dedup.seen((identity[0], hash(identity[1])), origin):
+        if self._dedup.seen((identity[0], hash(identity[1])), origin, node):
             self.stats.duplicates += 1
             return True
         return False
@@ -254,9 +306,14 @@ class Reader:
 
     def follow(self, names: list[str], stop: Callable[[], bool]) -> Iterator[Event]:
         """Events from lines appended to the files, until `stop()` (see logs.follow)."""
+        self.expect([Input(name) for name in names])
+        self._single = False  # (no memo: every record is checked)
         joiners = {name: Continuations() for name in names}
         for name, number, raw in follow(names, stop=stop):
             self.stats.lines += 1
+            if raw is None:  # a line over 256 KiB: skipped whole, counted
+                self.stats.note_unparsed(SourceRef(name, number), OVERLONG)
+                continue
             for line_number, line in joiners[name].push(number, raw):
                 source = SourceRef(name, line_number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):

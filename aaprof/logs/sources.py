@@ -63,11 +63,15 @@ def order_rotated(paths: list[str]) -> list[str]:
     return sorted(paths, key=key)
 
 
-def expand(specs: list[str]) -> list[Input]:
+def expand(specs: list[str], missing_ok: bool = False) -> list[Input]:
     """The inputs named on the command line: directories walked, globs expanded, sets ordered.
 
+    When no named file exists, that is an error before anything is read, so a command prints
+    nothing but it (no table header, no empty summary); unless `missing_ok` (files followed
+    before they exist). A missing file among others that exist is reported once those are read.
+
     Raises:
-        AaprofError: a glob that matches nothing (named in the message).
+        AaprofError: a glob that matches nothing, or no named file exists (the first named).
     """
     inputs: list[Input] = []
     for spec in specs:
@@ -88,6 +92,10 @@ def expand(specs: list[str]) -> list[Input]:
             inputs.extend(_files(order_rotated(matches)))
         else:
             inputs.extend(_files([spec]))
+    named = [i.name for i in inputs if i.name != "-"]
+    nothing = named and len(named) == len(inputs) and not any(map(os.path.exists, named))
+    if nothing and not missing_ok:
+        raise AaprofError(f"{named[0]}: no such file")
     return _reorder_sets(inputs)
 
 

@@ -7,6 +7,9 @@ to securityfs `.replace`, then reads securityfs back to verify each profile is l
 intended mode. A profile loaded by someone else (not in the state) is never replaced. With
 `prune`, a profile the loader owns whose file is gone is unloaded only when no process is
 confined by it (`/proc/*/attr/current`); otherwise it stays, and the status says who uses it.
+
+`unload` (`aaprof node unload`, the uninstall) is the same pass with no file wanted: every
+profile the state names is unloaded as a pruned one is (only when unused), and nothing else.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class LoadOptions:
     include_dirs: tuple[Path, ...] = ()
     mode: str = "enforce"
     prune: bool = False
+    unload: bool = False  # the uninstall: unload every owned profile, load none
     max_bytes: int = DEFAULT_MAX_BYTES
 
     def includes(self) -> Includes:
@@ -84,10 +88,12 @@ class SyncResult:
 
     outcomes: tuple[Outcome, ...]
     finished: float
+    unloading: bool = False  # an uninstall's pass: ok only once every owned profile is gone
 
     @property
     def ok(self) -> bool:
-        return not any(o.problem for o in self.outcomes)
+        left = self.unloading and any(o.action == KEPT for o in self.outcomes)
+        return not left and not any(o.problem for o in self.outcomes)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -119,7 +125,7 @@ def sync(host: Host, options: LoadOptions) -> SyncResult:
     outcomes: list[Outcome] = []
     compiled: list[_Compiled] = []
     failed_files: set[str] = set()
-    for path in profile_files(options.dirs):
+    for path in () if options.unload else profile_files(options.dirs):
         try:
             compiled.append(_compile(path, options))
         except AaprofError as exc:
@@ -139,9 +145,10 @@ def sync(host: Host, options: LoadOptions) -> SyncResult:
     for name in sorted(set(owned) - keep):
         if "//" in name and name.split("//", 1)[0] in owned:
             continue  # a child goes with its parent
-        outcomes.extend(_retire(host, name, owned, loaded, options.prune))
+        prune = options.prune or options.unload
+        outcomes.extend(_retire(host, name, owned, loaded, prune, options.unload))
     write_state(options.state_dir, State(owned))
-    return SyncResult(tuple(outcomes), time.time())
+    return SyncResult(tuple(outcomes), time.time(), options.unload)
 
 
 def profile_files(dirs: Sequence[Path]) -> list[Path]:
@@ -246,20 +253,26 @@ def _mode_ok(name: str, loaded: dict[str, str], mode: str) -> bool:
 
 
 def _retire(
-    host: Host, name: str, owned: dict[str, Owned], loaded: dict[str, str], prune: bool
+    host: Host,
+    name: str,
+    owned: dict[str, Owned],
+    loaded: dict[str, str],
+    prune: bool,
+    unload: bool = False,
 ) -> list[Outcome]:
     file = owned[name].file
     family = [n for n in owned if n == name or n.startswith(f"{name}//")]
+    why = "unloading what aaprof loaded" if unload else "no longer in the directory"
     if name not in loaded:
         for n in family:
             del owned[n]
-        return [Outcome(name, file, GONE, "no longer in the directory nor loaded")]
+        return [Outcome(name, file, GONE, f"{why}; not loaded any more")]
     if not prune:
         return [Outcome(name, file, STALE, "no longer in the directory; left loaded (no --prune)")]
     users = sorted(pid for pid, label in host.labels().items() if name in profiles_of_label(label))
     if users:
         shown = ", ".join(str(p) for p in users[:10]) + (" ..." if len(users) > 10 else "")
-        msg = f"no longer in the directory; kept loaded: confines running process(es) {shown}"
+        msg = f"{why}; kept loaded: confines running process(es) {shown}"
         return [Outcome(name, file, KEPT, msg)]
     try:
         host.remove(name)
@@ -269,4 +282,4 @@ def _retire(
         return [Outcome(name, file, FAILED, "still loaded after removing it")]
     for n in family:
         del owned[n]
-    return [Outcome(name, file, UNLOADED, "no longer in the directory and not in use")]
+    return [Outcome(name, file, UNLOADED, f"{why}; not in use")]

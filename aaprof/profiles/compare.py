@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
-from aaprof.profiles.aare import compile_aare
+from aaprof.profiles.aare import AareError, compile_aare
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.includes import read_policy_file
 from aaprof.profiles.render import render_item
@@ -153,29 +153,71 @@ def _cleaned(item: m.PolicyItem) -> m.PolicyItem:
 
 def _cleaned_profile(profile: m.Profile) -> m.Profile:
     rules = [r for r in profile.body if isinstance(r, m.FileRule)]
+    dropped = {id(rules[i]) for i in covered_rules(rules)}
     kept: list[m.BodyItem] = []
     for item in profile.body:
         if isinstance(item, m.Profile):
             kept.append(_cleaned_profile(item))
-        elif not (isinstance(item, m.FileRule) and _covered(item, rules)):
+        elif id(item) not in dropped:
             kept.append(item)
     return replace(profile, body=tuple(kept))
 
 
-def _covered(rule: m.FileRule, rules: list[m.FileRule]) -> bool:
-    if rule.path is None or rule.target is not None or not compile_aare(rule.path).literal:
+_GLOB_CHARS = frozenset("*?[]{}@\\")
+
+
+def _literal(path: str) -> bool:
+    """Whether `path` names one file (a pattern with a variable aaprof cannot resolve here,
+    `@{pid}`, is taken for a pattern: it neither is covered nor covers)."""
+    if _GLOB_CHARS.isdisjoint(path):
+        return True
+    try:
+        return compile_aare(path).literal
+    except AareError:
         return False
-    return any(
-        other is not rule
-        and other.path is not None
-        and other.qualifiers == rule.qualifiers
-        and other.target is None
-        and other.exec_mode == rule.exec_mode
-        and rule.perms <= other.perms
-        and (other.path != rule.path or other.perms != rule.perms)
-        and compile_aare(other.path).matches(rule.path)
-        for other in rules
-    )
+
+
+def _matches(pattern: str, path: str) -> bool:
+    try:
+        return compile_aare(pattern).matches(path)
+    except AareError:
+        return False
+
+
+def covered_rules(rules: Sequence[m.FileRule]) -> set[int]:
+    """The positions of the rules of `rules` that another allows entirely: a literal path all of
+    whose permissions a glob (or the same path with more permissions) of the same qualifiers
+    and exec mode allows too. Such a rule adds nothing to a profile that has the other.
+
+    Only the globs are compiled, so a profile of thousands of exact rules costs little.
+    """
+    wide = [r for r in rules if r.path is not None and r.target is None and not _literal(r.path)]
+    by_path: dict[str, list[m.FileRule]] = {}
+    for r in rules:
+        if r.path is not None and r.target is None:
+            by_path.setdefault(r.path, []).append(r)
+    out: set[int] = set()
+    for at, rule in enumerate(rules):
+        if rule.path is None or rule.target is not None or not _literal(rule.path):
+            continue
+        candidates = (*wide, *by_path[rule.path])
+        if any(
+            other is not rule
+            and other.qualifiers == rule.qualifiers
+            and other.exec_mode == rule.exec_mode
+            and rule.perms <= other.perms
+            and (other.path != rule.path or other.perms != rule.perms)
+            and (other.path == rule.path or _matches(other.path or "", rule.path))
+            for other in candidates
+        ):
+            out.add(at)
+    return out
+
+
+def covered(rule: m.FileRule, rules: Sequence[m.FileRule]) -> bool:
+    """Whether one of `rules` allows all that `rule` allows (as `covered_rules` decides)."""
+    pool = [*rules, rule]
+    return len(pool) - 1 in covered_rules(pool)
 
 
 def unified(differences: Iterable[Difference]) -> Iterator[str]:

@@ -15,7 +15,9 @@ aare_escape = escape
 INDENT = "  "
 _SAFE = re.compile(r"[A-Za-z0-9_/.@*?\[\]^+:~%&{},-]+")
 _PERM_ORDER = "mrwalk"
-_QUOTE_ESCAPES = {'"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+# `"` as octal: apparmor_parser reads `\"` too, but aa-logprof's parser (python3-apparmor)
+# refuses the line ("Unknown line found"); `\042` compiles to the same rule in both
+_QUOTE_ESCAPES = {'"': "\\042", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _commas_in_braces(text: str) -> bool:

@@ -278,6 +278,13 @@ class ReviewApp(App[Saved | None]):
             if new != row:
                 shown[i] = new
                 table.update_row(i)
+        # a glob chosen (or undone) covers (or uncovers) other rules of its profile
+        profiles = {profile for profile, _ in keys}
+        hidden = r.covered(self.session, profiles, self.index)
+        for i, row in enumerate(shown):
+            if row.profile in profiles and row.covered != ((row.profile, row.key) in hidden):
+                shown[i] = dataclasses.replace(row, covered=not row.covered)
+                table.update_row(i)
         self.shown = tuple(shown)
         self._label_tree(old, keys)
         at = self.position.get(keep) if keep is not None else None

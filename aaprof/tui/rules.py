@@ -20,13 +20,20 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input
 
+from aaprof.tui.text import elide
+
 Cells = tuple[str, str, str, str]  # severity, records, state, rule (plain text, never markup)
-HEADER = f"{'sev':<7}{'n':>5}  {'state':<6} rule"
+HEADER = f"{'sev':<7}{'n':>5}  {'state':<7} rule"
 
 
-def line_text(cells: Cells) -> str:
+def line_text(cells: Cells, width: int | None = None) -> str:
+    """One rule's line; within `width` cells the rule's middle gives way (text.elide), so
+    rules that differ only in their names' ends still read apart in a narrow list."""
     sev, n, state, rule = cells
-    return f"{sev:<7}{n:>5}  {state:<6} {rule}"
+    start = f"{sev:<7}{n:>5}  {state:<7} "
+    if width is not None:
+        rule = elide(rule, max(1, width - len(start)))
+    return start + rule
 
 
 T = TypeVar("T")
@@ -119,7 +126,7 @@ class RuleList(ScrollView, can_focus=True):
         if cached is not None and cached[0] == at and cached[1] == width:
             return cached[2]
         style = self.get_component_rich_style("rule-list--cursor") if at else self.rich_style
-        strip = Strip([Segment(line_text(self.lines[index]), style)])
+        strip = Strip([Segment(line_text(self.lines[index], width), style)])
         strip = strip.adjust_cell_length(width, style)
         self._strips[index] = (at, width, strip)
         return strip

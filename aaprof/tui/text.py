@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from rich.cells import cell_len
+
 from aaprof.engine import Preview
 from aaprof.engine import review as r
+from aaprof.model import profile as m
 from aaprof.model.printable import printable
 
 MAX_DIFF_LINES = 400
@@ -26,8 +29,42 @@ def severity_word(row: r.Row) -> str:
 
 def row_cells(row: r.Row) -> tuple[str, str, str, str]:
     """severity, record count, state, the rule written now (unprintables escaped; drawn as
-    plain text, never markup: a rule holds names a confined process chose)."""
-    return (severity_word(row), str(row.suggestion.count), row.state, shown(row.text))
+    plain text, never markup: a rule holds names a confined process chose). A file rule
+    written wider than recorded (a glob) says which recorded name its row is for
+    (`…/client_temp/[0-9]* w,  ← 0000000001`), so rows that write one glob stay apart."""
+    return (severity_word(row), str(row.suggestion.count), row.state, shown(rule_cell(row)))
+
+
+def rule_cell(row: r.Row) -> str:
+    rule = row.suggestion.rule
+    if row.text == row.key or not isinstance(rule, m.FileRule) or not rule.path:
+        return row.text
+    name = rule.path.rstrip("/").rsplit("/", 1)[-1] + ("/" if rule.path.endswith("/") else "")
+    return f"{row.text}  ← {name or rule.path}"
+
+
+def elide(text: str, width: int) -> str:
+    """`text` in at most `width` cells: when longer, its middle gives way to `…`, keeping its
+    start and (the longer part) its end, where names and permissions tell rules apart."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head_room = (width - 1) * 2 // 5
+    head = _cut(text, head_room)
+    tail = _cut(text[::-1], width - 1 - cell_len(head))[::-1]
+    return f"{head}…{tail}"
+
+
+def _cut(text: str, width: int) -> str:
+    """The longest start of `text` within `width` cells."""
+    out, used = [], 0
+    for c in text:
+        used += cell_len(c)
+        if used > width:
+            break
+        out.append(c)
+    return "".join(out)
 
 
 def _when(t: datetime | None) -> str:

@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 from aaprof.engine.noise import is_noise
 from aaprof.logs.lines import Unparsed, entry_identity, parse_journal_entry
 from aaprof.logs.reader import Deduplicator
-from aaprof.model.event import Event
+from aaprof.model.event import Container, Event
 from aaprof.watch.alerts_keys import severity_of
 from aaprof.watch.attribution import Attributor
 from aaprof.watch.lines import LineCache, Stamped
@@ -27,6 +27,7 @@ from aaprof.watch.metrics import (
     LOST,
     NOISE,
     PARSE_ERRORS,
+    REREAD,
     SOURCE_LAST,
     UNATTRIBUTED,
     Metrics,
@@ -82,20 +83,28 @@ class Daemon:
         self._reopen.set()
 
     def start(self) -> None:
-        for sink in self.sinks:
-            sink.setup(self.state.conn)
+        if self.sinks:
+            with self.state.transaction("set up its tables") as conn:
+                for sink in self.sinks:
+                    sink.setup(conn)
         for source in self.sources:
             checkpoint = self.state.checkpoint(source.label)
-            source.restore(checkpoint)
+            try:
+                source.restore(checkpoint)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise self.state.untrusted(
+                    f"the checkpoint of {source.label!r} is not one watch wrote ({exc!r})"
+                ) from None
             self.metrics.declare(source.label, source.lost_reasons)
             if checkpoint is None:
                 # Watch answers for what was written since its first start: record where that
                 # was at once, so a crash before the first batch does not move it.
-                self.state.begin()
-                self.state.save_checkpoint(source.label, source.checkpoint())
-                self.state.commit()
+                with self.state.transaction("save the first checkpoint"):
+                    self.state.save_checkpoint(source.label, source.checkpoint())
             where = "its checkpoint" if checkpoint else "its start (no checkpoint)"
             self.say(f"following {source.label} from {where}")
+            for note in source.take_notes():
+                self.say(note)
 
     def run(self, stop: threading.Event, once: bool = False) -> None:
         """Until `stop` is set (finishing the batch in hand), or, with `once`, caught up."""
@@ -123,15 +132,19 @@ class Daemon:
     def step(self, source: Source) -> bool:
         """One batch of one source, committed; whether it had anything."""
         raws = source.poll(self.batch)
-        lost = source.take_lost()
+        lost, reread = source.take_lost(), source.take_reread()
+        for note in source.take_notes():  # a loss, or a place found again, while running
+            self.say(note)
         tally = Tally()
         now = self.clock.now()
-        if not raws and not lost:
+        if not raws and not lost and not reread:
             tally.lag[source.label] = 0.0
             self.metrics.apply(tally)
             return False
         for reason, count in lost.items():
             tally.add(LOST, (source.label, reason), count)
+        for reason, count in reread.items():
+            tally.add(REREAD, (source.label, reason), count)
         events, lines = self._read(source.label, raws, tally, now)
         if lines:
             data = b"".join(lines)
@@ -140,19 +153,14 @@ class Daemon:
             for f in self.files:
                 f.write(data)
         state = self.state
-        state.begin()
-        try:
+        with state.transaction() as conn:
             for sink in self.sinks:
-                sink.handle(state.conn, events, now)
+                sink.handle(conn, events, now)
             for metric, per in tally.adds.items():
                 state.add_counts(metric, per)
             for metric, per in tally.sets.items():
                 state.set_values(metric, per)
             state.save_checkpoint(source.label, source.checkpoint())
-            state.commit()
-        except BaseException:
-            state.rollback()
-            raise
         self.metrics.apply(tally)
         return True
 
@@ -221,6 +229,13 @@ class Daemon:
             if severity_of(event) == "critical":
                 tally.add(CRITICAL, key)
             if keep:
+                if container is None and who.namespace:
+                    # a record whose process had gone: the sinks see it under the labels the
+                    # metrics count it with (`_unattributed_`), so watch's pushed alert and the
+                    # rule pack's alert for it are one alert in Alertmanager
+                    container = Container(
+                        namespace=who.namespace, pod=who.workload, name=who.container
+                    )
                 events.append(event if container is None else event.replace(container=container))
         if newest is not None:
             tally.latest(SOURCE_LAST, (label,), newest)

@@ -10,7 +10,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from aaprof import __version__
-from aaprof.watch.metrics import COUNTERS, LABELS, Metrics
+from aaprof.watch.metrics import COUNTERS, CRITICAL, LABELS, RECORDS, Metrics, label
 
 HELP = {
     "aaprof_watch_records_total": "AppArmor records read, by workload, profile, mode and class.",
@@ -20,31 +20,39 @@ HELP = {
     "aaprof_watch_parse_errors_total": "Lines that claim an AppArmor record but cannot be read.",
     "aaprof_watch_unattributed_records_total": "Records not attributed to a pod, by reason.",
     "aaprof_watch_records_lost_total": "Records known to be lost before they were read.",
+    "aaprof_watch_records_reread_total": "Lines read again where a checkpoint's place was gone.",
     "aaprof_watch_noise_records_total": "Runtime-start noise records (output, not counted above).",
     "aaprof_watch_source_lag_seconds": "Now minus the stamp of the last record of the last batch.",
     "aaprof_watch_last_record_timestamp_seconds": "Stamp of the newest record read per source.",
 }
+# The record counters also carry the node watch runs on: the rule pack's AppArmorDenied then has
+# the label set of watch's pushed AppArmorDenied, and Alertmanager takes both for one alert.
+NODE_LABELLED = (RECORDS, CRITICAL)
 
 
 class WatchCollector:
-    """Yields the committed counts as metric families."""
+    """Yields the committed counts as metric families (`node`: the record counters' node
+    label, left out when empty)."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, node: str = "") -> None:
         self.metrics = metrics
+        self.node = label(node)
 
     def collect(self) -> Iterator[Metric]:
         snapshot = self.metrics.snapshot()
         for name, labels in LABELS.items():
             family: CounterMetricFamily | GaugeMetricFamily
+            node = (self.node,) if self.node and name in NODE_LABELLED else ()
+            names = [*labels, *("node" for _ in node)]
             if name in COUNTERS:
-                family = CounterMetricFamily(name, HELP[name], labels=list(labels))
+                family = CounterMetricFamily(name, HELP[name], labels=names)
             else:
-                family = GaugeMetricFamily(name, HELP[name], labels=list(labels))
+                family = GaugeMetricFamily(name, HELP[name], labels=names)
             values = snapshot.get(name, {})
             if not labels and not values:
                 values = {(): 0.0}
             for key, value in sorted(values.items()):
-                family.add_metric(list(key), value)
+                family.add_metric([*key, *node], value)
             yield family
         up = GaugeMetricFamily("aaprof_watch_up", "1 while the watch daemon runs.")
         up.add_metric([], 1)
@@ -54,10 +62,10 @@ class WatchCollector:
         yield info
 
 
-def registry_for(metrics: Metrics, process: bool = True) -> CollectorRegistry:
+def registry_for(metrics: Metrics, process: bool = True, node: str = "") -> CollectorRegistry:
     """A registry of its own (never the global one) with the watch and process metrics."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchCollector(metrics))
+    registry.register(WatchCollector(metrics, node))
     if process:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

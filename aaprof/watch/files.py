@@ -1,136 +1,31 @@
-"""A log file followed across rotation (create and copytruncate) and truncation, with checkpoints.
+"""Log files as a watch source: the one file follower (aaprof/logs/follow.py, shared with
+`aaprof events --follow`) with watch's label, loss reasons and records.
 
-The checkpoint names every file still being read by device + inode, the byte offset after the
-last complete line taken, and the last bytes before that offset (the "tail"). On start the
-file's rotated siblings (`name.1`, `name-20240101`, ...; not compressed ones) are searched for
-those inodes, the tail is checked (an inode can be reused), and each is read on from its
-offset; files newer than the newest known one were created while watch was down and are read
-from their start. A file found shorter than the offset, or with other bytes before it, was
-truncated: copytruncate's copy is found by the tail and read on from the offset first.
+Everything about rotation, truncation, checkpoints and finding a place again by content is
+the follower's; see its module's doc.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aaprof.logs.sources import order_rotated
+from aaprof.logs.follow import ROTATION_GAP, FollowedFile, family
 from aaprof.model.event import SourceRef
-from aaprof.watch.source import AUDIT_LOST, ROTATION_GAP, Raw
+from aaprof.watch.source import AUDIT_LOST, Raw
 
-# The tail kept is the last line taken (its stamp and serial make it unique), at most this long:
-# a fixed number of bytes would be the same in every line of a log of one kind of record.
-TAIL = 4096
-CHUNK = 1 << 18
-# Idle polls a renamed-away file is still read: its writer may not have reopened its log yet.
-RETIRED_POLLS = 40
-_COMPRESSED = re.compile(r".*\.(gz|xz|bz2|zst|lz4|Z)")
-
-
-@dataclass(slots=True)
-class _Open:
-    path: str
-    fd: int
-    dev: int
-    ino: int
-    offset: int = 0
-    line: int = 0
-    tail: bytes = b""
-    idle: int = 0
-    final: bool = False  # a copytruncate copy: it does not grow, drop it at its end
-    seen: int = 0  # the file's size as last read: bytes past `offset` there are not yet taken
-    full: bool = False  # the last read got all it asked for: there may be more
-    skipping: bool = False  # inside a line over CHUNK bytes: dropped up to its newline
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "dev": self.dev,
-            "ino": self.ino,
-            "offset": self.offset,
-            "line": self.line,
-            "tail": self.tail.hex(),
-            "seen": self.seen,
-            "skipping": self.skipping,
-        }
-
-    def matches(self, offset: int, tail: bytes) -> bool:
-        """Whether this file holds `tail` just before `offset`."""
-        if offset < len(tail):
-            return False
-        return os.pread(self.fd, len(tail), offset - len(tail)) == tail
-
-    def read(self, out: list[Raw], budget: int) -> int:
-        """Append complete lines after `offset` (about `budget` bytes); the bytes taken."""
-        size = min(budget, CHUNK)
-        data = os.pread(self.fd, size, self.offset)
-        self.full = len(data) == size
-        self.seen = max(self.seen, self.offset + len(data))
-        end = data.rfind(b"\n") + 1
-        if end == 0:
-            if size < CHUNK or len(data) < CHUNK:
-                return 0  # a line still being written
-            # A line longer than CHUNK (no logger writes one): skipped whole, counted as an error.
-            if not self.skipping:
-                self.line += 1
-                out.append(Raw(b"", SourceRef(self.path, self.line), error="line over 256 KiB"))
-            self.skipping = True
-            self.offset += len(data)
-            self.tail = data[-TAIL:]
-            return len(data)
-        start = 0
-        if self.skipping:  # the rest of an over-long line
-            start = data.index(b"\n") + 1
-            self.skipping = False
-        while start < end:
-            stop = data.index(b"\n", start) + 1
-            self.line += 1
-            out.append(Raw(data[start:stop], SourceRef(self.path, self.line)))
-            start = stop
-        self.offset += end
-        last = data.rfind(b"\n", 0, end - 1) + 1
-        self.tail = data[last:end][-TAIL:]  # reads start at a line boundary: a whole line
-        return end
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _open(path: str) -> _Open | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    st = os.fstat(fd)
-    return _Open(path, fd, st.st_dev, st.st_ino)
-
-
-def family(path: str) -> list[str]:
-    """`path` and its uncompressed rotated siblings, newest first (`x`, `x.1`, `x.2`)."""
-    directory, _, base = path.rpartition("/")
-    try:
-        names = os.listdir(directory or ".")
-    except OSError:
-        return [path]
-    siblings = [
-        f"{directory}/{n}" if directory else n
-        for n in names
-        if n != base and n.startswith((base + ".", base + "-")) and not _COMPRESSED.fullmatch(n)
-    ]
-    return [path, *reversed(order_rotated(siblings))]
+__all__ = ["FileSource", "family"]
 
 
 @dataclass(slots=True)
 class FileSource:
-    """One log file by name (see the module's doc)."""
+    """One log file by name, as a watch Source."""
 
     path: str
-    retired_polls: int = RETIRED_POLLS
-    current: _Open | None = None
-    retired: list[_Open] = field(default_factory=list)
-    lost: dict[str, int] = field(default_factory=dict)
+    file: FollowedFile = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.file = FollowedFile(self.path)
 
     @property
     def label(self) -> str:
@@ -141,142 +36,25 @@ class FileSource:
         return (ROTATION_GAP, AUDIT_LOST)
 
     def restore(self, checkpoint: dict[str, object] | None) -> None:
-        self.close()
-        entries = _entries(checkpoint)
-        if not entries:
-            self.current = _open(self.path)
-            return
-        opened = [f for f in (_open(p) for p in family(self.path)) if f is not None]
-        known = {(e["dev"], e["ino"]): e for e in entries}
-        newest_known = None
-        keep: list[_Open] = []
-        for index, f in enumerate(opened):
-            entry = known.get((f.dev, f.ino))
-            if entry is None:
-                continue
-            offset, tail = int(str(entry["offset"])), bytes.fromhex(str(entry["tail"]))
-            f.line = int(str(entry["line"]))
-            f.seen = int(str(entry.get("seen", 0)))
-            f.skipping = entry.get("skipping") is True
-            if f.matches(offset, tail) or offset == 0:
-                f.offset, f.tail = offset, tail
-            else:  # truncated (copytruncate): its copy holds what was after the offset
-                self._find_copy(opened, f, offset, tail, keep)
-                f.line, f.seen = 0, 0
-            keep.append(f)
-            newest_known = index if newest_known is None else newest_known
-        if newest_known is None:
-            # None of the checkpointed files is left: what they held past the offsets is gone.
-            if any(int(str(e.get("seen", 0))) > int(str(e["offset"])) for e in entries):
-                self._note_lost(ROTATION_GAP, 1)
-            newest_known = 1
-        for f in opened[:newest_known]:
-            if f not in keep:
-                keep.append(f)  # created while watch was down: read from the start
-        for f in opened:
-            if f not in keep:
-                f.close()
-        keep.sort(key=lambda f: -opened.index(f) if f in opened else 0)  # oldest first
-        current_id = _identity(self.path)
-        for f in keep:
-            if (f.dev, f.ino) == current_id and f.path == self.path:
-                self.current = f
-            else:
-                self.retired.append(f)
-        if self.current is None:
-            self.current = _open(self.path)
-
-    def _find_copy(
-        self, opened: list[_Open], truncated: _Open, offset: int, tail: bytes, keep: list[_Open]
-    ) -> None:
-        if offset == 0:
-            return
-        for f in opened:
-            if f is not truncated and f not in keep and f.matches(offset, tail):
-                copy = _Open(f.path, os.dup(f.fd), f.dev, f.ino, offset, truncated.line, tail)
-                copy.final = True
-                self.retired.append(copy)
-                return
-        if truncated.seen > offset:
-            # Bytes were there that were not read, and no copy holds them: known lost (their
-            # number of records is not known: counted as one).
-            self._note_lost(ROTATION_GAP, 1)
+        self.file.restore(checkpoint)
 
     def poll(self, limit: int) -> Sequence[Raw]:
-        out: list[Raw] = []
-        budget = max(limit, 1) * 512
-        self._check_current()
-        for f in list(self.retired):  # oldest first: older lines go out first
-            want = min(budget - _size(out), CHUNK)
-            if want <= 0:
-                return out
-            taken = f.read(out, want)
-            if taken and f.full:
-                return out  # more may follow: newer files wait for the next poll
-            f.idle = 0 if taken else f.idle + 1
-            if (f.final and not taken) or f.idle > self.retired_polls:
-                self.retired.remove(f)
-                f.close()
-        want = min(budget - _size(out), CHUNK)
-        if self.current is not None and want > 0:
-            self.current.read(out, want)
-        return out
-
-    def _check_current(self) -> None:
-        current = self.current
-        if current is None:
-            self.current = _open(self.path)
-            return
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return  # renamed away, no successor yet: keep reading the old file
-        if (st.st_dev, st.st_ino) != (current.dev, current.ino):
-            # Rotated: the old file is read on (first, being older) until it stays idle.
-            self.retired.append(current)
-            self.current = _open(self.path)
-            return
-        if st.st_size < current.offset or not current.matches(current.offset, current.tail):
-            opened = [f for f in (_open(p) for p in family(self.path)[1:]) if f is not None]
-            self._find_copy(opened, current, current.offset, current.tail, [])
-            for f in opened:
-                f.close()
-            current.offset, current.line, current.tail, current.seen = 0, 0, b"", 0
-
-    def _note_lost(self, reason: str, count: int) -> None:
-        self.lost[reason] = self.lost.get(reason, 0) + count
+        return [
+            Raw(line.data, SourceRef(line.path, line.number), line.error)
+            for line in self.file.poll(limit)
+        ]
 
     def checkpoint(self) -> dict[str, object]:
-        files = [f.to_dict() for f in self.retired]
-        if self.current is not None:
-            files.append(self.current.to_dict())
-        return {"files": files}
+        return self.file.checkpoint()
 
     def take_lost(self) -> dict[str, int]:
-        lost, self.lost = self.lost, {}
-        return lost
+        return self.file.take_lost()
+
+    def take_reread(self) -> dict[str, int]:
+        return self.file.take_reread()
+
+    def take_notes(self) -> list[str]:
+        return [f"{self.label}: {note}" for note in self.file.take_notes()]
 
     def close(self) -> None:
-        for f in self.retired:
-            f.close()
-        self.retired = []
-        if self.current is not None:
-            self.current.close()
-            self.current = None
-
-
-def _size(out: list[Raw]) -> int:
-    return sum(len(r.data) for r in out if isinstance(r.data, bytes))
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _entries(checkpoint: dict[str, object] | None) -> list[dict[str, object]]:
-    files = (checkpoint or {}).get("files")
-    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+        self.file.close()

@@ -83,6 +83,12 @@ class JournalSource:
         lost, self.lost = self.lost, {}
         return lost
 
+    def take_reread(self) -> dict[str, int]:
+        return {}
+
+    def take_notes(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()

@@ -109,6 +109,12 @@ class KmsgSource:
         lost, self.lost = self.lost, {}
         return lost
 
+    def take_reread(self) -> dict[str, int]:
+        return {}
+
+    def take_notes(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)

@@ -22,6 +22,7 @@ OVERFLOW = "aaprof_watch_series_overflow_total"
 PARSE_ERRORS = "aaprof_watch_parse_errors_total"
 UNATTRIBUTED = "aaprof_watch_unattributed_records_total"
 LOST = "aaprof_watch_records_lost_total"
+REREAD = "aaprof_watch_records_reread_total"
 NOISE = "aaprof_watch_noise_records_total"
 LAG = "aaprof_watch_source_lag_seconds"
 SOURCE_LAST = "aaprof_watch_last_record_timestamp_seconds"
@@ -35,11 +36,12 @@ LABELS: dict[str, tuple[str, ...]] = {
     PARSE_ERRORS: ("source",),
     UNATTRIBUTED: ("reason",),
     LOST: ("source", "reason"),
+    REREAD: ("source", "reason"),
     NOISE: (),
     LAG: ("source",),
     SOURCE_LAST: ("source",),
 }
-COUNTERS = (RECORDS, CRITICAL, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, NOISE)
+COUNTERS = (RECORDS, CRITICAL, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, REREAD, NOISE)
 # Gauges kept in the state (the last-record times); the lag is live only.
 STORED_GAUGES = (PROFILE_LAST, SOURCE_LAST)
 

@@ -37,6 +37,8 @@ class Options:
     log_root: Path = Path("/var/log")
     host_root: Path = Path("/")
     node: str | None = None
+    # the `node` label of the record counters (the pushed alerts' node label); none when empty
+    node_label: str = ""
     output_file: str | None = None
     output_max_bytes: int = 100 << 20
     output_keep: int = 5
@@ -68,7 +70,7 @@ def build(options: Options, out: BinaryIO, say: Callable[[str], None]) -> Daemon
     """The daemon, its state opened and its metrics restored (nothing read yet)."""
     if not options.proc_root.is_dir():
         raise AaprofError(f"proc root {options.proc_root} is not a directory")
-    state = State(options.state)
+    state = State(options.state, say)
     metrics = Metrics(state.counts(), options.max_series)
     attributor = Attributor(options.proc_root, KubeletLogIndex(options.log_root))
     files = []
@@ -113,7 +115,7 @@ def run_watch(
                 health.ready = health.ready or caught_up
 
             daemon.on_turn = turned
-            registry = registry_for(daemon.metrics)
+            registry = registry_for(daemon.metrics, node=options.node_label)
             for sink in options.sinks:
                 if hasattr(sink, "collect"):  # a sink with metrics of its own (the alert sink)
                     registry.register(sink)  # type: ignore[arg-type]

@@ -11,7 +11,10 @@ from aaprof.model.event import SourceRef
 # Lost records are counted under these reasons (aaprof_watch_records_lost_total{reason}).
 KMSG_OVERWRITTEN = "kmsg_overwritten"
 AUDIT_LOST = "audit_lost"
-ROTATION_GAP = "rotation_gap"
+# A file source's own reasons are the file follower's (aaprof/logs/follow.py): rotation_gap
+# (lost: a file truncated with unread bytes no copy holds) and, under
+# aaprof_watch_records_reread_total{reason}, place_not_found (a file whose checkpointed place
+# no file holds any more, read from its start).
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,13 @@ class Source(Protocol):
 
     def take_lost(self) -> dict[str, int]:
         """Records known to be lost since the last call, by reason."""
+
+    def take_reread(self) -> dict[str, int]:
+        """Records (lines) about to be read again since the last call, by reason: they may
+        have been counted before."""
+
+    def take_notes(self) -> list[str]:
+        """What the source decided about its place since the last call, one line each."""
 
     def close(self) -> None:
         """Release what the source holds open."""

@@ -3,17 +3,35 @@
 Everything a batch changes (the sources' checkpoints, the metric counts, the sinks' tables)
 is written in one transaction, so after a crash the database is exactly as after the last
 committed batch: that batch's records are not read again, the next one's are read again.
+
+The database is opened with a rollback journal and no memory mapping (no WAL: its index is a
+shared memory map, and a page of a map that the disk cannot back is a SIGBUS, not an error),
+without fsync (synchronous=OFF: a commit costs 0.04 ms instead of 10 ms and more on a busy
+disk). A crash of watch loses nothing committed (the journal is written before the pages);
+a power loss may lose the last commits or damage the database, which is then refused.
+A new database is made under another name and renamed into place once it holds its schema: a
+state file that exists is always one watch finished writing, so one that is empty, damaged,
+not a database, of a newer schema or with a checkpoint that does not parse is refused (see
+docs/watch.md, "Damaged state"), never taken for a first start. An older schema is migrated.
+A disk that is full or a directory that is not writable ends watch with a message; what was
+committed stays.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from aaprof.errors import AaprofError
 
 DATABASE = "watch.sqlite"
+# The schema version, in the database's user_version. 0: aaprof 0.1 (checkpoints and counts,
+# WAL, no version); 1: the same tables, a rollback journal (PERSIST), the version set.
+VERSION = 1
 
 Labels = tuple[str, ...]
 
@@ -29,31 +47,159 @@ CREATE TABLE IF NOT EXISTS counts (
 class State:
     """The watch daemon's database (its own connection; one writer: the daemon)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, say: Callable[[str], None] = lambda message: None) -> None:
+        self.directory = directory
+        self.path = directory / DATABASE
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self.path = directory / DATABASE
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise AaprofError(f"state directory {directory}: {exc}") from None
+            if not self.path.exists():
+                self._create()
+            elif self.path.stat().st_size == 0:
+                raise self.untrusted("it is empty (0 bytes)")
+        except OSError as exc:
+            raise self.failure("create it", exc) from None
+        except sqlite3.Error as exc:
+            raise self.failure("create it", exc) from None
+        self.conn = self._open(say)
 
-    def checkpoint(self, source: str) -> dict[str, object] | None:
-        row = self.conn.execute(
-            "SELECT data FROM checkpoints WHERE source = ?", (source,)
-        ).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row[0])
-        return data if isinstance(data, dict) else None
+    def _create(self) -> None:
+        new = self.path.with_name(DATABASE + ".new")
+        for stale in (new, new.with_name(new.name + "-journal")):
+            stale.unlink(missing_ok=True)
+        conn = sqlite3.connect(new, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=PERSIST")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={VERSION}")
+        finally:
+            conn.close()
+        fd = os.open(new, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        new.with_name(new.name + "-journal").unlink(missing_ok=True)
+        # A journal (or WAL) of a database moved away is no part of this one: SQLite would play
+        # it back into it.
+        for suffix in ("-journal", "-wal", "-shm"):
+            self.path.with_name(DATABASE + suffix).unlink(missing_ok=True)
+        os.replace(new, self.path)
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-    def counts(self) -> dict[str, dict[Labels, float]]:
-        out: dict[str, dict[Labels, float]] = {}
-        for metric, labels, value in self.conn.execute("SELECT metric, labels, value FROM counts"):
-            out.setdefault(metric, {})[tuple(json.loads(labels))] = value
-        return out
+    def _open(self, say: Callable[[str], None]) -> sqlite3.Connection:
+        doing = "open it"
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+        except sqlite3.Error as exc:
+            raise self.failure(doing, exc) from None
+        try:
+            conn.execute("PRAGMA mmap_size=0")
+            # A rollback journal left by a crash is played back here (it needs the directory
+            # writable); a database in WAL mode (aaprof 0.1) is turned into one with a journal.
+            conn.execute("PRAGMA journal_mode=PERSIST")
+            conn.execute("PRAGMA synchronous=OFF")
+            doing = "check it"
+            problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                first = " ".join(problems[0].split()).removeprefix("*** in database main *** ")
+                raise self.untrusted(f"it is damaged ({first})")
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > VERSION:
+                raise AaprofError(
+                    f"state database {self.path} has schema version {version}, newer than this "
+                    f"aaprof reads ({VERSION}): run the aaprof that wrote it, or move it aside "
+                    f"to start anew (docs/watch.md, 'damaged state')"
+                )
+            tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+            if not {"checkpoints", "counts"} <= tables:
+                raise self.untrusted("it holds no watch checkpoints")
+            self._validate(conn)
+            # A write at once: a directory that is not writable fails here, before any read.
+            doing = "write to it"
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"PRAGMA user_version={VERSION}")
+            conn.execute("COMMIT")
+        except AaprofError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            if _environment(exc):  # the disk or the directory, not the database
+                raise self.failure(doing, exc) from None
+            raise self.untrusted(f"it is damaged ({exc})") from None
+        if version < VERSION:
+            say(f"state database {self.path}: migrated from schema version {version} to {VERSION}")
+        return conn
+
+    def _validate(self, conn: sqlite3.Connection) -> None:
+        """Every checkpoint a JSON object, every count's labels a JSON list of strings."""
+        for source, data in conn.execute("SELECT source, data FROM checkpoints"):
+            try:
+                parsed = json.loads(data)
+            except (TypeError, ValueError):
+                parsed = None
+            if not isinstance(parsed, dict):
+                raise self.untrusted(f"the checkpoint of {source!r} is not a JSON object")
+        for metric, labels, value in conn.execute("SELECT metric, labels, value FROM counts"):
+            try:
+                parsed = json.loads(labels)
+            except (TypeError, ValueError):
+                parsed = None
+            if not (
+                isinstance(parsed, list)
+                and all(isinstance(x, str) for x in parsed)
+                and isinstance(value, int | float)
+            ):
+                raise self.untrusted(f"a count of {metric!r} is not a list of labels and a number")
+
+    def untrusted(self, why: str) -> AaprofError:
+        """The refusal of this database, saying why and how to start anew."""
+        return AaprofError(
+            f"state database {self.path} cannot be trusted: {why}. watch does not guess where "
+            f"it was: move it aside (mv {self.path} {self.path}.damaged) and start again; every "
+            f"source is then read from its start (docs/watch.md, 'damaged state')"
+        )
+
+    def failure(self, doing: str, exc: BaseException) -> AaprofError:
+        """A database error as a message: what failed, why, and what to do (the directory is
+        looked at: SQLite says "disk I/O error" for a read-only mount, too)."""
+        text = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+        low = text.lower()
+        try:
+            fs = os.statvfs(self.directory)
+            read_only, full = bool(fs.f_flag & os.ST_RDONLY), fs.f_bavail == 0
+        except OSError:
+            read_only = full = False
+        if full or "full" in low or "no space" in low:
+            hint = f"the disk of {self.directory} is full: free space and start again"
+        elif read_only or any(w in low for w in ("readonly", "read-only", "permission")):
+            hint = f"{self.directory} must be writable: make it so and start again"
+        else:
+            hint = f"check {self.directory} and its disk, and start again"
+        return AaprofError(
+            f"state database {self.path}: cannot {doing}: {text}; {hint} "
+            f"(what was committed is kept)"
+        )
+
+    @contextmanager
+    def transaction(self, doing: str = "commit a batch") -> Iterator[sqlite3.Connection]:
+        """One write transaction; a database error in it becomes a message (AaprofError)."""
+        try:
+            self.begin()
+            yield self.conn
+            self.commit()
+        except sqlite3.Error as exc:
+            self.rollback()
+            raise self.failure(doing, exc) from None
+        except BaseException:
+            self.rollback()
+            raise
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -61,9 +207,25 @@ class State:
     def commit(self) -> None:
         self.conn.execute("COMMIT")
 
-    def rollback(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+    def checkpoint(self, source: str) -> dict[str, object] | None:
+        row = self._read("SELECT data FROM checkpoints WHERE source = ?", (source,))
+        if not row:
+            return None
+        data = json.loads(str(row[0][0]))
+        return data if isinstance(data, dict) else None
+
+    def counts(self) -> dict[str, dict[Labels, float]]:
+        out: dict[str, dict[Labels, float]] = {}
+        for metric, labels, value in self._read("SELECT metric, labels, value FROM counts"):
+            out.setdefault(str(metric), {})[tuple(json.loads(str(labels)))] = float(str(value))
+        return out
+
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Rows (checked at open: checkpoints are JSON objects, labels JSON lists)."""
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise self.failure("read it", exc) from None
 
     def save_checkpoint(self, source: str, data: dict[str, object]) -> None:
         self.conn.execute(
@@ -86,6 +248,24 @@ class State:
             [(metric, json.dumps(list(k)), v) for k, v in values.items()],
         )
 
+    def rollback(self) -> None:
+        with suppress(sqlite3.Error):  # the transaction may be gone with the error that ended it
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
     def close(self) -> None:
         self.rollback()
-        self.conn.close()
+        with suppress(sqlite3.Error):
+            self.conn.close()
+
+
+# SQLite's primary result codes that put the fault on the disk or the directory, not the file:
+# PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN.
+_ENVIRONMENT = frozenset({3, 5, 6, 7, 8, 10, 13, 14})
+
+
+def _environment(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return isinstance(exc, sqlite3.OperationalError)
+    return code & 0xFF in _ENVIRONMENT  # an extended code's low byte is its primary code

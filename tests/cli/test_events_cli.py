@@ -399,3 +399,99 @@ def test_container_in_csv(log: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert (rows[3]["container_namespace"], rows[3]["container_pod"]) == ("web", "shop")
     assert rows[3]["container_name"] == "nginx"
+
+
+# --- several nodes ---------------------------------------------------------------------------
+
+SAMPLES = REPO / "sample-logs"
+
+
+def per_node(result: Result) -> dict[object, int]:
+    assert result.exit_code == 0, result.stderr
+    counts: dict[object, int] = {}
+    for line in result.stdout.splitlines():
+        node = json.loads(line).get("node")
+        counts[node] = counts.get(node, 0) + 1
+    return counts
+
+
+def two_nodes(tmp_path: Path, first: str, second: str) -> list[str]:
+    """node-a/<name> and node-b/<name> holding the same record: the same stamp and serial."""
+    for node, text in (("node-a", first), ("node-b", second)):
+        (tmp_path / node).mkdir()
+        (tmp_path / node / "audit.log").write_text(text)
+    return [str(tmp_path / "node-a"), str(tmp_path / "node-b")]
+
+
+def test_two_nodes_with_the_same_stamp_and_serial_are_two_records(tmp_path: Path) -> None:
+    """Lines naming no node: each belongs to its file's directory when several are read."""
+    inputs = two_nodes(tmp_path, RECORDS[0], RECORDS[0])
+    result = invoke("--format", "jsonl", *inputs)
+    assert per_node(result) == {"node-a": 1, "node-b": 1}
+    assert "2 records (node-a 1, node-b 1), 0 unparsed" in result.stderr
+    assert "duplicates" not in result.stderr
+    summary = invoke("--summary", "--format", "json", *inputs)
+    assert json.loads(summary.stdout)["total"] == 2
+    assert "2 records (node-a 1, node-b 1), 0 unparsed" in summary.stderr
+
+
+def test_lines_naming_their_nodes_are_two_records(tmp_path: Path) -> None:
+    """The duplicate check includes the node a line names, whatever the directories say."""
+    inputs = two_nodes(tmp_path, "node=n1 " + RECORDS[0], "node=n2 " + RECORDS[0])
+    for flags in ((), ("--no-node-from-dir",)):
+        assert per_node(invoke("--format", "jsonl", *flags, *inputs)) == {"n1": 1, "n2": 1}
+        summary = invoke("--summary", "--format", "json", *flags, *inputs)
+        assert json.loads(summary.stdout)["total"] == 2
+
+
+def test_one_node_read_as_one_when_the_user_says_so(tmp_path: Path) -> None:
+    """--no-node-from-dir (or --node NAME): the inputs are one node's, and copies are one."""
+    inputs = two_nodes(tmp_path, RECORDS[0], RECORDS[0])
+    for flags in (("--no-node-from-dir",), ("--node", "n1")):
+        result = invoke("--format", "jsonl", *flags, *inputs)
+        assert sum(per_node(result).values()) == 1
+        assert "1 duplicates dropped" in result.stderr
+
+
+def test_one_nodes_audit_log_and_journal_hold_one_record(tmp_path: Path) -> None:
+    inputs = two_nodes(tmp_path, RECORDS[0], RECORDS[0])
+    entry = {
+        "_HOSTNAME": "node-a",
+        "_TRANSPORT": "kernel",
+        "MESSAGE": "audit: type=1400 " + RECORDS[0][9:].strip(),
+    }
+    (tmp_path / "node-a" / "journal.json").write_text(json.dumps(entry) + "\n")
+    result = invoke("--format", "jsonl", *inputs)
+    assert per_node(result) == {"node-a": 1, "node-b": 1}
+    assert "1 duplicates dropped" in result.stderr
+    summary = invoke("--summary", "--format", "json", *inputs)
+    assert json.loads(summary.stdout)["total"] == 2
+
+
+def test_sample_nodes_read_together_keep_every_record() -> None:
+    """Each node of the story has as many records read with the others as read alone."""
+    nodes = sorted(str(p) for p in SAMPLES.glob("node-*"))
+    alone: dict[object, int] = {}
+    for path in nodes:
+        for node, count in per_node(invoke("--format", "jsonl", path)).items():
+            # (node-a's and node-c's lines name no node: read alone, their node is unknown)
+            key = node if node is not None else Path(path).name
+            alone[key] = alone.get(key, 0) + count
+    result = invoke("--format", "jsonl", *nodes)
+    together = per_node(result)
+    assert together == alone
+    assert together["node-c"] == 8 and together["node-d"] == 13
+    counts = ", ".join(f"{node} {n}" for node, n in sorted(alone.items()))
+    assert f"{sum(alone.values())} records ({counts})" in result.stderr
+    summary = invoke("--summary", "--format", "json", *nodes)
+    assert json.loads(summary.stdout)["total"] == sum(alone.values())
+    assert f"{sum(alone.values())} records ({counts})" in summary.stderr
+
+
+def test_table_has_a_node_column_when_several_nodes_are_read(tmp_path: Path) -> None:
+    inputs = two_nodes(tmp_path, RECORDS[0], RECORDS[0])
+    lines = invoke(*inputs).stdout.splitlines()
+    assert lines[0].split()[:3] == ["TIME", "NODE", "MODE"]
+    assert [line.split()[2] for line in lines[1:]] == ["node-a", "node-b"]
+    alone = invoke(inputs[0]).stdout.splitlines()
+    assert "NODE" not in alone[0].split()

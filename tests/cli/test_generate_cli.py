@@ -11,6 +11,7 @@ from k8s.validate import validate_bundle
 
 from aaprof.cli.main import cli
 from aaprof.profiles.build import parse_policy
+from aaprof.profiles.compare import diff_policies, read_policy
 from aaprof.profiles.compile import compile_policy
 from aaprof.profiles.coverage import Access, decide
 
@@ -79,8 +80,9 @@ def test_rerun_keeps_handwritten_rules_and_adds_only_new_ones(tmp_path: Path) ->
     assert json.loads(result.stdout)["profiles"][0]["new_rules"] == 1
     text = path.read_text()
     assert "/srv/data/** r," in text and "# kept by hand" in text
-    # fsuid == ouid: `owner`, as aa-logprof writes it
-    assert text.count("owner /etc/app.conf r,") == 1 and "owner /var/log/app.log w," in text
+    # fsuid == ouid == 0: `owner` on the file it writes, not on the config it only reads
+    assert text.count("/etc/app.conf r,") == 1 and "owner /etc/app.conf" not in text
+    assert "owner /var/log/app.log w," in text
     assert text.count("generated this profile from") == 1  # the header is replaced
     assert "second.log" in text and "first.log" not in text
 
@@ -92,7 +94,7 @@ def test_check_is_a_promotion_gate(tmp_path: Path) -> None:
     gate = run("--check", str(log), "--out", out, "--format", "json")
     assert gate.exit_code == 1
     (gap,) = json.loads(gate.stdout)
-    assert gap["profile"] == "app" and gap["missing_rules"] == ["owner /etc/app.conf r,"]
+    assert gap["profile"] == "app" and gap["missing_rules"] == ["/etc/app.conf r,"]
     assert gap["last_new_access"].startswith("2023-11-14T22:13:20")
     assert not (tmp_path / "out").exists()  # --check writes nothing
     assert run(str(log), "--out", out, "--no-k8s").exit_code == 0
@@ -107,7 +109,7 @@ def test_decisions_file_replays(tmp_path: Path) -> None:
         "version: 1\n"
         "decisions:\n"
         "  - profile: app\n"
-        '    rule: "owner /srv/cache/a1b2/index r,"\n'
+        '    rule: "/srv/cache/a1b2/index r,"\n'
         '    text: "owner /srv/cache/** r,"\n'
     )
     out = tmp_path / "out"
@@ -115,6 +117,31 @@ def test_decisions_file_replays(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = (out / "profiles" / "app").read_text()
     assert "owner /srv/cache/** r," in text and "a1b2" not in text
+
+
+def test_the_decisions_beside_the_profiles_are_found_again(tmp_path: Path) -> None:
+    """DIR/decisions.yaml (where `aaprof review` saves): generate and --check replay it, so a
+    rule ignored in a review does not fail the gate nor come back."""
+    log = tmp_path / "a.log"
+    log.write_text(record(1, "/etc/app.conf", "r") + record(2, "/tmp/scratch", "w"))
+    out = tmp_path / "out"
+    assert run(str(log), "--out", str(out), "--no-k8s", "--name", "/etc/*").exit_code == 0
+    (out / "decisions.yaml").write_text(
+        "version: 1\n"
+        "decisions:\n"
+        "  - profile: app\n"
+        '    rule: "owner /tmp/scratch w,"\n'
+        "    action: skip\n"
+    )
+    gate = run("--check", str(log), "--out", str(out))
+    assert gate.exit_code == 0, gate.output
+    assert f"1 decisions replayed from {out / 'decisions.yaml'}" in gate.stderr
+    assert run(str(log), "--out", str(out), "--no-k8s").exit_code == 0
+    assert "scratch" not in (out / "profiles" / "app").read_text()
+    # a file named on the command line is the one replayed
+    other = tmp_path / "none.yaml"
+    other.write_text("version: 1\ndecisions: []\n")
+    assert run("--check", str(log), "--out", str(out), "--decisions", str(other)).exit_code == 1
 
 
 def test_no_complain_records_is_an_error(tmp_path: Path) -> None:
@@ -220,6 +247,26 @@ def test_the_nginx_temp_files_become_a_glob_in_enforce_mode(tmp_path: Path) -> N
             web, Access(f"/var/cache/nginx/client_temp/{name}", frozenset("w"), 101, 0)
         ).ok
     assert not decide(web, Access("/var/cache/nginx/client_temp/x.conf", frozenset("w"), 101, 0)).ok
+
+
+def test_learning_in_two_batches_gives_the_profile_of_one_run_over_both(tmp_path: Path) -> None:
+    """Rules already in the profile count as evidence: node-a's two client_temp names and
+    node-b's third are a family, as in one run over both (docs/generate.md)."""
+    batches, both = tmp_path / "batches", tmp_path / "both"
+    for node in ("node-a", "node-b"):
+        result = run(str(SAMPLES / node), "--out", str(batches), "--no-k8s")
+        assert result.exit_code == 0, result.output
+    result = run(str(SAMPLES / "node-a"), str(SAMPLES / "node-b"), "--out", str(both), "--no-k8s")
+    assert result.exit_code == 0, result.output
+    text = (batches / "profiles" / WEB).read_text()
+    assert "/var/cache/nginx/client_temp/[0-9]* w," in text and "0000000001" not in text
+    assert diff_policies(parse_policy(text), read_policy(both / "profiles" / WEB)) == ()
+    web = parse_policy(text).profiles()[0]
+    fourth = Access("/var/cache/nginx/client_temp/0000000004", frozenset("w"), 101, 0)
+    assert decide(web, fourth).ok
+    # and a third batch with nothing new changes nothing
+    assert run(str(SAMPLES / "node-b"), "--out", str(batches), "--no-k8s").exit_code == 0
+    assert (batches / "profiles" / WEB).read_text() == text
 
 
 def test_generate_selects_like_events(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from logprof_reader import read_profiles
 
 from aaprof.engine import apply, assemble, suggest
 from aaprof.model.event import Event
@@ -85,3 +86,12 @@ def test_hostile_unix_and_dbus_names_stay_inside_their_rule() -> None:
     text = render_policy(assemble("victim", rules["victim"]))
     compile_policy(text, features=FEATURES, name="unix+dbus")
     assert len(find_profile(parse_policy(text), "victim").rules()) == 2
+
+
+def test_aa_logprof_reads_the_hostile_names_profile(tmp_path: Path) -> None:
+    rules = apply(suggest([_event(name) for name in HOSTILE]))
+    text = render_policy(assemble("victim", rules["victim"]))
+    assert '\\"' not in text, 'a quote written as \\" (aa-logprof refuses the line)'
+    found = read_profiles({"victim": text}, tmp_path / "profiles")
+    assert set(found) == {"victim"}, found
+    assert len(found["victim"]) == len(HOSTILE), found["victim"]

@@ -60,6 +60,28 @@ def test_create_delete_as_write_and_owner() -> None:
     assert _text(rm) == "/f w,"
 
 
+def test_owner_only_on_files_the_workload_owns() -> None:
+    # learnt from a pod running as root: its root-owned binary, library and config are the
+    # image's (the same pod as another user must still run them); what it writes is its own
+    def event(name: str, mask: str, operation: str = "open", fsuid: int = 0) -> Event:
+        return Event(
+            "ALLOWED", operation=operation, class_="file", profile="p", name=name,
+            requested=mask, denied=mask, fsuid=fsuid, ouid=fsuid,
+        )  # fmt: skip
+
+    assert _text(event("/bin/busybox", "x", "exec")) == "/bin/busybox mrix,"
+    assert _text(event("/lib/libc.so.6", "mr", "file_mmap")) == "/lib/libc.so.6 mr,"
+    assert _text(event("/etc/app.conf", "r")) == "/etc/app.conf r,"
+    assert _text(event("/var/log/app.log", "a")) == "owner /var/log/app.log a,"
+    assert _text(event("/tmp/tmp.1.XYZ", "rwc")) == "owner /tmp/tmp.1.XYZ rw,"
+    assert _text(event("/home/u/notes", "r", fsuid=1000)) == "owner /home/u/notes r,"
+    old = Event(
+        "ALLOWED", operation="open", class_="file", profile="p", name="/usr/lib/x.so",
+        requested="r::", denied="r::", fsuid=0, ouid=0,
+    )  # fmt: skip
+    assert _text(old) == "/usr/lib/x.so r,"
+
+
 def test_nothing_to_allow() -> None:
     assert (
         _text(Event("DENIED", operation="ptrace", class_="ptrace", profile="p", peer="x")) is None

@@ -125,3 +125,23 @@ def test_a_family_glob_covers_its_members_and_no_other_name(names: list[str]) ->
         assert all(aare.matches("/d/" + n) for n in members)
         assert not any(aare.matches("/d/" + n) for n in names if n not in members), family
         assert path in family.members and len(members) >= 3
+
+
+def test_rules_already_in_the_profile_are_members_of_a_family() -> None:
+    """A later batch: two names learnt before (the profile's exact rules) and one new."""
+    known = [_rule(f"/q/{n:010d}") for n in (1, 2)] + [_rule("/q/x.conf", "r")]
+    found = families([_rule("/q/0000000003")], known)
+    assert list(found) == ["/q/0000000003"]  # (only the new rule gets a suggestion)
+    family = found["/q/0000000003"]
+    assert family.rule.path == "/q/[0-9]*" and family.known == 2
+    assert "3 names in /q/ (2 in the profile already) differ only in a number" in family.why
+    assert families([], known) == {}  # what the profile holds alone suggests nothing
+    # a glob that would cover a name of another shape in the profile is not proposed
+    assert families([_rule("/q/3")], [_rule("/q/1"), _rule("/q/2"), _rule("/q/7z")]) == {}
+
+
+def test_a_later_batch_suggests_the_glob_by_default() -> None:
+    profile = m.Profile("p", body=tuple(_rule(f"/q/{n:010d}") for n in (1, 2)))
+    (ps,) = suggest([_write("/q/0000000003")], existing={"p": profile}, written={"p": profile})
+    (s,) = ps.suggestions
+    assert s.choices[s.default].text == "/q/[0-9]* w,"

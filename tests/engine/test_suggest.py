@@ -93,6 +93,15 @@ def test_volatile_default_and_exact_least_rule() -> None:
     assert _texts(apply([ps])["p"]) == ["/proc/@{pid}/status r,"]
 
 
+def test_mktemp_name_defaults_to_its_narrow_family() -> None:
+    # the next run's temp file has another name: the exact one would be denied, /tmp/** is
+    # far wider than the family; the least rule stays option 0
+    (ps,) = suggest([_open("/tmp/tmp.1.XYZ", "rwc", fsuid=0, ouid=0)])
+    (s,) = ps.suggestions
+    assert render_rule(s.rule) == "owner /tmp/tmp.1.XYZ rw,"
+    assert _texts(apply([ps])["p"]) == ["owner /tmp/tmp.* rw,"]
+
+
 def test_assemble_new_profile_is_self_contained() -> None:
     policy = assemble(
         "aaprof.ns.pod.c",
@@ -143,6 +152,10 @@ def test_assemble_merges_into_existing_without_dropping() -> None:
         ("/tmp/loop/spool/upload.122216914", "/tmp/loop/spool/upload.*"),  # Go os.CreateTemp
         ("/tmp/loop/spool/req.MQyUBL", "/tmp/loop/spool/req.*"),  # mkstemp, no digit drawn
         ("/tmp/loop/spool/req.x1Yz9Q", "/tmp/loop/spool/req.*"),
+        ("/tmp/tmp.1.XYZ", "/tmp/tmp.*"),  # mktemp's prefix, any draw after it
+        ("/tmp/tmp.a1b2c3", "/tmp/tmp.*"),  # busybox mktemp: 6 characters
+        ("/tmp/tmp.k3JdQ9xWmZ", "/tmp/tmp.*"),  # GNU mktemp: 10
+        ("/tmp/tmp.conf", None),
         ("/tmp/app.config", None),  # a plain word is not random
         ("/tmp/x/build.README", None),
         ("/etc/app.Config1", None),  # not under a temporary directory

@@ -189,6 +189,8 @@ def test_mode_reaches_the_loader_and_spo() -> None:
         files = render(mode=mode)
         env = load(files["loader/daemonset.yaml"])[0]["spec"]["template"]["spec"]["containers"][0]
         assert {"name": "AAPROF_MODE", "value": mode} in env["env"]
+        # the uninstall switch (docs/kubernetes.md): load until set to unload
+        assert {"name": "AAPROF_ACTION", "value": "load"} in env["env"]
         assert load(files[f"spo/{NGINX}.yaml"])[0]["spec"]["mode"] == spo_mode
 
 

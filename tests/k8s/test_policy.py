@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from aaprof.errors import AaprofError
 from aaprof.k8s.admission import Policies, Verdict, admit, collect
-from aaprof.k8s.policy import cel_string, make_spec, render_policies
+from aaprof.k8s.policy import cel_string, make_spec, render_policies, split_allowed
 
 HOSTILE = ('a", "b', "x', 'y", "p, q", "sp ace", "é😀名", "back\\slash", "]+[", "' || true || '")
 ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
@@ -131,9 +131,17 @@ def test_unconfined_is_refused_everywhere() -> None:
 
 
 def test_legacy_annotation_cannot_bypass_the_list() -> None:
+    # on the same container, the API server's own validation refuses the disagreement before
+    # any policy runs (tests/cluster/test_admission.py shows the real one doing it)
     both = _admit(POLICIES, _pod(_local("k8s-a"), annotation="localhost/k8s-other"))
-    assert not both.allowed
+    assert not both.allowed and both.invalid
     assert both.reasons == (
+        "spec.containers[1].securityContext.appArmorProfile.localhostProfile: Forbidden: "
+        "apparmor profile in annotation and field must match",
+    )
+    # on a Pod template nothing is copied: the policy reads the annotation itself
+    template = _admit(POLICIES, _template("Deployment", _pod(annotation="localhost/k8s-other")))
+    assert template.reasons == (
         "aaprof-apparmor: AppArmor profile(s) in the legacy annotation not in the allowed "
         "list: localhost/k8s-other",
     )
@@ -213,7 +221,9 @@ def test_cli_writes_and_tests(tmp_path: Path) -> None:
         "validating-admission-policy.yaml",
     ]
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
-    good.write_text(yaml.safe_dump_all([_pod(), _pod(_local("k8s-a"))]))
+    second = _pod(_local("k8s-a"))
+    second["metadata"]["name"] = "q"  # the same name again would be an UPDATE of the first
+    good.write_text(yaml.safe_dump_all([_pod(), second]))
     bad.write_text(yaml.safe_dump(_template("Deployment", _pod(annotation="localhost/k8s-x"))))
     assert _aaprof("policy", "test", str(out), str(good)).returncode == 0
     refused = _aaprof("policy", "test", str(out), str(good), str(bad))
@@ -221,6 +231,33 @@ def test_cli_writes_and_tests(tmp_path: Path) -> None:
     assert "refused Deployment/w" in refused.stdout
     assert "legacy annotation not in the allowed list: localhost/k8s-x" in refused.stdout
     assert _aaprof("policy", "test", str(tmp_path / "good.yaml"), str(bad)).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "profiles"),
+    [
+        ("runtime/default,localhost/foo", ["runtime/default", "localhost/foo"]),
+        ("localhost/a, localhost/b", ["localhost/a", "localhost/b"]),
+        ("k8s-a", ["k8s-a"]),
+        ("RuntimeDefault", ["RuntimeDefault"]),
+        # a Localhost name holding a comma stays one name
+        ("localhost/a, b", ["localhost/a, b"]),
+        ("my,profile", ["my,profile"]),
+        ("localhost/a,RuntimeDefault", ["localhost/a,RuntimeDefault"]),
+        ("localhost/,runtime/default", ["localhost/,runtime/default"]),
+    ],
+)
+def test_allowed_comma_lists(value: str, profiles: list[str]) -> None:
+    assert split_allowed(value) == profiles
+
+
+def test_cli_takes_a_psp_style_list(tmp_path: Path) -> None:
+    listed = _aaprof("policy", "--allowed", "runtime/default,localhost/k8s-a", "--default",
+                     "k8s-a")  # fmt: skip
+    repeated = _aaprof("policy", "--allowed", "runtime/default", "--allowed", "localhost/k8s-a",
+                       "--default", "k8s-a")  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == repeated.stdout
 
 
 def test_cli_usage_and_errors() -> None:

@@ -29,7 +29,7 @@ class Script:
         self.actions = list(actions)
         self.want = want
         self.polls = 0
-        self.got: list[tuple[str, int, bytes]] = []
+        self.got: list[tuple[str, int, bytes | None]] = []
 
     def __call__(self) -> bool:
         self.polls += 1
@@ -41,7 +41,7 @@ class Script:
 
 def run(
     names: list[Path], actions: list[Action], want: int, from_start: bool = False
-) -> list[tuple[str, int, bytes]]:
+) -> list[tuple[str, int, bytes | None]]:
     script = Script(actions, want)
     for item in follow([str(n) for n in names], from_start=from_start, stop=script, poll=0.01):
         script.got.append(item)
@@ -58,8 +58,8 @@ def append(path: Path, data: bytes) -> Action:
     return act
 
 
-def lines(got: list[tuple[str, int, bytes]]) -> list[bytes]:
-    return [line for _, _, line in got]
+def lines(got: list[tuple[str, int, bytes | None]]) -> list[bytes]:
+    return [line for _, _, line in got if line is not None]
 
 
 def nothing() -> None:
@@ -88,7 +88,7 @@ def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
     log = tmp_path / "kern.log"
     log.write_bytes(b"")
     seen_before_newline: list[int] = []
-    got: list[tuple[str, int, bytes]] = []
+    got: list[tuple[str, int, bytes | None]] = []
 
     def check() -> None:
         seen_before_newline.append(len(got))
@@ -311,3 +311,53 @@ def test_a_renamed_file_is_let_go_after_it_stays_idle(
         (True, 2),
         (True, 2),
     ]
+
+
+def test_lines_written_just_before_a_copytruncate_come_from_the_copy(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_bytes(b"already there\n")
+
+    def write_then_copytruncate() -> None:
+        append(log, b"written before the copy\n")()
+        (tmp_path / "kern.log.1").write_bytes(log.read_bytes())
+        with open(log, "r+b") as f:
+            f.truncate(0)
+        append(log, b"after\n")()
+
+    got = run([log], [write_then_copytruncate, nothing], want=2)
+    assert lines(got) == [b"written before the copy\n", b"after\n"]
+
+
+def test_a_line_over_256_kib_is_given_as_none_and_the_next_one_whole(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_bytes(b"")
+    actions: list[Action] = [append(log, b"x" * 300_000 + b"\n" + b"next\n")]
+    actions += [nothing] * 3
+    got = run([log], actions, want=2)
+    assert [(n, line) for _, n, line in got] == [(1, None), (2, b"next\n")]
+
+
+def test_reader_follow_counts_a_line_over_256_kib_as_unparsed(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"")
+    actions: list[Action] = [
+        append(log, b"x" * 300_000 + b"\n" + RECORD.format(ms=1, serial=1).encode()),
+    ]
+    reader = Reader()
+    events: list[Event] = []
+    polls = [0]
+
+    def stop() -> bool:
+        polls[0] += 1
+        if actions:
+            actions.pop(0)()
+            return False
+        return len(events) >= 1 or polls[0] > MAX_POLLS
+
+    for event in reader.follow([str(log)], stop):
+        events.append(event)
+    assert polls[0] <= MAX_POLLS
+    assert [e.serial for e in events] == [1]
+    assert reader.stats.unparsed == 1
+    [(source, reason)] = reader.stats.first_unparsed
+    assert (source.line, reason) == (1, "line over 256 KiB")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from aaprof.logs.lines import Unparsed, parse_journal_entry, parse_line
+from aaprof.logs.lines import Unparsed, line_node, parse_journal_entry, parse_line
 from aaprof.logs.sources import iter_lines
 from aaprof.model.event import Event, SourceRef
 
@@ -464,3 +465,46 @@ def test_stamp_inside_a_quoted_name_is_not_the_records_stamp() -> None:
         assert event.serial in {None, 8}
     stamped = _event(f"type=AVC msg=audit(1700000000.123:9): {payload}")
     assert (stamped.mode, stamped.serial, stamped.name) == ("DENIED", 9, name)
+
+
+REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample-logs"
+ODD_HEADS = [
+    "<13>Nov 23 22:13:20 pri-host kernel: [ 1.0] audit: type=1400 ",
+    "Nov 23 22:13:20.123 frac-host kernel: audit: type=1400 ",
+    "Foo 23 22:13:20 badmonth-host kernel: type=1400 ",
+    "Feb 30 22:13:20 nodate-host kernel: type=1400 ",
+    "Nov 23 22:13:20 notag-host type=1400 ",
+    "Nov 23 22:13:20 notag-host ",  # the stamp's `):` is no tag
+    "Nov 23 22:13:20 notag-host msg=",
+    "Nov 23 2024 22:13:20 year-host kernel: ",
+    "2024-11-23T22:13:20.000000+00:00 iso-host kernel: ",
+    "2024-11-23T22:13:20 type=1400 ",  # no host: the stamp starts at `type=`
+    "1732400000.123456 unix-host kernel: ",
+    "[ 1234.567890] mono-host kernel: ",
+    "[ 50.000000] audit: type=1400 ",
+    "\x00\x00Nov 23 22:13:20 nul-host kernel: ",
+    "node=auditd-host type=AVC msg=",
+    "type=AVC msg=",
+    "type=USER_AVC pid=1 uid=0 auid=4294967295 ses=4294967295 msg=",
+    "Nov 23 22:13:20 h\xe9te kernel: ",
+]
+
+
+def _lines_with_records() -> list[bytes]:
+    found = [f"{head}audit(1700000000.123:456): {FILE_RECORD}".encode() for head in ODD_HEADS]
+    for path in sorted(REPO_SAMPLES.rglob("*")):
+        if path.is_file() and path.suffix not in {".gz", ".json", ".md"}:
+            found += [line for line in path.read_bytes().splitlines() if b"audit(" in line]
+    return found
+
+
+def test_line_node_names_the_node_parse_line_gives() -> None:
+    """The summary's fast path tells nodes apart by `line_node` without parsing a line."""
+    checked = 0
+    for line in _lines_with_records():
+        event = parse_line(line)
+        at = line.find(b"apparmor=")
+        if isinstance(event, Event) and at > 0:
+            assert line_node(line, 0, at) == event.node, line
+            checked += 1
+    assert checked > len(ODD_HEADS)

@@ -99,6 +99,37 @@ def test_prune_unloads_unused_keeps_used(tmp_path: Path) -> None:
     assert (tmp_path / "root/sys/kernel/security/apparmor/.remove").read_bytes() == b"k8s-a"
 
 
+def test_unload_removes_only_what_it_loaded(tmp_path: Path) -> None:
+    # the host's own profile stays; an owned one in use stays until its process is gone
+    host, opts = _setup(tmp_path, {"host-own": "enforce"})
+    (opts.dirs[0] / "k8s-c").write_text(profile_text("k8s-c"))
+    sync(host, opts)
+    assert set(host.loaded()) == {"host-own", "k8s-a", "k8s-b", "k8s-c"}
+    (tmp_path / "root/proc/41/attr").mkdir(parents=True)
+    (tmp_path / "root/proc/41/attr/current").write_text("k8s-b (enforce)\n")
+    uninstall = LoadOptions((), opts.state_dir, unload=True)
+    first = sync(host, uninstall)
+    assert _actions(first) == {"k8s-a": "unloaded", "k8s-b": "kept", "k8s-c": "unloaded"}
+    assert not first.ok  # an uninstall is done only when every owned profile is gone
+    assert set(host.loaded()) == {"host-own", "k8s-b"}
+    (tmp_path / "root/proc/41/attr/current").unlink()
+    second = sync(host, uninstall)
+    assert _actions(second) == {"k8s-b": "unloaded"} and second.ok
+    assert host.loaded() == {"host-own": "enforce"}
+    assert read_state(opts.state_dir).owned == {}
+    assert _actions(sync(host, uninstall)) == {}
+
+
+def test_complain_mode_reloads_every_owned_profile(tmp_path: Path) -> None:
+    # the rollback: the same directory loaded again with --mode complain
+    host, opts = _setup(tmp_path)
+    sync(host, opts)
+    complain_host = KernelDouble(host.root, names=NAMES, mode="complain")
+    back = LoadOptions(opts.dirs, opts.state_dir, opts.base, mode="complain")
+    assert _actions(sync(complain_host, back)) == {"k8s-a": "loaded", "k8s-b": "loaded"}
+    assert complain_host.loaded() == {"k8s-a": "complain", "k8s-b": "complain"}
+
+
 def test_mode_not_as_asked_is_a_problem(tmp_path: Path) -> None:
     host, opts = _setup(tmp_path)
     complain_host = KernelDouble(host.root, names=NAMES, mode="complain")

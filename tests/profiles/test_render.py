@@ -15,7 +15,7 @@ from aaprof.profiles.render import aare_escape, quote_name, quote_path, render_p
         ("/usr/bin/foo", "/usr/bin/foo"),
         ("/usr/{,s}bin/x", "/usr/{,s}bin/x"),
         ("/a b", '"/a b"'),
-        ('/a"b', '"/a\\"b"'),
+        ('/a"b', '"/a\\042b"'),  # not `\"`: aa-logprof refuses it
         ("/a,b", '"/a,b"'),
         ("/a\nb", '"/a\\nb"'),
         ("/a\udc80", '"/a\\200"'),

@@ -71,10 +71,10 @@ def test_exec_prompt_refuses_transitions_under_no_new_privs(session: Session) ->
         r.exec_decision(nnp, choices["Px"])
     free = row(session, "t-file-x-complain", "mrix")
     px = next(c for c in r.exec_choices(free) if c.mode == "Px" and not c.named)
-    assert r.exec_decision(free, px).text == "owner /tmp/complain/file-x/prog mrPx,"
+    assert r.exec_decision(free, px).text == "/tmp/complain/file-x/prog mrPx,"
     named = next(c for c in r.exec_choices(free) if c.mode == "px" and c.named)
     assert r.exec_decision(free, named, "helper").text == (
-        "owner /tmp/complain/file-x/prog mrpx -> helper,"
+        "/tmp/complain/file-x/prog mrpx -> helper,"
     )
     with pytest.raises(AaprofError, match="name"):
         r.exec_decision(free, named, " ")

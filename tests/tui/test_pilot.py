@@ -145,20 +145,20 @@ async def test_exec_prompt_transitions_and_refusal(session: Session, out: Path) 
         assert isinstance(app.screen, ExecPrompt)
         await pilot.press("p")
         decision = app.session.decision_for(row.profile, row.suggestion)
-        assert decision is not None and decision.text == "owner /tmp/complain/file-x/prog mrPx,"
+        assert decision is not None and decision.text == "/tmp/complain/file-x/prog mrPx,"
         await pilot.press("x", "N")  # named, environment kept: edit the target's name
         assert isinstance(app.screen, EditRule)
         await pilot.press("ctrl+e", *(["backspace"] * 5), *"helper,", "enter")
         decision = app.session.decision_for(row.profile, row.suggestion)
         assert decision is not None
-        assert decision.text == "owner /tmp/complain/file-x/prog mrpx -> helper,"
+        assert decision.text == "/tmp/complain/file-x/prog mrpx -> helper,"
         nnp = await go_to(app, pilot, "exec-nnp/cat")
         await pilot.press("ctrl+a", "x", "u")  # unconfined: the kernel refuses it there
         assert isinstance(app.screen, ExecPrompt)
         assert "no_new_privs" in str(app.screen.query_one("#verdict", Static).render())
         await pilot.press("i")
         decision = app.session.decision_for(nnp.profile, nnp.suggestion)
-        assert decision is not None and decision.text == "owner /tmp/complain/exec-nnp/cat mrix,"
+        assert decision is not None and decision.text == "/tmp/complain/exec-nnp/cat mrix,"
         cap = await go_to(app, pilot, "setgid")
         del cap
         await pilot.press("x")

@@ -1,4 +1,5 @@
-"""SVG snapshots of the review's main screens at 80×24 and 160×50 (docs/review.md shows them).
+"""SVG snapshots of the review's main screens at 80×24, 120×36 and 160×50 (docs/review.md shows
+them); tests/tui/test_first_contact_tui.py checks that their rule lines read apart.
 
 Update them after a deliberate change with `pytest tests/tui/test_snapshots.py
 --snapshot-update` and look at the SVGs (tests/tui/__snapshots__/) before committing.
@@ -19,6 +20,7 @@ from aaprof.tui.app import ReviewApp
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = (80, 24)
+MEDIUM = (120, 36)
 LARGE = (160, 50)
 Compare = Callable[..., bool]
 
@@ -38,12 +40,12 @@ async def on_shop(pilot: Pilot[Saved | None]) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("size", [SMALL, MEDIUM, LARGE], ids=["80x24", "120x36", "160x50"])
 def test_first_screen(snap_compare: Compare, app: ReviewApp, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("size", [SMALL, MEDIUM, LARGE], ids=["80x24", "120x36", "160x50"])
 def test_a_workload_with_decisions_and_the_diff(
     snap_compare: Compare, app: ReviewApp, size: tuple[int, int]
 ) -> None:

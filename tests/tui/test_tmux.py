@@ -131,3 +131,38 @@ def test_review_in_tmux_then_generate_replays_it(tmp_path: Path) -> None:
     reviewed = {p.name: p.read_text() for p in (out / "profiles").iterdir()}
     replayed = {p.name: p.read_text() for p in (replay / "profiles").iterdir()}
     assert replayed == reviewed
+
+
+def test_review_keeps_its_decisions_beside_the_profiles(tmp_path: Path) -> None:
+    """Without --decisions: a rule ignored with `i` stays ignored — the decisions file in DIR
+    is found again by `generate --check` (which passes) and by the next review."""
+    out = tmp_path / "reviewed"
+    aaprof = [sys.executable, "-m", "aaprof"]
+    review = [*aaprof, "review", "sample-logs/node-a", "--profiles", str(out)]
+    term = Terminal(tmp_path / "tmux.sock", review)
+    try:
+        term.shows("undecided")
+        ignored = term.wait("a current rule", lambda s: bool(marked(s)))
+        rule = marked(ignored)
+        term.send("i")
+        term.shows("1 unsaved")
+        term.send("F")
+        screen = term.shows("find them here")
+    finally:
+        term.close()
+    assert "Traceback" not in screen
+    decisions = out / "decisions.yaml"
+    assert "skip" in decisions.read_text()
+    assert rule not in (out / "profiles" / "aaprof.shop.web.nginx").read_text()
+
+    check = [*aaprof, "generate", "--check", "sample-logs/node-a", "--out", str(out)]
+    done = subprocess.run(check, cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"decisions replayed from {decisions}" in done.stderr
+
+    term = Terminal(tmp_path / "tmux2.sock", review)
+    try:
+        screen = term.shows("0 undecided")
+    finally:
+        term.close()
+    assert "ignore" in screen  # the state column's word for a `skip` decision

@@ -204,6 +204,10 @@ class ContainerWorkload:
     denied: tuple[Want, ...]
     systemd: bool = False
     capabilities: tuple[str, ...] = ()
+    # the uid (and gid) `script` runs as in the enforce boots (the same pod as another user),
+    # and the environment it gets there besides PATH
+    enforce_uid: int | None = None
+    enforce_env: tuple[str, ...] = ()
 
     @property
     def profile(self) -> str:
@@ -213,13 +217,16 @@ class ContainerWorkload:
         suffix = "-probe" if probe else ""
         return node.Container(f"loop-{self.name}{suffix}", self.profile, systemd=self.systemd)
 
-    def config(self, probe: bool) -> bytes:
+    def config(self, probe: bool, other: bool = False) -> bytes:
         spec = json.loads(self.container(probe).config())
         spec["process"]["args"] = ["sh", "-c", self.probe_script if probe else self.script]
         caps = [f"CAP_{c.upper()}" for c in self.capabilities]
         spec["process"]["capabilities"] = dict.fromkeys(
             ("bounding", "effective", "permitted"), caps
         )
+        if other and self.enforce_uid is not None:
+            spec["process"]["user"] = {"uid": self.enforce_uid, "gid": self.enforce_uid}
+            spec["process"]["env"] += list(self.enforce_env)
         return json.dumps(spec, indent=2).encode()
 
     def steps(self, probe: bool) -> tuple[Step, ...]:
@@ -233,23 +240,28 @@ echo top-secret > $b/rootfs/secret
 cd $b/rootfs
 {self.rootfs_setup}
 """
+        as_other = probe and self.enforce_uid is not None
         out = [
             Step(f"{self.name}: setup", setup),
-            Step(f"{self.name}: run", self._run(False)),
+            Step(f"{self.name}: run", self._run(False, "-other" if as_other else "")),
         ]
         if probe:
             out.append(Step(f"{self.name}: probe", self._run(True), expect=None))
         return tuple(out)
 
-    def _run(self, probe: bool) -> str:
+    def _run(self, probe: bool, variant: str = "") -> str:
         c = self.container(probe)
         return (
-            f"cp /tmp/{c.name}.json /tmp/bundles/{self.name}/config.json\n"
+            f"cp /tmp/{c.name}{variant}.json /tmp/bundles/{self.name}/config.json\n"
             f"{node.ROOT_CMD} run --no-pivot -b /tmp/bundles/{self.name} {shlex.quote(c.name)}"
         )
 
     def files(self) -> dict[str, bytes]:
-        return {f"{self.container(p).name}.json": self.config(p) for p in (False, True)}
+        out = {f"{self.container(p).name}.json": self.config(p) for p in (False, True)}
+        if self.enforce_uid is not None:
+            name = self.container(False).name
+            out[f"{name}-other.json"] = self.config(False, other=True)
+        return out
 
 
 # (e1) a containerised web app: config, a log directory, /proc/self
@@ -364,9 +376,27 @@ NUMBERED = Workload(
     denied=({"name": f"{NUMBERED_DIR}/abc.conf"},),  # a create: operation mknod or open
 )
 
+# (e3) a batch job learnt while it ran as root, enforced while it runs as uid 1000 with other
+# temporary names (mktemp draws a new one each run; the second name, mktemp-shaped, in a
+# directory of its own, is /tmp/job/tmp.1.XYZ in the learning boot and /tmp/job/tmp.2.QRS
+# after, so that the check does not hang on a random draw): the image's root-owned shell and
+# config are not its own files (no `owner` on them), its temp files are (`owner /tmp/tmp.* rw,`)
+C_TEMP = ContainerWorkload(
+    "c-temp",
+    script="set -e; cat /etc/job.conf; t=$(mktemp); echo 'partial result' > $t; "
+    'read -r line < $t; echo "read back: $line"; rm $t; '
+    "u=/tmp/job/tmp.${TEMP_NAME:-1.XYZ}; echo more > $u; "
+    'read -r line < $u; echo "read back: $line"; rm $u; echo done',
+    rootfs_setup="chmod 1777 tmp; mkdir -m 1777 tmp/job; echo 'job=nightly' > etc/job.conf",
+    probe_script="cat /secret",
+    denied=({"operation": "open", "name": "/secret", "requested_mask": "r"},),
+    enforce_uid=1000,
+    enforce_env=("TEMP_NAME=2.QRS",),
+)
+
 AnyWorkload = Workload | ContainerWorkload
 WORKLOADS: tuple[Workload, ...] = (WEB, SPOOL, BACKUP, SUPERVISOR, TOOL, NAMES)
-CONTAINERS: tuple[ContainerWorkload, ...] = (C_WEB, C_WORKER)
+CONTAINERS: tuple[ContainerWorkload, ...] = (C_WEB, C_WORKER, C_TEMP)
 
 
 ALL: tuple[AnyWorkload, ...] = (*WORKLOADS, *CONTAINERS, NUMBERED)

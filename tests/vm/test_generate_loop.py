@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from logprof_reader import read_profiles
 
 from vm import loop
 from vm import loop_checks as checks
@@ -151,6 +152,16 @@ def test_hostile_names_profile_passes_aaprof_check(closed_loop: Loop) -> None:
             args.append("--no-compile")
         done = _aaprof(*args)
         assert done.returncode == 0, f"{name}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_hostile_names_profile_is_read_by_aa_logprof(closed_loop: Loop, tmp_path: Path) -> None:
+    # the names the kernel logged (a quote among them), as generate wrote them: aa-logprof's
+    # parser reads the file (it refuses a `\\"` escape: "Unknown line found")
+    texts = {n: d for n, d in closed_loop.profiles.items() if b"loop-names" in d}
+    assert texts, f"no generated file holds loop-names: {sorted(closed_loop.profiles)}"
+    found = read_profiles(texts, tmp_path / "profiles")
+    assert "loop-names" in found, sorted(found)
+    assert any("042" in rule for rule in found["loop-names"]), found["loop-names"]
 
 
 def test_loaded_check_fails_on_a_missing_profile(negative: VMResult) -> None:

@@ -46,6 +46,9 @@ V2["k8s-nl-edit"] = _profile("k8s-nl-edit", "  /tmp/data/secret r,\n")
 # v3: the unused and the used profile are removed from the directory
 V3 = {"k8s-nl-edit": V2["k8s-nl-edit"]}
 HOST_PROFILE = _profile("k8s-nl-host", flags="complain")
+# the rollback and the uninstall: another host profile, in enforce mode (never touched), and v4
+HOST_ENFORCED = _profile("k8s-nlx-host")
+V4 = {"k8s-nl-edit": V2["k8s-nl-edit"], "k8s-nl-more": _profile("k8s-nl-more")}
 
 POD = """\
 apiVersion: v1
@@ -101,6 +104,20 @@ def _swap(version: str, names: list[str]) -> str:
 LOAD = f"aaprof node load {CM} --state {STATE} --format json"
 LIST = "grep '^k8s-nl-' /sys/kernel/security/apparmor/profiles | sort"
 READ_SECRET = "aaexec k8s-nl-edit /bin/cat /tmp/data/secret"
+LIST_ALL = "grep '^k8s-nl' /sys/kernel/security/apparmor/profiles | sort"  # k8s-nlx- too
+READ_OTHER = "aaexec k8s-nl-edit /bin/cat /tmp/data/other"
+UNLOAD = f"aaprof node unload --state {STATE} --format json"
+# a process under k8s-nl-more during the first uninstall pass, ended (and reaped) before the next
+UNINSTALL = f"""aaexec k8s-nl-more /bin/sleep 100000 > /dev/null 2>&1 &
+pid=$!
+i=0; while ! grep -q '^k8s-nl-more ' /proc/$pid/attr/current && [ $i -lt 600 ]; do
+  sleep 0.1; i=$((i+1)); done
+echo label=$(cat /proc/$pid/attr/current)
+echo '--- in use'; {UNLOAD}; echo rc=$?; {LIST_ALL}
+kill $pid; wait $pid
+echo '--- unused'; {UNLOAD}; echo rc=$?; {LIST_ALL}
+echo '--- again'; {UNLOAD}; echo rc=$?
+"""
 
 STEPS = (
     Step("host profile", "apparmor_parser -r -W /tmp/host-profile"),
@@ -142,6 +159,17 @@ STEPS = (
         expect=None,
         timeout=120,
     ),
+    Step(
+        "v4 enforce",
+        "apparmor_parser -r -W /tmp/host-enforced\n"
+        + _swap("v4", sorted(V4))
+        + f"{LOAD}; echo rc=$?; {LIST_ALL}",
+        timeout=120,
+    ),
+    Step("other in enforce mode", READ_OTHER, expect=None),
+    Step("rollback", f"{LOAD} --mode complain; echo rc=$?; {LIST_ALL}", timeout=120),
+    Step("other in complain mode", READ_OTHER, expect=None),
+    Step("uninstall", UNINSTALL, expect=None, timeout=240),
 )
 
 
@@ -151,8 +179,10 @@ def _files() -> dict[str, bytes]:
         "pod.yaml": POD.encode(),
         "container.json": json.dumps(CONTAINER_CONFIG).encode(),
         "data/secret": b"top-secret\n",
+        "data/other": b"other-data\n",
+        "host-enforced": HOST_ENFORCED.encode(),
     }
-    for version, profiles in (("v1", V1), ("v2", V2), ("v3", V3)):
+    for version, profiles in (("v1", V1), ("v2", V2), ("v3", V3), ("v4", V4)):
         files.update({f"src/{version}/{n}": t.encode() for n, t in profiles.items()})
     return files
 
@@ -268,6 +298,64 @@ def test_prune_unloads_once_the_container_is_gone(run: VMResult) -> None:
     assert _listed(run, step) == {"k8s-nl-edit (enforce)", "k8s-nl-host (complain)"}
 
 
+def _kernel(text: str) -> set[str]:
+    """The `k8s-nl*` lines of securityfs's profile list in an output (NAME (MODE))."""
+    return {ln for ln in text.splitlines() if ln.startswith("k8s-nl")}
+
+
+def _json_actions(text: str) -> dict[str, str]:
+    doc = json.loads(next(ln for ln in text.splitlines() if ln.startswith("{")))
+    return {p["name"]: p["action"] for p in doc["profiles"]}
+
+
+def test_rollback_reloads_only_its_profiles_in_complain_mode(run: VMResult) -> None:
+    out = _out(run, "v4 enforce")
+    assert "rc=0" in out and _kernel(out) == {
+        "k8s-nl-edit (enforce)",
+        "k8s-nl-more (enforce)",
+        "k8s-nl-host (complain)",
+        "k8s-nlx-host (enforce)",
+    }, out
+    before = run.step("other in enforce mode")
+    assert before.rc != 0 and b"other-data" not in before.output
+    out = _out(run, "rollback")
+    assert "rc=0" in out, out
+    assert _actions(run, "rollback") == {"k8s-nl-edit": "loaded", "k8s-nl-more": "loaded"}
+    assert _kernel(out) == {
+        "k8s-nl-edit (complain)",
+        "k8s-nl-more (complain)",
+        "k8s-nl-host (complain)",
+        "k8s-nlx-host (enforce)",  # the host's own: not aaprof's to change
+    }, out
+    # the kernel applies it: the read it denied is now allowed, and logged as ALLOWED
+    after = run.step("other in complain mode")
+    assert after.rc == 0 and b"other-data" in after.output, after.output
+    allowed = {"apparmor": "ALLOWED", "operation": "open", "profile": "k8s-nl-edit"}
+    logged = records.records(run.step_dmesg("other in complain mode"))
+    assert any(records.matches(r, allowed) for r in logged)
+
+
+def test_uninstall_unloads_only_what_aaprof_loaded(run: VMResult) -> None:
+    out = _out(run, "uninstall")
+    head, _, rest = out.partition("--- in use\n")
+    in_use, _, rest = rest.partition("--- unused\n")
+    unused, _, again = rest.partition("--- again\n")
+    assert "label=k8s-nl-more (complain)" in head, out
+    # a profile still confining a process is kept (exit 1), the rest unloaded
+    assert "rc=1" in in_use, out
+    assert _json_actions(in_use) == {"k8s-nl-edit": "unloaded", "k8s-nl-more": "kept"}
+    assert _kernel(in_use) == {
+        "k8s-nl-more (complain)",
+        "k8s-nl-host (complain)",
+        "k8s-nlx-host (enforce)",
+    }, out
+    assert "rc=0" in unused, out
+    assert _json_actions(unused) == {"k8s-nl-more": "unloaded"}
+    # the host's profiles, one with a name aaprof refused to replace, are still loaded as they were
+    assert _kernel(unused) == {"k8s-nl-host (complain)", "k8s-nlx-host (enforce)"}, out
+    assert "rc=0" in again and _json_actions(again) == {}, out
+
+
 # --- the loader image built by scripts/build-loader-image.sh, run by runc in the guest -------
 
 REPO = Path(__file__).resolve().parents[2]
@@ -353,14 +441,15 @@ def _image_rootfs() -> Path:
     return archive
 
 
-def _daemon_config() -> dict[str, object]:
+def _daemon_config(action: str = "load") -> dict[str, object]:
     """The DaemonSet's container: templates/loader.sh (as the bundle embeds it) in complain mode,
-    the state directory where the DaemonSet mounts it."""
+    the state directory where the DaemonSet mounts it; `action` its AAPROF_ACTION."""
     config = json.loads(json.dumps(IMAGE_CONFIG))
     config["root"] = {"path": "/tmp/img/rootfs"}
     script = (REPO / "templates/loader.sh").read_text()
     config["process"]["args"] = ["/bin/sh", "-c", script]
     config["process"]["env"] += ["AAPROF_MODE=complain", "AAPROF_INTERVAL=30"]
+    config["process"]["env"] += [f"AAPROF_ACTION={action}"]
     for mount in config["mounts"]:
         if mount["destination"] == "/state":
             mount["destination"] = "/var/lib/aaprof/node"
@@ -407,6 +496,24 @@ IMAGE_STEPS = (
         expect=None,
         timeout=400,
     ),
+    # the uninstall: the same state directory, AAPROF_ACTION=unload (kubectl set env); `ready`
+    # removed first, so that it appears again only after the unload's pass
+    Step(
+        "image daemon unload",
+        "set -u; mkdir -p /tmp/img3; cp /tmp/daemon-unload-config.json /tmp/img3/config.json\n"
+        "rm -f /tmp/img-state2/ready\n"
+        f"{RUNC} run -d --no-pivot -b /tmp/img3 unload < /dev/null > /tmp/unload.log 2>&1\n"
+        f"{DAEMON_WAIT}\n"
+        "echo ready=$(test -f /tmp/img-state2/ready && echo yes)\n"
+        "echo '--- state'; cat /tmp/img-state2/state.json\n"
+        "echo '--- securityfs'; grep '^k8s-img-' /sys/kernel/security/apparmor/profiles\n"
+        f"{RUNC} kill unload TERM\n"
+        f"i=0; while {RUNC} state unload | grep -q running && [ $i -lt 600 ]; do sleep 0.2; "
+        "i=$((i+1)); done\n"
+        "echo '--- log'; cat /tmp/unload.log",
+        expect=None,
+        timeout=400,
+    ),
 )
 
 
@@ -418,6 +525,7 @@ def image_run(vm_images: Images) -> VMResult:
         "image-profile": IMAGE_PROFILE.encode(),
         "image-profile2": _profile("k8s-img-daemon").encode(),
         "daemon-config.json": json.dumps(_daemon_config()).encode(),
+        "daemon-unload-config.json": json.dumps(_daemon_config("unload")).encode(),
     }
     result = run_workload(vm_images, Workload(steps=IMAGE_STEPS, files=files, timeout=900))
     result.check()
@@ -443,3 +551,15 @@ def test_the_daemonset_loader_script_runs_in_the_image(image_run: VMResult) -> N
     assert [(p["name"], p["action"]) for p in status["profiles"]] == [("k8s-img-daemon", "loaded")]
     assert kernel.splitlines() == ["k8s-img-daemon (complain)"]  # AAPROF_MODE=complain
     assert '"status": "stopped"' in after, out  # SIGTERM ends --watch
+
+
+def test_the_daemonset_uninstall_unloads_only_what_it_loaded(image_run: VMResult) -> None:
+    out = _out(image_run, "image daemon unload")
+    head, _, rest = out.partition("--- state\n")
+    state_text, _, rest = rest.partition("--- securityfs\n")
+    kernel, _, log = rest.partition("--- log\n")
+    assert "ready=yes" in head, out  # Ready: everything it loaded is gone
+    assert json.loads(state_text)["owned"] == {}, out
+    assert "unloaded   k8s-img-daemon" in log, out
+    # k8s-img-loaded was loaded by another loader (another state): not this one's to unload
+    assert kernel.splitlines() == ["k8s-img-loaded (enforce)"], out

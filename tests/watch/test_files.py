@@ -84,3 +84,93 @@ def test_an_over_long_line_is_one_error_and_its_tail_no_record(tmp_path: Path) -
     assert [r.error for r in raws if r.error] == ["line over 256 KiB"]
     lines = [r.data for r in raws if not r.error]
     assert lines == [audit_line(1)]
+
+
+def checkpointed(
+    tmp_path: Path, serials_: tuple[int, ...] = (1, 2)
+) -> tuple[Path, dict[str, object]]:
+    """A log read to its end; its checkpoint (the source closed, as when watch stops)."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(audit_line(i) for i in serials_))
+    source = FileSource(str(log))
+    source.restore(None)
+    assert serials(source) == list(serials_)
+    checkpoint = source.checkpoint()
+    source.close()
+    return log, checkpoint
+
+
+def edited(checkpoint: dict[str, object], **changes: int) -> dict[str, object]:
+    files = checkpoint["files"]
+    assert isinstance(files, list)
+    return {"files": [{**files[0], **changes}]}
+
+
+def test_a_copy_under_another_inode_is_read_on_after_its_last_line(tmp_path: Path) -> None:
+    log, checkpoint = checkpointed(tmp_path)
+    with log.open("ab") as f:
+        f.write(audit_line(3))
+    copy = tmp_path / "restored"
+    copy.write_bytes(log.read_bytes())  # a restore from a backup: same bytes, another inode
+    copy.replace(log)
+    source = FileSource(str(log))
+    source.restore(checkpoint)
+    assert serials(source) == [3]  # 1 and 2 are not read again
+    assert source.take_reread() == {}
+    assert source.take_lost() == {}
+    [note] = source.take_notes()
+    assert "holds its last line taken at offset" in note
+
+
+def test_a_renumbered_device_is_found_by_the_last_line(tmp_path: Path) -> None:
+    log, checkpoint = checkpointed(tmp_path)
+    with log.open("ab") as f:
+        f.write(audit_line(3))
+    files = checkpoint["files"]
+    assert isinstance(files, list)
+    source = FileSource(str(log))
+    source.restore(edited(checkpoint, dev=int(files[0]["dev"]) + 1))  # as after a reboot
+    assert serials(source) == [3]
+    assert source.take_reread() == {}
+    assert len(source.take_notes()) == 1
+
+
+def test_an_offset_that_no_longer_matches_is_found_by_the_last_line(tmp_path: Path) -> None:
+    log, checkpoint = checkpointed(tmp_path, (1, 2, 3))
+    with log.open("ab") as f:
+        f.write(audit_line(4))
+    files = checkpoint["files"]
+    assert isinstance(files, list)
+    source = FileSource(str(log))
+    source.restore(edited(checkpoint, offset=int(files[0]["offset"]) - 40))
+    assert serials(source) == [4]  # not 1..4 again
+    assert source.take_reread() == {}
+    assert "found it at" in source.take_notes()[0]
+
+
+def test_a_place_no_file_holds_is_read_from_the_start_and_counted(tmp_path: Path) -> None:
+    log, checkpoint = checkpointed(tmp_path)
+    replaced = tmp_path / "other"
+    replaced.write_bytes(audit_line(7) + audit_line(8) + audit_line(9))  # other bytes, inode
+    replaced.replace(log)
+    source = FileSource(str(log))
+    source.restore(checkpoint)
+    assert serials(source) == [7, 8, 9]
+    assert source.take_reread() == {"place_not_found": 2}  # the lines of the first offset bytes
+    assert "read from its start" in source.take_notes()[0]
+
+
+def test_a_truncation_of_unread_bytes_is_counted_lost_and_said(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(audit_line(1) + audit_line(2)[:40])  # the second line not complete yet
+    source = FileSource(str(log))
+    source.restore(None)
+    assert serials(source) == [1]
+    checkpoint = source.checkpoint()
+    source.close()
+    log.write_bytes(audit_line(9))  # truncated and rewritten while down, no copy kept
+    source.restore(checkpoint)
+    assert serials(source) == [9]
+    assert source.take_lost() == {"rotation_gap": 1}
+    [note] = source.take_notes()
+    assert "40 bytes not read yet and no copy holds them" in note

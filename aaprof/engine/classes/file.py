@@ -14,6 +14,10 @@ DEFAULT_EXEC = "ix"
 # An inherited exec also needs `m` (the loader maps the program) and `r` (an interpreter
 # reads a script): `mrix`, as aa-logprof writes it.
 EXEC_PERMS = frozenset("mr")
+ROOT_UID = 0
+# Letters by which a task makes or changes a file: a root-owned file it writes is its own (a
+# log, a temp file), one it only reads, maps or runs is the image's (a binary, a library)
+_WRITES = frozenset("wal")
 
 
 def least_perms(letters: frozenset[str]) -> frozenset[str]:
@@ -48,6 +52,18 @@ def is_owner(event: Event, old_form: bool | None) -> bool:
     return event.fsuid is not None and event.fsuid == event.ouid
 
 
+def learns_owner(event: Event, letters: frozenset[str], old_form: bool | None) -> bool:
+    """Whether the learnt rule gets `owner`: the task owns the object (`is_owner`), and the
+    object is not one of the image's root-owned files that it only reads, maps or runs.
+
+    `owner` on `/bin/busybox mrix` learnt from a pod running as root denies the same pod run
+    as another user its own executable; owner belongs on the files the workload owns.
+    """
+    if not is_owner(event, old_form):
+        return False
+    return event.ouid != ROOT_UID or bool(letters & _WRITES)
+
+
 def file_rule(event: Event) -> m.FileRule | m.LinkRule | None:
     """The least file rule for `event`; None when it names no object or grants nothing.
 
@@ -60,7 +76,7 @@ def file_rule(event: Event) -> m.FileRule | m.LinkRule | None:
     letters, old_form = file_mask(event)
     if not letters:
         return None
-    q = qualifiers(event, owner=is_owner(event, old_form))
+    q = qualifiers(event, owner=learns_owner(event, letters, old_form))
     path = aare_escape(event.name)
     if letters == {"l"} and event.target:
         return m.LinkRule(q, path, aare_escape(event.target))
