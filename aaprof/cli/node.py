@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from aaprof.cli.profile import max_file_size_option
+
 if TYPE_CHECKING:
     from aaprof.node.host import Host
     from aaprof.node.load import LoadOptions
@@ -113,6 +115,7 @@ def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
     show_default=True,
     help="Each pass's result for people, or one JSON object a line for programs.",
 )
+@max_file_size_option
 @root_option
 def load(
     dirs: tuple[Path, ...],
@@ -124,6 +127,7 @@ def load(
     resync: float,
     poll: bool,
     fmt: str,
+    max_file_size: int,
     root: Path,
 ) -> None:
     """Load the profiles in DIR(s), verify them, and own only what was loaded.
@@ -136,7 +140,7 @@ def load(
 
     host = Host(root)
     state = state_dir or host.path(DEFAULT_STATE)
-    options = LoadOptions(dirs, state, base, mode=mode, prune=prune)
+    options = LoadOptions(dirs, state, base, mode=mode, prune=prune, max_bytes=max_file_size)
     _run(host, options, watch=watch, resync=resync, poll=poll, fmt=fmt)
 
 
@@ -187,6 +191,7 @@ def _run(
     host: Host, options: LoadOptions, *, watch: bool, resync: float, poll: bool, fmt: str
 ) -> None:
     """One pass (exit 1 unless it is ok) or, with `watch`, passes until SIGTERM or SIGINT."""
+    from aaprof.model.printable import printable
     from aaprof.node.daemon import one_pass
     from aaprof.node.daemon import watch as run_watch
     from aaprof.node.load import SyncResult
@@ -197,14 +202,13 @@ def _run(
             click.echo(json.dumps(doc, ensure_ascii=False))
             return
         if result is None:
-            click.echo(f"aaprof: {error}", err=True)
+            click.echo(f"aaprof: {printable(error)}", err=True)
             return
-        for o in result.outcomes:
+        for o in result.outcomes:  # names and messages escaped: a file name cannot forge a line
             if o.action != "unchanged" or not watch:
-                name = o.name or "-"
-                click.echo(
-                    f"{o.action:<10} {name} ({o.file}){': ' + o.message if o.message else ''}"
-                )
+                name, file = printable(o.name or "-"), printable(o.file)
+                message = f": {printable(o.message)}" if o.message else ""
+                click.echo(f"{o.action:<10} {name} ({file}){message}")
         problems = sum(o.problem for o in result.outcomes)
         in_use = sum(o.action == "kept" for o in result.outcomes) if result.unloading else 0
         parts = [f"{problems} problem(s)"] * bool(problems)

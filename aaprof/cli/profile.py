@@ -21,6 +21,17 @@ base_option = click.option(
 )
 
 
+MAX_FILE_SIZE = 64 * 1024 * 1024  # includes.DEFAULT_MAX_BYTES (not imported: --help stays light)
+max_file_size_option = click.option(
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    default=MAX_FILE_SIZE,
+    show_default=True,
+    metavar="BYTES",
+    help="Read no profile or included file larger than this.",
+)
+
+
 @click.group()
 def profile() -> None:
     """Read, check and write AppArmor profiles (docs/profile.md)."""
@@ -45,8 +56,14 @@ def profile() -> None:
     show_default=True,
     help="Problems and verdicts for people, or a JSON list (one object per file) for programs.",
 )
+@max_file_size_option
 def check(
-    files: tuple[Path, ...], base: Path, no_compile: bool, fragment: bool | None, fmt: str
+    files: tuple[Path, ...],
+    base: Path,
+    no_compile: bool,
+    fragment: bool | None,
+    fmt: str,
+    max_file_size: int,
 ) -> None:
     """Check profiles with aaprof's own checks and, where installed, `apparmor_parser -Q -K`.
 
@@ -56,7 +73,10 @@ def check(
     from aaprof.profiles.verdicts import check_file
 
     results = [
-        check_file(path, base, compile_too=not no_compile, fragment=fragment) for path in files
+        check_file(
+            path, base, compile_too=not no_compile, fragment=fragment, max_bytes=max_file_size
+        )
+        for path in files
     ]
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
@@ -77,6 +97,7 @@ def check(
 def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """Rewrite profiles in aaprof's canonical form (in place, atomically; `-`: stdin → stdout)."""
     from aaprof.profiles.compare import read_policy, write_atomically
+    from aaprof.profiles.includes import read_policy_text
     from aaprof.profiles.render import render_policy
 
     changed = []
@@ -86,7 +107,7 @@ def fmt(files: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
         if name == "-":
             sys.stdout.write(text)
             continue
-        original = Path(name).read_bytes().decode("utf-8", "surrogateescape")
+        original = read_policy_text(Path(name))
         if text == original:
             continue
         changed.append(name)

@@ -4,28 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aaprof.engine.options import Item
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 
+if TYPE_CHECKING:
+    from aaprof.profiles.includes import Includes
+
 PROFILES = "profiles"  # DIR/profiles/: one file per top-level profile
 
 
-def existing_profiles(directory: Path) -> dict[str, tuple[Path, m.PolicyFile]]:
-    """The profiles already in DIR/profiles, by profile name (each file's profiles)."""
-    from aaprof.profiles.compare import read_policy
+def existing_profiles(directory: Path, base: Path) -> dict[str, tuple[Path, m.PolicyFile]]:
+    """The profiles already in DIR/profiles, by profile name (each file's profiles).
+
+    Raises:
+        AaprofError: a file there that is not read (`includes.Includes.read`: a symlink out
+            of DIR, a device, too large) or does not parse.
+    """
+    from aaprof.profiles.build import parse_policy
 
     found: dict[str, tuple[Path, m.PolicyFile]] = {}
     if not directory.is_dir():
         return found
+    reader = includes_for(directory, base)
     for path in sorted(p for p in directory.iterdir() if p.is_file()):
         if path.name.startswith("."):
             continue
-        policy = read_policy(path)
+        policy = parse_policy(reader.read(path), filename=str(path))
         for profile in policy.profiles():
             found.setdefault(profile.name, (path, policy))
     return found
+
+
+def includes_for(directory: Path, base: Path) -> Includes:
+    """How the includes of DIR/profiles' files resolve: `<x>` under `base`; read below either."""
+    from aaprof.profiles.includes import Includes
+
+    return Includes((base,), (directory,))
 
 
 def inlined(
@@ -40,7 +57,8 @@ def inlined(
     from aaprof.profiles.includes import resolve_includes
 
     try:
-        return inline_includes(profile, resolve_includes(policy, base), base, path)
+        resolved = resolve_includes(policy, includes_for(path.parent, base))
+        return inline_includes(profile, resolved)
     except AaprofError as exc:
         warnings.append(
             f"{exc}; what the includes of {profile.name} allow is proposed again "

@@ -15,7 +15,7 @@ from aaprof.model import profile as m
 from aaprof.model.event import Event
 from aaprof.profiles.compare import profiles_by_name, read_policy
 from aaprof.profiles.coverage import decide, event_access, inline_includes
-from aaprof.profiles.includes import Resolved, resolve_includes
+from aaprof.profiles.includes import Includes, Resolved, resolve_includes
 from aaprof.profiles.render import render_rule
 
 _VERDICTS = {
@@ -82,7 +82,10 @@ class Explainer:
             AaprofError: the file does not parse, or an include is missing.
         """
         policy = read_policy(file)
-        return cls(policy, resolve_includes(policy, base), base, only)
+        includes = Includes((base,))
+        if file != "-":
+            includes = includes.with_roots(Path(file).resolve().parent)
+        return cls(policy, resolve_includes(policy, includes), base, only)
 
     def explain_all(self, logs: Iterable[str], records: Iterable[str]) -> Iterator[Answer]:
         """Answers for every AppArmor record of the logs, then of the given lines."""
@@ -123,8 +126,7 @@ class Explainer:
 
     def _profile(self, name: str, profile: m.Profile) -> m.Profile:
         if name not in self._inlined:
-            where = None if self.policy.filename == "-" else Path(self.policy.filename)
-            self._inlined[name] = inline_includes(profile, self.resolved, self.base, where)
+            self._inlined[name] = inline_includes(profile, self.resolved)
         return self._inlined[name]
 
 

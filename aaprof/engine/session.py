@@ -28,7 +28,13 @@ from typing import cast
 from aaprof import __version__
 from aaprof.engine.assemble import assemble, profile_filename
 from aaprof.engine.decisions import Decision, apply, chosen_item, save_decisions
-from aaprof.engine.directory import PROFILES, by_parent, existing_profiles, inlined
+from aaprof.engine.directory import (
+    PROFILES,
+    by_parent,
+    existing_profiles,
+    includes_for,
+    inlined,
+)
 from aaprof.engine.gaps import Gap
 from aaprof.engine.options import Item
 from aaprof.engine.suggest import PROTOS_KEPT, ProfileSuggestions, Suggestion, suggest
@@ -215,7 +221,7 @@ class Session:
         """
         if settings.mode not in MODES:
             raise AaprofError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
-        existing = existing_profiles(out / PROFILES)
+        existing = existing_profiles(out / PROFILES, settings.base)
         allowed: dict[str, m.Profile] = {}
         written: dict[str, m.Profile] = {}
         warnings: list[str] = []
@@ -323,7 +329,7 @@ class Session:
             raise AaprofError(f"no profile {profile!r} in this session")
         rules, children = by_parent(self.chosen(profile)).get(profile, ((), {}))
         path, policy = self._target(profile)
-        before = path.read_text(errors="surrogateescape") if policy is not None else ""
+        before = self._existing_text(path) if policy is not None else ""
         new = len(rules) + sum(len(c) for c in children.values())
         text = self._render(profile, rules, children, policy) if new else before
         diff = difflib.unified_diff(
@@ -356,10 +362,14 @@ class Session:
             texts[name] = text
             written.append((name, path, len(rules) + sum(len(c) for c in children.values())))
         for name, (path, _policy) in self.existing.items():
-            texts.setdefault(name, path.read_text(errors="surrogateescape"))
+            texts.setdefault(name, self._existing_text(path))
         if decisions_file is not None:
             save_decisions(decisions_file, self.all_decisions())
         return Saved(self.out, tuple(written), texts, decisions_file)
+
+    def _existing_text(self, path: Path) -> str:
+        """The text of a file of DIR/profiles, read as `existing_profiles` read it."""
+        return includes_for(self.out / PROFILES, self.settings.base).read(path)
 
     def _target(self, name: str) -> tuple[Path, m.PolicyFile | None]:
         """Where profile `name` is (or goes), and the file that holds it now.

@@ -23,8 +23,9 @@ from pathlib import Path
 from aaprof.errors import AaprofError
 from aaprof.node.host import Host, profiles_of_label
 from aaprof.node.state import MARKER, Owned, State, read_state, write_state
-from aaprof.profiles.check import check_text
+from aaprof.profiles.check import check_text, reserved
 from aaprof.profiles.compile import DEFAULT_BASE, compile_policy, profile_names
+from aaprof.profiles.includes import DEFAULT_MAX_BYTES, Includes
 
 MODES = ("enforce", "complain", "as-written")
 # what one profile's pass ended in; the first three are failures: readiness waits for none
@@ -51,6 +52,12 @@ class LoadOptions:
     mode: str = "enforce"
     prune: bool = False
     unload: bool = False  # the uninstall: unload every owned profile, load none
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def includes(self) -> Includes:
+        """How the files and their includes are read: `<x>` from the include dirs then `base`;
+        only regular files below the DIRs, `base` or the include dirs, of at most `max_bytes`."""
+        return Includes((*self.include_dirs, self.base), self.dirs, self.max_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,10 @@ def sync(host: Host, options: LoadOptions) -> SyncResult:
         except AaprofError as exc:
             failed_files.add(str(path))
             outcomes.append(Outcome("", str(path), FAILED, str(exc)))
+        except (MemoryError, RecursionError) as exc:  # one file's, never the whole pass's
+            failed_files.add(str(path))
+            msg = f"{path}: {type(exc).__name__} while checking it; not loaded"
+            outcomes.append(Outcome("", str(path), FAILED, msg))
     owned = dict(state.owned)
     claimed: dict[str, str] = {}
     for item in compiled:
@@ -141,8 +152,10 @@ def sync(host: Host, options: LoadOptions) -> SyncResult:
 
 
 def profile_files(dirs: Sequence[Path]) -> list[Path]:
-    """The profile files of the directories: regular files (symlinks followed), names not
-    starting with `.` (a ConfigMap volume's `..data` and its timestamped directory), sorted.
+    """The profile files of the directories: every entry but directories (symlinks followed)
+    and names starting with `.` (a ConfigMap volume's `..data` and its timestamped directory),
+    sorted. A device, a FIFO or a symlink out of the directory is listed, so that reading it
+    fails and is reported.
 
     Raises:
         AaprofError: a directory cannot be listed.
@@ -153,18 +166,17 @@ def profile_files(dirs: Sequence[Path]) -> list[Path]:
             entries = sorted(directory.iterdir())
         except OSError as exc:
             raise AaprofError(f"{directory}: {exc.strerror}") from None
-        out.extend(p for p in entries if not p.name.startswith(".") and p.is_file())
+        out.extend(p for p in entries if not p.name.startswith(".") and not p.is_dir())
     return out
 
 
 def _compile(path: Path, options: LoadOptions) -> _Compiled:
-    try:
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
-    except OSError as exc:
-        raise AaprofError(f"{path}: {exc.strerror}") from None
-    # aaprof's own check first: every problem at file:line:col, whatever the node's parser version
+    reader = options.includes()
+    text = reader.read(path)
+    # aaprof's own check first: every problem at file:line:col, whatever the node's parser
+    # version; an include it does not read (a device, a file outside) never reaches the parser
     base, includes = options.base, options.include_dirs
-    problems = check_text(text, filename=str(path), include_dirs=(*includes, base))
+    problems = check_text(text, filename=str(path), includes=reader, loading=True)
     if problems:
         raise AaprofError("; ".join(str(p) for p in problems))
     # the marker goes last, so apparmor_parser's line numbers are the file's own
@@ -172,6 +184,10 @@ def _compile(path: Path, options: LoadOptions) -> _Compiled:
     names = profile_names(marked, base=base, name=str(path), include_dirs=includes)
     if not names:
         raise AaprofError(f"{path}: defines no profile")
+    for name in names:
+        reason = reserved(name)
+        if reason:
+            raise AaprofError(f"{path}: profile {name!r}: {reason}; not loaded")
     complain = options.mode == "complain"
     policy = compile_policy(
         marked, base=base, name=str(path), include_dirs=includes, complain=complain

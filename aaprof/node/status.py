@@ -51,4 +51,7 @@ def metrics(result: SyncResult | None) -> str:
 
 
 def _label(value: str) -> str:
+    """A label value escaped for the text format; a carriage return (which it has no escape
+    for) as the two characters `\\r`, as watch's labels have it."""
+    value = value.replace("\r", "\\r")
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

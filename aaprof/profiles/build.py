@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
@@ -75,13 +76,20 @@ def _opt(res: pp.ParseResults, name: str) -> str | None:
 def _qualifiers(res: pp.ParseResults) -> m.Qualifiers:
     priority = _get(res, "priority")
     access = _get(res, "access")
-    return m.Qualifiers(
-        audit=bool(_get(res, "audit")),
-        access=str(access) if isinstance(access, str) and access else None,
-        owner=bool(_get(res, "owner")),
-        priority=int(priority) if isinstance(priority, str) and priority else None,
-        other=bool(_get(res, "other")),
+    return _qualifiers_of(
+        bool(_get(res, "audit")),
+        str(access) if isinstance(access, str) and access else None,
+        bool(_get(res, "owner")),
+        int(priority) if isinstance(priority, str) and priority else None,
+        bool(_get(res, "other")),
     )
+
+
+@functools.lru_cache(maxsize=4096)  # frozen and few: one object per combination, not per rule
+def _qualifiers_of(
+    audit: bool, access: str | None, owner: bool, priority: int | None, other: bool
+) -> m.Qualifiers:
+    return m.Qualifiers(audit=audit, access=access, owner=owner, priority=priority, other=other)
 
 
 def _cond(res: pp.ParseResults) -> m.Cond:
@@ -254,8 +262,11 @@ Locations = dict[int, int]
 
 def _item(r: pp.ParseResults, locs: Locations) -> m.PolicyItem:
     loc = int(r["loc"]) if "loc" in r else 0
+    built = r[0] if len(r) else None
+    if isinstance(built, ValueError):  # grammar.fast_file's, raised in order as any other
+        raise LocatedError(loc, str(built))
     try:
-        item = _make(r, locs)
+        item = built if isinstance(built, m.FileRule) else _make(r, locs)
     except LocatedError:
         raise
     except ValueError as exc:
@@ -308,6 +319,19 @@ def _variable(r: pp.ParseResults) -> m.Variable:
 
 def _body(res: pp.ParseResults, locs: Locations) -> tuple[m.BodyItem, ...]:
     return tuple(_item(r, locs) for r in res)
+
+
+def _fast_file(tokens: pp.ParseResults) -> list[m.Rule | ValueError]:
+    """grammar.fast_file's match made into its FileRule at once, the same one `qualified` gives
+    there: a large profile then never holds the parse tree of its plain rules (2.4 KB a rule).
+    A bad rule's ValueError is kept, for `_item` to raise where the build reaches it."""
+    try:
+        return [_file(_qualifiers(tokens), tokens)]
+    except ValueError as exc:
+        return [exc]
+
+
+g.fast_file.add_parse_action(_fast_file)
 
 
 class PolicySyntaxError(AaprofError):

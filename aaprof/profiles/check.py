@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pyparsing as pp
 
+from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import Locations, PolicySyntaxError, parse_located
+from aaprof.profiles.includes import Includes, shown
 from aaprof.profiles.semantics import flag_problems, rule_problems
 from aaprof.profiles.variables import Variables
 
@@ -51,9 +53,9 @@ class _Source:
 
 @dataclass(slots=True)
 class _Checker:
-    include_dirs: tuple[Path, ...]
-    relative_to: Path
+    includes: Includes
     fragment: bool
+    loading: bool = False
     problems: list[Problem] = field(default_factory=list)
     variables: Variables = field(default_factory=Variables)
     booleans: set[str] = field(default_factory=set)
@@ -72,15 +74,16 @@ class _Checker:
         return policy, _Source(filename, text, locs)
 
     def include(self, inc: m.Include, src: _Source, top: bool, in_profile: bool) -> None:
-        path = self.find(inc)
+        path = self.includes.locate(inc)
         if path is None:
             if not inc.if_exists:
-                shown = f"<{inc.path}>" if inc.magic else f'"{inc.path}"'
-                self.problems.append(src.at(inc, f"include {shown} not found"))
+                self.problems.append(src.at(inc, f"include {shown(inc)} not found"))
             return
-        files = [path]
-        if path.is_dir():  # every file in it, in name order, but not backups or hidden ones
-            files = sorted(p for p in path.iterdir() if p.is_file() and _included(p.name))
+        try:
+            files = self.includes.files(path)
+        except AaprofError as exc:
+            self.problems.append(src.at(inc, f"include {shown(inc)}: {exc}"))
+            return
         for file in files:
             resolved = file.resolve()
             if self.stack and resolved == self.stack[0]:
@@ -93,9 +96,9 @@ class _Checker:
                 return
             if resolved not in self.parsed:  # parsed once, however often it is included
                 try:
-                    text = file.read_bytes().decode("utf-8", "surrogateescape")
-                except OSError as exc:
-                    self.problems.append(src.at(inc, f"cannot read {file}: {exc.strerror}"))
+                    text = self.includes.read(file)
+                except AaprofError as exc:
+                    self.problems.append(src.at(inc, f"include {shown(inc)}: {exc}"))
                     continue
                 self.parsed[resolved] = self.source(text, str(file))
             parsed = self.parsed[resolved]
@@ -103,13 +106,6 @@ class _Checker:
                 self.stack.append(resolved)
                 self.items(parsed[0].items, parsed[1], top=top, in_profile=in_profile)
                 self.stack.pop()
-
-    def find(self, inc: m.Include) -> Path | None:
-        path = Path(inc.path)
-        if path.is_absolute():
-            return path if path.exists() else None
-        roots = self.include_dirs if inc.magic else (self.relative_to, *self.include_dirs)
-        return next((r / path for r in roots if (r / path).exists()), None)
 
     # ---- items -------------------------------------------------------------------------------
 
@@ -194,6 +190,8 @@ class _Checker:
     def header_problems(self, p: m.Profile) -> list[str]:
         out = flag_problems(p.flags)
         name = p.name
+        if self.loading and reserved(name):
+            out.append(f"profile {name!r}: {reserved(name)}")
         for identity in p.identities:
             if not identity or "\\" in identity or (" " in identity and identity[0] != "/"):
                 out.append(f"invalid identity {identity!r} (spaces only in a path identity)")
@@ -271,6 +269,23 @@ class _Checker:
                     self.problems.append(src.at(rule, reason))
 
 
+def reserved(name: str) -> str:
+    """Why `aaprof node load` refuses a profile of this name (a `//` path of one), or "".
+
+    `unconfined` is the kernel's own (each namespace has one: replacing it would confine what
+    runs unconfined); a `:ns:` name loads into another namespace and `&` starts a stack, which
+    the loader's profiles never are; a control character would forge a line of securityfs's
+    `profiles` listing, which the loader reads back to verify.
+    """
+    if any(part == "unconfined" for part in name.split("//")):
+        return "'unconfined' is the kernel's own profile"
+    if name.startswith((":", "&")):
+        return "a namespace or stack name, not a profile the loader owns"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "a control character in the name"
+    return ""
+
+
 _TRUTH = {"not", "and", "or", "(", ")", "True", "False"}
 
 
@@ -281,12 +296,6 @@ def _evaluate(tokens: list[str]) -> bool | None:
         return bool(eval(" ".join(tokens), {"__builtins__": {}}, {}))
     except SyntaxError:
         return None
-
-
-def _included(name: str) -> bool:
-    """Whether a directory include reads this file (AppArmor skips backups and hidden files)."""
-    skipped = (".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-bak", ".rpmnew", ".rpmsave", "~")
-    return not name.startswith(".") and not name.endswith(skipped)
 
 
 def _strings(rule: m.Rule) -> tuple[str, ...]:
@@ -313,28 +322,29 @@ def check_text(
     text: str,
     *,
     filename: str = "<text>",
-    include_dirs: tuple[Path, ...] = (Path("/etc/apparmor.d"),),
-    relative_to: Path | None = None,
+    includes: Includes | None = None,
     fragment: bool = False,
+    loading: bool = False,
 ) -> tuple[Problem, ...]:
     """Every error AppArmor's parser would report in `text`, without running it.
 
     Args:
         text: a policy file's text (undecodable bytes as surrogate escapes).
         filename: named in each problem.
-        include_dirs: where `include <x>` is looked up, in order (apparmor_parser's -I).
-        relative_to: where a relative `include "x"` is looked up first (default: the file's
-            directory, or the current one for "<text>").
+        includes: how includes resolve and which files may be read (`includes.Includes`:
+            `<x>` under /etc/apparmor.d by default, `"x"` from the working directory, as
+            apparmor_parser does). An include that is not read is a problem at its line.
         fragment: the text is meant to be included (an abstraction, a tunable): rules may
             stand outside a profile.
+        loading: the text is to be loaded by `aaprof node load`: reserved names
+            (`reserved`) are problems too.
 
     Returns:
         The problems, the file's own first, by line and column (a syntax error ends the
         check of its file); empty when the policy is valid. Never raises for bad input.
     """
-    if relative_to is None:
-        relative_to = Path(filename).parent if not filename.startswith("<") else Path.cwd()
-    checker = _Checker(include_dirs, relative_to, fragment, variables=Variables(fragment))
+    resolver = includes if includes is not None else Includes()
+    checker = _Checker(resolver, fragment, loading, variables=Variables(fragment))
     if not filename.startswith("<"):
         checker.stack.append(Path(filename).resolve())
     parsed = checker.source(text, filename)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from aaprof.errors import AaprofError
 from aaprof.model.event import Event
@@ -24,7 +23,7 @@ from aaprof.model.profile import (
     Variable,
 )
 from aaprof.profiles.aare import Variables, compile_aare
-from aaprof.profiles.includes import DEFAULT_PROFILE_DIR, Resolved, include_path
+from aaprof.profiles.includes import Resolved
 
 PERMS = "rwalkmx"
 # The kernel's create and delete requests are granted by `w` (as are chmod, chown, setattr).
@@ -346,48 +345,34 @@ def _normalise(rule: FileRule | LinkRule | AllRule, q: Qualifiers) -> _Rule:
 # ---- from policy files and log records ----------------------------------------------------
 
 
-def inline_includes(
-    profile: Profile,
-    resolved: Resolved,
-    profile_dir: Path | str = DEFAULT_PROFILE_DIR,
-    where: Path | None = None,
-) -> Profile:
+def inline_includes(profile: Profile, resolved: Resolved) -> Profile:
     """`profile` with each include in its body replaced by the included files' items.
 
-    `resolved` is `includes.resolve_includes(policy, profile_dir)` for the profile's file;
-    `where` is that file's path (for relative `include "x"`). Nothing is read here.
+    `resolved` is `includes.resolve_includes(policy, ...)` for the profile's file, which holds
+    the files each include stands for. Nothing is read here.
 
     Raises:
         AaprofError: an include `resolved` does not hold (and that is not `if exists`).
     """
     files = dict(resolved.files)
-    body = tuple(_inline(profile.body, files, Path(profile_dir), where, 0))
+    body = tuple(_inline(profile.body, files, resolved, 0))
     return replace(profile, body=body)
 
 
 def _inline(
-    items: Iterable[object],
-    files: dict[str, PolicyFile],
-    profile_dir: Path,
-    where: Path | None,
-    depth: int,
+    items: Iterable[object], files: dict[str, PolicyFile], resolved: Resolved, depth: int
 ) -> Iterator[BodyItem]:
     if depth > 64:
-        raise AaprofError(f"{where}: includes nest deeper than 64 (a cycle?)")
+        raise AaprofError("includes nest deeper than 64 (a cycle?)")
     for item in items:
         if isinstance(item, Include):
-            path = include_path(item, profile_dir, where)
-            keys = (
-                [str(path)]
-                if str(path) in files
-                else sorted(k for k in files if k.startswith(f"{path}/"))
-            )
-            if not keys and not item.if_exists:
+            keys = resolved.expansion(item)
+            if keys is None and not item.if_exists:
                 raise AaprofError(f"include {item.path!r} is not among the resolved files")
-            for key in keys:
-                yield from _inline(files[key].items, files, profile_dir, Path(key), depth + 1)
+            for key in keys or ():
+                yield from _inline(files[key].items, files, resolved, depth + 1)
         elif isinstance(item, QualifierBlock):
-            body = tuple(_inline(item.body, files, profile_dir, where, depth))
+            body = tuple(_inline(item.body, files, resolved, depth))
             yield replace(item, body=body)
         elif not isinstance(item, Abi | Variable):
             yield item  # type: ignore[misc]

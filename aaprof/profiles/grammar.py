@@ -241,6 +241,21 @@ qualified = (
 ).set_name("rule")
 
 
+# The commonest line of a large profile in one regex: `[audit] [allow|deny] [owner|other]
+# /plain/path PERMS,` on one line, the path of plain and glob characters only (no quote, escape,
+# variable, brace, comma or comment). It stands for exactly what `qualified` reads there (build.py
+# makes the same FileRule; tests/profiles/test_grammar.py holds the two equal); any other line
+# fails it at once and takes the full grammar. A 128k-rule profile parses several times faster.
+fast_file = (
+    pp.Tag("kind", "fast_file")
+    + pp.Regex(
+        r"(?:(?P<audit>audit)[ \t]+)?(?:(?P<access>allow|deny)[ \t]+)?"
+        r"(?:(?:(?P<owner>owner)|(?P<other>other))[ \t]+)?"
+        r"(?P<path>/[A-Za-z0-9_./+:=~%*?\[\]-]*)[ \t]+(?P<perms>[rwalkmixupcPUCIRWLMXD]+)[ \t]*,"
+    )
+).set_name("file rule")
+
+
 _LEADING_SPACE = re.compile(r"\s*")
 
 
@@ -252,6 +267,7 @@ def _located(text: str, loc: int, tokens: pp.ParseResults) -> None:
 
 item = pp.MatchFirst(
     [
+        fast_file,
         comment,
         abi,
         include,

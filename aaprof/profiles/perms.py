@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _PERM_TOKENS = re.compile(r"(?:[pPcC][iIuU]?x|[iuU]x|x|[rwalkmRWLMD])+")
@@ -17,6 +18,7 @@ def _exec_mode(token: str) -> str:
     return first + ("ux" if first.islower() else "Ux")
 
 
+@functools.lru_cache(maxsize=4096)  # a large profile repeats a few strings: one frozenset each
 def file_perms(letters: str) -> tuple[frozenset[str], str | None]:
     """A permission string → (access letters, exec mode), as AppArmor reads it.
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from aaprof.errors import AaprofError
 from aaprof.profiles.check import Problem, check_text
+from aaprof.profiles.includes import DEFAULT_MAX_BYTES, NOT_READ, Includes, read_policy_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +45,31 @@ def is_fragment(path: Path, base: Path) -> bool:
 
 
 def check_file(
-    path: Path, base: Path, *, compile_too: bool = True, fragment: bool | None = None
+    path: Path,
+    base: Path,
+    *,
+    compile_too: bool = True,
+    fragment: bool | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> CheckResult:
     """`check_text` on a file, then apparmor_parser's verdict where it is installed.
 
-    apparmor_parser's verdict is "not installed" (not a failure) where it is missing, and
-    "skipped" when not asked for. `fragment` defaults to `is_fragment(path, base)`.
+    The file and its includes are read as `includes.Includes` reads them: below `base` or the
+    file's own directory, regular files of at most `max_bytes`. apparmor_parser's verdict is
+    "not installed" (not a failure) where it is missing, "skipped" when not asked for, and
+    "skipped (...)" when an include aaprof would not read is there (apparmor_parser would read
+    it: a FIFO would block it, a file outside would be quoted). `fragment` defaults to
+    `is_fragment(path, base)`.
     """
+    includes = Includes((base,), max_bytes=max_bytes)
     try:
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
-    except OSError as exc:
-        reason = f"error: {path}: cannot read: {exc.strerror}"
-        return CheckResult(path, reason, "skipped", False, True)
+        text = read_policy_text(path, includes)
+    except AaprofError as exc:
+        return CheckResult(path, f"error: {exc}", "skipped", False, True)
     if fragment is None:
         fragment = is_fragment(path, base)
-    problems = check_text(text, filename=str(path), include_dirs=(base,), fragment=fragment)
+    includes = includes.with_roots(Path(os.path.realpath(path)).parent)
+    problems = check_text(text, filename=str(path), includes=includes, fragment=fragment)
     ours = (
         "ok"
         if not problems
@@ -67,6 +79,9 @@ def check_file(
     ours_ok = not problems
     if not compile_too:
         return CheckResult(path, ours, "skipped", ours_ok, True, problems)
+    if any(p.reason.endswith(NOT_READ) for p in problems):
+        theirs = "skipped (an include aaprof does not read)"
+        return CheckResult(path, ours, theirs, ours_ok, True, problems)
     from aaprof.profiles.compile import compile_policy, parser_path
 
     try:

@@ -10,6 +10,7 @@ from rich.cells import cell_len
 from aaprof.engine import Preview
 from aaprof.engine import review as r
 from aaprof.model import profile as m
+from aaprof.model.printable import printable
 
 MAX_DIFF_LINES = 400
 EVIDENCE_LINES = 80  # the details pane's fixed height (review.tcss)
@@ -18,10 +19,7 @@ EVIDENCE_LINES = 80  # the details pane's fixed height (review.tcss)
 def shown(value: object) -> str:
     """A value from a record, with anything unprintable (a newline a process put in a file
     name) as an escape, so it cannot break the screen's lines."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return printable(value)
 
 
 def severity_word(row: r.Row) -> str:

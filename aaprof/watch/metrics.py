@@ -58,11 +58,14 @@ MAX_LABEL_CHARS = 200
 def label(value: str | None) -> str:
     """A label value: any string, made valid UTF-8 (bad bytes as U+FFFD) and bounded in size.
 
-    Quotes, backslashes and newlines stay as they are: the exposition format escapes them.
+    Quotes, backslashes and newlines stay as they are: the exposition format escapes them. A
+    carriage return, which it does not escape and which line-based readers of the text (a
+    textfile collector, a CRLF-normalising proxy) take for a line end, becomes the two
+    characters `\\r`.
     """
     if not value:
         return ""
-    return valid_utf8(value)[:MAX_LABEL_CHARS]
+    return valid_utf8(value).replace("\r", "\\r")[:MAX_LABEL_CHARS]
 
 
 def valid_utf8(value: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from aaprof.profiles.check import Problem, check_text
+from aaprof.profiles.includes import Includes
 
 
 def _in_profile(*rules: str) -> str:
@@ -70,7 +71,7 @@ def _in_profile(*rules: str) -> str:
     ],
 )
 def test_each_error_at_its_place(text: str, line: int, col: int, reason: str) -> None:
-    problems = check_text(text, filename="t.profile", include_dirs=())
+    problems = check_text(text, filename="t.profile", includes=Includes(()))
     assert problems, f"accepted: {text!r}"
     first = problems[0]
     assert (first.filename, first.line, first.col) == ("t.profile", line, col), str(first)
@@ -106,20 +107,20 @@ def test_each_error_at_its_place(text: str, line: int, col: int, reason: str) ->
     ],
 )
 def test_valid_policy_has_no_problems(text: str) -> None:
-    assert check_text(text, include_dirs=()) == ()
+    assert check_text(text, includes=Includes(())) == ()
 
 
 def test_a_fragment_may_hold_bare_rules() -> None:
     text = "/etc/x r,\ncapability chown,\n@{HOMEDIRS}+=/srv/\n/home/@{USER_UNKNOWN} r,\n"
-    assert check_text(text, include_dirs=(), fragment=True) == ()
-    assert check_text(text, include_dirs=()) != ()
+    assert check_text(text, includes=Includes(()), fragment=True) == ()
+    assert check_text(text, includes=Includes(())) != ()
 
 
 def test_problems_in_included_files_name_that_file(tmp_path: Path) -> None:
     (tmp_path / "abstractions").mkdir()
     (tmp_path / "abstractions" / "bad").write_text("/etc/x r,\nowner capability chown,\n")
     text = _in_profile("include <abstractions/bad>")
-    (problem,) = check_text(text, filename="p", include_dirs=(tmp_path,))
+    (problem,) = check_text(text, filename="p", includes=Includes((tmp_path,)))
     assert problem == Problem(
         str(tmp_path / "abstractions" / "bad"),
         2,
@@ -131,7 +132,7 @@ def test_problems_in_included_files_name_that_file(tmp_path: Path) -> None:
 def test_a_file_including_itself_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "self"
     path.write_text("/x {\n  include <self>\n}\n")
-    problems = check_text(path.read_text(), filename=str(path), include_dirs=(tmp_path,))
+    problems = check_text(path.read_text(), filename=str(path), includes=Includes((tmp_path,)))
     assert [p.reason for p in problems] == [f"{path} includes itself"]
 
 
@@ -139,3 +140,21 @@ def test_problem_as_text_and_dict() -> None:
     problem = Problem("f", 3, 5, "why")
     assert str(problem) == "f:3:5: why"
     assert problem.to_dict() == {"file": "f", "line": 3, "col": 5, "reason": "why"}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("profile unconfined {\n}\n", "'unconfined' is the kernel's own profile"),
+        ("profile p {\n  profile unconfined {\n  }\n}\n", "'unconfined' is the kernel's own"),
+        ("profile :ns:web {\n}\n", "a namespace or stack name"),
+        ('profile "web\\nunconfined (enforce)" {\n}\n', "a control character in the name"),
+        ('profile "web\\rx" {\n}\n', "a control character in the name"),
+    ],
+)
+def test_names_the_loader_refuses(text: str, reason: str) -> None:
+    """`node load` checks with loading=True: a reserved name is a problem at its line; `profile
+    check` (as apparmor_parser) accepts it."""
+    (problem,) = check_text(text, filename="p", includes=Includes(()), loading=True)
+    assert reason in problem.reason and "\n" not in problem.reason and "\r" not in problem.reason
+    assert check_text(text, filename="p", includes=Includes(())) == ()

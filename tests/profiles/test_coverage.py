@@ -20,7 +20,7 @@ from aaprof.profiles.coverage import (
     inline_includes,
     policy_variables,
 )
-from aaprof.profiles.includes import resolve_includes
+from aaprof.profiles.includes import Includes, resolve_includes
 
 POLICY = parse_policy(
     r"""
@@ -207,10 +207,10 @@ def test_includes_are_inlined(tmp_path: Path) -> None:
         "include <abstractions/mine>\nprofile i {\n  include <abstractions/mine>\n}\n"
         "profile j {\n  include <abstractions/mine>\n  include <abstractions/dir.d>\n}\n"
     )
-    resolved = resolve_includes(pol, tmp_path)
+    resolved = resolve_includes(pol, Includes((tmp_path,)))
     variables = dict(resolved.variables)
-    i = inline_includes(find_profile(pol, "i"), resolved, tmp_path)
-    j = inline_includes(find_profile(pol, "j"), resolved, tmp_path)
+    i = inline_includes(find_profile(pol, "i"), resolved)
+    j = inline_includes(find_profile(pol, "j"), resolved)
     assert decide(i, Access("/etc/mine", frozenset("r")), variables).ok
     assert decide(j, Access("/etc/mine", frozenset("r")), variables).verdict == "denied"
     assert decide(j, Access("/data/f", frozenset("r")), variables).ok

@@ -12,6 +12,7 @@ from aaprof.errors import AaprofError
 from aaprof.model.profile import PolicyFile
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.check import check_text
+from aaprof.profiles.includes import Includes
 from aaprof.profiles.render import render_policy
 from profiles.compiled import (
     BASE,
@@ -129,7 +130,7 @@ def test_check_agrees_with_apparmor_parser(source: PolicySource) -> None:
     problems = check_text(
         source.read(),
         filename=str(source.path),
-        include_dirs=(BASE,),
+        includes=Includes((BASE,)),
         fragment=source.kind != "profile",
     )
     reference = _reference(source)

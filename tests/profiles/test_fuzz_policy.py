@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from aaprof.errors import AaprofError
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.check import check_text
+from aaprof.profiles.includes import Includes
 from aaprof.profiles.render import render_policy
 
 _WORDS = str.split(
@@ -55,8 +56,8 @@ def _mutated(draw: st.DrawFn) -> str:
 
 
 def _exercise(text: str) -> None:
-    check_text(text, include_dirs=(), fragment=True)
-    check_text(text, include_dirs=())
+    check_text(text, includes=Includes(()), fragment=True)
+    check_text(text, includes=Includes(()))
     try:
         policy = parse_policy(text)
     except AaprofError:

@@ -11,7 +11,7 @@ import shared_corpus
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import parse_policy, unquote
-from aaprof.profiles.includes import expand_variables, resolve_includes
+from aaprof.profiles.includes import Includes, expand_variables, resolve_includes
 from aaprof.profiles.render import render_policy
 
 CORPUS = shared_corpus.CORPUS / "libapparmor-test_multi"
@@ -166,12 +166,12 @@ def test_includes_and_variables(tmp_path: Path) -> None:
     (tmp_path / "tunables").mkdir()
     (tmp_path / "tunables" / "v").write_text("@{X}=/a /b\n@{X}+=/c\n@{Y}=@{X}/y\n")
     policy = parse_policy("include <tunables/v>\ninclude if exists <nope>\n@{Z}=z\n")
-    resolved = resolve_includes(policy, tmp_path)
+    resolved = resolve_includes(policy, Includes((tmp_path,)))
     assert [Path(p).name for p, _ in resolved.files] == ["v"]
     assert resolved.variable("X") == ("/a", "/b", "/c")
     assert expand_variables("@{Y}/@{Z}", resolved) == ("/a/y/z", "/b/y/z", "/c/y/z")
     with pytest.raises(AaprofError, match=r"include <missing> not found"):
-        resolve_includes(parse_policy("include <missing>\n"), tmp_path)
+        resolve_includes(parse_policy("include <missing>\n"), Includes((tmp_path,)))
 
 
 def _policy_files(*roots: str) -> list[str]:

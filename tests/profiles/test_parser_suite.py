@@ -8,6 +8,7 @@ Debian's archive into .cache/apparmor-suite (./dev.sh test runs it); without it 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from aaprof.errors import AaprofError
 from aaprof.profiles.build import parse_policy
 from aaprof.profiles.check import check_text
+from aaprof.profiles.includes import Includes
 from aaprof.profiles.render import render_policy
 
 TST = Path(__file__).resolve().parents[2] / ".cache" / "apparmor-suite" / "tst"
@@ -88,16 +90,20 @@ def _cases() -> tuple[Case, ...]:
 @functools.cache
 def _verdicts() -> dict[str, Verdict]:
     out = {}
-    for case in _cases():
-        try:
-            problems = check_text(
-                case.text, filename=str(SUITE / case.name), include_dirs=(SUITE,), relative_to=TST
-            )
-        except Exception as exc:
-            out[case.name] = Verdict(False, f"{type(exc).__name__}: {exc}", crashed=True)
-            continue
-        out[case.name] = Verdict(not problems, str(problems[0]) if problems else "")
+    includes = Includes((SUITE,))
+    # run where the suite runs (parser/tst): `include "x"` opens x from the working directory
+    with contextlib.chdir(TST):
+        for case in _cases():
+            out[case.name] = _verdict(case, includes)
     return out
+
+
+def _verdict(case: Case, includes: Includes) -> Verdict:
+    try:
+        problems = check_text(case.text, filename=str(SUITE / case.name), includes=includes)
+    except Exception as exc:
+        return Verdict(False, f"{type(exc).__name__}: {exc}", crashed=True)
+    return Verdict(not problems, str(problems[0]) if problems else "")
 
 
 def test_suite_is_complete() -> None:

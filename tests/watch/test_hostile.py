@@ -76,8 +76,9 @@ def test_hostile_values_stay_inside_one_json_string_and_one_label(tmp_path: Path
     }
     assert profiles == {
         "aaprof.web.shop-7d9f8c6b5d-x2x4z.nginx",
-        *(h.decode("utf-8", "replace") for h in HOSTILE),
+        *(h.decode("utf-8", "replace").replace("\r", "\\r") for h in HOSTILE),
     }
+    assert "\r" not in text  # a raw carriage return never reaches a label
     total = sum(
         s.value for s in families["aaprof_watch_records"].samples if s.name.endswith("_total")
     )
