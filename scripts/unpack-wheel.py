@@ -6,7 +6,7 @@ root filesystem as Debian's Python finds it.
 
 The package goes to ROOT/usr/lib/python3/dist-packages, the wheel's data files (the
 Kubernetes templates) under ROOT/usr (`sys.prefix` there), and ROOT/usr/local/bin/aaprof
-runs it. Used by scripts/build-loader-image.sh and scripts/loader.Containerfile: a pure-Python
+runs it. Used by scripts/build-image.sh (`./dev.sh image`): a pure-Python
 wheel needs no pip in the image.
 """
 

@@ -12,9 +12,12 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from vm import node, records
 from vm.harness import Images, Step, VMResult, Workload, run_workload
@@ -268,10 +271,10 @@ def test_prune_unloads_once_the_container_is_gone(run: VMResult) -> None:
     assert _listed(run, step) == {"k8s-nl-edit (enforce)", "k8s-nl-host (complain)"}
 
 
-# --- the loader image built by scripts/build-loader-image.sh, run by runc in the guest -------
+# --- the aaprof image built by `./dev.sh image`, run by runc in the guest --------------------
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE_INPUTS = ("scripts/build-loader-image.sh", "scripts/unpack-wheel.py", "pyproject.toml")
+IMAGE_INPUTS = ("scripts/build-image.sh", "scripts/unpack-wheel.py", "pyproject.toml", "setup.py")
 IMAGE_PROFILE = _profile("k8s-img-loaded")
 
 
@@ -316,9 +319,34 @@ IMAGE_CONFIG = {
 }
 
 
-def _image_rootfs() -> Path:
-    """The image's root filesystem as a .tar.gz, built by the project's script (cached by the
-    hash of the script, the wheel unpacker, pyproject.toml and aaprof's sources)."""
+@dataclass(frozen=True)
+class Built:
+    """The image `./dev.sh image` built: its root filesystem (.tar.gz), the name it says, the
+    tag of its OCI layout, and what `--help` of the loader's and watch's commands printed when
+    run in its root filesystem with chroot."""
+
+    rootfs: Path
+    name: str
+    tag: str
+    help: dict[str, str]
+
+
+def _chroot_help(rootfs: Path, *command: str) -> str:
+    done = subprocess.run(
+        ["chroot", str(rootfs), "/usr/local/bin/aaprof", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"aaprof {' '.join(command)} --help in the image failed:\n{done.stderr}")
+    return done.stdout
+
+
+def _built_image() -> Built:
+    """The aaprof image, built by `./dev.sh image` (cached in .cache/aaprof-image by the hash
+    of the build script, the wheel unpacker, pyproject.toml, setup.py, aaprof's sources and the
+    templates): the build itself imports every module of the loader and watch in the image."""
     digest = hashlib.sha256()
     sources = [REPO / p for p in IMAGE_INPUTS]
     sources += sorted(
@@ -327,30 +355,43 @@ def _image_rootfs() -> Path:
     sources += sorted((REPO / "templates").iterdir())
     for path in sources:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    cache = REPO / ".cache" / "loader-image"
-    archive = cache / f"rootfs-{digest.hexdigest()[:16]}.tar.gz"
-    if archive.exists():
-        return archive
+    cache = REPO / ".cache" / "aaprof-image"
+    key = digest.hexdigest()[:16]
+    archive = cache / f"rootfs-{key}.tar.gz"
+    about = cache / f"image-{key}.json"
+    if archive.exists() and about.exists():
+        return Built(rootfs=archive, **json.loads(about.read_text()))
     missing = [t for t in ("mmdebstrap", "umoci") if shutil.which(t) is None]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: apt-get install mmdebstrap umoci")
     out = cache / "build"
     done = subprocess.run(
-        [str(REPO / "scripts/build-loader-image.sh"), str(out)],
+        [str(REPO / "dev.sh"), "image", str(out)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"scripts/build-loader-image.sh failed:\n{done.stderr[-3000:]}")
+        pytest.fail(f"./dev.sh image failed:\n{done.stderr[-3000:]}")
+    rootfs = out / "bundle/rootfs"
+    (manifest,) = json.loads((out / "oci/index.json").read_text())["manifests"]
+    built = Built(
+        rootfs=archive,
+        name=(out / "image-name").read_text().strip(),
+        tag=manifest["annotations"]["org.opencontainers.image.ref.name"],
+        help={
+            "node load": _chroot_help(rootfs, "node", "load"),
+            "watch": _chroot_help(rootfs, "watch"),
+        },
+    )
     tmp = archive.with_suffix(".tmp")
     subprocess.run(
-        ["tar", "-C", str(out / "bundle/rootfs"), "--exclude=./dev/*", "-czf", str(tmp), "."],
-        check=True,
+        ["tar", "-C", str(rootfs), "--exclude=./dev/*", "-czf", str(tmp), "."], check=True
     )
     tmp.rename(archive)
+    about.write_text(json.dumps({"name": built.name, "tag": built.tag, "help": built.help}))
     shutil.rmtree(out)
-    return archive
+    return built
 
 
 def _daemon_config() -> dict[str, object]:
@@ -413,7 +454,7 @@ IMAGE_STEPS = (
 @pytest.fixture(scope="module")
 def image_run(vm_images: Images) -> VMResult:
     files = {
-        "loader-rootfs.tar.gz": _image_rootfs().read_bytes(),
+        "loader-rootfs.tar.gz": _built_image().rootfs.read_bytes(),
         "image-config.json": json.dumps(IMAGE_CONFIG).encode(),
         "image-profile": IMAGE_PROFILE.encode(),
         "image-profile2": _profile("k8s-img-daemon").encode(),
@@ -443,3 +484,39 @@ def test_the_daemonset_loader_script_runs_in_the_image(image_run: VMResult) -> N
     assert [(p["name"], p["action"]) for p in status["profiles"]] == [("k8s-img-daemon", "loaded")]
     assert kernel.splitlines() == ["k8s-img-daemon (complain)"]  # AAPROF_MODE=complain
     assert '"status": "stopped"' in after, out  # SIGTERM ends --watch
+
+
+def test_the_image_runs_the_loader_and_watch_commands() -> None:
+    """`aaprof node load --help` and `aaprof watch --help` ran in the built root filesystem
+    (chroot): the one image holds both commands."""
+    built = _built_image()
+    assert "Usage: aaprof node load" in built.help["node load"]
+    assert "Usage: aaprof watch" in built.help["watch"]
+
+
+def _images(directory: Path) -> set[str]:
+    """The images of the DaemonSets in the YAML files under `directory`."""
+    found = set()
+    for path in directory.rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "DaemonSet":
+                for container in doc["spec"]["template"]["spec"]["containers"]:
+                    found.add(container["image"])
+    return found
+
+
+def test_the_manifests_name_the_image_that_was_built(tmp_path: Path) -> None:
+    """The bundle of `aaprof generate` and the manifests of `aaprof watch --manifests` both
+    name, by default, the image `./dev.sh image` built: its name, with its OCI layout's tag."""
+    built = _built_image()
+    assert built.name.rsplit(":", 1)[1] == built.tag
+    for args in (
+        ["generate", str(REPO / "sample-logs/node-a"), "--out", str(tmp_path / "gen"), "-q"],
+        ["watch", "--manifests", str(tmp_path / "watch")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    assert _images(tmp_path / "gen" / "k8s") == {built.name}
+    assert _images(tmp_path / "watch") == {built.name}
