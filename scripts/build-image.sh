@@ -12,13 +12,14 @@
 #                      or `skopeo copy oci-archive:OUT/aaprof.oci.tar docker://REGISTRY/aaprof:TAG`
 #   OUT/bundle         the unpacked runtime bundle (rootfs + config.json), for runc
 #   OUT/image-name     that name, one line
-# Environment: SUITE (default bookworm), MIRROR (default: apt's own), PYTHON (the python3 that
-# builds the wheel).
+# Environment: SUITE (default bookworm), MIRROR (default: apt's own), PYTHON (the Python that
+# builds the wheel, default /usr/bin/python3: Debian 12's, whose C accelerator the image's
+# python3 loads; with another, aaprof in the image uses its pure-Python searches).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-aaprof-image}")
 suite=${SUITE:-bookworm}
-python=${PYTHON:-python3}
+python=${PYTHON:-/usr/bin/python3}
 # python3 and click for aaprof, PyYAML and Jinja2 for manifests, apparmor for apparmor_parser and
 # the abi/tunables/abstractions files profiles include (the loader); python3-systemd for the
 # journal (watch)

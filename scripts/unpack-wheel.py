@@ -16,7 +16,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-LAUNCHER = '#!/bin/sh\nexec python3 -m aaprof "$@"\n'
+# the console script pip would write (pyproject's [project.scripts]): `aaprof --help` says
+# "Usage: aaprof ...", not "python -m aaprof"
+LAUNCHER = (
+    "#!/usr/bin/python3\nimport sys\n\nfrom aaprof.cli.main import main\n\nsys.exit(main())\n"
+)
 
 
 def main() -> None:

@@ -412,6 +412,30 @@ def _daemon_config() -> dict[str, object]:
     return dict(config)
 
 
+def _watch_config() -> dict[str, object]:
+    """`aaprof watch` from the same image: the kernel's /dev/kmsg read once into a state
+    directory (CAP_SYSLOG: /dev/kmsg under dmesg_restrict), with /metrics served as watch's
+    DaemonSet serves it (an image without prometheus-client fails here)."""
+    config = json.loads(json.dumps(IMAGE_CONFIG))
+    config["root"] = {"path": "/tmp/img/rootfs"}
+    config["process"]["args"] = [
+        *("aaprof", "watch", "--kmsg", "--state", "/state", "--once", "--node", "vm"),
+        *("--metrics-address", "0.0.0.0:9750"),  # as the DaemonSet: prometheus-client loads
+    ]
+    for caps in config["process"]["capabilities"].values():
+        caps.append("CAP_SYSLOG")
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/profiles"]
+    for mount in config["mounts"]:
+        if mount["destination"] == "/state":
+            mount["source"] = "/tmp/img-state3"
+    config["linux"]["cgroupsPath"] = "/kubepods/besteffort/podwatch/watch"
+    # the device cgroup lets a container read /dev/kmsg (char 1:11) only when told to
+    config["linux"]["resources"] = {
+        "devices": [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}]
+    }
+    return dict(config)
+
+
 DAEMON_WAIT = (
     "i=0; while [ ! -f /tmp/img-state2/ready ] && [ $i -lt 1200 ]; do sleep 0.5; i=$((i+1)); done"
 )
@@ -428,6 +452,16 @@ IMAGE_STEPS = (
         "image load",
         f"{RUNC} run --no-pivot -b /tmp/img loader < /dev/null; echo rc=$?\n"
         "echo '--- securityfs'; grep '^k8s-img-' /sys/kernel/security/apparmor/profiles",
+        expect=None,
+        timeout=300,
+    ),
+    Step(
+        "image watch",
+        "mkdir -p /tmp/img3 /tmp/img-state3; cp /tmp/watch-config.json /tmp/img3/config.json\n"
+        f"{RUNC} run --no-pivot -b /tmp/img3 watch < /dev/null > /tmp/watch.out 2> /tmp/watch.err"
+        "; echo rc=$?\n"
+        "echo '--- out'; grep -F '\"name\":\"k8s-img-loaded\"' /tmp/watch.out\n"
+        "echo '--- err'; cat /tmp/watch.err",
         expect=None,
         timeout=300,
     ),
@@ -459,6 +493,7 @@ def image_run(vm_images: Images) -> VMResult:
         "image-profile": IMAGE_PROFILE.encode(),
         "image-profile2": _profile("k8s-img-daemon").encode(),
         "daemon-config.json": json.dumps(_daemon_config()).encode(),
+        "watch-config.json": json.dumps(_watch_config()).encode(),
     }
     result = run_workload(vm_images, Workload(steps=IMAGE_STEPS, files=files, timeout=900))
     result.check()
@@ -471,6 +506,18 @@ def test_the_loader_image_loads_profiles_into_the_guest_kernel(image_run: VMResu
     assert "rc=0" in inside, out
     assert _actions(image_run, "image load") == {"k8s-img-loaded": "loaded"}
     assert kernel.splitlines() == ["k8s-img-loaded (enforce)"]
+
+
+def test_watch_runs_in_the_same_image(image_run: VMResult) -> None:
+    """The image's `aaprof watch` reads the guest kernel's /dev/kmsg: the load of the step
+    before is one of its JSON lines."""
+    out = _out(image_run, "image watch")
+    head, _, rest = out.partition("--- out\n")
+    lines, _, err = rest.partition("--- err\n")
+    assert "rc=0" in head, out
+    events = [json.loads(line) for line in lines.splitlines()]
+    assert any(e.get("operation") == "profile_load" for e in events), out
+    assert "kmsg" in err, out  # it says what it follows
 
 
 def test_the_daemonset_loader_script_runs_in_the_image(image_run: VMResult) -> None:
