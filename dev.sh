@@ -10,6 +10,10 @@
 #                          kube-controller-manager, kube-scheduler, built from their pinned Go
 #                          modules and cached outside the clone): `eval "$(./dev.sh cluster up)"`
 #                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md)
+#   ./dev.sh image [OUT]   build the aaprof image, the one the loader and watch DaemonSets run
+#                          (Debian packages + the aaprof wheel, no registry; as root): OUT
+#                          (default ./aaprof-image) gets an OCI layout, aaprof.oci.tar to import
+#                          on a node or push, and the unpacked runc bundle (docs/kubernetes.md)
 #   ./dev.sh golden        regenerate the pipeline's golden files (tests/golden/expected/), on
 #                          purpose, after a change to what aaprof writes; review with git diff
 # System packages come from Debian/Ubuntu's apt (with sudo when not root); the lists are in
@@ -62,22 +66,29 @@ case "$cmd" in
             echo "  $f   the profile learnt from the records (complain mode)" >&2
         done
         echo "  demo-output/k8s/   the Kubernetes bundle: kubectl apply -k demo-output/k8s" >&2
-        echo "                     (docs/kubernetes.md)" >&2
+        echo "                     (docs/kubernetes.md); its loader runs the aaprof image (as does" >&2
+        echo "                     aaprof watch's DaemonSet): build it with ./dev.sh image, then" >&2
+        echo "                     import it on the nodes or push it (--image REGISTRY/aaprof:TAG)" >&2
         echo "Next: decide rule by rule with keys, then check what the profiles still lack:" >&2
         echo "  .venv/bin/aaprof review ${logs[*]} --profiles demo-output" >&2
         echo "  .venv/bin/aaprof generate --check ${logs[*]} --out demo-output" >&2
         echo "  docs/generate.md   the workflow, and what was proposed and why; docs/events.md for the records" >&2
+        ;;
+    image)
+        apt_install scripts/apt-demo.txt scripts/apt-image.txt
+        exec "${sudo_cmd[@]}" scripts/build-image.sh "$@"
         ;;
     golden)
         make_venv journal,test
         exec .venv/bin/python scripts/update-golden.py
         ;;
     venv)
-        apt_install scripts/apt-demo.txt scripts/apt-test.txt
+        apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-image.txt
         make_venv journal,test
         ;;
     test)
-        apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-cluster.txt
+        apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-image.txt \
+            scripts/apt-cluster.txt
         make_venv journal,test
         # AppArmor's parser suite (GPL, never committed) for tests/profiles/test_parser_suite.py;
         # cached in .cache/apparmor-suite; without it that test skips
@@ -108,7 +119,7 @@ case "$cmd" in
         exec /usr/bin/python3 tests/cluster/controlplane.py "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | venv | golden | cluster up|down|build" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | venv | image [OUT] | golden | cluster up|down|build" >&2
         exit 2
         ;;
 esac

@@ -6,7 +6,7 @@ root filesystem as Debian's Python finds it.
 
 The package goes to ROOT/usr/lib/python3/dist-packages, the wheel's data files (the
 Kubernetes templates) under ROOT/usr (`sys.prefix` there), and ROOT/usr/local/bin/aaprof
-runs it. Used by scripts/build-loader-image.sh and scripts/loader.Containerfile: a pure-Python
+runs it. Used by scripts/build-image.sh (`./dev.sh image`): a pure-Python
 wheel needs no pip in the image.
 """
 
@@ -16,7 +16,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-LAUNCHER = '#!/bin/sh\nexec python3 -m aaprof "$@"\n'
+# the console script pip would write (pyproject's [project.scripts]): `aaprof --help` says
+# "Usage: aaprof ...", not "python -m aaprof"
+LAUNCHER = (
+    "#!/usr/bin/python3\nimport sys\n\nfrom aaprof.cli.main import main\n\nsys.exit(main())\n"
+)
 
 
 def main() -> None:

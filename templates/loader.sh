@@ -8,7 +8,7 @@ set -u
 say() { echo "aaprof-loader: $*" >&2; }
 for tool in aaprof apparmor_parser; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    say "this image has no $tool: build the loader image (scripts/build-loader-image.sh)"
+    say "this image has no $tool: build the aaprof image (./dev.sh image, docs/kubernetes.md)"
     exit 1
   fi
 done

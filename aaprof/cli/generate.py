@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from aaprof.cli.image import image_option
 from aaprof.cli.output import render_stats
 from aaprof.cli.progress import Progress
 from aaprof.cli.reading import Reading, reading_options
@@ -56,6 +57,7 @@ K8S = "k8s"
     is_flag=True,
     help="Also set the AppArmor annotation (clusters older than 1.30).",
 )
+@image_option("the bundle's loader DaemonSet runs")
 @click.option(
     "--check",
     "check_only",
@@ -92,6 +94,7 @@ def generate(
     include_noise: bool,
     no_k8s: bool,
     legacy_annotation: bool,
+    image: str,
     check_only: bool,
     base: Path,
     fmt: str,
@@ -163,7 +166,7 @@ def generate(
         from aaprof.k8s.write import write_bundle
 
         bundle = write_bundle(
-            out / K8S, saved.texts, mode=mode, legacy_annotation=legacy_annotation
+            out / K8S, saved.texts, mode=mode, legacy_annotation=legacy_annotation, image=image
         )
     if fmt == "json":
         doc = {

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from aaprof.cli.alerts_options import alert_sink, alertmanager_options
+from aaprof.cli.image import image_option
 
 
 @click.command()
@@ -93,12 +94,7 @@ from aaprof.cli.alerts_options import alert_sink, alertmanager_options
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the watch DaemonSet manifests to this directory and exit.",
 )
-@click.option(
-    "--image",
-    default="ghcr.io/aaprof/aaprof:latest",
-    show_default=True,
-    help="With --manifests: the image running aaprof.",
-)
+@image_option("the DaemonSet of --manifests runs")
 @click.option(
     "--namespace",
     "k8s_namespace",

@@ -8,16 +8,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aaprof import __version__
 from aaprof.containers.naming import DNS_LABEL, DNS_SUBDOMAIN, container_from_profile
 from aaprof.errors import AaprofError
+from aaprof.k8s.image import DEFAULT_IMAGE, check_image
 
 if TYPE_CHECKING:
     from aaprof.k8s.spo import SpoAbstract
 
-# The loader image scripts/build-loader-image.sh builds (Debian packages + the aaprof wheel,
-# no registry): import it on the nodes, or push it and set `image` (docs/kubernetes.md).
-DEFAULT_IMAGE = f"localhost/aaprof-loader:{__version__}"
 LOADER_NAME = "aaprof-loader"
 MODES = ("complain", "enforce")
 # kind -> apiVersion of the workloads whose pod template a patch can set.
@@ -116,7 +113,8 @@ def render_bundle(
         spo: Also write `spo/`: an SPO `AppArmorProfile` per profile its schema can express.
         mode: "complain" (the loader forces complain mode, SPO `Complain`) or "enforce"
             (the profiles' own flags stand, SPO `Enforce`).
-        image: The loader's image (see DEFAULT_IMAGE).
+        image: The loader's image (aaprof.k8s.image.DEFAULT_IMAGE: the one `./dev.sh image`
+            builds).
         interval: Seconds between the loader's checks of the ConfigMap.
 
     Raises:
@@ -268,8 +266,7 @@ def _check_options(
     _check_name("namespace", namespace, DNS_LABEL, 63)
     if mode not in MODES:
         raise AaprofError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    if not image or any(c.isspace() for c in image) or not image.isprintable():
-        raise AaprofError(f"loader image {image!r} is not an image reference")
+    check_image(image)
     if not 1 <= interval <= 86400:
         raise AaprofError(f"loader interval {interval} is not 1..86400 seconds")
     keys: dict[str, str] = {}

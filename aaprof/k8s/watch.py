@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aaprof.containers.naming import DNS_LABEL
 from aaprof.errors import AaprofError
+from aaprof.k8s.image import DEFAULT_IMAGE, check_image
 from aaprof.k8s.templates import render
 
 DEFAULT_PORT = 9750
@@ -16,7 +17,7 @@ DEFAULT_PORT = 9750
 class WatchManifest:
     """What the watch deployment is made of; the defaults are documented in docs/watch.md."""
 
-    image: str
+    image: str = DEFAULT_IMAGE
     namespace: str = "aaprof-system"
     name: str = "aaprof-watch"
     port: int = DEFAULT_PORT
@@ -27,7 +28,12 @@ class WatchManifest:
 
 
 def render_manifests(spec: WatchManifest) -> dict[str, str]:
-    """Relative path -> YAML text of the watch bundle (a kustomization)."""
+    """Relative path -> YAML text of the watch bundle (a kustomization).
+
+    Raises:
+        AaprofError: An invalid name, port or image.
+    """
+    check_image(spec.image)
     for what, value in (("namespace", spec.namespace), ("name", spec.name)):
         if len(value) > 63 or not DNS_LABEL.fullmatch(value):
             raise AaprofError(f"watch {what} {value!r} is not a valid Kubernetes name")

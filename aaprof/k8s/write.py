@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aaprof.k8s.bundle import render_bundle, targets_for
+from aaprof.k8s.image import DEFAULT_IMAGE
 
 
 def write_bundle(
@@ -14,6 +15,7 @@ def write_bundle(
     *,
     mode: str = "complain",
     legacy_annotation: bool = False,
+    image: str = DEFAULT_IMAGE,
 ) -> tuple[Path, ...]:
     """Render the bundle for `profiles` (name → profile text) into `directory`, atomically per
     file; the workloads patched are those the names in aaprof's scheme stand for.
@@ -24,7 +26,11 @@ def write_bundle(
     from aaprof.profiles.compare import write_atomically
 
     files = render_bundle(
-        profiles, targets_for(profiles), legacy_annotation=legacy_annotation, mode=mode
+        profiles,
+        targets_for(profiles),
+        legacy_annotation=legacy_annotation,
+        mode=mode,
+        image=image,
     )
     paths = []
     for relative, content in sorted(files.items()):

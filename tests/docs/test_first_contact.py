@@ -72,3 +72,14 @@ def test_node_check_on_the_demos_workload_says_loaded(tmp_path: Path) -> None:
     fixture = (REPO / "docs/examples/node/pod.yaml").read_text()
     names = {p.name for p in (out / "profiles").iterdir()}
     assert names and all(f"localhostProfile: {name}" in fixture for name in names)
+
+
+def test_the_demo_says_how_to_build_the_image() -> None:
+    """The demo's closing lines name the command that builds the image the bundle names, and
+    dev.sh has that command."""
+    closing = demo_block().split('echo "Where to look:"')[1]
+    assert "./dev.sh image" in closing
+    assert "--image" in closing
+    text = (REPO / "dev.sh").read_text()
+    assert "\n    image)\n" in text and "scripts/build-image.sh" in text
+    assert (REPO / "scripts/build-image.sh").is_file()

@@ -12,9 +12,12 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from vm import node, records
 from vm.harness import Images, Step, VMResult, Workload, run_workload
@@ -356,10 +359,10 @@ def test_uninstall_unloads_only_what_aaprof_loaded(run: VMResult) -> None:
     assert "rc=0" in again and _json_actions(again) == {}, out
 
 
-# --- the loader image built by scripts/build-loader-image.sh, run by runc in the guest -------
+# --- the aaprof image built by `./dev.sh image`, run by runc in the guest --------------------
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE_INPUTS = ("scripts/build-loader-image.sh", "scripts/unpack-wheel.py", "pyproject.toml")
+IMAGE_INPUTS = ("scripts/build-image.sh", "scripts/unpack-wheel.py", "pyproject.toml", "setup.py")
 IMAGE_PROFILE = _profile("k8s-img-loaded")
 
 
@@ -404,9 +407,34 @@ IMAGE_CONFIG = {
 }
 
 
-def _image_rootfs() -> Path:
-    """The image's root filesystem as a .tar.gz, built by the project's script (cached by the
-    hash of the script, the wheel unpacker, pyproject.toml and aaprof's sources)."""
+@dataclass(frozen=True)
+class Built:
+    """The image `./dev.sh image` built: its root filesystem (.tar.gz), the name it says, the
+    tag of its OCI layout, and what `--help` of the loader's and watch's commands printed when
+    run in its root filesystem with chroot."""
+
+    rootfs: Path
+    name: str
+    tag: str
+    help: dict[str, str]
+
+
+def _chroot_help(rootfs: Path, *command: str) -> str:
+    done = subprocess.run(
+        ["chroot", str(rootfs), "/usr/local/bin/aaprof", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"aaprof {' '.join(command)} --help in the image failed:\n{done.stderr}")
+    return done.stdout
+
+
+def _built_image() -> Built:
+    """The aaprof image, built by `./dev.sh image` (cached in .cache/aaprof-image by the hash
+    of the build script, the wheel unpacker, pyproject.toml, setup.py, aaprof's sources and the
+    templates): the build itself imports every module of the loader and watch in the image."""
     digest = hashlib.sha256()
     sources = [REPO / p for p in IMAGE_INPUTS]
     sources += sorted(
@@ -415,30 +443,43 @@ def _image_rootfs() -> Path:
     sources += sorted((REPO / "templates").iterdir())
     for path in sources:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    cache = REPO / ".cache" / "loader-image"
-    archive = cache / f"rootfs-{digest.hexdigest()[:16]}.tar.gz"
-    if archive.exists():
-        return archive
+    cache = REPO / ".cache" / "aaprof-image"
+    key = digest.hexdigest()[:16]
+    archive = cache / f"rootfs-{key}.tar.gz"
+    about = cache / f"image-{key}.json"
+    if archive.exists() and about.exists():
+        return Built(rootfs=archive, **json.loads(about.read_text()))
     missing = [t for t in ("mmdebstrap", "umoci") if shutil.which(t) is None]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: apt-get install mmdebstrap umoci")
     out = cache / "build"
     done = subprocess.run(
-        [str(REPO / "scripts/build-loader-image.sh"), str(out)],
+        [str(REPO / "dev.sh"), "image", str(out)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"scripts/build-loader-image.sh failed:\n{done.stderr[-3000:]}")
+        pytest.fail(f"./dev.sh image failed:\n{done.stderr[-3000:]}")
+    rootfs = out / "bundle/rootfs"
+    (manifest,) = json.loads((out / "oci/index.json").read_text())["manifests"]
+    built = Built(
+        rootfs=archive,
+        name=(out / "image-name").read_text().strip(),
+        tag=manifest["annotations"]["org.opencontainers.image.ref.name"],
+        help={
+            "node load": _chroot_help(rootfs, "node", "load"),
+            "watch": _chroot_help(rootfs, "watch"),
+        },
+    )
     tmp = archive.with_suffix(".tmp")
     subprocess.run(
-        ["tar", "-C", str(out / "bundle/rootfs"), "--exclude=./dev/*", "-czf", str(tmp), "."],
-        check=True,
+        ["tar", "-C", str(rootfs), "--exclude=./dev/*", "-czf", str(tmp), "."], check=True
     )
     tmp.rename(archive)
+    about.write_text(json.dumps({"name": built.name, "tag": built.tag, "help": built.help}))
     shutil.rmtree(out)
-    return archive
+    return built
 
 
 def _daemon_config(action: str = "load") -> dict[str, object]:
@@ -460,6 +501,30 @@ def _daemon_config(action: str = "load") -> dict[str, object]:
     return dict(config)
 
 
+def _watch_config() -> dict[str, object]:
+    """`aaprof watch` from the same image: the kernel's /dev/kmsg read once into a state
+    directory (CAP_SYSLOG: /dev/kmsg under dmesg_restrict), with /metrics served as watch's
+    DaemonSet serves it (an image without prometheus-client fails here)."""
+    config = json.loads(json.dumps(IMAGE_CONFIG))
+    config["root"] = {"path": "/tmp/img/rootfs"}
+    config["process"]["args"] = [
+        *("aaprof", "watch", "--kmsg", "--state", "/state", "--once", "--node", "vm"),
+        *("--metrics-address", "0.0.0.0:9750"),  # as the DaemonSet: prometheus-client loads
+    ]
+    for caps in config["process"]["capabilities"].values():
+        caps.append("CAP_SYSLOG")
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/profiles"]
+    for mount in config["mounts"]:
+        if mount["destination"] == "/state":
+            mount["source"] = "/tmp/img-state3"
+    config["linux"]["cgroupsPath"] = "/kubepods/besteffort/podwatch/watch"
+    # the device cgroup lets a container read /dev/kmsg (char 1:11) only when told to
+    config["linux"]["resources"] = {
+        "devices": [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}]
+    }
+    return dict(config)
+
+
 DAEMON_WAIT = (
     "i=0; while [ ! -f /tmp/img-state2/ready ] && [ $i -lt 1200 ]; do sleep 0.5; i=$((i+1)); done"
 )
@@ -476,6 +541,16 @@ IMAGE_STEPS = (
         "image load",
         f"{RUNC} run --no-pivot -b /tmp/img loader < /dev/null; echo rc=$?\n"
         "echo '--- securityfs'; grep '^k8s-img-' /sys/kernel/security/apparmor/profiles",
+        expect=None,
+        timeout=300,
+    ),
+    Step(
+        "image watch",
+        "mkdir -p /tmp/img3 /tmp/img-state3; cp /tmp/watch-config.json /tmp/img3/config.json\n"
+        f"{RUNC} run --no-pivot -b /tmp/img3 watch < /dev/null > /tmp/watch.out 2> /tmp/watch.err"
+        "; echo rc=$?\n"
+        "echo '--- out'; grep -F '\"name\":\"k8s-img-loaded\"' /tmp/watch.out\n"
+        "echo '--- err'; cat /tmp/watch.err",
         expect=None,
         timeout=300,
     ),
@@ -500,9 +575,9 @@ IMAGE_STEPS = (
     # removed first, so that it appears again only after the unload's pass
     Step(
         "image daemon unload",
-        "set -u; mkdir -p /tmp/img3; cp /tmp/daemon-unload-config.json /tmp/img3/config.json\n"
+        "set -u; mkdir -p /tmp/img4; cp /tmp/daemon-unload-config.json /tmp/img4/config.json\n"
         "rm -f /tmp/img-state2/ready\n"
-        f"{RUNC} run -d --no-pivot -b /tmp/img3 unload < /dev/null > /tmp/unload.log 2>&1\n"
+        f"{RUNC} run -d --no-pivot -b /tmp/img4 unload < /dev/null > /tmp/unload.log 2>&1\n"
         f"{DAEMON_WAIT}\n"
         "echo ready=$(test -f /tmp/img-state2/ready && echo yes)\n"
         "echo '--- state'; cat /tmp/img-state2/state.json\n"
@@ -520,12 +595,13 @@ IMAGE_STEPS = (
 @pytest.fixture(scope="module")
 def image_run(vm_images: Images) -> VMResult:
     files = {
-        "loader-rootfs.tar.gz": _image_rootfs().read_bytes(),
+        "loader-rootfs.tar.gz": _built_image().rootfs.read_bytes(),
         "image-config.json": json.dumps(IMAGE_CONFIG).encode(),
         "image-profile": IMAGE_PROFILE.encode(),
         "image-profile2": _profile("k8s-img-daemon").encode(),
         "daemon-config.json": json.dumps(_daemon_config()).encode(),
         "daemon-unload-config.json": json.dumps(_daemon_config("unload")).encode(),
+        "watch-config.json": json.dumps(_watch_config()).encode(),
     }
     result = run_workload(vm_images, Workload(steps=IMAGE_STEPS, files=files, timeout=900))
     result.check()
@@ -538,6 +614,18 @@ def test_the_loader_image_loads_profiles_into_the_guest_kernel(image_run: VMResu
     assert "rc=0" in inside, out
     assert _actions(image_run, "image load") == {"k8s-img-loaded": "loaded"}
     assert kernel.splitlines() == ["k8s-img-loaded (enforce)"]
+
+
+def test_watch_runs_in_the_same_image(image_run: VMResult) -> None:
+    """The image's `aaprof watch` reads the guest kernel's /dev/kmsg: the load of the step
+    before is one of its JSON lines."""
+    out = _out(image_run, "image watch")
+    head, _, rest = out.partition("--- out\n")
+    lines, _, err = rest.partition("--- err\n")
+    assert "rc=0" in head, out
+    events = [json.loads(line) for line in lines.splitlines()]
+    assert any(e.get("operation") == "profile_load" for e in events), out
+    assert "kmsg" in err, out  # it says what it follows
 
 
 def test_the_daemonset_loader_script_runs_in_the_image(image_run: VMResult) -> None:
@@ -563,3 +651,39 @@ def test_the_daemonset_uninstall_unloads_only_what_it_loaded(image_run: VMResult
     assert "unloaded   k8s-img-daemon" in log, out
     # k8s-img-loaded was loaded by another loader (another state): not this one's to unload
     assert kernel.splitlines() == ["k8s-img-loaded (enforce)"], out
+
+
+def test_the_image_runs_the_loader_and_watch_commands() -> None:
+    """`aaprof node load --help` and `aaprof watch --help` ran in the built root filesystem
+    (chroot): the one image holds both commands."""
+    built = _built_image()
+    assert "Usage: aaprof node load" in built.help["node load"]
+    assert "Usage: aaprof watch" in built.help["watch"]
+
+
+def _images(directory: Path) -> set[str]:
+    """The images of the DaemonSets in the YAML files under `directory`."""
+    found = set()
+    for path in directory.rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "DaemonSet":
+                for container in doc["spec"]["template"]["spec"]["containers"]:
+                    found.add(container["image"])
+    return found
+
+
+def test_the_manifests_name_the_image_that_was_built(tmp_path: Path) -> None:
+    """The bundle of `aaprof generate` and the manifests of `aaprof watch --manifests` both
+    name, by default, the image `./dev.sh image` built: its name, with its OCI layout's tag."""
+    built = _built_image()
+    assert built.name.rsplit(":", 1)[1] == built.tag
+    for args in (
+        ["generate", str(REPO / "sample-logs/node-a"), "--out", str(tmp_path / "gen"), "-q"],
+        ["watch", "--manifests", str(tmp_path / "watch")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    assert _images(tmp_path / "gen" / "k8s") == {built.name}
+    assert _images(tmp_path / "watch") == {built.name}

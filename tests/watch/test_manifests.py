@@ -85,11 +85,17 @@ def test_the_daemonset_reads_the_host_and_holds_no_token() -> None:
 
 
 def test_hostile_image_stays_one_scalar() -> None:
-    image = 'x"\n  evil: true\n- "y'
+    image = 'x"}evil:{"y'
     files = render_manifests(WatchManifest(image=image))
     (ds,) = docs(files, "daemonset.yaml")
     assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == image
     assert "evil" not in ds["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_an_image_with_a_newline_is_refused() -> None:
+    """What the loader's bundle refuses, watch's manifests refuse (aaprof.k8s.image)."""
+    with pytest.raises(AaprofError, match="not an image reference"):
+        render_manifests(WatchManifest(image='x"\n  evil: true\n- "y'))
 
 
 def test_bad_namespace_is_refused() -> None:
