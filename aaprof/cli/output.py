@@ -108,16 +108,25 @@ def _csv_row(event: Event) -> list[object]:
 
 
 def _table(events: Iterable[Event], out: TextIO, nodes: bool = False) -> None:
-    node_head = f"{'NODE':<16} " if nodes else ""
+    """The table; with `nodes` (several nodes read) a NODE and a POD column (namespace/pod of
+    the attributed container, `-` where none is known)."""
+    node_head = f"{'NODE':<16} {'POD':<24} " if nodes else ""
     out.write(f"{'TIME':<24} {node_head}{'MODE':<8} {'OPERATION':<16} {'PROFILE':<32} DETAIL\n")
     for event in events:
         when = event.time.strftime("%Y-%m-%d %H:%M:%S") if event.time else "-"
         mask = f" [{event.denied or event.requested}]" if event.denied or event.requested else ""
-        node = f"{_printable(event.node or '-'):<16} " if nodes else ""
+        node = f"{_printable(event.node or '-'):<16} {_pod(event):<24} " if nodes else ""
         out.write(
             f"{when:<24} {node}{event.mode:<8} {event.operation or '-':<16} "
             f"{_printable(event.profile or '-'):<32} {detail(event)}{mask}\n"
         )
+
+
+def _pod(event: Event) -> str:
+    container = event.container
+    if container is None or not (container.pod or container.namespace):
+        return "-"
+    return _printable(f"{container.namespace or '?'}/{container.pod or '?'}")
 
 
 def render_summary(summary: Summary, fmt: str, top: int, out: TextIO) -> None:

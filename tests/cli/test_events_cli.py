@@ -491,7 +491,17 @@ def test_sample_nodes_read_together_keep_every_record() -> None:
 def test_table_has_a_node_column_when_several_nodes_are_read(tmp_path: Path) -> None:
     inputs = two_nodes(tmp_path, RECORDS[0], RECORDS[0])
     lines = invoke(*inputs).stdout.splitlines()
-    assert lines[0].split()[:3] == ["TIME", "NODE", "MODE"]
+    assert lines[0].split()[:4] == ["TIME", "NODE", "POD", "MODE"]
     assert [line.split()[2] for line in lines[1:]] == ["node-a", "node-b"]
     alone = invoke(inputs[0]).stdout.splitlines()
-    assert "NODE" not in alone[0].split()
+    assert "NODE" not in alone[0].split() and "POD" not in alone[0].split()
+
+
+def test_table_has_a_pod_column_when_several_nodes_are_read() -> None:
+    """The pod each record is attributed to (the sample shop's profiles follow aaprof's
+    naming scheme: namespace shop, pod web)."""
+    nodes = sorted(str(p) for p in (REPO / "sample-logs").glob("node-*"))
+    lines = invoke("--mode", "allowed", *nodes).stdout.splitlines()
+    assert lines[0].split()[:4] == ["TIME", "NODE", "POD", "MODE"]
+    pods = {line.split()[3] for line in lines[1:]}
+    assert "shop/web" in pods
