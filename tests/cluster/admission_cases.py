@@ -12,6 +12,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from aaprof.k8s.bundle import WORKLOAD_KINDS
+
 ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 # the allowed list: two plain names, a hostile one, RuntimeDefault; the default is k8s-nginx
 HOSTILE = 'we"ird, name] \\back é'
@@ -84,16 +86,6 @@ def pod(
     }
 
 
-_API = {
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "ReplicaSet": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-}
-
-
 def workload(
     kind: str,
     name: str,
@@ -117,7 +109,7 @@ def workload(
         if kind == "StatefulSet":
             body["serviceName"] = name
     return {
-        "apiVersion": _API[kind],
+        "apiVersion": WORKLOAD_KINDS[kind],
         "kind": kind,
         "metadata": {"name": name, "namespace": namespace},
         "spec": body,

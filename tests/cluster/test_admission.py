@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -29,7 +27,7 @@ import yaml
 
 from aaprof.k8s import podrules
 from cluster.admission_cases import ALLOWED, CASES, DEFAULT, EXEMPT, NAMESPACES
-from cluster.conftest import Cluster
+from cluster.conftest import Cluster, aaprof
 
 _PATHS = {
     "Pod": "/api/v1/namespaces/{ns}/pods",
@@ -41,12 +39,6 @@ _PATHS = {
     "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs",
 }
 DENIED = "denied request: "
-
-
-def _aaprof(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False
-    )
 
 
 class Api:
@@ -135,8 +127,7 @@ def policies(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
         args += ["--exempt-namespace", namespace]
     for profile in ALLOWED:
         args += ["--allowed", profile]
-    done = _aaprof(*args)
-    assert done.returncode == 0, done.stderr
+    aaprof(*args)
     for name, labels in NAMESPACES.items():
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ns))
@@ -213,7 +204,7 @@ def test_api_server_and_policy_test_agree(cluster: Cluster, policies: Path, tmp_
     ]
     docs = namespaces + [v for c in CASES for v in c.versions]
     manifests.write_text(yaml.safe_dump_all(docs, allow_unicode=True))
-    done = _aaprof("policy", "test", str(policies), str(manifests), "--format", "json")
+    done = aaprof("policy", "test", str(policies), str(manifests), "--format", "json", check=False)
     assert done.returncode in (0, 1), done.stderr
     verdicts = json.loads(done.stdout)
     assert len(verdicts) == sum(len(c.versions) for c in CASES)

@@ -7,8 +7,6 @@ and the pods the controller created for it are read back: what a kubelet would b
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,18 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster.conftest import Cluster
+from cluster.conftest import Cluster, aaprof
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = "aaprof-bare-node"
-
-
-def _aaprof(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False,
-        cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, f"aaprof {' '.join(args)}: {done.stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +66,7 @@ def _volumes(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_loader_pods(cluster: Cluster, node: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    _aaprof("generate", *sorted(str(p) for p in (ROOT / "sample-logs").glob("node-*")),
+    aaprof("generate", *sorted(str(p) for p in (ROOT / "sample-logs").glob("node-*")),
             "--out", str(out), "-q")  # fmt: skip
     built = cluster.kubectl("kustomize", str(out / "k8s")).stdout
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=built)
@@ -106,7 +96,7 @@ def test_loader_pods(cluster: Cluster, node: str, tmp_path: Path) -> None:
 
 
 def test_watch_pods(cluster: Cluster, installed_crds: list[str], node: str, tmp_path: Path) -> None:
-    _aaprof("watch", "--manifests", str(tmp_path / "watch"))
+    aaprof("watch", "--manifests", str(tmp_path / "watch"))
     built = cluster.kubectl("kustomize", str(tmp_path / "watch")).stdout
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=built)
     objects = [d for d in yaml.safe_load_all(built) if d]

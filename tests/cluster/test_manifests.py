@@ -11,8 +11,6 @@ field the API server dropped (an unknown field pruned by a CRD's schema, say) fa
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,18 +19,10 @@ import pytest
 import yaml
 
 from aaprof.k8s.bundle import render_bundle, targets_for
-from cluster.conftest import Cluster
+from cluster.conftest import Cluster, aaprof
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LOGS = sorted(str(p) for p in (ROOT / "sample-logs").glob("node-*"))
-
-
-def _aaprof(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False,
-        cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, f"aaprof {' '.join(args)}: {done.stderr}"
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
@@ -63,14 +53,14 @@ def _spo_bundle(out: Path) -> Path:
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """What aaprof writes, by name: each a directory of manifests."""
     base = tmp_path_factory.mktemp("written")
-    _aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "bundle"), "-q")
-    _aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "per-container"), "--per-container",
+    aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "bundle"), "-q")
+    aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "per-container"), "--per-container",
             "-q")  # fmt: skip
-    _aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "legacy"), "--legacy-annotation", "-q")
-    _aaprof("watch", "--manifests", str(base / "watch"))
-    _aaprof("alerts", "rules", "--out", str(base / "alerts"))
+    aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "legacy"), "--legacy-annotation", "-q")
+    aaprof("watch", "--manifests", str(base / "watch"))
+    aaprof("alerts", "rules", "--out", str(base / "alerts"))
     # the policies' namespace label matches no namespace: installed, they judge nothing here
-    _aaprof("policy", "--allowed", "RuntimeDefault", "--allowed", "aaprof.shop.web.nginx",
+    aaprof("policy", "--allowed", "RuntimeDefault", "--allowed", "aaprof.shop.web.nginx",
             "--default", "RuntimeDefault", "--name", "aaprof-manifests-test",
             "--namespace-label", "aaprof-test=none", "--out", str(base / "policy"))  # fmt: skip
     return {
