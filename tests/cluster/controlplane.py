@@ -391,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             down(args.dir)
             log(f"stopped; removed {args.dir.resolve()}")
             return 0
+        if (args.dir / "state.json").exists():  # left alone: it is not this command's to stop
+            log(f"error: a control plane already runs in {args.dir.resolve()}: `down` it first")
+            return 1
         plane = up(args.dir)
     except ClusterError as e:
         log(f"error: {e}")
