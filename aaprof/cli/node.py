@@ -33,6 +33,22 @@ root_option = click.option(
     help="Read every host path (/proc, /sys, securityfs, runtimes) below this directory.",
 )
 
+# the loader's state directory and each pass's output: `node load` and `node unload` share them
+state_option = click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"State and status directory [default: {DEFAULT_STATE} below --root].",
+)
+pass_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Each pass's result for people, or one JSON object a line for programs.",
+)
+
 
 @node.command()
 @click.option(
@@ -79,12 +95,7 @@ def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--watch", is_flag=True, help="Keep running: load again whenever DIR changes.")
 @click.option("--prune", is_flag=True, help="Unload owned profiles whose file is gone (if unused).")
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help=f"State and status directory [default: {DEFAULT_STATE} below --root].",
-)
+@state_option
 @click.option(
     "--mode",
     type=click.Choice(["enforce", "complain", "as-written"]),
@@ -107,14 +118,7 @@ def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
     help="With --watch: seconds between passes when nothing changes.",
 )
 @click.option("--poll", is_flag=True, help="With --watch: poll instead of using inotify.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Each pass's result for people, or one JSON object a line for programs.",
-)
+@pass_format_option
 @max_file_size_option
 @root_option
 def load(
@@ -150,12 +154,7 @@ def load(
     is_flag=True,
     help="Keep running: retry what is still in use, then stay (the loader DaemonSet's uninstall).",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help=f"State and status directory [default: {DEFAULT_STATE} below --root].",
-)
+@state_option
 @click.option(
     "--resync",
     type=click.FloatRange(min=1),
@@ -163,14 +162,7 @@ def load(
     show_default=True,
     help="With --watch: seconds between passes.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Each pass's result for people, or one JSON object a line for programs.",
-)
+@pass_format_option
 @root_option
 def unload(watch: bool, state_dir: Path | None, resync: float, fmt: str, root: Path) -> None:
     """Unload every profile `aaprof node load` loaded on this node, and nothing else.
