@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pytest
 
@@ -20,16 +21,18 @@ from aaprof.model.event import Event
 
 Action = Callable[[], object]
 MAX_POLLS = 200
+T = TypeVar("T")
 
 
-class Script:
-    """A `stop` callable that runs one action per poll, then stops once `want` lines came."""
+class Script(Generic[T]):
+    """A `stop` callable that runs one action per poll, then stops once `want` items (lines, or
+    a Reader's events) came; the loop that follows appends them to `got`."""
 
     def __init__(self, actions: list[Action], want: int) -> None:
         self.actions = list(actions)
         self.want = want
         self.polls = 0
-        self.got: list[tuple[str, int, bytes | None]] = []
+        self.got: list[T] = []
 
     def __call__(self) -> bool:
         self.polls += 1
@@ -42,7 +45,7 @@ class Script:
 def run(
     names: list[Path], actions: list[Action], want: int, from_start: bool = False
 ) -> list[tuple[str, int, bytes | None]]:
-    script = Script(actions, want)
+    script = Script[tuple[str, int, bytes | None]](actions, want)
     for item in follow([str(n) for n in names], from_start=from_start, stop=script, poll=0.01):
         script.got.append(item)
         assert len(script.got) <= want + 10, "far more lines than written"
@@ -95,7 +98,7 @@ def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
 
     actions: list[Action] = [append(log, b"par"), nothing, append(log, b"tial"), nothing, check]
     actions += [append(log, b" line\nnext")]
-    script = Script(actions, want=1)
+    script = Script[tuple[str, int, bytes | None]](actions, want=1)
     for item in follow([str(log)], stop=script, poll=0.01):
         got.append(item)
         script.got.append(item)
@@ -244,17 +247,9 @@ def test_reader_follow_gives_events_and_joins_dbus_lines(tmp_path: Path) -> None
         append(log, tail + RECORD.format(ms=2, serial=2).encode()),
     ]
     reader = Reader()
-    events: list[Event] = []
-    polls = [0]
-
-    def stop() -> bool:
-        polls[0] += 1
-        if actions:
-            actions.pop(0)()
-            return False
-        return len(events) >= 3 or polls[0] > MAX_POLLS
-
-    for event in reader.follow([str(log)], stop):
+    script = Script[Event](actions, 3)
+    events = script.got
+    for event in reader.follow([str(log)], script):
         events.append(event)
         assert len(events) <= 3
     assert [(e.serial, e.operation) for e in events] == [
@@ -344,19 +339,11 @@ def test_reader_follow_counts_a_line_over_256_kib_as_unparsed(tmp_path: Path) ->
         append(log, b"x" * 300_000 + b"\n" + RECORD.format(ms=1, serial=1).encode()),
     ]
     reader = Reader()
-    events: list[Event] = []
-    polls = [0]
-
-    def stop() -> bool:
-        polls[0] += 1
-        if actions:
-            actions.pop(0)()
-            return False
-        return len(events) >= 1 or polls[0] > MAX_POLLS
-
-    for event in reader.follow([str(log)], stop):
+    script = Script[Event](actions, 1)
+    events = script.got
+    for event in reader.follow([str(log)], script):
         events.append(event)
-    assert polls[0] <= MAX_POLLS
+    assert script.polls <= MAX_POLLS
     assert [e.serial for e in events] == [1]
     assert reader.stats.unparsed == 1
     [(source, reason)] = reader.stats.first_unparsed
