@@ -3,13 +3,12 @@ named alone, ages a person reads."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import pytest
+from aaprof_cli import aaprof
 
 from aaprof.cli.main import cli
 from aaprof.engine.gaps import Gap, human_age
@@ -39,18 +38,8 @@ def options() -> list[tuple[str, click.Option]]:
 def test_every_option_says_what_it_does() -> None:
     silent = [f"{path} {'/'.join(o.opts)}" for path, o in options() if not o.help]
     assert silent == []
-    shown = " ".join(run("generate", "--help").stdout.split())
+    shown = " ".join(aaprof("generate", "--help").stdout.split())
     assert "--format [table|json] What stdout says" in shown
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aaprof", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +59,7 @@ def test_a_missing_file_is_one_line_and_nothing_else(args: tuple[str, ...], tmp_
     read and printed, then the missing one named: tests/cli/test_events_cli.py.)"""
     missing = tmp_path / "no-such.log"
     args = tuple(str(tmp_path / "out") if a == "OUT" else a for a in args)
-    result = run(*args, str(missing))
+    result = aaprof(*args, str(missing))
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == f"aaprof: {missing}: no such file\n"

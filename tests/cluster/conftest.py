@@ -19,18 +19,6 @@ import yaml
 from cluster import controlplane, crds
 
 _PLANES: list[controlplane.ControlPlane] = []
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def aaprof(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run aaprof's CLI from the checkout's root; with CHECK, fail unless it exits 0."""
-    done = subprocess.run(
-        [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False,
-        cwd=ROOT,
-    )  # fmt: skip
-    if check:
-        assert done.returncode == 0, f"aaprof {' '.join(args)}: {done.stderr}"
-    return done
 
 
 @dataclass

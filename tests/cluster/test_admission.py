@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 import yaml
+from aaprof_cli import aaprof
 
 from aaprof.k8s import podrules
 from cluster.admission_cases import ALLOWED, CASES, DEFAULT, EXEMPT, NAMESPACES
-from cluster.conftest import Cluster, aaprof
+from cluster.conftest import Cluster
 
 _PATHS = {
     "Pod": "/api/v1/namespaces/{ns}/pods",
@@ -127,7 +128,7 @@ def policies(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
         args += ["--exempt-namespace", namespace]
     for profile in ALLOWED:
         args += ["--allowed", profile]
-    aaprof(*args)
+    aaprof(*args, check=True)
     for name, labels in NAMESPACES.items():
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ns))

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
+from aaprof_cli import aaprof
 
-from cluster.conftest import Cluster, aaprof
+from cluster.conftest import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = "aaprof-bare-node"
@@ -67,7 +68,7 @@ def _volumes(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_loader_pods(cluster: Cluster, node: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     aaprof("generate", *sorted(str(p) for p in (ROOT / "sample-logs").glob("node-*")),
-            "--out", str(out), "-q")  # fmt: skip
+            "--out", str(out), "-q", check=True)  # fmt: skip
     built = cluster.kubectl("kustomize", str(out / "k8s")).stdout
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=built)
     (pod,) = _pods_on_node(cluster, "kube-system", "app.kubernetes.io/name=aaprof-loader")
@@ -96,7 +97,7 @@ def test_loader_pods(cluster: Cluster, node: str, tmp_path: Path) -> None:
 
 
 def test_watch_pods(cluster: Cluster, installed_crds: list[str], node: str, tmp_path: Path) -> None:
-    aaprof("watch", "--manifests", str(tmp_path / "watch"))
+    aaprof("watch", "--manifests", str(tmp_path / "watch"), check=True)
     built = cluster.kubectl("kustomize", str(tmp_path / "watch")).stdout
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=built)
     objects = [d for d in yaml.safe_load_all(built) if d]

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+from aaprof_cli import aaprof
 
 from aaprof.k8s.bundle import render_bundle, targets_for
-from cluster.conftest import Cluster, aaprof
+from cluster.conftest import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LOGS = sorted(str(p) for p in (ROOT / "sample-logs").glob("node-*"))
@@ -53,16 +54,25 @@ def _spo_bundle(out: Path) -> Path:
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """What aaprof writes, by name: each a directory of manifests."""
     base = tmp_path_factory.mktemp("written")
-    aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "bundle"), "-q")
+    aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "bundle"), "-q", check=True)
     aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "per-container"), "--per-container",
-            "-q")  # fmt: skip
-    aaprof("generate", *SAMPLE_LOGS, "--out", str(base / "legacy"), "--legacy-annotation", "-q")
-    aaprof("watch", "--manifests", str(base / "watch"))
-    aaprof("alerts", "rules", "--out", str(base / "alerts"))
+            "-q", check=True)  # fmt: skip
+    aaprof(
+        "generate",
+        *SAMPLE_LOGS,
+        "--out",
+        str(base / "legacy"),
+        "--legacy-annotation",
+        "-q",
+        check=True,
+    )
+    aaprof("watch", "--manifests", str(base / "watch"), check=True)
+    aaprof("alerts", "rules", "--out", str(base / "alerts"), check=True)
     # the policies' namespace label matches no namespace: installed, they judge nothing here
     aaprof("policy", "--allowed", "RuntimeDefault", "--allowed", "aaprof.shop.web.nginx",
             "--default", "RuntimeDefault", "--name", "aaprof-manifests-test",
-            "--namespace-label", "aaprof-test=none", "--out", str(base / "policy"))  # fmt: skip
+            "--namespace-label", "aaprof-test=none", "--out", str(base / "policy"),
+            check=True)  # fmt: skip
     return {
         "bundle": base / "bundle" / "k8s",
         "per-container": base / "per-container" / "k8s",

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aaprof_cli import aaprof
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -42,16 +44,6 @@ def test_the_demo_closes_with_commands_that_run() -> None:
         assert shown.returncode == 0, shown.stderr
     for page in re.findall(r"docs/[a-z-]+\.md", closing):
         assert (REPO / page).is_file(), page
-
-
-def aaprof(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aaprof", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
 
 
 def test_node_check_on_the_demos_workload_says_loaded(tmp_path: Path) -> None:
