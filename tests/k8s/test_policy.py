@@ -9,13 +9,12 @@ Kubernetes schemas of its versions (kubernetes-validate).
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aaprof_cli import aaprof
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -206,14 +205,9 @@ def test_input_object_is_not_changed() -> None:
     assert pod == before
 
 
-def _aaprof(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "aaprof", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
-
-
 def test_cli_writes_and_tests(tmp_path: Path) -> None:
     out = tmp_path / "policy"
-    done = _aaprof("policy", "--allowed", "k8s-a", "--default", "k8s-a", "--out", str(out))
+    done = aaprof("policy", "--allowed", "k8s-a", "--default", "k8s-a", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "kyverno-clusterpolicy.yaml",
@@ -225,12 +219,12 @@ def test_cli_writes_and_tests(tmp_path: Path) -> None:
     second["metadata"]["name"] = "q"  # the same name again would be an UPDATE of the first
     good.write_text(yaml.safe_dump_all([_pod(), second]))
     bad.write_text(yaml.safe_dump(_template("Deployment", _pod(annotation="localhost/k8s-x"))))
-    assert _aaprof("policy", "test", str(out), str(good)).returncode == 0
-    refused = _aaprof("policy", "test", str(out), str(good), str(bad))
+    assert aaprof("policy", "test", str(out), str(good)).returncode == 0
+    refused = aaprof("policy", "test", str(out), str(good), str(bad))
     assert refused.returncode == 1
     assert "refused Deployment/w" in refused.stdout
     assert "legacy annotation not in the allowed list: localhost/k8s-x" in refused.stdout
-    assert _aaprof("policy", "test", str(tmp_path / "good.yaml"), str(bad)).returncode == 2
+    assert aaprof("policy", "test", str(tmp_path / "good.yaml"), str(bad)).returncode == 2
 
 
 @pytest.mark.parametrize(
@@ -252,20 +246,20 @@ def test_allowed_comma_lists(value: str, profiles: list[str]) -> None:
 
 
 def test_cli_takes_a_psp_style_list(tmp_path: Path) -> None:
-    listed = _aaprof("policy", "--allowed", "runtime/default,localhost/k8s-a", "--default",
+    listed = aaprof("policy", "--allowed", "runtime/default,localhost/k8s-a", "--default",
                      "k8s-a")  # fmt: skip
-    repeated = _aaprof("policy", "--allowed", "runtime/default", "--allowed", "localhost/k8s-a",
+    repeated = aaprof("policy", "--allowed", "runtime/default", "--allowed", "localhost/k8s-a",
                        "--default", "k8s-a")  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout == repeated.stdout
 
 
 def test_cli_usage_and_errors() -> None:
-    assert _aaprof("policy", "--allowed", "k8s-a").returncode == 2
-    done = _aaprof("policy", "--allowed", "Unconfined", "--default", "Unconfined")
+    assert aaprof("policy", "--allowed", "k8s-a").returncode == 2
+    done = aaprof("policy", "--allowed", "Unconfined", "--default", "Unconfined")
     assert done.returncode == 1
     assert done.stderr == "aaprof: Unconfined cannot be allowed: it runs without AppArmor\n"
-    stdout = _aaprof("policy", "--allowed", "k8s-a", "--default", "k8s-a").stdout
+    stdout = aaprof("policy", "--allowed", "k8s-a", "--default", "k8s-a").stdout
     kinds = [d["kind"] for d in yaml.safe_load_all(stdout) if d]
     assert kinds == [
         "ValidatingAdmissionPolicy",
