@@ -20,6 +20,7 @@ import yaml
 from aaprof_cli import aaprof
 
 from aaprof.k8s.bundle import render_bundle, targets_for
+from cluster.admission_cases import container, pod_spec, template_of, workload
 from cluster.conftest import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,25 +170,11 @@ def test_kustomizations_build_and_apply(
 
 def _skeleton(patch: dict[str, Any]) -> dict[str, Any]:
     """The smallest workload of the patch's kind, namespace and name, with its containers."""
-    kind, meta = patch["kind"], patch["metadata"]
-    spec = patch["spec"]
-    template = spec["jobTemplate"]["spec"]["template"] if kind == "CronJob" else spec["template"]
-    containers = [
-        {"name": c["name"], "image": "registry.invalid/app:1"}
-        for c in template["spec"].get("containers", [])
-    ]
-    labels = {"app": meta["name"]}
-    pod: dict[str, Any] = {"metadata": {"labels": labels}, "spec": {"containers": containers}}
-    if kind in {"Job", "CronJob"}:
-        pod["spec"]["restartPolicy"] = "Never"
-    body: dict[str, Any] = {"selector": {"matchLabels": labels}, "template": pod}
-    if kind == "Job":
-        body = {"template": pod}
-    elif kind == "CronJob":
-        body = {"schedule": "@daily", "jobTemplate": {"spec": {"template": pod}}}
-    elif kind == "StatefulSet":
-        body["serviceName"] = meta["name"]
-    return {"apiVersion": patch["apiVersion"], "kind": kind, "metadata": dict(meta), "spec": body}
+    meta = patch["metadata"]
+    containers = [container(c["name"]) for c in template_of(patch)["spec"].get("containers", [])]
+    return workload(
+        patch["kind"], meta["name"], pod_spec(None, containers), None, meta["namespace"]
+    )
 
 
 @pytest.mark.parametrize("name", ["bundle", "per-container", "legacy-annotation"])
