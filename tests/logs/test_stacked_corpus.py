@@ -1,0 +1,102 @@
+"""Stacked and namespaced labels as kernels write them: parsed exactly, attributed to the member
+that names the workload (sample-logs/field: 6.17's exec labels as reported; the shared corpus:
+LXD's namespaces and stacks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import shared_corpus
+
+from aaprof.containers.attribute import Attributor
+from aaprof.logs.lines import parse_line
+from aaprof.logs.select import Selection
+from aaprof.model.event import Container, Event
+
+REPO = Path(__file__).resolve().parents[2]
+FIELD = REPO / "sample-logs/field/stacked-6.17.log"
+WILD = shared_corpus.CORPUS / "wild/lines.txt"
+LXD_NS = "lxd-u20_<var-snap-lxd-common-lxd>"
+
+
+def _events(path: Path) -> list[Event]:
+    out = []
+    for line in path.read_bytes().splitlines():
+        event = parse_line(line)
+        assert isinstance(event, Event), (line, event)
+        out.append(event)
+    return out
+
+
+def test_field_exec_labels_parse_exactly() -> None:
+    containerd, crio = _events(FIELD)
+    assert (containerd.profile, containerd.peer) == (
+        "cri-containerd.apparmor.d",
+        "cri-containerd.apparmor.d//&unconfined",
+    )
+    assert containerd.to_dict()["peer_stack"] == ["cri-containerd.apparmor.d", "unconfined"]
+    assert (crio.profile, crio.peer) == ("crio-default", "crio-default//&unprivileged_userns")
+    assert crio.to_dict()["peer_stack"] == ["crio-default", "unprivileged_userns"]
+
+
+def test_profile_filter_matches_a_member() -> None:
+    containerd = _events(FIELD)[0]
+    stacked = containerd.replace(profile=containerd.peer)
+    assert Selection.build(profile="unconfined").keeps(stacked)
+    assert Selection.build(profile="cri-containerd.*").keeps(stacked)
+    assert not Selection.build(profile="unconfined").keeps(containerd)
+    assert not Selection.build(profile="cri-containerd.apparmor.d//&").keeps(stacked)
+
+
+@pytest.mark.parametrize(
+    ("label", "container"),
+    [
+        (
+            "aaprof.shop.web.nginx//&unconfined",
+            Container(namespace="shop", pod="web", name="nginx"),
+        ),
+        (
+            "crio-default//&aaprof.shop.web.nginx",
+            Container(namespace="shop", pod="web", name="nginx"),
+        ),
+        (
+            "aaprof.shop.web.nginx//&:ns:aaprof.a.b.c",
+            Container(namespace="shop", pod="web", name="nginx"),
+        ),
+        ("cri-containerd.apparmor.d//&unconfined", None),
+        ("crio-default//&unprivileged_userns", None),
+        ("aaprof.shop.web.nginx//&aaprof.shop.db.pg", None),  # two workloads: no guess
+        (":ns:aaprof.shop.web.nginx", None),
+    ],
+)
+def test_the_member_in_the_scheme_names_the_workload(
+    label: str, container: Container | None
+) -> None:
+    assert Attributor.default()(Event("DENIED", profile=label)).container == container
+
+
+def test_a_profile_in_a_child_namespace_names_no_workload() -> None:
+    event = Event("DENIED", profile="aaprof.shop.web.nginx", namespace="root//lxd-c1")
+    assert Attributor.default()(event).container is None
+    root = Event("DENIED", profile="aaprof.shop.web.nginx", namespace="root")
+    assert Attributor.default()(root).container == Container(
+        namespace="shop", pod="web", name="nginx"
+    )
+
+
+@shared_corpus.needs(WILD)
+def test_lxd_stacks_and_namespaces() -> None:
+    lines = WILD.read_bytes().split(b"\n")
+    load = parse_line(lines[52])
+    assert isinstance(load, Event)
+    assert load.profile == f"lxd-u20_</var/snap/lxd/common/lxd>//&:{LXD_NS}:unconfined"
+    assert load.to_dict()["profile_stack"] == [
+        "lxd-u20_</var/snap/lxd/common/lxd>",
+        f":{LXD_NS}:unconfined",
+    ]
+    denied = parse_line(lines[53])
+    assert isinstance(denied, Event)
+    assert (denied.namespace, denied.profile) == (f"root//{LXD_NS}", "test")
+    assert "profile_stack" not in denied.to_dict()
+    assert Attributor.default()(load).container is None
