@@ -82,7 +82,7 @@ def check(
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         for r in results:
-            for problem in r.problems:
+            for problem in (*r.problems, *r.warnings):
                 click.echo(str(problem))
             ours = "ok" if r.ours_ok else f"{len(r.problems) or 1} problem(s)"
             click.echo(f"{r.path}: aaprof {ours}; apparmor_parser {r.theirs}")

@@ -45,6 +45,7 @@ from aaprof.logs.select import Selection
 from aaprof.logs.sources import Input
 from aaprof.model import profile as m
 from aaprof.model.event import Event
+from aaprof.model.labels import confined_members
 from aaprof.profiles.includes import DEFAULT_PROFILE_DIR
 
 __all__ = ["MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
@@ -61,6 +62,7 @@ class Settings:
     per_container: bool = False
     include_noise: bool = False
     base: Path = DEFAULT_PROFILE_DIR  # where includes of DIR's profiles resolve
+    stack_on: tuple[str, ...] = ()  # baselines the app's profiles are stacked on: not learned
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,7 @@ class Session:
         allowed: dict[str, m.Profile] = {}
         written: dict[str, m.Profile] = {}
         warnings: list[str] = []
+        unowned: dict[str, int] = {}
         for name, (path, policy) in existing.items():
             profile = written[name] = next(p for p in policy.profiles() if p.name == name)
             allowed[name] = inlined(profile, policy, path, settings.base, warnings)
@@ -235,7 +238,11 @@ class Session:
             per_container=settings.per_container,
             prepare=prepare,
             written=written,
+            foreign=frozenset(settings.stack_on),
+            unowned=unowned,
         )
+        for label, count in sorted(unowned.items()):
+            warnings.append(_not_learned(label, count, settings.stack_on))
         index = {(ps.profile, s.key): s for ps in suggestions for s in ps.suggestions}
         return cls(
             out,
@@ -438,3 +445,14 @@ def _bulk() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _not_learned(label: str, count: int, stack_on: tuple[str, ...]) -> str:
+    """The warning for records of a label that teach no profile of aaprof's."""
+    records = f"{count} distinct record{'s' if count != 1 else ''}"
+    members = [x.split("//", 1)[0] for x in confined_members(label)]
+    if len(members) == 1 and members[0] in stack_on:
+        why = f"{members[0]} is the baseline the app is stacked on (--stack-on), not aaprof's"
+    else:
+        why = f"no one member of the stack {label} is aaprof's to learn into"
+    return f"{records} of {label}: reported, not learned ({why})"

@@ -1,0 +1,88 @@
+"""`aaprof profile check` warns where a peer rule names a bare profile that a stacked label
+defeats (containerd's default profile's `peer=cri-containerd.apparmor.d`), and nowhere else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aaprof_cli import aaprof
+
+from aaprof.profiles.check import check_text, stack_warnings
+from aaprof.profiles.peers import defeated_by_stacks, stack_proof
+
+# The peer rules of containerd's default profile (contrib/apparmor/template.go), copied
+CONTAINERD = """\
+abi <abi/3.0>,
+profile cri-containerd.apparmor.d flags=(attach_disconnected,mediate_deleted) {
+  signal (receive) peer=unconfined,
+  signal (receive) peer=cri-containerd.apparmor.d,
+  ptrace (trace,read,tracedby,readby) peer=cri-containerd.apparmor.d,
+  deny ptrace (trace) peer=other,
+}
+"""
+
+
+def test_containerds_peer_rules_are_flagged_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "cri-containerd.apparmor.d"
+    path.write_text(CONTAINERD)
+    done = aaprof("profile", "check", "--no-compile", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning, not a rejection
+    lines = done.stdout.splitlines()
+    assert [line.split(" ", 1)[0] for line in lines[:2]] == [f"{path}:4:3:", f"{path}:5:3:"]
+    assert all(
+        "warning: peer cri-containerd.apparmor.d names a bare profile" in x for x in lines[:2]
+    )
+    assert "kernels from 6.17" in lines[0]
+    assert '"{,**//&}cri-containerd.apparmor.d{,//&**}"' in lines[0]
+    assert lines[2] == f"{path}: aaprof ok; apparmor_parser skipped"
+    doc = json.loads(
+        aaprof("profile", "check", "--no-compile", "--format", "json", str(path)).stdout
+    )
+    assert [(w["line"], w["col"]) for w in doc[0]["warnings"]] == [(4, 3), (5, 3)]
+    assert doc[0]["problems"] == []
+
+
+def test_unix_and_dbus_peer_labels_in_children_and_blocks() -> None:
+    text = """\
+profile p {
+  unix (receive) peer=(label=q),
+  if defined @{X} {
+    dbus (receive) bus=system peer=(label=q),
+  }
+  profile child {
+    signal (send) peer=q,
+  }
+}
+"""
+    assert check_text(text) == ()
+    assert [(w.line, w.col) for w in stack_warnings(text)] == [(2, 3), (4, 5), (7, 5)]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "unconfined",
+        ":ns:unconfined",
+        ":ns:",
+        "a//&b",  # names the stack
+        "q*",  # a glob: the author's choice
+        "{,**//&}q{,//&**}",
+        "@{profile_name}",
+        "",
+    ],
+)
+def test_what_is_not_flagged(pattern: str) -> None:
+    assert not defeated_by_stacks(pattern)
+
+
+def test_a_learned_peer_is_never_flagged() -> None:
+    for label in ("q", "q//&unconfined", "crio-default//&unprivileged_userns", ":ns:q"):
+        assert not defeated_by_stacks(stack_proof(label))
+    text = 'profile p {\n  signal (receive) peer="{,**//&}q{,//&**}",\n}\n'
+    assert stack_warnings(text) == ()
+
+
+def test_a_file_that_does_not_parse_has_no_warnings() -> None:
+    assert stack_warnings("profile p { signal peer=q") == ()
