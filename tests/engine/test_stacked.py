@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from aaprof_cli import aaprof
 
 from aaprof.engine import Session, Settings, suggest
 from aaprof.engine.suggest import attributed_profile
@@ -145,3 +146,24 @@ def test_peer_rules_compile() -> None:
         pytest.skip("apparmor_parser is not installed (apt-get install apparmor)")
     rules = "\n".join(f"  {text}" for _, text in PEER_RULES)
     compile_policy(f"abi <abi/3.0>,\nprofile {APP} {{\n{rules}\n}}\n", name="peers")
+
+
+def test_generate_stack_on_learns_the_app_layer_only(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"
+    log.write_text(
+        'audit: type=1400 audit(1.0:1): apparmor="DENIED" operation="open" profile="base" '
+        'name="/etc/base-denied" pid=1 comm="cat" requested_mask="r" denied_mask="r" '
+        "fsuid=0 ouid=0\n"
+        'audit: type=1400 audit(1.0:2): apparmor="ALLOWED" operation="open" profile="app" '
+        'name="/etc/app.conf" pid=1 comm="cat" requested_mask="r" denied_mask="r" '
+        "fsuid=0 ouid=0\n"
+    )
+    out = tmp_path / "out"
+    args = ("--include-denied", "--stack-on", "base", "--out", str(out))
+    done = aaprof("generate", str(log), *args)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (out / "profiles").iterdir()) == ["app"]
+    assert "/etc/base-denied" not in (out / "profiles/app").read_text()
+    assert "1 distinct record of base: reported, not learned" in done.stderr
+    assert "no Kubernetes bundle with --stack-on: containerd refuses" in done.stderr
+    assert not (out / "k8s").exists()

@@ -1,5 +1,5 @@
 """Stacked and namespaced labels as kernels write them: parsed exactly, attributed to the member
-that names the workload (sample-logs/field: 6.17's exec labels as reported; the shared corpus:
+that names the workload (tests/logs/field: 6.17's exec labels as reported; the shared corpus:
 LXD's namespaces and stacks)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aaprof.logs.select import Selection
 from aaprof.model.event import Container, Event
 
 REPO = Path(__file__).resolve().parents[2]
-FIELD = REPO / "sample-logs/field/stacked-6.17.log"
+FIELD = REPO / "tests/logs/field/stacked-6.17.log"
 WILD = shared_corpus.CORPUS / "wild/lines.txt"
 LXD_NS = "lxd-u20_<var-snap-lxd-common-lxd>"
 
