@@ -1,5 +1,5 @@
 """Stacked and namespaced labels as kernels write them: parsed exactly, attributed to the member
-that names the workload (tests/logs/field: 6.17's exec labels as reported; the shared corpus:
+that names the workload (tests/logs/stacked: 6.17's exec labels as reported; the shared corpus:
 LXD's namespaces and stacks)."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import pytest
 import shared_corpus
 
 from aaprof.containers.attribute import Attributor
+from aaprof.engine.suggest import attributed_profile
 from aaprof.logs.lines import parse_line
 from aaprof.logs.select import Selection
 from aaprof.model.event import Container, Event
 
 REPO = Path(__file__).resolve().parents[2]
-FIELD = REPO / "tests/logs/field/stacked-6.17.log"
+FIELD = REPO / "tests/logs/stacked/field-6.17.log"
 WILD = shared_corpus.CORPUS / "wild/lines.txt"
 LXD_NS = "lxd-u20_<var-snap-lxd-common-lxd>"
 
@@ -100,3 +101,35 @@ def test_lxd_stacks_and_namespaces() -> None:
     assert (denied.namespace, denied.profile) == (f"root//{LXD_NS}", "test")
     assert "profile_stack" not in denied.to_dict()
     assert Attributor.default()(load).container is None
+
+
+KERNEL = REPO / "tests/logs/stacked/kernel-6.1.dmesg"
+
+
+def test_the_real_kernels_records_parse_exactly() -> None:
+    lines = [x for x in KERNEL.read_bytes().splitlines() if not x.startswith(b"#")]
+    events = [e for line in lines if isinstance(e := parse_line(line), Event)]
+    assert len(events) == len(lines) == 12
+    got = [(e.mode, e.namespace, e.profile, e.name or e.peer) for e in events]
+    assert got == [
+        ("ALLOWED", None, "stk-a", "/tmp/stk/for-a"),  # the stack stk-a//&stk-b: each member
+        ("ALLOWED", None, "stk-b", "/tmp/stk/for-b"),  # records what it lacks
+        ("ALLOWED", "root//stk-ns", "stk-inner", "/tmp/stk/for-inner"),
+        ("ALLOWED", None, "stk-recv", "stk-a//&stk-b"),  # a stacked peer, whole
+        ("ALLOWED", None, "stk-app", "/etc/app.conf"),
+        ("ALLOWED", None, "stk-app", "/data/"),
+        ("ALLOWED", None, "stk-app", "/base-denied"),  # app (complain) ∩ baseline (enforce)
+        ("DENIED", None, "stk-base", "/base-denied"),
+        ("DENIED", None, "stk-a", "/tmp/stk/probe-a"),
+        ("DENIED", "root//stk-ns", "stk-inner", "/tmp/stk/for-a"),
+        ("DENIED", None, "stk-recv-bare", "stk-a//&stk-b"),
+        ("DENIED", None, "stk-app", "/secret"),
+    ]
+    assert events[3].to_dict()["peer_stack"] == ["stk-a", "stk-b"]
+    # what each record teaches: its own member; a child namespace's profile by its full name
+    taught = [attributed_profile(e, foreign=frozenset({"stk-base"})) for e in events[:8]]
+    assert taught == [
+        *("stk-a", "stk-b", ":stk-ns:stk-inner", "stk-recv"),
+        *("stk-app", "stk-app", "stk-app", None),
+    ]
+    assert all(Attributor.default()(e).container is None for e in events)

@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from vm import node
-from vm.harness import Step
+from vm.harness import Images, Step, VMResult, Workload, run_workload
 
 PROFILES_DIR = "/tmp/stk-profiles"  # the boot's policy files (DIR/profiles in boot 2)
 NAMESPACE = "stk-ns"
@@ -46,7 +50,10 @@ START = {
     "  /tmp/stk/probe-a r,\n  signal (send) peer=stk-recv{,-bare},\n}\n",
     "stk-inner": f"profile {INNER} {{\n{_COMMON}  /tmp/stk/ok r,\n}}\n",
     "stk-recv": f"profile stk-recv {{\n{_COMMON}  signal (receive) peer=unconfined,\n}}\n",
-    "stk-app": "profile stk-app flags=(attach_disconnected,mediate_deleted) {\n}\n",
+    # `ix` from the start: under no_new_privs (runc's noNewPrivileges) the kernel refuses a
+    # complain-mode member's `null-` learning transition in a stack ("no new privs", DENIED by
+    # the baseline), where a profile alone stays in itself
+    "stk-app": "profile stk-app flags=(attach_disconnected,mediate_deleted) {\n  /bin/** rix,\n}\n",
 }
 # not learnt: the same in both boots, enforce mode
 FIXED = (
@@ -158,3 +165,57 @@ def start(complain: bool) -> dict[str, bytes]:
             )
         out[name] = f"abi <abi/3.0>,\n{text}".encode()
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """Both boots and what `generate` made and said in between."""
+
+    learn: VMResult
+    enforce: VMResult
+    profiles: dict[str, str]  # DIR/profiles: file name → text
+    stderr: str
+
+
+def aaprof_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """`aaprof ARGS` on the host, output captured."""
+    cmd = [sys.executable, "-m", "aaprof", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def _boot(images: Images, policy: dict[str, bytes], enforce: bool) -> VMResult:
+    result = run_workload(images, Workload(steps=steps(enforce), files=files(policy)))
+    result.check()
+    return result
+
+
+def run_loop(images: Images, work: Path) -> Loop:
+    """Boot 1, `aaprof generate --stack-on stk-base` into `work`/out, boot 2.
+
+    Raises:
+        AssertionError: generate failed (its output in the message).
+    """
+    learn = _boot(images, start(complain=True), enforce=False)
+    (work / "dmesg").write_bytes(learn.dmesg)
+    (work / "out/profiles").mkdir(parents=True)
+    for name, text in start(complain=False).items():
+        (work / "out/profiles" / name).write_bytes(text)
+    args = ("--mode", "enforce", "--include-denied", "--stack-on", BASELINE, "--no-k8s")
+    done = aaprof_run("generate", str(work / "dmesg"), "--out", str(work / "out"), *args)
+    assert done.returncode == 0, f"aaprof generate failed:\n{done.stdout}\n{done.stderr}"
+    profiles = {f.name: f.read_text() for f in sorted((work / "out/profiles").iterdir())}
+    policy = {name: text.encode() for name, text in profiles.items()}
+    return Loop(learn, _boot(images, policy, enforce=True), profiles, done.stderr)
+
+
+def capture(loop: Loop) -> bytes:
+    """The AppArmor records of both boots' workload steps (not the loads), in order, each boot
+    after a comment line naming it: tests/logs/stacked/kernel-6.1.dmesg."""
+    out = []
+    for title, result in (("boot 1: complain", loop.learn), ("boot 2: enforce", loop.enforce)):
+        out.append(f"# {title}".encode())
+        for step in result.steps:
+            if step.name in ("setup", "load", "app setup"):
+                continue
+            out += [line for line in result.step_dmesg(step.name) if b" apparmor=" in line]
+    return b"\n".join(out) + b"\n"

@@ -4,9 +4,6 @@ enforced (tests/vm/stacked.py says what each workload is)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,45 +11,15 @@ import pytest
 from aaprof.logs.lines import parse_line
 from aaprof.model.event import Event
 from vm import records, stacked
-from vm.harness import Images, VMResult, Workload, run_workload
+from vm.harness import Images, VMResult
+from vm.stacked import Loop, aaprof_run, run_loop
 
 pytestmark = pytest.mark.vm
 
 
-@dataclass(frozen=True, slots=True)
-class Loop:
-    learn: VMResult
-    enforce: VMResult
-    profiles: dict[str, str]  # DIR/profiles: file name → text
-    stderr: str  # what generate said
-
-
-def _aaprof(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "aaprof", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
-
-
-def _boot(images: Images, policy: dict[str, bytes], enforce: bool) -> VMResult:
-    work = Workload(steps=stacked.steps(enforce), files=stacked.files(policy))
-    result = run_workload(images, work)
-    result.check()
-    return result
-
-
 @pytest.fixture(scope="module")
 def loop(vm_images: Images, tmp_path_factory: pytest.TempPathFactory) -> Loop:
-    learn = _boot(vm_images, stacked.start(complain=True), enforce=False)
-    work = tmp_path_factory.mktemp("stacked")
-    (work / "dmesg").write_bytes(learn.dmesg)
-    (work / "out/profiles").mkdir(parents=True)
-    for name, text in stacked.start(complain=False).items():
-        (work / "out/profiles" / name).write_bytes(text)
-    args = ("--mode", "enforce", "--include-denied", "--stack-on", stacked.BASELINE, "--no-k8s")
-    done = _aaprof("generate", str(work / "dmesg"), "--out", str(work / "out"), *args)
-    assert done.returncode == 0, f"aaprof generate failed:\n{done.stdout}\n{done.stderr}"
-    profiles = {f.name: f.read_text() for f in sorted((work / "out/profiles").iterdir())}
-    policy = {name: text.encode() for name, text in profiles.items()}
-    return Loop(learn, _boot(vm_images, policy, enforce=True), profiles, done.stderr)
+    return run_loop(vm_images, tmp_path_factory.mktemp("stacked"))
 
 
 def _apparmor(result: VMResult, step: str) -> list[Event]:
@@ -176,5 +143,5 @@ def test_the_app_layer_denies_what_the_baseline_allows(loop: Loop) -> None:
 def test_profile_check_flags_the_bare_peer(tmp_path: Path) -> None:
     path = tmp_path / "fixed"
     path.write_text(stacked.FIXED)
-    done = _aaprof("profile", "check", "--no-compile", str(path))
+    done = aaprof_run("profile", "check", "--no-compile", str(path))
     assert "warning: peer stk-a names a bare profile" in done.stdout, done.stdout
