@@ -109,13 +109,14 @@ KERNEL = REPO / "tests/logs/stacked/kernel-6.1.dmesg"
 def test_the_real_kernels_records_parse_exactly() -> None:
     lines = [x for x in KERNEL.read_bytes().splitlines() if not x.startswith(b"#")]
     events = [e for line in lines if isinstance(e := parse_line(line), Event)]
-    assert len(events) == len(lines) == 12
+    assert len(events) == len(lines) == 13
     got = [(e.mode, e.namespace, e.profile, e.name or e.peer) for e in events]
     assert got == [
         ("ALLOWED", None, "stk-a", "/tmp/stk/for-a"),  # the stack stk-a//&stk-b: each member
         ("ALLOWED", None, "stk-b", "/tmp/stk/for-b"),  # records what it lacks
         ("ALLOWED", "root//stk-ns", "stk-inner", "/tmp/stk/for-inner"),
         ("ALLOWED", None, "stk-recv", "stk-a//&stk-b"),  # a stacked peer, whole
+        ("ALLOWED", None, "stk-recv2", "stk-a"),
         ("ALLOWED", None, "stk-app", "/etc/app.conf"),
         ("ALLOWED", None, "stk-app", "/data/"),
         ("ALLOWED", None, "stk-app", "/base-denied"),  # app (complain) ∩ baseline (enforce)
@@ -127,9 +128,9 @@ def test_the_real_kernels_records_parse_exactly() -> None:
     ]
     assert events[3].to_dict()["peer_stack"] == ["stk-a", "stk-b"]
     # what each record teaches: its own member; a child namespace's profile by its full name
-    taught = [attributed_profile(e, foreign=frozenset({"stk-base"})) for e in events[:8]]
+    taught = [attributed_profile(e, foreign=frozenset({"stk-base"})) for e in events[:9]]
     assert taught == [
-        *("stk-a", "stk-b", ":stk-ns:stk-inner", "stk-recv"),
+        *("stk-a", "stk-b", ":stk-ns:stk-inner", "stk-recv", "stk-recv2"),
         *("stk-app", "stk-app", "stk-app", None),
     ]
     assert all(Attributor.default()(e).container is None for e in events)

@@ -12,35 +12,27 @@ from aaprof_cli import aaprof
 from aaprof.profiles.check import check_text, stack_warnings
 from aaprof.profiles.peers import defeated_by_stacks, stack_proof
 
-# The peer rules of containerd's default profile (contrib/apparmor/template.go), copied
-CONTAINERD = """\
-abi <abi/3.0>,
-profile cri-containerd.apparmor.d flags=(attach_disconnected,mediate_deleted) {
-  signal (receive) peer=unconfined,
-  signal (receive) peer=cri-containerd.apparmor.d,
-  ptrace (trace,read,tracedby,readby) peer=cri-containerd.apparmor.d,
-  deny ptrace (trace) peer=other,
-}
-"""
+# containerd's default profile's peer rules, copied (docs/profile.md shows it)
+CONTAINERD = Path(__file__).resolve().parents[2] / "docs/examples/containerd-peers.profile"
 
 
 def test_containerds_peer_rules_are_flagged_with_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "cri-containerd.apparmor.d"
-    path.write_text(CONTAINERD)
+    path.write_bytes(CONTAINERD.read_bytes())
     done = aaprof("profile", "check", "--no-compile", str(path))
     assert done.returncode == 0, done.stdout + done.stderr  # a warning, not a rejection
     lines = done.stdout.splitlines()
-    assert [line.split(" ", 1)[0] for line in lines[:2]] == [f"{path}:4:3:", f"{path}:5:3:"]
-    assert all(
-        "warning: peer cri-containerd.apparmor.d names a bare profile" in x for x in lines[:2]
-    )
-    assert "kernels from 6.17" in lines[0]
-    assert '"{,**//&}cri-containerd.apparmor.d{,//&**}"' in lines[0]
-    assert lines[2] == f"{path}: aaprof ok; apparmor_parser skipped"
-    doc = json.loads(
-        aaprof("profile", "check", "--no-compile", "--format", "json", str(path)).stdout
-    )
-    assert [(w["line"], w["col"]) for w in doc[0]["warnings"]] == [(4, 3), (5, 3)]
+    where = [f"{path}:7:3:", f"{path}:8:3:", f"{path}:9:3:"]
+    assert [line.split(" ", 1)[0] for line in lines[:3]] == where
+    names = ["runc", "cri-containerd.apparmor.d", "cri-containerd.apparmor.d"]
+    for line, name in zip(lines, names, strict=False):
+        assert f"warning: peer {name} names a bare profile" in line
+        assert f"such as {name}//&unconfined does not match it (kernels from 6.17" in line
+    assert '"{,**//&}cri-containerd.apparmor.d{,//&**}"' in lines[1]
+    assert lines[3] == f"{path}: aaprof ok; apparmor_parser skipped"
+    json_out = aaprof("profile", "check", "--no-compile", "--format", "json", str(path)).stdout
+    doc = json.loads(json_out)
+    assert [(w["line"], w["col"]) for w in doc[0]["warnings"]] == [(7, 3), (8, 3), (9, 3)]
     assert doc[0]["problems"] == []
 
 

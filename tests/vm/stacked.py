@@ -13,7 +13,9 @@ denied by the member of the stack that should deny it.
 - `:stk-ns:stk-inner` (a profile in a child policy namespace): its records carry
   `namespace="root//stk-ns"` and teach `:stk-ns:stk-inner`.
 - a signal from the stack `stk-a//&stk-b` to a process under `stk-recv`: the learnt peer rule
-  lets it through under enforce, where a hand-written `peer=stk-a` (`stk-recv-bare`) does not.
+  lets it through under enforce, where a hand-written `peer=stk-a` (`stk-recv-bare`) does not;
+  and one `stk-recv2` learns from `stk-a` alone and gets under enforce from the stack (the
+  suffix 6.17 adds to exec'd processes): the learnt rule still lets it through.
 - a runc container under `stk-base//&stk-app` (the app's profile on a baseline, the OCI
   runtime given the stacked label): the app's layer is learnt, the baseline's own denial is
   reported and not learnt, and under enforce a file the baseline allows but the app never read
@@ -44,12 +46,13 @@ _COMMON = "  /bin/** mrix,\n  /dev/** rw,\n  /proc/** r,\n"
 # the start of each learnt profile: DIR/profiles before `generate`, complain mode in boot 1
 START = {
     "stk-a": f"profile stk-a {{\n{_COMMON}  /tmp/stk/ok r,\n  /tmp/stk/for-b r,\n"
-    "  signal (send) peer=stk-recv{,-bare},\n}\n",
+    "  signal (send) peer=stk-recv{,2,-bare},\n}\n",
     # stk-b allows the probe: under the stack only stk-a denies it
     "stk-b": f"profile stk-b {{\n{_COMMON}  /tmp/stk/ok r,\n  /tmp/stk/for-a r,\n"
-    "  /tmp/stk/probe-a r,\n  signal (send) peer=stk-recv{,-bare},\n}\n",
+    "  /tmp/stk/probe-a r,\n  signal (send) peer=stk-recv{,2,-bare},\n}\n",
     "stk-inner": f"profile {INNER} {{\n{_COMMON}  /tmp/stk/ok r,\n}}\n",
     "stk-recv": f"profile stk-recv {{\n{_COMMON}  signal (receive) peer=unconfined,\n}}\n",
+    "stk-recv2": f"profile stk-recv2 {{\n{_COMMON}  signal (receive) peer=unconfined,\n}}\n",
     # `ix` from the start: under no_new_privs (runc's noNewPrivileges) the kernel refuses a
     # complain-mode member's `null-` learning transition in a stack ("no new privs", DENIED by
     # the baseline), where a profile alone stays in itself
@@ -74,11 +77,11 @@ LOAD = f"""for f in {PROFILES_DIR}/*; do
 done
 cat /sys/kernel/security/apparmor/profiles | grep stk- | sort
 """
-# a receiver under `profile`; then the stack kills it and says whether the kill worked
+# a receiver under `profile`; then `sender` kills it and says whether the kill worked
 SIGNAL = """aaexec {profile} /bin/sleep 1000000 &
 p=$!
 until grep -q '^{profile} ' /proc/$p/attr/current 2>/dev/null; do :; done
-aaexec 'stk-a//&stk-b' /bin/kill -TERM $p && echo kill-ok || echo kill-failed
+aaexec '{sender}' /bin/kill -TERM $p && echo kill-ok || echo kill-failed
 kill -KILL $p 2>/dev/null || true
 wait $p || true
 """
@@ -110,7 +113,8 @@ echo 1 > $b/rootfs/data/one
 """
 
 # step names
-RUN_STACK, RUN_NS, RUN_SIGNAL, RUN_APP = "run stack", "run namespace", "run signal", "run app"
+RUN_STACK, RUN_NS, RUN_APP = "run stack", "run namespace", "run app"
+RUN_SIGNAL, RUN_SUFFIX = "run signal", "run signal, suffix added"
 PROBE_STACK, PROBE_NS, PROBE_BARE, PROBE_APP = (
     "probe stack",
     "probe namespace",
@@ -128,7 +132,10 @@ def steps(enforce: bool) -> tuple[Step, ...]:
         Step("app setup", APP_SETUP),
         Step(RUN_STACK, f"aaexec '{STACK}' /bin/cat /tmp/stk/ok /tmp/stk/for-a /tmp/stk/for-b"),
         Step(RUN_NS, f"aaexec '{INNER}' /bin/cat /tmp/stk/ok /tmp/stk/for-inner"),
-        Step(RUN_SIGNAL, SIGNAL.format(profile="stk-recv")),
+        Step(RUN_SIGNAL, SIGNAL.format(profile="stk-recv", sender=STACK)),
+        # learnt from `stk-a` alone, then sent by `stk-a` with a member stacked on it, as
+        # 6.17 stacks `//&unconfined` on a process exec'd into a container
+        Step(RUN_SUFFIX, SIGNAL.format(profile="stk-recv2", sender=STACK if enforce else "stk-a")),
         Step(RUN_APP, _container("stk-app-run")),
     ]
     if not enforce:
@@ -137,7 +144,7 @@ def steps(enforce: bool) -> tuple[Step, ...]:
         out += [
             Step(PROBE_STACK, f"aaexec '{STACK}' /bin/cat /tmp/stk/probe-a", expect=None),
             Step(PROBE_NS, f"aaexec '{INNER}' /bin/cat /tmp/stk/for-a", expect=None),
-            Step(PROBE_BARE, SIGNAL.format(profile="stk-recv-bare"), expect=None),
+            Step(PROBE_BARE, SIGNAL.format(profile="stk-recv-bare", sender=STACK), expect=None),
             Step(PROBE_APP, _container("stk-app-probe"), expect=None),
         ]
     return tuple(out)

@@ -84,6 +84,8 @@ def test_each_record_teaches_only_its_member(loop: Loop) -> None:
     assert loop.profiles["stk-inner"].count("profile :stk-ns:stk-inner ") == 1
     peer = 'signal receive set=(term) peer="{,**//&}stk-a//&stk-b{,//&**}",'
     assert peer in _learnt(loop, "stk-recv")
+    alone = 'signal receive set=(term) peer="{,**//&}stk-a{,//&**}",'
+    assert alone in _learnt(loop, "stk-recv2")
 
 
 def test_the_baseline_is_reported_and_never_learnt(loop: Loop) -> None:
@@ -94,15 +96,17 @@ def test_the_baseline_is_reported_and_never_learnt(loop: Loop) -> None:
 
 
 @pytest.mark.parametrize(
-    "step", [stacked.RUN_STACK, stacked.RUN_NS, stacked.RUN_SIGNAL, stacked.RUN_APP]
+    "step",
+    [stacked.RUN_STACK, stacked.RUN_NS, stacked.RUN_SIGNAL, stacked.RUN_SUFFIX, stacked.RUN_APP],
 )
 def test_enforced_workloads_run_without_a_denial(loop: Loop, step: str) -> None:
     denied = [e for e in _apparmor(loop.enforce, step) if e.mode == "DENIED"]
     assert denied == []
 
 
-def test_the_learnt_peer_rule_lets_the_stacks_signal_through(loop: Loop) -> None:
-    assert "kill-ok" in loop.enforce.step(stacked.RUN_SIGNAL).output.decode()
+@pytest.mark.parametrize("step", [stacked.RUN_SIGNAL, stacked.RUN_SUFFIX])
+def test_the_learnt_peer_rule_lets_the_stacks_signal_through(loop: Loop, step: str) -> None:
+    assert "kill-ok" in loop.enforce.step(step).output.decode()
 
 
 def test_a_bare_peer_rule_does_not_match_the_stack(loop: Loop) -> None:
