@@ -12,7 +12,10 @@ from aaprof_cli import aaprof
 from aaprof.engine import Session, Settings, suggest
 from aaprof.engine.suggest import attributed_profile
 from aaprof.errors import AaprofError
+from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
+from aaprof.profiles.aare import escape
+from aaprof.profiles.build import parse_policy
 from aaprof.profiles.compile import compile_policy, parser_path
 from aaprof.profiles.render import render_rule
 
@@ -167,3 +170,33 @@ def test_generate_stack_on_learns_the_app_layer_only(tmp_path: Path) -> None:
     assert "1 distinct record of base: reported, not learned" in done.stderr
     assert "no Kubernetes bundle with --stack-on: containerd refuses" in done.stderr
     assert not (out / "k8s").exists()
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        "x//&**",
+        "x,\n  /** rwlkmix,\n}\nprofile evil {//&unconfined",
+        'a"b//&c',
+        "a) peer=(label=**//&b",
+        "{a,b}//&unconfined",
+        "@{HOME}//&x",
+        "a//&:ns:*",
+    ],
+)
+def test_a_stacked_peer_never_widens_or_injects(peer: str) -> None:
+    """Whatever the label's text, the learnt rule is one rule (it parses back alone, and
+    compiles) whose peer is the members escaped, between the two optional stack parts."""
+    event = _peer_event("signal", peer, class_="signal", denied="receive", signal="term")
+    (ps,) = suggest([event])
+    (s,) = ps.suggestions
+    text = f"abi <abi/3.0>,\nprofile p {{\n  {render_rule(s.rule)}\n}}\n"
+    (profile,) = parse_policy(text).profiles()
+    (rule,) = profile.rules()
+    own = "//&".join(escape(x) for x in peer.split("//&") if x != "unconfined")
+    assert isinstance(rule, m.SignalRule) and rule.peer == "{,**//&}" + own + "{,//&**}"
+    try:
+        parser_path()
+    except AaprofError:
+        return
+    compile_policy(text, name="hostile-peer")
