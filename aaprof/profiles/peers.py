@@ -23,7 +23,7 @@ _BEFORE, _AFTER = "{,**//&}", "{,//&**}"
 KERNELS = (
     "kernels from 6.17 stack //&unconfined (containerd, runc) or //&unprivileged_userns (CRI-O) "
     "on processes exec'd into a container; every kernel with label stacking "
-    "(mainline since 4.13, Debian 12's 6.1 among them) on a stack made with change_profile or "
+    "(Debian 12's 6.1 among them, shown in the test VM) on a stack made with change_profile or "
     "aa-exec -p 'a//&b'"
 )
 
