@@ -4,10 +4,12 @@ LXD's namespaces and stacks)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import shared_corpus
+from aaprof_cli import aaprof
 
 from aaprof.containers.attribute import Attributor
 from aaprof.engine.suggest import attributed_profile
@@ -134,3 +136,19 @@ def test_the_real_kernels_records_parse_exactly() -> None:
         *("stk-app", "stk-app", "stk-app", None),
     ]
     assert all(Attributor.default()(e).container is None for e in events)
+
+
+def test_the_summary_lists_a_stacks_members(tmp_path: Path) -> None:
+    log = tmp_path / "stacked.log"
+    line = (
+        FIELD.read_bytes()
+        .splitlines()[0]
+        .replace(
+            b'profile="cri-containerd.apparmor.d"', b'label="aaprof.shop.web.nginx//&unconfined"'
+        )
+    )
+    log.write_bytes(line + b"\n")
+    done = aaprof("events", "--summary", "--format", "json", str(log), check=True)
+    (group,) = json.loads(done.stdout)["groups"]
+    assert group["profile"] == "aaprof.shop.web.nginx//&unconfined"
+    assert group["profile_stack"] == ["aaprof.shop.web.nginx", "unconfined"]
