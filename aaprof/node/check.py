@@ -125,13 +125,18 @@ def check_node(host: Host, pods: Sequence[Path] = (), cri: CriQuery | None = Non
     if cri is not None:
         report, found = _runtime_report(host, cri, enabled, loaded)
         findings.extend(found)
-    refuses = _refuses_profiles(host, report)
+    refuses = _refusal(host, report)
     for path, objects in manifests:
         for obj in objects:
             for ref in profile_refs(obj, str(path)):
                 finding = _pod_finding(ref.where, ref.kind, ref.name, path, loaded)
-                if refuses and ref.kind in ("Localhost", "RuntimeDefault"):
-                    finding = Finding(finding.check, PROBLEM, f"{refuses}: {finding.detail}")
+                if refuses and report is not None and ref.kind in ("Localhost", "RuntimeDefault"):
+                    finding = Finding(
+                        finding.check,
+                        PROBLEM,
+                        f"{finding.detail}, but {report.name or 'the runtime'} will refuse to "
+                        f"create the container ('apparmor is not supported'): {refuses}",
+                    )
                 findings.append(finding)
     return NodeReport(tuple(findings), tuple(sorted(loaded.items())), report)
 
@@ -178,9 +183,14 @@ def _runtime_apparmor(
     name = report.name or "the runtime"
     if report.disable_apparmor is None:
         return Finding(check, WARNING, f"{name} does not report its AppArmor settings")
-    refuses = _refuses_profiles(host, report)
+    refuses = _refusal(host, report)
     if refuses:
-        return Finding(check, PROBLEM, refuses)
+        return Finding(
+            check,
+            PROBLEM,
+            f"{refuses}: {name} confines no container, and refuses to create one whose pod names "
+            "a Localhost or RuntimeDefault profile ('apparmor is not supported')",
+        )
     if report.name == "containerd" and not enabled:
         return Finding(
             check,
@@ -200,30 +210,23 @@ def _runtime_apparmor(
     return Finding(check, OK, f"{name} applies AppArmor profiles ({detail})")
 
 
-def _refuses_profiles(host: Host, report: RuntimeReport | None) -> str:
-    """Why the runtime will refuse a container whose pod names a profile the kubelet admits ('':
-    it will not). containerd refuses one ('apparmor is not supported') when its configuration
-    disables AppArmor, or when its own test of the host (pkg/apparmor: securityfs's apparmor/,
-    `/sbin/apparmor_parser`, the module's enabled = Y) fails where the kubelet's (the kernel's
-    two) passes: that is, without /sbin/apparmor_parser."""
+def _refusal(host: Host, report: RuntimeReport | None) -> str:
+    """Why the runtime will refuse a container whose pod names a profile that the kubelet
+    admits ('': it will not). containerd refuses one ('apparmor is not supported') when its
+    configuration disables AppArmor, or when its own test of the host (pkg/apparmor: securityfs's
+    apparmor/, `/sbin/apparmor_parser`, the module's enabled = Y) fails where the kubelet's (the
+    kernel's two) passes: that is, without /sbin/apparmor_parser."""
     if report is None:
         return ""
-    name = report.name or "the runtime"
-    refusal = (
-        "it confines no container and refuses to create one whose pod names a Localhost or "
-        "RuntimeDefault profile ('apparmor is not supported')"
-    )
     if report.disable_apparmor:
-        return (
-            f"{name} has AppArmor disabled in its configuration (disableApparmor: true): {refusal}"
-        )
+        return "AppArmor is disabled in its configuration (disableApparmor: true)"
     if (
         report.name == "containerd"
         and report.disable_apparmor is False
         and host.apparmor_enabled()
         and not host.path("sbin/apparmor_parser").exists()
     ):
-        return f"containerd finds no /sbin/apparmor_parser (so no AppArmor): {refusal}"
+        return "there is no /sbin/apparmor_parser, which containerd takes for no AppArmor"
     return ""
 
 

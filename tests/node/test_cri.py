@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from aaprof.errors import AaprofError
 from aaprof.node import cri
 from aaprof.node.host import Host
+from node.fakehost import make_root, write_profiles
 
 # generous: CI runs beside two CPU hogs; a deadline to fail on, never a time asserted
 READY_TIMEOUT = 180.0
@@ -304,27 +305,71 @@ def test_containerd_with_apparmor_disabled_refuses_pods_that_name_a_profile(
         "disable_apparmor": True,
         "default_profile": "cri-containerd.apparmor.d",
     }
-    refusal = (
-        "containerd has AppArmor disabled in its configuration (disableApparmor: true): it "
-        "confines no container and refuses to create one whose pod names a Localhost or "
-        "RuntimeDefault profile ('apparmor is not supported')"
-    )
+    reason = "AppArmor is disabled in its configuration (disableApparmor: true)"
     assert findings["runtime apparmor"] == {
         "check": "runtime apparmor",
         "level": "problem",
-        "detail": refusal,
+        "detail": f"{reason}: containerd confines no container, and refuses to create one whose "
+        "pod names a Localhost or RuntimeDefault profile ('apparmor is not supported')",
     }
     assert code == 1
+    refused = (
+        ", but containerd will refuse to create the container ('apparmor is not supported'): "
+        + reason
+    )
     local = findings[f"pod {pod}: Pod/web container local"]
     assert local["level"] == "problem"
-    assert local["detail"].startswith(f"{refusal}: ")
+    assert local["detail"].endswith(refused)
     default = findings[f"pod {pod}: Pod/web container default"]
     assert (default["level"], default["detail"]) == (
         "problem",
-        f"{refusal}: RuntimeDefault: the runtime's own profile",
+        f"RuntimeDefault: the runtime's own profile{refused}",
     )
     unconfined = findings[f"pod {pod}: Pod/web container none"]
     assert unconfined["level"] == "warning"  # runs, unconfined, as without the runtime's report
+
+
+def test_containerds_report_beside_a_kernel_with_apparmor(tmp_path: Path) -> None:
+    """The real containerd's report, read beside a fixture kernel that has AppArmor (--root):
+    what the check makes of the two together where the kernel's side is not this machine's.
+    containerd also wants /sbin/apparmor_parser (its pkg/apparmor): without it, it applies no
+    profile and refuses one a pod names, though the kubelet (which looks at the kernel only)
+    admits the pod."""
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(POD)
+    root = make_root(tmp_path / "root", {"k8s-web": "enforce"})
+    with running_containerd(disable_apparmor=False) as sock:
+        args = ("--root", str(root), "--cri-socket", str(sock), "--pod", str(pod))
+        code, _report, without_parser = _check(*args)
+        (root / "sbin").mkdir()
+        (root / "sbin/apparmor_parser").write_text("")
+        code_with, _report, with_parser = _check(*args)
+        write_profiles(root, {"k8s-web": "enforce", "cri-containerd.apparmor.d": "enforce"})
+        _code, _report, default_loaded = _check(*args)
+    reason = "there is no /sbin/apparmor_parser, which containerd takes for no AppArmor"
+    assert without_parser["runtime apparmor"]["level"] == "problem"
+    assert without_parser["runtime apparmor"]["detail"].startswith(f"{reason}: containerd ")
+    local = without_parser[f"pod {pod}: Pod/web container local"]
+    assert (local["level"], local["detail"]) == (
+        "problem",
+        "profile 'k8s-web' loaded (enforce), but containerd will refuse to create the container "
+        f"('apparmor is not supported'): {reason}",
+    )
+    assert code == 1
+    assert with_parser["runtime apparmor"] == {
+        "check": "runtime apparmor",
+        "level": "ok",
+        "detail": "containerd applies AppArmor profiles (disableApparmor: false; RuntimeDefault "
+        "is 'cri-containerd.apparmor.d', not loaded yet: the runtime loads it when a container "
+        "first asks for it)",
+    }
+    assert with_parser[f"pod {pod}: Pod/web container local"]["level"] == "ok"
+    assert with_parser[f"pod {pod}: Pod/web container default"]["level"] == "ok"
+    assert code_with == 0
+    assert default_loaded["runtime apparmor"]["detail"] == (
+        "containerd applies AppArmor profiles (disableApparmor: false; RuntimeDefault is "
+        "'cri-containerd.apparmor.d', loaded (enforce))"
+    )
 
 
 # --- nothing to ask, or no answer: one line, never a traceback, never a hang ---
@@ -384,8 +429,6 @@ def test_missing_or_wrong_socket_is_one_line(tmp_path: Path) -> None:
 
 
 def test_default_sockets_are_looked_for_below_root(tmp_path: Path) -> None:
-    from node.fakehost import make_root
-
     root = make_root(tmp_path / "root", {"k8s-a": "enforce"})
     code, _report, findings = _check("--root", str(root))
     assert findings["cri"] == {
