@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aaprof_cli import REPO, aaprof
 from cluster.controlplane import ClusterError, bin_dir
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aaprof.errors import AaprofError
@@ -136,6 +136,7 @@ def test_malformed_version_is_one_line_error() -> None:
         cri.decode_version(b"\x10\x01")
 
 
+@settings(max_examples=300, deadline=None)  # no time limit: the machine is busy
 @given(st.binary(max_size=200))
 def test_decoders_raise_nothing_but_aaprof_errors(data: bytes) -> None:
     for decode in (cri.decode_status, cri.decode_version):
