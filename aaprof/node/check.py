@@ -157,12 +157,11 @@ def _runtime_report(
         report = read_report(socket, cri.timeout)
     except AaprofError as exc:
         return None, [Finding("cri", failed, str(exc))]
-    ready = {c.type: c for c in report.conditions}
     states = ", ".join(
         c.type if c.status else f"{c.type}=false" + (f" ({c.reason})" if c.reason else "")
         for c in report.conditions
     )
-    runtime_ready = ready.get("RuntimeReady")
+    runtime_ready = next((c for c in report.conditions if c.type == "RuntimeReady"), None)
     who = f"{report.name} {report.version} (CRI {report.api_version}) at {report.socket}"
     findings = [
         Finding(
@@ -191,11 +190,11 @@ def _runtime_apparmor(
             f"{refuses}: {name} confines no container, and refuses to create one whose pod names "
             "a Localhost or RuntimeDefault profile ('apparmor is not supported')",
         )
-    if report.name == "containerd" and not enabled:
+    if not enabled:
         return Finding(
             check,
             PROBLEM,
-            "disableApparmor: false, but the kernel has AppArmor off (above): containerd applies "
+            f"disableApparmor: false, but the kernel has AppArmor off (above): {name} applies "
             "no profile (and the kubelet refuses a pod that names one)",
         )
     detail = "disableApparmor: false"
