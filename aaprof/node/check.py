@@ -181,7 +181,12 @@ def _runtime_apparmor(
     check = "runtime apparmor"
     name = report.name or "the runtime"
     if report.disable_apparmor is None:
-        return Finding(check, WARNING, f"{name} does not report its AppArmor settings")
+        return Finding(
+            check,
+            WARNING,
+            f"{name} does not report its AppArmor settings as containerd does (disableApparmor "
+            "in its verbose status's config)",
+        )
     refuses = _refusal(host, report)
     if refuses:
         return Finding(

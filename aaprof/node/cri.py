@@ -114,10 +114,12 @@ def read_report(socket: Path, timeout: float = DEFAULT_TIMEOUT) -> RuntimeReport
         raise AaprofError(f"{socket} is not a socket")
     version = decode_version(_call(socket, "Version", encode_version_request(), timeout))
     status = decode_status(_call(socket, "Status", encode_status_request(True), timeout))
-    return _report(str(socket), version, status)
+    return runtime_report(str(socket), version, status)
 
 
-def _report(socket: str, version: dict[str, str], status: StatusAnswer) -> RuntimeReport:
+def runtime_report(socket: str, version: dict[str, str], status: StatusAnswer) -> RuntimeReport:
+    """The report from the two answers: `disableApparmor` from containerd's `info["config"]`
+    (None when absent or not JSON), its RuntimeDefault profile's fixed name for containerd."""
     name = version.get("runtime_name", "")
     disabled: bool | None = None
     config_text = status.info.get("config")

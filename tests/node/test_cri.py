@@ -464,3 +464,23 @@ def test_without_grpcio_the_check_says_how_to_get_it(tmp_path: Path) -> None:
         "problem  cri: grpcio is not installed: pip install 'aaprof[cri]' to read the "
         "runtime's report"
     ) in done.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("name", "info", "disabled", "default"),
+    [
+        ("containerd", {"config": '{"disableApparmor": true}'}, True, "cri-containerd.apparmor.d"),
+        ("containerd", {"config": '{"enableSelinux": false}'}, None, "cri-containerd.apparmor.d"),
+        ("containerd", {"config": "not json"}, None, "cri-containerd.apparmor.d"),
+        ("containerd", {"config": '{"disableApparmor": "yes"}'}, None, "cri-containerd.apparmor.d"),
+        ("cri-o", {}, None, None),
+        ("cri-o", {"config": '{"disableApparmor": false}'}, False, None),
+    ],
+)
+def test_report_reads_only_what_the_runtime_said(
+    name: str, info: dict[str, str], disabled: bool | None, default: str | None
+) -> None:
+    version = {"runtime_name": name, "runtime_version": "1.0", "runtime_api_version": "v1"}
+    report = cri.runtime_report("/s.sock", version, cri.StatusAnswer((), info))
+    assert (report.disable_apparmor, report.default_profile) == (disabled, default)
+    assert report.info_keys == tuple(sorted(info))
