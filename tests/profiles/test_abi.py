@@ -149,3 +149,34 @@ def test_check_warns_where_network_is_the_only_grant_for_unix_sockets(tmp_path: 
         )
         == []
     )
+
+
+def test_a_unix_record_is_learnt_as_a_unix_rule_beside_network() -> None:
+    # whatever the abi, `network,` is not taken for the unix rule (containerd issue 12726)
+    from aaprof.engine.existing import covered
+
+    unix = Event(
+        "ALLOWED", operation="connect", class_="net", profile="p", family="unix",
+        sock_type="stream", requested="connect", denied="connect", peer_addr="@/run/x",
+    )  # fmt: skip
+    rule = rule_for(unix)
+    assert isinstance(rule, m.UnixRule)
+    for pin in ("abi <abi/3.0>,\n", "abi <abi/4.0>,\n", ""):
+        profile = parse_policy(pin + "profile p {\n  network,\n}\n").profiles()[0]
+        assert not covered(profile, rule, unix)
+    assert "  unix connect type=stream peer=(addr=@/run/x)," in _generated(unix)
+    assert _abi_lines(_generated(unix)) == ["abi <abi/3.0>,"]
+
+
+def test_the_newer_classes_reviews_flag() -> None:
+    from aaprof.engine.severity import severity
+
+    def rule(text: str) -> m.Rule:
+        return parse_policy(f"profile p {{\n  {text}\n}}\n").profiles()[0].rules()[0]
+
+    assert (severity(rule("all,")) or "").startswith("high: all allows every access")
+    assert severity(rule("deny all,")) is None
+    assert (severity(rule("io_uring override_creds,")) or "").startswith("high:")
+    assert (severity(rule("io_uring,")) or "").startswith("high:")
+    assert (severity(rule("io_uring sqpoll,")) or "").startswith("medium:")
+    assert (severity(rule("userns create,")) or "").startswith("medium:")
