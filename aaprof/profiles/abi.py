@@ -22,6 +22,7 @@ BASE = "abi/3.0"
 NEWEST = "abi/4.0"  # the newest ABI AppArmor 4.1's apparmor_parser ships (Debian 13)
 KNOWN = (BASE, NEWEST)  # oldest first
 _NEWER_MODES = frozenset({"prompt", "default_allow"})
+_ARTICLE = {"io_uring": "an", "mqueue": "an", "all": "an"}
 
 
 def rule_needs(rule: m.Rule) -> str | None:
@@ -30,7 +31,7 @@ def rule_needs(rule: m.Rule) -> str | None:
     if q.priority is not None:
         return "priority="
     if isinstance(rule, m.UsernsRule | m.IoUringRule | m.MqueueRule | m.AllRule):
-        return f"a {rule.KIND} rule"
+        return f"{_ARTICLE.get(rule.KIND, 'a')} {rule.KIND} rule"
     if isinstance(rule, m.NetworkRule) and (rule.access or rule.conds or rule.peer):
         return "a network rule with accesses or ip=/port= conditions"
     return None
@@ -106,7 +107,7 @@ def abi_warnings(policy: m.PolicyFile) -> Iterator[tuple[object, str]]:
                     where,
                     (
                         f"{why} needs abi <{NEWEST}> and {pin}: the kernel does not mediate it "
-                        "under that abi (an allow is not needed, a deny is not enforced)"
+                        "for this profile (an allow is not needed, a deny is not enforced)"
                     ),
                 )
         if have != BASE:

@@ -121,7 +121,7 @@ def test_check_warns_where_a_rule_needs_a_newer_abi_than_the_file_pins(tmp_path:
     assert len(warnings) == 2
     assert warnings[0].startswith("4:3: warning: a userns rule needs abi <abi/4.0> and this file")
     assert "a deny is not enforced" in warnings[0]
-    assert warnings[1].startswith("5:3: warning: a io_uring rule needs abi <abi/4.0>")
+    assert warnings[1].startswith("5:3: warning: an io_uring rule needs abi <abi/4.0>")
     flags = "profile p flags=(prompt) {\n  priority=1 /etc/x r,\n}\n"
     assert [w.split(" needs")[0] for w in _check(tmp_path, flags)] == [
         "1:1: warning: the prompt mode",
