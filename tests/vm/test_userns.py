@@ -6,7 +6,8 @@ userns creation). `aaprof generate` reads the kernel's `userns_create` record an
 `userns create,` for userns-app, pinning `abi <abi/4.0>` by itself; userns-none's file in DIR
 pins 4.0 already, and the merge keeps it. Boot 2 compiles both with the guest's apparmor_parser
 4.1 and enforces them: the workload runs with no denial and the same output, while the probe,
-the userns-creating run under userns-none, is denied with a `userns_create` record.
+the userns-creating run under userns-none, is denied with a `userns_create` record; and the same
+`audit deny userns,` under abi/3.0 does not stop the namespace (what `profile check` warns of).
 """
 
 from __future__ import annotations
@@ -17,59 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from vm.harness import Images, Step, VMResult, Workload, run_workload
+from vm import userns
+from vm.harness import Images, VMResult, run_workload
 
 pytestmark = pytest.mark.vm
 
-# Python, exec'd straight under the profile, creates the namespace itself (busybox's `unshare`
-# re-execs busybox, whose complain-mode learning child `//null-` logs no userns record)
-SCRIPT = r"""import ctypes, sys
-libc = ctypes.CDLL(None, use_errno=True)
-with open("/tmp/userns/app.conf") as f:
-    print("config:", f.read().strip())
-if sys.argv[1:] == ["userns"]:
-    if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
-        sys.exit(f"unshare: errno {ctypes.get_errno()}")
-    print("made a user namespace")
-print("done")
-"""
-PYTHON = (
-    "LD_LIBRARY_PATH=/opt/python/lib PYTHONDONTWRITEBYTECODE=1 "
-    "aaexec {} /opt/python/usr/bin/python3.11 /tmp/userns.py"
-)
-LEARNING = b"""abi <abi/4.0>,
-include <tunables/global>
 
-profile userns-app flags=(complain) {
-}
-
-profile userns-none flags=(complain) {
-}
-"""
-NONE_FILE = b"""abi <abi/4.0>,
-include <tunables/global>
-
-profile userns-none flags=(complain) {
-}
-"""
-LOAD = 'set -e; for f in /tmp/profiles/*; do apparmor_parser -r -W "$f"; done'
-SETUP = "mkdir -p /tmp/userns && echo 'mode=test' > /tmp/userns/app.conf"
-APP = PYTHON.format("userns-app") + " userns"
-NONE = PYTHON.format("userns-none")
-PROBE = PYTHON.format("userns-none") + " userns"
+ABI3_PROBE = userns.PYTHON.format("userns-abi3") + " userns"
 
 
 def _boot(images: Images, profiles: dict[str, bytes], probe: bool) -> VMResult:
-    steps = [
-        Step("load", LOAD),
-        Step("setup", SETUP),
-        Step("app", APP),
-        Step("none", NONE),
-    ]
-    if probe:
-        steps.append(Step("probe", PROBE, expect=None))
-    files = {"userns.py": SCRIPT.encode(), **{f"profiles/{n}": d for n, d in profiles.items()}}
-    result = run_workload(images, Workload(steps=tuple(steps), files=files))
+    probes = {"probe": userns.PROBE, "abi3": ABI3_PROBE} if probe else {}
+    result = run_workload(images, userns.workload(profiles, probes))
     result.check()
     return result
 
@@ -85,7 +45,7 @@ def _text(output: bytes) -> str:
 def test_a_userns_record_is_learnt_compiled_and_enforced(
     vm_images_trixie: Images, tmp_path: Path
 ) -> None:
-    learn = _boot(vm_images_trixie, {"learning": LEARNING}, probe=False)
+    learn = _boot(vm_images_trixie, {"learning": userns.LEARNING}, probe=False)
     allowed = _records(learn, "app", "ALLOWED")
     assert any(b'operation="userns_create"' in r and b'profile="userns-app"' in r for r in allowed)
     assert not _records(learn, "none", "DENIED")
@@ -93,7 +53,7 @@ def test_a_userns_record_is_learnt_compiled_and_enforced(
     dmesg, out = tmp_path / "dmesg", tmp_path / "out"
     dmesg.write_bytes(learn.dmesg)
     (out / "profiles").mkdir(parents=True)
-    (out / "profiles" / "userns-none").write_bytes(NONE_FILE)
+    (out / "profiles" / "userns-none").write_bytes(userns.NONE_FILE)
     done = subprocess.run(
         [sys.executable, "-m", "aaprof", "generate", str(dmesg), "--out", str(out),
          "--mode", "enforce", "--no-k8s"],
@@ -109,7 +69,7 @@ def test_a_userns_record_is_learnt_compiled_and_enforced(
 
     enforce = _boot(
         vm_images_trixie,
-        {"userns-app": app.encode(), "userns-none": none.encode()},
+        {"userns-app": app.encode(), "userns-none": none.encode(), "abi3": userns.DENYING_ABI3},
         probe=True,
     )
     for step in ("app", "none"):
@@ -120,3 +80,16 @@ def test_a_userns_record_is_learnt_compiled_and_enforced(
     assert probe.rc != 0
     denied = _records(enforce, "probe", "DENIED")
     assert any(b'operation="userns_create"' in r and b'profile="userns-none"' in r for r in denied)
+
+    # `audit deny userns,` under abi/3.0: not mediated, the namespace is made and nothing logged;
+    # profile check says so at the rule's line
+    abi3 = enforce.step("abi3")
+    assert abi3.rc == 0 and "made a user namespace" in _text(abi3.output)
+    assert not [r for r in enforce.step_dmesg("abi3") if b"apparmor=" in r]
+    abi3_file = tmp_path / "abi3"
+    abi3_file.write_bytes(userns.DENYING_ABI3)
+    check = subprocess.run(
+        [sys.executable, "-m", "aaprof", "profile", "check", "--no-compile", str(abi3_file)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert f"{abi3_file}:6:3: warning: a userns rule needs abi <abi/4.0>" in check.stdout
