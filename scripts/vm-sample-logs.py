@@ -5,7 +5,8 @@
 
 Boots the Debian AppArmor kernel three times: the class workloads without auditd (dmesg), with
 auditd (audit.log), and the Kubernetes node cases with runc (dmesg); then Debian 13's kernel
-and parser once: the userns workload in complain mode and a denied one (dmesg).
+and parser once: the userns workload in complain mode and a denied one (dmesg, into
+tests/logs/fixtures/).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def main() -> None:
     probe = userns.PYTHON.format("userns-denied") + " userns"
     namespaces = run_workload(trixie, userns.workload(profiles, {"probe": probe}))
     namespaces.check()
-    (out / "userns-6.12.dmesg").write_bytes(namespaces.dmesg)
+    # a test input only (tests/logs/test_userns_records.py): sample-logs/ is what review and
+    # generate's examples read whole
+    (REPO / "tests" / "logs" / "fixtures" / "userns-6.12.dmesg").write_bytes(namespaces.dmesg)
     for path in sorted(out.iterdir()):
         print(f"{path.relative_to(REPO)}: {path.stat().st_size} bytes", file=sys.stderr)
 

@@ -1,5 +1,6 @@
-"""The records Debian 13's 6.12 kernel writes for user namespaces (sample-logs/kernel/
-userns-6.12.dmesg, from the VM: docs/vm.md), read exactly and learnt into the abi/4.0 rule."""
+"""The records Debian 13's 6.12 kernel writes for user namespaces (fixtures/userns-6.12.dmesg,
+written by scripts/vm-sample-logs.py from the VM: docs/vm.md), read exactly and learnt into the
+abi/4.0 rule."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aaprof.logs.reader import Reader
 from aaprof.logs.sources import expand
 from aaprof.model import profile as m
 
-DMESG = Path(__file__).resolve().parents[2] / "sample-logs" / "kernel" / "userns-6.12.dmesg"
+DMESG = Path(__file__).resolve().parent / "fixtures" / "userns-6.12.dmesg"
 
 
 def test_every_userns_record_is_read_exactly() -> None:

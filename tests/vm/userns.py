@@ -43,7 +43,7 @@ NONE = PYTHON.format("userns-none")
 PROBE = PYTHON.format("userns-none") + " userns"
 
 
-# a profile that refuses the namespace and logs it (sample-logs/kernel/userns-6.12.dmesg):
+# a profile that refuses the namespace and logs it (tests/logs/fixtures/userns-6.12.dmesg):
 # enforced, as 6.12 logs the namespace ALLOWED under a complain profile's `audit deny userns,`
 DENYING = b"""abi <abi/4.0>,
 include <tunables/global>
