@@ -15,7 +15,7 @@ import click
 from aaprof.cli.image import image_option
 from aaprof.cli.output import render_stats
 from aaprof.cli.progress import Progress
-from aaprof.cli.reading import Reading, reading_options
+from aaprof.cli.reading import Reading, include_denied_option, reading_options
 from aaprof.errors import AaprofError
 
 K8S = "k8s"
@@ -57,7 +57,7 @@ NO_STACK_BUNDLE = (
     help="Write every choice made (defaults included) to this YAML file, to edit and replay.",
 )
 @click.option("--per-container", is_flag=True, help="One profile per attributed container.")
-@click.option("--include-denied", is_flag=True, help="Also learn from DENIED records.")
+@include_denied_option
 @click.option("--include-noise", is_flag=True, help="Keep container-runtime start-up noise.")
 @click.option("--no-k8s", is_flag=True, help="Write profiles only, no Kubernetes bundle.")
 @click.option(
@@ -134,12 +134,11 @@ def generate(
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
       aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
-    from aaprof.engine import Session, Settings, found_decisions, load_decisions
+    from aaprof.engine import Session, Settings, found_decisions, learnt_modes, load_decisions
     from aaprof.logs.sources import expand
 
     selection = reading.selection()
-    wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
-    selection = dataclasses.replace(selection, modes=frozenset(wanted))
+    selection = dataclasses.replace(selection, modes=learnt_modes(include_denied))
     settings = Settings(mode, per_container, include_noise, base, stack_on)
     decisions = found_decisions(out, decisions)
     replay = load_decisions(decisions) if decisions is not None else ()

@@ -54,6 +54,12 @@ MODES = ("complain", "enforce")
 Key = tuple[str, str]  # (profile, least rule text): what a decision names
 
 
+def learnt_modes(include_denied: bool) -> frozenset[str]:
+    """The record modes generate and review learn from: ALLOWED (complain mode), plus with
+    `include_denied` the denials, DENIED and KILLED (a `kill` mode profile's)."""
+    return frozenset({"ALLOWED", "DENIED", "KILLED"} if include_denied else {"ALLOWED"})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """How a session learns and writes: the mode written, per-container names, noise, includes."""
@@ -161,7 +167,7 @@ class Session:
                 that is not complain or enforce.
         """
         reader = reader or Reader()
-        selection = selection or Selection(modes=frozenset({"ALLOWED"}))
+        selection = selection or Selection(modes=learnt_modes(False))
         counted = [0]
 
         def events() -> Iterator[Event]:

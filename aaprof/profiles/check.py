@@ -17,7 +17,6 @@ from aaprof.errors import AaprofError
 from aaprof.model import profile as m
 from aaprof.profiles.build import Locations, PolicySyntaxError, parse_located
 from aaprof.profiles.includes import Includes, shown
-from aaprof.profiles.peers import defeated_by_stacks, peer_labels, stack_warning
 from aaprof.profiles.semantics import flag_problems, rule_problems
 from aaprof.profiles.variables import Variables
 
@@ -357,34 +356,3 @@ def check_text(
             checker.problems.append(Problem(filename, 1, 1, reason))
     found = dict.fromkeys(checker.problems)
     return tuple(sorted(found, key=lambda p: (p.filename != filename, p.filename, p.line, p.col)))
-
-
-def stack_warnings(text: str, *, filename: str = "<text>") -> tuple[Problem, ...]:
-    """Warnings, not errors: each allow rule of the file's own profiles whose peer names a bare
-    profile that a stacked label of that profile does not match (`peers.defeated_by_stacks`),
-    at its file:line:col. A file that does not parse has none (`check_text` reports it)."""
-    try:
-        policy, locs = parse_located(text, filename=filename)
-    except PolicySyntaxError:
-        return ()
-    src = _Source(filename, text, locs)
-    out = []
-    for rule in _rules_in(policy.items):
-        for pattern in peer_labels(rule):
-            if defeated_by_stacks(pattern):
-                out.append(src.at(rule, stack_warning(pattern)))
-    return tuple(out)
-
-
-def _rules_in(items: tuple[m.BodyItem, ...]) -> list[m.Rule]:
-    """Every rule in `items`, in profiles, children, blocks and conditionals alike."""
-    out: list[m.Rule] = []
-    for item in items:
-        if isinstance(item, m.RULE_TYPES):
-            out.append(item)
-        elif isinstance(item, m.Profile | m.QualifierBlock):
-            out.extend(_rules_in(item.body))
-        elif isinstance(item, m.Conditional):
-            out.extend(_rules_in(item.body))
-            out.extend(_rules_in(item.orelse))
-    return out

@@ -64,7 +64,30 @@ def peer_labels(rule: m.Rule) -> Iterator[str]:
 def stack_warning(pattern: str) -> str:
     """The warning for a peer rule `defeated_by_stacks`, naming the kernels and the fix."""
     return (
-        f"warning: peer {pattern} names a bare profile: a stacked label such as "
+        f"peer {pattern} names a bare profile: a stacked label such as "
         f"{pattern}//&unconfined does not match it ({KERNELS}); write it as "
         f'"{stack_proof(pattern)}"'
     )
+
+
+def peer_warnings(policy: m.PolicyFile) -> Iterator[tuple[m.Rule, str]]:
+    """(the rule, the warning) for each allow rule of the file's own profiles whose peer names
+    a bare profile that a stacked label of that profile does not match (`defeated_by_stacks`)."""
+    for rule in _rules_in(policy.items):
+        for pattern in peer_labels(rule):
+            if defeated_by_stacks(pattern):
+                yield rule, stack_warning(pattern)
+
+
+def _rules_in(items: tuple[m.BodyItem, ...]) -> list[m.Rule]:
+    """Every rule in `items`, in profiles, children, blocks and conditionals alike."""
+    out: list[m.Rule] = []
+    for item in items:
+        if isinstance(item, m.RULE_TYPES):
+            out.append(item)
+        elif isinstance(item, m.Profile | m.QualifierBlock):
+            out.extend(_rules_in(item.body))
+        elif isinstance(item, m.Conditional):
+            out.extend(_rules_in(item.body))
+            out.extend(_rules_in(item.orelse))
+    return out

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aaprof.errors import AaprofError
-from aaprof.profiles.check import Problem, check_text, stack_warnings
+from aaprof.profiles.abi import check_warnings
+from aaprof.profiles.check import Problem, check_text
 from aaprof.profiles.includes import DEFAULT_MAX_BYTES, NOT_READ, Includes, read_policy_text
 
 
@@ -21,7 +22,7 @@ class CheckResult:
     ours_ok: bool
     theirs_ok: bool
     problems: tuple[Problem, ...] = ()
-    warnings: tuple[Problem, ...] = ()  # not failures: peer rules a stacked label defeats
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -72,7 +73,7 @@ def check_file(
         fragment = is_fragment(path, base)
     includes = includes.with_roots(Path(os.path.realpath(path)).parent)
     problems = check_text(text, filename=str(path), includes=includes, fragment=fragment)
-    warnings = stack_warnings(text, filename=str(path))
+    warnings = () if fragment else check_warnings(text, filename=str(path))
     ours = (
         "ok"
         if not problems

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from aaprof_cli import aaprof
 
-from aaprof.profiles.check import check_text, stack_warnings
+from aaprof.profiles.abi import check_warnings
+from aaprof.profiles.check import check_text
 from aaprof.profiles.peers import defeated_by_stacks, stack_proof
 
 # containerd's default profile's peer rules, copied (docs/profile.md shows it)
@@ -49,7 +50,7 @@ profile p {
 }
 """
     assert check_text(text) == ()
-    assert [(w.line, w.col) for w in stack_warnings(text)] == [(2, 3), (4, 5), (7, 5)]
+    assert [(w.line, w.col) for w in check_warnings(text)] == [(2, 3), (4, 5), (7, 5)]
 
 
 @pytest.mark.parametrize(
@@ -73,8 +74,8 @@ def test_a_learned_peer_is_never_flagged() -> None:
     for label in ("q", "q//&unconfined", "crio-default//&unprivileged_userns", ":ns:q"):
         assert not defeated_by_stacks(stack_proof(label))
     text = 'profile p {\n  signal (receive) peer="{,**//&}q{,//&**}",\n}\n'
-    assert stack_warnings(text) == ()
+    assert check_warnings(text) == ()
 
 
 def test_a_file_that_does_not_parse_has_no_warnings() -> None:
-    assert stack_warnings("profile p { signal peer=q") == ()
+    assert check_warnings("profile p { signal peer=q") == ()
