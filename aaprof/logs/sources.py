@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, cast
 
 from aaprof.errors import AaprofError
+from aaprof.logs.kmsg import drain
 
 _MAGIC: Final = (
     (b"\x1f\x8b", gzip.open),
@@ -144,39 +145,18 @@ def _is_char_device(name: str) -> bool:
 
 
 def _drain_device(name: str) -> BinaryIO:
-    """What a character device such as /dev/kmsg holds now, without waiting for more.
-
-    /dev/kmsg gives one record per read and blocks at its end; read it without blocking and
-    stop there (following it is `aaprof watch`'s job). Records the ring buffer overwrote while
-    reading (EPIPE) are skipped and counted in the stream's `lost` (the reader's `ReadStats`).
-    """
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
-    chunks = []
-    lost = 0
-    try:
-        while True:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                break
-            except BrokenPipeError:
-                lost += 1
-                continue
-            if not data:
-                break
-            chunks.append(data if data.endswith(b"\n") else data + b"\n")
-    finally:
-        os.close(fd)
-    drained = _Drained(b"".join(chunks))
+    """What a character device such as /dev/kmsg holds now, without waiting for more, read by
+    the one kmsg reader (logs.kmsg: following it is `aaprof watch`'s job). Records the ring
+    buffer overwrote while reading are counted in the stream's `lost` (the reader's
+    `ReadStats`)."""
+    lines, lost = drain(name)
+    drained = _Drained(b"".join(lines))
     drained.lost = lost
     return drained
 
 
 class _Drained(io.BytesIO):
-    """A device's text, read; `lost` counts the records it overwrote meanwhile (EPIPE)."""
+    """A device's text, read; `lost` counts the records it overwrote meanwhile."""
 
     lost: int = 0
 

@@ -1,4 +1,6 @@
-"""/dev/kmsg as a source: one record per read, each with the kernel's sequence number.
+"""/dev/kmsg as a source: one record per read, each with the kernel's sequence number. The one
+reader of the kernel's ring buffer: `aaprof watch` follows it (`FollowedKmsg`, a
+`logs.live.Source`), `aaprof events /dev/kmsg` reads what it holds now (`drain`).
 
 The checkpoint is the boot id and the last sequence number taken. On start the whole ring
 buffer is read and records up to the checkpoint are skipped; a gap in the numbers (the ring
@@ -15,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aaprof.errors import AaprofError
+from aaprof.logs.live import AUDIT_LOST, KMSG_OVERWRITTEN, Raw
 from aaprof.model.event import SourceRef
-from aaprof.watch.source import AUDIT_LOST, KMSG_OVERWRITTEN, Raw
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
@@ -46,11 +48,14 @@ def boot_id(path: Path = BOOT_ID) -> str:
 
 
 @dataclass(slots=True)
-class KmsgSource:
+class FollowedKmsg:
+    """A kmsg device followed by sequence number (see the module's doc)."""
+
     path: str = "/dev/kmsg"
     boot: str = field(default_factory=boot_id)
     fd: int | None = None
     seq: int | None = None
+    number: int = 0  # records of another format given (numbered by their order)
     lost: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -88,7 +93,10 @@ class KmsgSource:
             if not data:
                 break
             parsed = parse_kmsg(data)
-            if parsed is None:
+            if parsed is None:  # not a kmsg record (another character device): its text
+                self.number += 1
+                line = data if data.endswith(b"\n") else data + b"\n"
+                out.append(Raw(line, SourceRef(self.label, self.number)))
                 continue
             seq, message = parsed
             if self.seq is not None:
@@ -119,3 +127,17 @@ class KmsgSource:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def drain(path: str) -> tuple[list[bytes], int]:
+    """The lines (newline ended) a kmsg device holds now, without waiting for more, and the
+    number of records the ring buffer overwrote while they were read (lost)."""
+    device = FollowedKmsg(path, boot="")
+    device.restore(None)
+    lines: list[bytes] = []
+    try:
+        while batch := device.poll(4096):
+            lines.extend(raw.data for raw in batch if isinstance(raw.data, bytes))
+    finally:
+        device.close()
+    return lines, sum(device.take_lost().values())
