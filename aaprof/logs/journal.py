@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aaprof.errors import AaprofError
-from aaprof.logs.live import AUDIT_LOST, Raw
+from aaprof.logs.live import AUDIT_LOST, Losses, Raw
 from aaprof.model.event import SourceRef
 
 SYSTEM_JOURNAL = "journal:"
@@ -83,7 +83,7 @@ def open_journal(name: str) -> Any:
 
 
 @dataclass(slots=True)
-class FollowedJournal:
+class FollowedJournal(Losses):
     """The system journal (`path` None) or a journal directory or file, followed by cursor
     (a `logs.live.Source`): the checkpoint is the cursor of the last entry taken and the
     entries' count, and a restore goes on after that entry."""
@@ -92,7 +92,6 @@ class FollowedJournal:
     reader: Any = None
     cursor: str | None = None
     number: int = 0
-    lost: dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -137,16 +136,6 @@ class FollowedJournal:
 
     def checkpoint(self) -> dict[str, object]:
         return {"cursor": self.cursor, "number": self.number}
-
-    def take_lost(self) -> dict[str, int]:
-        lost, self.lost = self.lost, {}
-        return lost
-
-    def take_reread(self) -> dict[str, int]:
-        return {}
-
-    def take_notes(self) -> list[str]:
-        return []
 
     def close(self) -> None:
         if self.reader is not None:

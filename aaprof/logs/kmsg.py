@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aaprof.errors import AaprofError
-from aaprof.logs.live import AUDIT_LOST, KMSG_OVERWRITTEN, Raw
+from aaprof.logs.live import AUDIT_LOST, KMSG_OVERWRITTEN, Losses, Raw
 from aaprof.model.event import SourceRef
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -48,7 +48,7 @@ def boot_id(path: Path = BOOT_ID) -> str:
 
 
 @dataclass(slots=True)
-class FollowedKmsg:
+class FollowedKmsg(Losses):
     """A kmsg device followed by sequence number (see the module's doc)."""
 
     path: str = "/dev/kmsg"
@@ -56,7 +56,6 @@ class FollowedKmsg:
     fd: int | None = None
     seq: int | None = None
     number: int = 0  # records of another format given (numbered by their order)
-    lost: dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -112,16 +111,6 @@ class FollowedKmsg:
 
     def checkpoint(self) -> dict[str, object]:
         return {"boot": self.boot, "seq": self.seq}
-
-    def take_lost(self) -> dict[str, int]:
-        lost, self.lost = self.lost, {}
-        return lost
-
-    def take_reread(self) -> dict[str, int]:
-        return {}
-
-    def take_notes(self) -> list[str]:
-        return []
 
     def close(self) -> None:
         if self.fd is not None:

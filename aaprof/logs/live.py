@@ -11,6 +11,7 @@ and the kernel's ring buffer by sequence number (`logs.kmsg.FollowedKmsg`). `aap
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from aaprof.model.event import SourceRef
@@ -69,3 +70,21 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release what the source holds open."""
+
+
+@dataclass(slots=True)
+class Losses:
+    """The counts of a follower that never reads a record again nor moves its place (the
+    journal's, kmsg's): its losses alone."""
+
+    lost: dict[str, int] = field(default_factory=dict, kw_only=True)
+
+    def take_lost(self) -> dict[str, int]:
+        lost, self.lost = self.lost, {}
+        return lost
+
+    def take_reread(self) -> dict[str, int]:
+        return {}
+
+    def take_notes(self) -> list[str]:
+        return []

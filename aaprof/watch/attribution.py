@@ -36,9 +36,6 @@ class Attribution:
     reason: str | None = None
 
 
-HOST = Attribution("", "", "", NOT_A_CONTAINER)
-
-
 class Attributor:
     """Attributes events as they are read (the processes must still be alive for pids)."""
 
