@@ -1,6 +1,6 @@
 """Log files followed across rotation (create and copytruncate) and truncation, with
-checkpoints: the one file follower of `aaprof events --follow` (`follow`) and `aaprof watch`
-(which reads `FollowedFile`, a `logs.live.Source`, directly).
+checkpoints: the one file follower of `aaprof events --follow` (through `logs.live.follow`) and
+`aaprof watch` (`FollowedFile` is a `logs.live.Source`).
 
 A file is followed by name. Only complete lines are given; a line still being written waits for
 its newline. A renamed-away file (create rotation) is read to its end and read on while its
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from aaprof.logs.live import AUDIT_LOST, PLACE_NOT_FOUND, ROTATION_GAP, Raw
@@ -39,10 +37,6 @@ from aaprof.model.event import SourceRef
 OVERLONG = "line over 256 KiB"
 # Bytes read at a time when a file is searched for a line, or its lines counted.
 SEARCH_CHUNK = 1 << 20
-# How long `follow` waits between polls when no file has new lines.
-POLL_SECONDS = 0.25
-# Lines `follow` takes from a file per poll (about).
-FOLLOW_LIMIT = 4096
 
 
 # The tail kept is the last line taken (its stamp and serial make it unique), at most this long:
@@ -437,52 +431,6 @@ def _number(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{value!r} is not a count")
     return value
-
-
-def follow(
-    names: list[str],
-    *,
-    from_start: bool = False,
-    stop: Callable[[], bool] = lambda: False,
-    poll: float = POLL_SECONDS,
-) -> Iterator[tuple[str, int, bytes | None]]:
-    """(file, line number, line) for lines appended to the files, until `stop()` is true.
-
-    Each file is a FollowedFile (see the module's doc): nothing is lost across rotation or
-    truncation, a line is only given once it is complete, and a renamed-away file is read for
-    RETIRED_POLLS idle polls more, its lines keeping its name and numbering. A line over 256
-    KiB is given as None (the caller counts it).
-
-    Args:
-        names: files to follow; ones that do not exist yet are picked up when they appear
-            (and read from their start).
-        from_start: read what the files already hold first (default: only new lines).
-        stop: checked between polls; the iterator ends when it returns True.
-        poll: seconds to sleep when no file had new lines.
-    """
-    files = [FollowedFile(name, retired_polls=RETIRED_POLLS) for name in names]
-    try:
-        for f in files:
-            f.restore(None)
-            if not from_start:
-                f.skip_to_end()
-        while not stop():
-            busy = False
-            for f in files:
-                for line in f.poll(FOLLOW_LIMIT):
-                    busy = True
-                    data = line.data
-                    assert isinstance(data, bytes)
-                    yield line.source.file, line.source.line, None if line.error else data
-                # Without checkpoints there is no restore to report: a truncation's loss is
-                # all these could hold, and `events` has no place to count it (not kept).
-                f.take_notes()
-                f.take_lost()
-            if not busy:
-                time.sleep(poll)
-    finally:
-        for f in files:
-            f.close()
 
 
 def find_line(fd: int, line: bytes) -> int | None:

@@ -119,6 +119,12 @@ class FollowedJournal(Losses):
             if entry and not self.reader.test_cursor(self.cursor):
                 self.reader.get_previous()
 
+    def skip_to_end(self) -> None:
+        """Start after the journal's last entry now."""
+        if self.reader is not None:
+            self.reader.seek_tail()
+            self.reader.get_previous()  # (seek_tail is after the end: step onto the last one)
+
     def poll(self, limit: int) -> list[Raw]:
         out: list[Raw] = []
         if self.reader is None:

@@ -76,6 +76,11 @@ class FollowedKmsg(Losses):
             seq = checkpoint.get("seq")
             self.seq = seq if isinstance(seq, int) else None
 
+    def skip_to_end(self) -> None:
+        """Start after the ring buffer's last record now."""
+        if self.fd is not None:
+            os.lseek(self.fd, 0, os.SEEK_END)
+
     def poll(self, limit: int) -> Sequence[Raw]:
         out: list[Raw] = []
         if self.fd is None:

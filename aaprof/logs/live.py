@@ -10,7 +10,8 @@ and the kernel's ring buffer by sequence number (`logs.kmsg.FollowedKmsg`). `aap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -22,6 +23,10 @@ ROTATION_GAP = "rotation_gap"  # a file truncated with unread bytes no copy hold
 PLACE_NOT_FOUND = "place_not_found"  # a checkpointed place no file holds: read from its start
 KMSG_OVERWRITTEN = "kmsg_overwritten"  # the ring buffer overwrote records before they were read
 AUDIT_LOST = "audit_lost"  # the kernel's own report of records its audit backlog dropped
+# How long `follow` waits between polls when no input had new records.
+POLL_SECONDS = 0.25
+# Records `follow` takes from an input per poll (about).
+FOLLOW_LIMIT = 4096
 
 
 class Raw(NamedTuple):
@@ -70,6 +75,53 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release what the source holds open."""
+
+
+class Followed(Source, Protocol):
+    """A Source that can also start at its end (`aaprof events --follow`: only what comes)."""
+
+    def skip_to_end(self) -> None:
+        """Start after what the input holds now (call after `restore(None)`)."""
+
+
+def follow(
+    sources: Sequence[Followed],
+    *,
+    from_start: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+    poll: float = POLL_SECONDS,
+) -> Iterator[Raw]:
+    """The records appended to the inputs, until `stop()` is true (`aaprof events --follow`).
+
+    Each input is its follower (see its module: a file across rotation and truncation, the
+    journal by cursor, kmsg by sequence number): a record is given once, complete. There are
+    no checkpoints: a follower's notes and losses have no place to be reported (not kept).
+
+    Args:
+        sources: the followers; a file that does not exist yet is read from its start when it
+            appears.
+        from_start: read what the inputs already hold first (default: only new records).
+        stop: checked between polls; the iterator ends when it returns True.
+        poll: seconds to sleep when no input had new records.
+    """
+    try:
+        for source in sources:
+            source.restore(None)
+            if not from_start:
+                source.skip_to_end()
+        while not stop():
+            busy = False
+            for source in sources:
+                for raw in source.poll(FOLLOW_LIMIT):
+                    busy = True
+                    yield raw
+                source.take_notes()
+                source.take_lost()
+            if not busy:
+                time.sleep(poll)
+    finally:
+        for source in sources:
+            source.close()
 
 
 @dataclass(slots=True)

@@ -10,9 +10,10 @@ from typing import Final, cast
 
 from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
-from aaprof.logs.follow import OVERLONG, follow
-from aaprof.logs.journal import iter_journal
+from aaprof.logs.follow import FollowedFile
+from aaprof.logs.journal import SYSTEM_JOURNAL, FollowedJournal, iter_journal
 from aaprof.logs.jsonevents import parse_event_line
+from aaprof.logs.kmsg import FollowedKmsg
 from aaprof.logs.lines import (
     Identity,
     ParseResult,
@@ -22,9 +23,9 @@ from aaprof.logs.lines import (
     parse_line,
     record_identity,
 )
-from aaprof.logs.live import Raw
+from aaprof.logs.live import Followed, Raw, follow
 from aaprof.logs.memo import Copy, LineMemo
-from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
+from aaprof.logs.sources import Continuations, Input, is_char_device, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
 # How many first unparsed lines are kept for the report.
@@ -130,6 +131,15 @@ class Deduplicator:
 
 
 _Firsts = tuple[tuple[str | None, object], ...]
+
+
+def followed(item: Input) -> Followed:
+    """The follower of an input: the journal's, a character device's (kmsg) or a file's."""
+    if item.journal:
+        return FollowedJournal(None if item.name == SYSTEM_JOURNAL else item.name)
+    if is_char_device(item.name):
+        return FollowedKmsg(item.name)
+    return FollowedFile(item.name)
 
 
 def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
@@ -306,17 +316,22 @@ class Reader:
             if item.name != "-":
                 stream.close()
 
-    def follow(self, names: list[str], stop: Callable[[], bool]) -> Iterator[Event]:
-        """Events from lines appended to the files, until `stop()` (see logs.follow)."""
-        self.expect([Input(name) for name in names])
-        self._single = False  # (every record is checked: the files may hold each other's)
-        joiners = {name: Continuations() for name in names}
-        for name, number, raw in follow(names, stop=stop):
+    def follow(self, items: list[Input], stop: Callable[[], bool]) -> Iterator[Event]:
+        """Events from records appended to the inputs (files, journals, a kmsg device), until
+        `stop()` (see logs.live.follow)."""
+        self.expect(items)
+        self._single = False  # (every record is checked: the inputs may hold each other's)
+        joiners: dict[str, Continuations] = {}
+        for raw in follow([followed(item) for item in items], stop=stop):
             self.stats.lines += 1
-            if raw is None:  # a line over 256 KiB: skipped whole, counted
-                yield from self.live((Raw(b"", SourceRef(name, number), OVERLONG),))
+            data, name, number = raw.data, raw.source.file, raw.source.line
+            if raw.error is not None or not isinstance(data, bytes):
+                yield from self.live((raw,))  # (a journal entry, a line over 256 KiB)
                 continue
-            for line_number, line in joiners[name].push(number, raw):
+            joiner = joiners.get(name)
+            if joiner is None:
+                joiner = joiners[name] = Continuations()
+            for line_number, line in joiner.push(number, data):
                 yield from self.live((Raw(line, SourceRef(name, line_number)),))
 
     def live(self, raws: Iterable[Raw]) -> Iterator[Event]:

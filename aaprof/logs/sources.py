@@ -118,7 +118,7 @@ def open_input(name: str) -> BinaryIO:
     Raises:
         AaprofError: the file is missing, unreadable, or not text (named in the message).
     """
-    if name != "-" and _is_char_device(name):
+    if name != "-" and is_char_device(name):
         return _drain_device(name)
     try:
         raw: Any = sys.stdin.buffer if name == "-" else io.FileIO(name, "rb")
@@ -137,7 +137,8 @@ def open_input(name: str) -> BinaryIO:
     return _checked_text(buffered, name)
 
 
-def _is_char_device(name: str) -> bool:
+def is_char_device(name: str) -> bool:
+    """Whether `name` is a character device (/dev/kmsg: read by logs.kmsg, not as a file)."""
     try:
         return stat.S_ISCHR(os.stat(name).st_mode)
     except OSError:

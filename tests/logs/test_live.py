@@ -1,19 +1,22 @@
 """The one path from a followed record to an Event (`Reader.live`): the records a follower
-gives read as `events` reads a file of them, and /dev/kmsg's one reader."""
+gives read as `events` reads a file of them; the journal's follower under `events --follow`;
+/dev/kmsg's one reader."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
-from watch.records import audit_line, hostile_line
+import pytest
+from watch.records import JOURNAL_REMOTE, audit_line, hostile_line, journal_export, kernel_entry
 
 from aaprof.logs.follow import FollowedFile
 from aaprof.logs.kmsg import drain
 from aaprof.logs.live import Raw
 from aaprof.logs.reader import Reader
 from aaprof.logs.sources import Input
-from aaprof.model.event import SourceRef
+from aaprof.model.event import Event, SourceRef
 
 LINES = [
     audit_line(7),
@@ -61,3 +64,37 @@ def test_kmsg_drain_gives_the_records_text_unescaped(tmp_path: Path) -> None:
         os.close(writer)
     assert lines == [b"audit: name=\nab\\\n"]
     assert lost == 0
+
+
+def test_events_follow_reads_a_journal_on_from_its_end(tmp_path: Path) -> None:
+    """`aaprof events --follow --journal`: the journal follower watch keeps its cursor with,
+    from the journal's end (entries already there are not given), new files included."""
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    write_journal(journal / "remote-1.journal", range(1, 6))
+    got: list[Event] = []
+    polls = [0]
+
+    def stop() -> bool:
+        polls[0] += 1
+        if polls[0] == 2:  # after the first poll: a file appears
+            write_journal(journal / "remote-2.journal", range(6, 9))
+        return len(got) >= 3 or polls[0] > 200
+
+    reader = Reader()
+    for event in reader.follow([Input(str(journal), journal=True)], stop):
+        got.append(event)
+    assert [e.serial for e in got] == [6, 7, 8]
+    assert {e.source.file for e in got if e.source} == {f"journal:{journal}"}
+
+
+def write_journal(path: Path, serials: range) -> None:
+    if not Path(JOURNAL_REMOTE).exists():
+        pytest.fail(f"{JOURNAL_REMOTE} is missing: apt-get install systemd-journal-remote")
+    subprocess.run(
+        [JOURNAL_REMOTE, f"--output={path}", "-"],
+        input=journal_export([kernel_entry(s) for s in serials]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
