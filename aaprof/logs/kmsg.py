@@ -4,12 +4,13 @@ reader of the kernel's ring buffer: `aaprof watch` follows it (`FollowedKmsg`, a
 
 The checkpoint is the boot id and the last sequence number taken. On start the whole ring
 buffer is read and records up to the checkpoint are skipped; a gap in the numbers (the ring
-overwrote records before they were read; a read then fails with EPIPE) is counted as lost.
+overwrote records before they were read; a read then fails with EPIPE) is counted as lost. An
+EPIPE where no number came before (the first records read) or after it (the device closed)
+says records were lost without saying how many: it counts as one.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from collections.abc import Sequence
@@ -56,6 +57,7 @@ class FollowedKmsg(Losses):
     fd: int | None = None
     seq: int | None = None
     number: int = 0  # records of another format given (numbered by their order)
+    overwritten: bool = False  # a read failed with EPIPE: the next record's gap is the loss
 
     @property
     def label(self) -> str:
@@ -90,9 +92,10 @@ class FollowedKmsg(Losses):
                 data = os.read(self.fd, 8192)
             except BlockingIOError:
                 break
+            except BrokenPipeError:  # overwritten: the next read gives the oldest left
+                self.overwritten = True
+                continue
             except OSError as exc:
-                if exc.errno == errno.EPIPE:
-                    continue  # overwritten: the next read gives the oldest left; the gap counts
                 raise AaprofError(f"{self.path}: read failed: {exc.strerror}") from None
             if not data:
                 break
@@ -107,9 +110,10 @@ class FollowedKmsg(Losses):
                 if seq <= self.seq:
                     continue
                 if seq > self.seq + 1:
-                    self.lost[KMSG_OVERWRITTEN] = (
-                        self.lost.get(KMSG_OVERWRITTEN, 0) + seq - self.seq - 1
-                    )
+                    self._overwrote(seq - self.seq - 1)
+            elif self.overwritten:
+                self._overwrote(1)  # before the first record read: how many is not known
+            self.overwritten = False
             self.seq = seq
             out.append(Raw(message + b"\n", SourceRef(self.label, seq)))
         return out
@@ -117,7 +121,13 @@ class FollowedKmsg(Losses):
     def checkpoint(self) -> dict[str, object]:
         return {"boot": self.boot, "seq": self.seq}
 
+    def _overwrote(self, count: int) -> None:
+        self.lost[KMSG_OVERWRITTEN] = self.lost.get(KMSG_OVERWRITTEN, 0) + count
+
     def close(self) -> None:
+        if self.overwritten:  # no record came after it to tell how many
+            self._overwrote(1)
+            self.overwritten = False
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -130,8 +140,11 @@ def drain(path: str) -> tuple[list[bytes], int]:
     device.restore(None)
     lines: list[bytes] = []
     try:
-        while batch := device.poll(4096):
+        while True:
+            batch = device.poll(4096)
             lines.extend(raw.data for raw in batch if isinstance(raw.data, bytes))
+            if len(batch) < 4096:  # (it stopped at the device's end, not at the limit)
+                break
     finally:
         device.close()
     return lines, sum(device.take_lost().values())

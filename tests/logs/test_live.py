@@ -5,11 +5,9 @@ gives read as `events` reads a file of them; the journal's follower under `event
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-import pytest
-from watch.records import JOURNAL_REMOTE, audit_line, hostile_line, journal_export, kernel_entry
+from watch.records import audit_line, hostile_line, write_journal
 
 from aaprof.logs.follow import FollowedFile
 from aaprof.logs.kmsg import drain
@@ -86,15 +84,3 @@ def test_events_follow_reads_a_journal_on_from_its_end(tmp_path: Path) -> None:
         got.append(event)
     assert [e.serial for e in got] == [6, 7, 8]
     assert {e.source.file for e in got if e.source} == {f"journal:{journal}"}
-
-
-def write_journal(path: Path, serials: range) -> None:
-    if not Path(JOURNAL_REMOTE).exists():
-        pytest.fail(f"{JOURNAL_REMOTE} is missing: apt-get install systemd-journal-remote")
-    subprocess.run(
-        [JOURNAL_REMOTE, f"--output={path}", "-"],
-        input=journal_export([kernel_entry(s) for s in serials]),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
