@@ -55,7 +55,7 @@ FORMATS = ("table", "json", "jsonl", "csv")
 @click.option("--top", default=5, show_default=True, help="Names shown per summary row.")
 @click.option("--journal", is_flag=True, help="Also read the system journal.")
 @click.option("--boot", metavar="ID", help="Journal: only this boot (0 = current).")
-@click.option("-f", "--follow", is_flag=True, help="Keep reading lines appended to the files.")
+@click.option("-f", "--follow", is_flag=True, help="Keep reading new records.")
 @reading_options
 @click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
 def events(
@@ -86,8 +86,8 @@ def events(
     """
     if not inputs and not journal:
         raise click.UsageError("name at least one LOG (or - for stdin), or use --journal")
-    if follow and (journal or "-" in inputs or summary):
-        raise click.UsageError("--follow reads files: not with --journal, - or --summary")
+    if follow and ("-" in inputs or summary):
+        raise click.UsageError("--follow reads files, journals and /dev/kmsg: not - or --summary")
     selection = reading.selection(mode.lower())
     items = expand(list(inputs), missing_ok=follow)
     if journal:
@@ -103,10 +103,7 @@ def events(
     out = sys.stdout
     with Progress(items, reader, enabled=not follow) as done:
         stream: Iterator[Event]
-        if follow:
-            stream = reader.follow([i.name for i in items], stop=lambda: False)
-        else:
-            stream = reader.events(items)
+        stream = reader.follow(items, stop=lambda: False) if follow else reader.events(items)
         kept = (attribute(e) for e in stream if selection.keeps(e))
         if summary and not selection.needs_event and not _own_json(items):
             result = summarize(reader, items, selection)
