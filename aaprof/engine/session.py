@@ -37,6 +37,15 @@ from aaprof.engine.directory import (
 )
 from aaprof.engine.gaps import Gap
 from aaprof.engine.options import Item
+from aaprof.engine.spread import (
+    ProfileCoverage,
+    Readiness,
+    RuleSeen,
+    Tallies,
+    Thresholds,
+    coverage,
+    readiness,
+)
 from aaprof.engine.suggest import PROTOS_KEPT, ProfileSuggestions, Suggestion, suggest
 from aaprof.errors import AaprofError
 from aaprof.logs.memo import Copy
@@ -45,11 +54,13 @@ from aaprof.logs.select import Selection
 from aaprof.logs.sources import Input
 from aaprof.model import profile as m
 from aaprof.model.event import Event
+from aaprof.model.pods import PodsRan
 from aaprof.profiles.includes import DEFAULT_PROFILE_DIR
 
-__all__ = ["MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
+__all__ = ["COVERAGE", "MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
 
 MODES = ("complain", "enforce")
+COVERAGE = "coverage"  # DIR/coverage/<profile file>.json: where each rule was seen
 Key = tuple[str, str]  # (profile, least rule text): what a decision names
 
 
@@ -119,6 +130,9 @@ class Session:
     stats: ReadStats = field(default_factory=ReadStats)
     learned: int = 0  # records learned from (after the selection)
     warnings: tuple[str, ...] = ()
+    # every profile's records and where they were seen; the pods that ran (engine.spread)
+    tallies: Tallies = field(default_factory=Tallies, repr=False)
+    ran: PodsRan = field(default_factory=PodsRan, repr=False)
     _index: Mapping[Key, Suggestion] = field(default_factory=dict, repr=False)
     _made: Mapping[Key, Decision] = field(default_factory=dict, repr=False)
 
@@ -200,7 +214,9 @@ class Session:
             )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
-        session = dataclasses.replace(session, stats=reader.stats, learned=counted[0])
+        session = dataclasses.replace(
+            session, stats=reader.stats, learned=counted[0], ran=reader.pods
+        )
         return session.apply(decisions) if decisions else session
 
     @classmethod
@@ -228,6 +244,7 @@ class Session:
         for name, (path, policy) in existing.items():
             profile = written[name] = next(p for p in policy.profiles() if p.name == name)
             allowed[name] = inlined(profile, policy, path, settings.base, warnings)
+        tallies = Tallies()
         suggestions = suggest(
             events,
             existing=allowed,
@@ -235,6 +252,7 @@ class Session:
             per_container=settings.per_container,
             prepare=prepare,
             written=written,
+            tallies=tallies,
         )
         index = {(ps.profile, s.key): s for ps in suggestions for s in ps.suggestions}
         return cls(
@@ -244,6 +262,7 @@ class Session:
             suggestions,
             existing,
             warnings=tuple(warnings),
+            tallies=tallies,
             _index=index,
         )
 
@@ -319,6 +338,47 @@ class Session:
             for name, rules in sorted(self.chosen().items())
         )
 
+    def coverage(self, profile: str) -> ProfileCoverage:
+        """Top-level `profile`'s records and each proposed rule's (its children's too): on how
+        many nodes and replicas seen, of how many ran, first and last seen, the outliers."""
+        places = self.tallies.places
+        rules = [
+            RuleSeen(
+                ps.profile,
+                s.key,
+                s.count,
+                places.nodes(s.nodes),
+                places.replicas(s.replicas),
+                s.first_seen,
+                s.last_seen,
+            )
+            for ps in self.suggestions
+            if ps.parent == profile
+            for s in ps.suggestions
+            if not s.noise
+        ]
+        return coverage(profile, self.tallies.seen(profile), rules, self.ran)
+
+    def readiness(self, thresholds: Thresholds | None = None) -> tuple[Readiness, ...]:
+        """Per top-level profile with records, whether it is ready to enforce and why: no new
+        rule (one DIR's profile does not allow; when its first record was written) for
+        `thresholds.quiet` before the last record read, enough replicas and records."""
+        thresholds = thresholds or Thresholds()
+        end = self.tallies.end()
+        names = sorted({name.split("//", 1)[0] for name in self.tallies.profiles})
+        out = []
+        for name in names:
+            firsts = [
+                s.first_seen
+                for ps in self.suggestions
+                if ps.parent == name
+                for s in ps.suggestions
+                if s.first_seen is not None and not s.noise
+            ]
+            last_new = max(firsts) if firsts else None
+            out.append(readiness(self.coverage(name), last_new, end, thresholds))
+        return tuple(out)
+
     def preview(self, profile: str) -> Preview:
         """The text `save` would write for top-level `profile` and its diff against the disk.
 
@@ -359,6 +419,7 @@ class Session:
             path, policy = self._target(name)
             text = self._render(name, rules, children, policy)
             write_atomically(path, text)
+            self._write_coverage(name, path, write_atomically)
             texts[name] = text
             written.append((name, path, len(rules) + sum(len(c) for c in children.values())))
         for name, (path, _policy) in self.existing.items():
@@ -366,6 +427,15 @@ class Session:
         if decisions_file is not None:
             save_decisions(decisions_file, self.all_decisions())
         return Saved(self.out, tuple(written), texts, decisions_file)
+
+    def _write_coverage(self, name: str, path: Path, write: Callable[[Path, str], None]) -> None:
+        """DIR/coverage/<profile file>.json: the profile's coverage (docs/generate.md)."""
+        import json
+
+        folder = self.out / COVERAGE
+        folder.mkdir(exist_ok=True)
+        doc = json.dumps(self.coverage(name).to_dict(), indent=2, ensure_ascii=False)
+        write(folder / f"{path.name}.json", doc + "\n")
 
     def _existing_text(self, path: Path) -> str:
         """The text of a file of DIR/profiles, read as `existing_profiles` read it."""

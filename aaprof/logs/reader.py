@@ -12,7 +12,7 @@ from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
 from aaprof.logs.follow import OVERLONG, follow
 from aaprof.logs.journal import iter_journal
-from aaprof.logs.jsonevents import parse_event_line
+from aaprof.logs.jsonevents import parse_event_line, parse_pods_line
 from aaprof.logs.lines import (
     Identity,
     ParseResult,
@@ -25,6 +25,7 @@ from aaprof.logs.lines import (
 from aaprof.logs.memo import Copy, LineMemo
 from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
+from aaprof.model.pods import PodsLine, PodsRan
 
 # How many first unparsed lines are kept for the report.
 KEEP_UNPARSED = 10
@@ -172,6 +173,8 @@ class Reader:
     _single: bool = False  # reading one text input alone (no copies to look for)
     _from_dir: bool = False  # node_from_dir, decided for the inputs (expect)
     several_nodes: bool = False  # the inputs are several nodes' (told apart by directory)
+    # the pods watch saw running on each node (its `{"kind":"pods",…}` lines: model.pods)
+    pods: PodsRan = field(default_factory=PodsRan)
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
         return self._read(inputs, copies=False)  # type: ignore[return-value]
@@ -288,6 +291,9 @@ class Reader:
                 source = SourceRef(item.name, number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
+                elif line[:1] == b"{" and (pods := parse_pods_line(line)) is not None:
+                    self._pods(pods, source, item.name)  # watch's list of the node's pods
+                    continue
                 else:
                     result = parse(line, source)
                     if single and result.__class__ in _PLAIN and line[:1] != b"{":
@@ -318,12 +324,22 @@ class Reader:
                 source = SourceRef(name, line_number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)
+                elif line[:1] == b"{" and (pods := parse_pods_line(line)) is not None:
+                    self._pods(pods, source, name)
+                    continue
                 else:
                     event = self.accept(
                         parse_line(line, source, node=self.node_for(name)), source, line
                     )
                 if event is not None:
                     yield event
+
+    def _pods(self, found: PodsLine | Unparsed, source: SourceRef, name: str) -> None:
+        """A line of watch's pods: added to `pods`, or counted unparsed with its place."""
+        if isinstance(found, Unparsed):
+            self.stats.note_unparsed(source, found.reason)
+        else:
+            self.pods.add_line(found, self.node_for(name))
 
     def _journal(self, item: Input) -> Iterator[Event]:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):
