@@ -117,6 +117,7 @@ def generate(
       aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
     from aaprof.engine import Session, Settings, found_decisions, load_decisions
+    from aaprof.engine.session import COVERAGE
     from aaprof.logs.sources import expand
 
     selection = reading.selection()
@@ -127,6 +128,11 @@ def generate(
     replay = load_decisions(decisions) if decisions is not None else ()
     inputs = expand(list(logs))
     reader = reading.reader()
+    if reading.pods is not None:  # pods that ran, beside those watch's lines name
+        from aaprof.containers.attribute import load_pods
+        from aaprof.containers.pod_status import add_running
+
+        add_running(reader.pods, load_pods(reading.pods))
     with Progress(inputs, reader, enabled=True):
         session = Session.read(
             inputs,
@@ -161,6 +167,13 @@ def generate(
             "learns from DENIED records too)"
         )
     saved = session.save(decisions_file=write_decisions)
+    for name, path, _n in saved.profiles:
+        for rule in session.coverage(name).outliers:
+            click.echo(
+                f"aaprof: warning: {rule.profile}: {rule.rule} was seen {rule.text()}: look"
+                f" before enforcing ({out / COVERAGE / path.name}.json)",
+                err=True,
+            )
     bundle: tuple[Path, ...] = ()
     if not no_k8s and saved.texts:
         from aaprof.k8s.write import write_bundle
@@ -181,6 +194,8 @@ def generate(
     lines = [f"learned from {session.learned} record{'s' if session.learned != 1 else ''}"]
     for name, path, n in saved.profiles:
         lines.append(f"  {path}  ({name}: {n} new rule{'s' if n != 1 else ''})")
+    if saved.profiles:
+        lines.append(f"  {out / COVERAGE}/  (where each new rule was seen: nodes, replicas)")
     if bundle:
         lines.append(f"  {out / K8S}/  ({len(bundle)} files: kubectl apply -k)")
     if saved.decisions_file is not None:

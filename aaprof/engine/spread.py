@@ -252,51 +252,72 @@ class RuleSeen:
     last: datetime | None
 
 
-def ran_for(seen: Seen, ran: PodsRan) -> tuple[frozenset[str], frozenset[PodKey]] | None:
-    """The nodes and replicas of the profile's workloads that ran (those seen included);
-    None when no list of pods was read."""
-    if not ran.read:
+def ran_for(
+    nodes: frozenset[str],
+    replicas: frozenset[PodKey],
+    workloads: frozenset[WorkloadKey],
+    ran: PodsRan,
+) -> tuple[frozenset[str], frozenset[PodKey]] | None:
+    """The nodes and replicas of `workloads` that ran (those seen included); None when no
+    list of pods was read, or no record named a pod."""
+    if not ran.read or not workloads:
         return None
-    nodes, replicas = set(seen.nodes), set(seen.replicas)
+    nodes_ran, replicas_ran = set(nodes), set(replicas)
     for node, pods in ran.nodes.items():
         for ns, pod in pods:
-            if (ns, workload_of_pod(pod)) in seen.workloads:
-                nodes.add(node)
-                replicas.add((ns, pod))
-    return frozenset(nodes), frozenset(replicas)
+            if (ns, workload_of_pod(pod)) in workloads:
+                nodes_ran.add(node)
+                replicas_ran.add((ns, pod))
+    return frozenset(nodes_ran), frozenset(replicas_ran)
+
+
+def _counts(
+    nodes: frozenset[str],
+    replicas: frozenset[PodKey],
+    workloads: frozenset[WorkloadKey],
+    ran: PodsRan,
+) -> tuple[Count, Count]:
+    both = ran_for(nodes, replicas, workloads, ran)
+    return (
+        Count(len(nodes), len(both[0]) if both is not None else None),
+        Count(len(replicas), len(both[1]) if both is not None else None),
+    )
 
 
 def coverage(profile: str, seen: Seen, rules: Sequence[RuleSeen], ran: PodsRan) -> ProfileCoverage:
-    """A profile's coverage: each rule on how many nodes and replicas, of how many ran.
+    """A profile's coverage: each rule on how many nodes and replicas, of how many of its
+    workloads' ran (those of the workloads its records came from).
 
-    A rule seen on a single replica when the profile has at least OUTLIER_REPLICAS (that ran,
-    else that logged) is an outlier.
+    A rule seen on a single replica of a workload with at least OUTLIER_REPLICAS replicas
+    (that ran; else that logged this profile's records) is an outlier.
     """
-    both = ran_for(seen, ran)
-    nodes_ran = len(both[0]) if both is not None else None
-    replicas_ran = len(both[1]) if both is not None else None
-    many = replicas_ran if replicas_ran is not None else len(seen.replicas)
     out = []
     for r in rules:
+        workloads = frozenset((ns, workload_of_pod(pod)) for ns, pod in r.replicas)
+        nodes, replicas = _counts(r.nodes, r.replicas, workloads, ran)
+        many = replicas.ran
+        if many is None:
+            many = sum(1 for ns, pod in seen.replicas if (ns, workload_of_pod(pod)) in workloads)
         names = sorted(f"{ns}/{pod}" for ns, pod in r.replicas)
         out.append(
             RuleCoverage(
                 r.profile,
                 r.rule,
                 r.records,
-                Count(len(r.nodes), nodes_ran),
-                Count(len(r.replicas), replicas_ran),
+                nodes,
+                replicas,
                 r.first,
                 r.last,
-                len(r.replicas) == 1 and many >= OUTLIER_REPLICAS,
+                replicas.seen == 1 and many >= OUTLIER_REPLICAS,
                 tuple(names) if len(names) <= NAMES_KEPT else (),
             )
         )
+    nodes, replicas = _counts(seen.nodes, seen.replicas, seen.workloads, ran)
     return ProfileCoverage(
         profile,
         seen.records,
-        Count(len(seen.nodes), nodes_ran),
-        Count(len(seen.replicas), replicas_ran),
+        nodes,
+        replicas,
         seen.first,
         seen.last,
         tuple(sorted(f"{ns}/{w}" for ns, w in seen.workloads)),
