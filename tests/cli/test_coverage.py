@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.aaprof_cli import aaprof
+from aaprof_cli import aaprof
 
 SEC = 1_800_000_000
 PROFILE = "shop-web"
