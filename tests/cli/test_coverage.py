@@ -49,7 +49,7 @@ def _node(
     """A node's directory: per pod (namespace, name, its number, its accesses), a process."""
     log = root / node / "audit.log"
     (root / node / "log" / "containers").mkdir(parents=True)
-    lines = []
+    lines: list[str] = []
     for namespace, pod, n, accesses in pods:
         pid = 1000 + n
         (root / node / "proc" / str(pid)).mkdir(parents=True)
