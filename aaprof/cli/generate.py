@@ -62,7 +62,35 @@ K8S = "k8s"
     "--check",
     "check_only",
     is_flag=True,
-    help="Write nothing: list recorded accesses DIR's profiles do not cover; exit 1 if any.",
+    help="Write nothing: list recorded accesses DIR's profiles do not cover (exit 1 if any),"
+    " and whether each profile is ready to enforce, and why.",
+)
+@click.option(
+    "--ready-after",
+    default="24h",
+    show_default=True,
+    metavar="SPAN",
+    help="With --check: a profile is ready once no new rule came for SPAN (30m, 24h, 7d)"
+    " before the last record read.",
+)
+@click.option(
+    "--ready-replicas",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="With --check: ... and its records came from at least this many replicas.",
+)
+@click.option(
+    "--ready-records",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="With --check: ... and at least this many of its records were read.",
+)
+@click.option(
+    "--require-ready",
+    is_flag=True,
+    help="With --check: exit 1 also when a profile is not ready.",
 )
 @click.option(
     "--base",
@@ -96,6 +124,10 @@ def generate(
     legacy_annotation: bool,
     image: str,
     check_only: bool,
+    ready_after: str,
+    ready_replicas: int,
+    ready_records: int,
+    require_ready: bool,
     base: Path,
     fmt: str,
     quiet: bool,
@@ -114,12 +146,19 @@ def generate(
       aaprof generate /var/log/audit/audit.log --out ./apparmor
       aaprof generate sample-logs/ --out /tmp/aaprof-out --mode enforce --since 2024-11-23
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
+      aaprof generate --check node-*.jsonl --out ./apparmor --require-ready --ready-after 7d
       aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
     from aaprof.engine import Session, Settings, found_decisions, load_decisions
     from aaprof.engine.session import COVERAGE
+    from aaprof.engine.spread import Thresholds
+    from aaprof.logs.select import parse_span
     from aaprof.logs.sources import expand
 
+    try:
+        thresholds = Thresholds(parse_span(ready_after), ready_replicas, ready_records)
+    except AaprofError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ready-after") from None
     selection = reading.selection()
     wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
     selection = dataclasses.replace(selection, modes=frozenset(wanted))
@@ -152,13 +191,22 @@ def generate(
             click.echo(f"aaprof: {len(replay)} decisions replayed from {decisions}", err=True)
     if check_only:
         gaps = session.remaining()
+        verdicts = session.readiness(thresholds)
         if fmt == "json":
-            click.echo(json.dumps([g.to_dict() for g in gaps], indent=2, ensure_ascii=False))
+            doc: dict[str, object] = {
+                "missing": [g.to_dict() for g in gaps],
+                "readiness": [v.to_dict() for v in verdicts],
+            }
+            click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         else:
             for gap in gaps:
                 click.echo(gap.text())
+            for verdict in verdicts:
+                click.echo(verdict.text())
             click.echo(f"{len(gaps)} profile(s) with accesses not covered", err=True)
-        if gaps:
+            ready = sum(v.ready for v in verdicts)
+            click.echo(f"{ready} of {len(verdicts)} profile(s) ready to enforce", err=True)
+        if gaps or (require_ready and not all(v.ready for v in verdicts)):
             raise SystemExit(1)
         return
     if not session.learned:

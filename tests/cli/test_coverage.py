@@ -154,3 +154,53 @@ def test_without_a_list_of_pods_how_many_ran_is_unknown(tmp_path: Path) -> None:
     assert doc["replicas"] == {"seen": 5, "ran": None}
     debug = next(r for r in doc["rules"] if r["rule"] == f"{DEBUG} w,")
     assert debug["replicas"] == {"seen": 1, "ran": None} and debug["outlier"]
+
+
+def _check(*args: str) -> tuple[int, str]:
+    done = aaprof("generate", "--check", *args)
+    return done.returncode, done.stdout
+
+
+def test_check_says_when_a_profile_is_ready_and_why(tmp_path: Path) -> None:
+    outputs = [str(o) for o in _watch_three_nodes(tmp_path)]
+    out = str(tmp_path / "out")
+    # nothing in DIR yet: every rule is new, the last (the debug script) at the logs' end
+    code, text = _check(*outputs, "--out", out)
+    assert code == 1
+    assert (
+        "shop-web: not ready: last new rule less than a minute before the logs end (needs 1 day);"
+        " seen on 5 of 6 replicas, 3 of 3 nodes (needs 1); 12 records (needs 100)"
+    ) in text
+    aaprof("generate", *outputs, "--out", out, "--no-k8s", check=True)
+    # DIR has every rule: none is new; quiet since the first record, 2 hours before the end
+    ready = ("--ready-after", "2h", "--ready-replicas", "5", "--ready-records", "12")
+    code, text = _check(*outputs, "--out", out, *ready, "--require-ready")
+    assert code == 0, text
+    assert text == (
+        "shop-web: ready: no new rule in the 2 hours its records span (needs 2 hours);"
+        " seen on 5 of 6 replicas, 3 of 3 nodes (needs 5); 12 records (needs 12)\n"
+    )
+    code, text = _check(*outputs, "--out", out, *ready, "--ready-replicas", "6")
+    assert code == 0 and "shop-web: not ready:" in text and "(needs 6)" in text
+    code, _ = _check(*outputs, "--out", out, *ready, "--ready-replicas", "6", "--require-ready")
+    assert code == 1
+    # a later batch: one new rule 3 hours in, then only rules DIR has, until 5 hours in
+    later = tmp_path / "later" / "audit.log"
+    later.parent.mkdir()
+    later.write_text(
+        _line(9001, 1001, "/etc/nginx/mime.types", "r", SEC + 3 * 3600)
+        + _line(9002, 1001, CONF, "r", SEC + 4 * 3600)
+        + _line(9003, 1001, CONF, "r", SEC + 5 * 3600)
+    )
+    batch = aaprof("events", "--format", "jsonl", "--node", "node-a", str(later), check=True)
+    (tmp_path / "later.jsonl").write_text(batch.stdout)
+    logs = [*outputs, str(tmp_path / "later.jsonl")]
+    code, text = _check(*logs, "--out", out, "--ready-after", "3h", "--format", "json")
+    assert code == 1  # the new rule is missing
+    doc = json.loads(text)
+    assert doc["missing"][0]["missing_rules"] == ["/etc/nginx/mime.types r,"]
+    (verdict,) = doc["readiness"]
+    assert verdict["ready"] is False and verdict["records"] == 15
+    assert verdict["last_new_rule"].startswith("2027-01-15T11:00:00")
+    assert verdict["quiet_seconds"] == 2 * 3600
+    assert verdict["reasons"][0] == "last new rule 2 hours before the logs end (needs 3 hours)"
