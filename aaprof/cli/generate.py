@@ -216,10 +216,14 @@ def generate(
         )
     saved = session.save(decisions_file=write_decisions)
     for name, path, _n in saved.profiles:
-        for rule in session.coverage(name).outliers:
+        outliers = saved.coverage[name].outliers
+        if outliers:
+            first = outliers[0]
+            more = f" and {len(outliers) - 1} more" if len(outliers) > 1 else ""
             click.echo(
-                f"aaprof: warning: {rule.profile}: {rule.rule} was seen {rule.text()}: look"
-                f" before enforcing ({out / COVERAGE / path.name}.json)",
+                f"aaprof: warning: {name}: {len(outliers)} rule(s) seen on one replica of many"
+                f" (outliers: look before enforcing; {out / COVERAGE / path.name}.json):"
+                f" {first.rule} {first.text().removesuffix(' (an outlier)')}{more}",
                 err=True,
             )
     bundle: tuple[Path, ...] = ()

@@ -104,6 +104,8 @@ class Saved:
     profiles: tuple[tuple[str, Path, int], ...]
     texts: Mapping[str, str]
     decisions_file: Path | None = None
+    # the coverage written beside each profile written (DIR/coverage/<file>.json)
+    coverage: Mapping[str, ProfileCoverage] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -415,27 +417,32 @@ class Session:
         (self.out / PROFILES).mkdir(parents=True, exist_ok=True)
         written = []
         texts: dict[str, str] = {}
+        covered: dict[str, ProfileCoverage] = {}
         for name, (rules, children) in sorted(by_parent(self.chosen()).items()):
             path, policy = self._target(name)
             text = self._render(name, rules, children, policy)
             write_atomically(path, text)
-            self._write_coverage(name, path, write_atomically)
+            covered[name] = self._write_coverage(name, path, write_atomically)
             texts[name] = text
             written.append((name, path, len(rules) + sum(len(c) for c in children.values())))
         for name, (path, _policy) in self.existing.items():
             texts.setdefault(name, self._existing_text(path))
         if decisions_file is not None:
             save_decisions(decisions_file, self.all_decisions())
-        return Saved(self.out, tuple(written), texts, decisions_file)
+        return Saved(self.out, tuple(written), texts, decisions_file, covered)
 
-    def _write_coverage(self, name: str, path: Path, write: Callable[[Path, str], None]) -> None:
+    def _write_coverage(
+        self, name: str, path: Path, write: Callable[[Path, str], None]
+    ) -> ProfileCoverage:
         """DIR/coverage/<profile file>.json: the profile's coverage (docs/generate.md)."""
         import json
 
         folder = self.out / COVERAGE
         folder.mkdir(exist_ok=True)
-        doc = json.dumps(self.coverage(name).to_dict(), indent=2, ensure_ascii=False)
+        found = self.coverage(name)
+        doc = json.dumps(found.to_dict(), indent=2, ensure_ascii=False)
         write(folder / f"{path.name}.json", doc + "\n")
+        return found
 
     def _existing_text(self, path: Path) -> str:
         """The text of a file of DIR/profiles, read as `existing_profiles` read it."""

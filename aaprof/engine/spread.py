@@ -14,7 +14,7 @@ meeting new rules for long enough, on enough replicas and records, to be enforce
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -252,36 +252,35 @@ class RuleSeen:
     last: datetime | None
 
 
-def ran_for(
-    nodes: frozenset[str],
-    replicas: frozenset[PodKey],
-    workloads: frozenset[WorkloadKey],
-    ran: PodsRan,
-) -> tuple[frozenset[str], frozenset[PodKey]] | None:
-    """The nodes and replicas of `workloads` that ran (those seen included); None when no
-    list of pods was read, or no record named a pod."""
-    if not ran.read or not workloads:
+def ran_index(ran: PodsRan) -> dict[WorkloadKey, tuple[set[str], set[PodKey]]] | None:
+    """Per workload, the nodes and replicas that ran; None when no list of pods was read."""
+    if not ran.read:
         return None
-    nodes_ran, replicas_ran = set(nodes), set(replicas)
+    index: dict[WorkloadKey, tuple[set[str], set[PodKey]]] = {}
     for node, pods in ran.nodes.items():
         for ns, pod in pods:
-            if (ns, workload_of_pod(pod)) in workloads:
-                nodes_ran.add(node)
-                replicas_ran.add((ns, pod))
-    return frozenset(nodes_ran), frozenset(replicas_ran)
+            nodes, replicas = index.setdefault((ns, workload_of_pod(pod)), (set(), set()))
+            nodes.add(node)
+            replicas.add((ns, pod))
+    return index
 
 
 def _counts(
     nodes: frozenset[str],
     replicas: frozenset[PodKey],
     workloads: frozenset[WorkloadKey],
-    ran: PodsRan,
+    index: Mapping[WorkloadKey, tuple[set[str], set[PodKey]]] | None,
 ) -> tuple[Count, Count]:
-    both = ran_for(nodes, replicas, workloads, ran)
-    return (
-        Count(len(nodes), len(both[0]) if both is not None else None),
-        Count(len(replicas), len(both[1]) if both is not None else None),
-    )
+    """Seen on so many nodes and replicas, of those of `workloads` that ran (those seen
+    included): unknown when no list of pods was read, or no record named a pod."""
+    if index is None or not workloads:
+        return Count(len(nodes), None), Count(len(replicas), None)
+    nodes_ran, replicas_ran = set(nodes), set(replicas)
+    for workload in workloads:
+        ran_nodes, ran_replicas = index.get(workload, ((), ()))
+        nodes_ran.update(ran_nodes)
+        replicas_ran.update(ran_replicas)
+    return Count(len(nodes), len(nodes_ran)), Count(len(replicas), len(replicas_ran))
 
 
 def coverage(profile: str, seen: Seen, rules: Sequence[RuleSeen], ran: PodsRan) -> ProfileCoverage:
@@ -291,13 +290,18 @@ def coverage(profile: str, seen: Seen, rules: Sequence[RuleSeen], ran: PodsRan) 
     A rule seen on a single replica of a workload with at least OUTLIER_REPLICAS replicas
     (that ran; else that logged this profile's records) is an outlier.
     """
+    index = ran_index(ran)
+    logged: dict[WorkloadKey, int] = {}  # replicas that logged, per workload
+    for ns, pod in seen.replicas:
+        key = (ns, workload_of_pod(pod))
+        logged[key] = logged.get(key, 0) + 1
     out = []
     for r in rules:
         workloads = frozenset((ns, workload_of_pod(pod)) for ns, pod in r.replicas)
-        nodes, replicas = _counts(r.nodes, r.replicas, workloads, ran)
+        nodes, replicas = _counts(r.nodes, r.replicas, workloads, index)
         many = replicas.ran
         if many is None:
-            many = sum(1 for ns, pod in seen.replicas if (ns, workload_of_pod(pod)) in workloads)
+            many = sum(logged.get(w, 0) for w in workloads)
         names = sorted(f"{ns}/{pod}" for ns, pod in r.replicas)
         out.append(
             RuleCoverage(
@@ -312,7 +316,7 @@ def coverage(profile: str, seen: Seen, rules: Sequence[RuleSeen], ran: PodsRan) 
                 tuple(names) if len(names) <= NAMES_KEPT else (),
             )
         )
-    nodes, replicas = _counts(seen.nodes, seen.replicas, seen.workloads, ran)
+    nodes, replicas = _counts(seen.nodes, seen.replicas, seen.workloads, index)
     return ProfileCoverage(
         profile,
         seen.records,
