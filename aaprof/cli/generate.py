@@ -223,7 +223,7 @@ def generate(
             click.echo(
                 f"aaprof: warning: {name}: {len(outliers)} rule(s) seen on one replica of many"
                 f" (outliers: look before enforcing; {out / COVERAGE / path.name}.json):"
-                f" {first.rule} {first.text().removesuffix(' (an outlier)')}{more}",
+                f" {first.rule} {first.where()}{more}",
                 err=True,
             )
     bundle: tuple[Path, ...] = ()

@@ -40,6 +40,7 @@ from aaprof.engine.options import Item
 from aaprof.engine.spread import (
     ProfileCoverage,
     Readiness,
+    RuleCoverage,
     RuleSeen,
     Tallies,
     Thresholds,
@@ -343,23 +344,32 @@ class Session:
     def coverage(self, profile: str) -> ProfileCoverage:
         """Top-level `profile`'s records and each proposed rule's (its children's too): on how
         many nodes and replicas seen, of how many ran, first and last seen, the outliers."""
-        places = self.tallies.places
         rules = [
-            RuleSeen(
-                ps.profile,
-                s.key,
-                s.count,
-                places.nodes(s.nodes),
-                places.replicas(s.replicas),
-                s.first_seen,
-                s.last_seen,
-            )
+            self._rule_seen(ps.profile, s)
             for ps in self.suggestions
             if ps.parent == profile
             for s in ps.suggestions
             if not s.noise
         ]
         return coverage(profile, self.tallies.seen(profile), rules, self.ran)
+
+    def rule_coverage(self, profile: str, suggestion: Suggestion) -> RuleCoverage:
+        """One suggestion's coverage, as `coverage` gives it (a review's details pane)."""
+        parent = profile.split("//", 1)[0]
+        rule = self._rule_seen(profile, suggestion)
+        return coverage(parent, self.tallies.seen(parent), [rule], self.ran).rules[0]
+
+    def _rule_seen(self, profile: str, s: Suggestion) -> RuleSeen:
+        places = self.tallies.places
+        return RuleSeen(
+            profile,
+            s.key,
+            s.count,
+            places.nodes(s.nodes),
+            places.replicas(s.replicas),
+            s.first_seen,
+            s.last_seen,
+        )
 
     def readiness(self, thresholds: Thresholds | None = None) -> tuple[Readiness, ...]:
         """Per top-level profile with records, whether it is ready to enforce and why: no new

@@ -202,10 +202,13 @@ class RuleCoverage:
             **({"seen_on": list(self.replica_names)} if self.replica_names else {}),
         }
 
+    def where(self) -> str:
+        """`on 1 of 5 replicas, 1 of 3 nodes`."""
+        return f"on {self.replicas.text('replica')}, {self.nodes.text('node')}"
+
     def text(self) -> str:
-        """`on 1 of 5 replicas, 1 of 3 nodes` (and `: an outlier`)."""
-        where = f"on {self.replicas.text('replica')}, {self.nodes.text('node')}"
-        return where + (" (an outlier)" if self.outlier else "")
+        """`where()`, and ` (an outlier)`."""
+        return self.where() + (" (an outlier)" if self.outlier else "")
 
 
 @dataclass(frozen=True, slots=True)
