@@ -108,8 +108,9 @@ def write_inputs(records: int, nodes: int, seed: int = 7) -> list[Path]:
     return files
 
 
-def measure(files: list[Path]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB, and aaprof's statistics line, of one generate."""
+def measure(files: list[Path]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MB, and aaprof's statistics
+    line, of one generate."""
     with tempfile.TemporaryDirectory() as out:
         command = [
             "/usr/bin/time", "-v", str(REPO / ".venv/bin/aaprof"), "generate",
@@ -121,9 +122,10 @@ def measure(files: list[Path]) -> tuple[float, float, str]:
     if done.returncode != 0:
         sys.exit(f"aaprof generate failed: {done.stderr[-2000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    assert rss is not None, done.stderr
+    cpu = re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", done.stderr)
+    assert rss is not None and len(cpu) == 2, done.stderr
     stats = next((x for x in done.stderr.splitlines() if "lines read" in x), "")
-    return seconds, int(rss[1]) / 1024, stats
+    return seconds, sum(map(float, cpu)), int(rss[1]) / 1024, stats
 
 
 def main() -> None:
@@ -137,13 +139,13 @@ def main() -> None:
     print(
         f"inputs: {len(files)} files, {size / 1e9:.2f} GB ({time.perf_counter() - started:.0f} s)"
     )
-    seconds, rss, stats = measure(files)
+    seconds, cpu, rss, stats = measure(files)
     print(stats)
-    print("| records | nodes | replicas | input | wall time | records/s | peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+    print("| records | nodes | replicas | input | wall | CPU | records/CPU s | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     print(
         f"| {args.records:,} | {args.nodes} | {PROFILES * REPLICAS} | {size / 1e9:.1f} GB |"
-        f" {seconds:.0f} s | {args.records / seconds:,.0f} | {rss:,.0f} MB |"
+        f" {seconds:.0f} s | {cpu:.0f} s | {args.records / cpu:,.0f} | {rss:,.0f} MB |"
     )
 
 
