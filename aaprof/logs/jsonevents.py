@@ -20,8 +20,8 @@ from aaprof.model.pods import PodsLine
 
 # Every event object aaprof writes has this key; journald's entries (also JSON) never do.
 _MARK = b'"mode":'
-# ... and watch's lines of a node's pods this one (model.pods), which no event has.
-_PODS_MARK = b'"kind":"pods"'
+# ... and watch's lines of a node's pods (model.pods) these, which no event has as keys.
+_PODS_MARKS = (b'"kind"', b'"pods"')
 
 
 def parse_pods_line(line: bytes) -> PodsLine | Unparsed | None:
@@ -32,7 +32,7 @@ def parse_pods_line(line: bytes) -> PodsLine | Unparsed | None:
         The PodsLine; Unparsed (with the reason) for a pods line with a wrong value (a name
         that is not a Kubernetes name); None for any other line.
     """
-    if _PODS_MARK not in line:
+    if _PODS_MARKS[0] not in line or _PODS_MARKS[1] not in line:
         return None
     text = line.strip()
     if text[:1] != b"{" or text[-1:] != b"}":
