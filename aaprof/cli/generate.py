@@ -167,11 +167,6 @@ def generate(
     replay = load_decisions(decisions) if decisions is not None else ()
     inputs = expand(list(logs))
     reader = reading.reader()
-    if reading.pods is not None:  # pods that ran, beside those watch's lines name
-        from aaprof.containers.attribute import load_pods
-        from aaprof.containers.pod_status import add_running
-
-        add_running(reader.pods, load_pods(reading.pods))
     with Progress(inputs, reader, enabled=True):
         session = Session.read(
             inputs,

@@ -9,7 +9,19 @@ import json
 from pathlib import Path
 
 from aaprof_cli import aaprof
-from replicas import API, CONF, DEBUG, IDLE, INDEX, PROFILE, RS, SEC, line, watch_three_nodes
+from replicas import (
+    API,
+    CONF,
+    DEBUG,
+    IDLE,
+    INDEX,
+    NODES,
+    PROFILE,
+    RS,
+    SEC,
+    line,
+    watch_three_nodes,
+)
 
 
 def test_coverage_counts_nodes_and_replicas_of_those_that_ran(tmp_path: Path) -> None:
@@ -105,3 +117,31 @@ def test_check_says_when_a_profile_is_ready_and_why(tmp_path: Path) -> None:
     assert verdict["last_new_rule"].startswith("2027-01-15T11:00:00")
     assert verdict["quiet_seconds"] == 2 * 3600
     assert verdict["reasons"][0] == "last new rule 2 hours before the logs end (needs 3 hours)"
+
+
+def test_a_pod_list_says_which_replicas_ran(tmp_path: Path) -> None:
+    """`--pods` (kubectl get pods -A -o json): every pod placed on a node and not Pending."""
+    outputs = watch_three_nodes(tmp_path, with_pods=False)
+    items = [
+        {
+            "metadata": {"namespace": "shop", "name": f"{RS}-{suffix}"},
+            "spec": {"nodeName": node},
+            "status": {"phase": "Running"},
+        }
+        for node, suffixes in NODES.items()
+        for suffix in suffixes
+    ]
+    items.append(  # not started yet: did not run
+        {"metadata": {"namespace": "shop", "name": f"{RS}-zzzzz"}, "status": {"phase": "Pending"}}
+    )
+    pods = tmp_path / "pods.json"
+    pods.write_text(json.dumps({"kind": "List", "items": items}))
+    out = tmp_path / "out"
+    aaprof(
+        "generate", *map(str, outputs), "--out", str(out), "--no-k8s", "--pods", str(pods),
+        check=True,
+    )  # fmt: skip
+    doc = json.loads((out / "coverage" / f"{PROFILE}.json").read_text())
+    debug = next(r for r in doc["rules"] if r["rule"] == f"{DEBUG} w,")
+    assert (debug["nodes"], debug["replicas"]) == ({"seen": 1, "ran": 3}, {"seen": 1, "ran": 5})
+    assert doc["replicas"] == {"seen": 5, "ran": 6}  # api's pod logged: it ran
