@@ -397,8 +397,9 @@ def readiness(
             reasons.append(f"last new rule {span} before the logs end {need}")
         ok = ok and quiet >= t.quiet
     replicas = cover.replicas
-    reasons.append(f"seen on {replicas.text('replica')}, {cover.nodes.text('node')} "
-                   f"(needs {t.replicas})")  # fmt: skip
+    on = f"seen on {replicas.text('replica')}" if replicas.seen else "no record names a pod"
+    plural = "s" if t.replicas != 1 else ""
+    reasons.append(f"{on}, {cover.nodes.text('node')} (needs {t.replicas} replica{plural})")
     ok = ok and replicas.seen >= t.replicas
     reasons.append(f"{cover.records:,} record{'s' if cover.records != 1 else ''} "
                    f"(needs {t.records:,})")  # fmt: skip

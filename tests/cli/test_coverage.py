@@ -82,7 +82,7 @@ def test_check_says_when_a_profile_is_ready_and_why(tmp_path: Path) -> None:
     assert code == 1
     assert (
         "shop-web: not ready: last new rule less than a minute before the logs end (needs 1 day);"
-        " seen on 5 of 6 replicas, 3 of 3 nodes (needs 1); 12 records (needs 100)"
+        " seen on 5 of 6 replicas, 3 of 3 nodes (needs 1 replica); 12 records (needs 100)"
     ) in text
     aaprof("generate", *outputs, "--out", out, "--no-k8s", check=True)
     # DIR has every rule: none is new; quiet since the first record, 2 hours before the end
@@ -91,10 +91,10 @@ def test_check_says_when_a_profile_is_ready_and_why(tmp_path: Path) -> None:
     assert code == 0, text
     assert text == (
         "shop-web: ready: no new rule in the 2 hours its records span (needs 2 hours);"
-        " seen on 5 of 6 replicas, 3 of 3 nodes (needs 5); 12 records (needs 12)\n"
+        " seen on 5 of 6 replicas, 3 of 3 nodes (needs 5 replicas); 12 records (needs 12)\n"
     )
     code, text = _check(*outputs, "--out", out, *ready, "--ready-replicas", "6")
-    assert code == 0 and "shop-web: not ready:" in text and "(needs 6)" in text
+    assert code == 0 and "shop-web: not ready:" in text and "(needs 6 replicas)" in text
     code, _ = _check(*outputs, "--out", out, *ready, "--ready-replicas", "6", "--require-ready")
     assert code == 1
     # a later batch: one new rule 3 hours in, then only rules DIR has, until 5 hours in
