@@ -79,7 +79,35 @@ NO_STACK_BUNDLE = (
     "--check",
     "check_only",
     is_flag=True,
-    help="Write nothing: list recorded accesses DIR's profiles do not cover; exit 1 if any.",
+    help="Write nothing: list recorded accesses DIR's profiles do not cover (exit 1 if any),"
+    " and whether each profile is ready to enforce, and why.",
+)
+@click.option(
+    "--ready-after",
+    default="24h",
+    show_default=True,
+    metavar="SPAN",
+    help="With --check: a profile is ready once no new rule came for SPAN (30m, 24h, 7d)"
+    " before the last record read.",
+)
+@click.option(
+    "--ready-replicas",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="With --check: ... and its records came from at least this many replicas.",
+)
+@click.option(
+    "--ready-records",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="With --check: ... and at least this many of its records were read.",
+)
+@click.option(
+    "--require-ready",
+    is_flag=True,
+    help="With --check: exit 1 also when a profile is not ready.",
 )
 @click.option(
     "--base",
@@ -114,6 +142,10 @@ def generate(
     legacy_annotation: bool,
     image: str,
     check_only: bool,
+    ready_after: str,
+    ready_replicas: int,
+    ready_records: int,
+    require_ready: bool,
     base: Path,
     fmt: str,
     quiet: bool,
@@ -132,11 +164,19 @@ def generate(
       aaprof generate /var/log/audit/audit.log --out ./apparmor
       aaprof generate sample-logs/ --out /tmp/aaprof-out --mode enforce --since 2024-11-23
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
+      aaprof generate --check node-*.jsonl --out ./apparmor --require-ready --ready-after 7d
       aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
     from aaprof.engine import Session, Settings, found_decisions, learnt_modes, load_decisions
+    from aaprof.engine.session import COVERAGE
+    from aaprof.engine.spread import Thresholds
+    from aaprof.logs.select import parse_span
     from aaprof.logs.sources import expand
 
+    try:
+        thresholds = Thresholds(parse_span(ready_after), ready_replicas, ready_records)
+    except AaprofError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ready-after") from None
     selection = reading.selection()
     selection = dataclasses.replace(selection, modes=learnt_modes(include_denied))
     settings = Settings(mode, per_container, include_noise, base, stack_on)
@@ -163,13 +203,22 @@ def generate(
             click.echo(f"aaprof: {len(replay)} decisions replayed from {decisions}", err=True)
     if check_only:
         gaps = session.remaining()
+        verdicts = session.readiness(thresholds)
         if fmt == "json":
-            click.echo(json.dumps([g.to_dict() for g in gaps], indent=2, ensure_ascii=False))
+            doc: dict[str, object] = {
+                "missing": [g.to_dict() for g in gaps],
+                "readiness": [v.to_dict() for v in verdicts],
+            }
+            click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         else:
             for gap in gaps:
                 click.echo(gap.text())
+            for verdict in verdicts:
+                click.echo(verdict.text())
             click.echo(f"{len(gaps)} profile(s) with accesses not covered", err=True)
-        if gaps:
+            ready = sum(v.ready for v in verdicts)
+            click.echo(f"{ready} of {len(verdicts)} profile(s) ready to enforce", err=True)
+        if gaps or (require_ready and not all(v.ready for v in verdicts)):
             raise SystemExit(1)
         return
     if not session.learned:
@@ -178,6 +227,17 @@ def generate(
             "learns from DENIED records too)"
         )
     saved = session.save(decisions_file=write_decisions)
+    for name, path, _n in saved.profiles:
+        outliers = saved.coverage[name].outliers
+        if outliers:
+            first = outliers[0]
+            more = f" and {len(outliers) - 1} more" if len(outliers) > 1 else ""
+            click.echo(
+                f"aaprof: warning: {name}: {len(outliers)} rule(s) seen on one replica of many"
+                f" (outliers: look before enforcing; {out / COVERAGE / path.name}.json):"
+                f" {first.rule} {first.where()}{more}",
+                err=True,
+            )
     bundle: tuple[Path, ...] = ()
     if stack_on and not no_k8s:
         click.echo(f"aaprof: warning: {NO_STACK_BUNDLE}", err=True)
@@ -200,6 +260,8 @@ def generate(
     lines = [f"learned from {session.learned} record{'s' if session.learned != 1 else ''}"]
     for name, path, n in saved.profiles:
         lines.append(f"  {path}  ({name}: {n} new rule{'s' if n != 1 else ''})")
+    if saved.profiles:
+        lines.append(f"  {out / COVERAGE}/  (where each new rule was seen: nodes, replicas)")
     if bundle:
         lines.append(f"  {out / K8S}/  ({len(bundle)} files: kubectl apply -k)")
     if saved.decisions_file is not None:

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from aaprof.containers.attribute import Attributor, load_pods
+from aaprof.containers.pod_status import add_running
 from aaprof.errors import AaprofError
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import Selection
@@ -57,7 +58,16 @@ class Reading:
             raise click.UsageError(str(exc)) from None
 
     def reader(self, boot: str | None = None) -> Reader:
-        return Reader(node=self.node, node_from_dir=self.node_from_dir, boot=boot)
+        """The reader; with `--pods`, its `pods` (the pods that ran: generate's and review's
+        coverage) start with the file's pods placed on a node.
+
+        Raises:
+            AaprofError: an unreadable pods file.
+        """
+        reader = Reader(node=self.node, node_from_dir=self.node_from_dir, boot=boot)
+        if self.pods is not None:
+            add_running(reader.pods, load_pods(self.pods))
+        return reader
 
     def attributor(self) -> Callable[[Event], Event]:
         """Sets `container` from the profile name, `--proc-root`, `--pods` and `--log-root`.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from aaprof.model.event import Container
+from aaprof.model.pods import PodsRan, valid_pod
 
 _STATUS_LISTS = ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
 
@@ -32,6 +33,25 @@ def join_pod_status(container: Container, pods: Iterable[Mapping[str, object]]) 
         if (joined := _join_one(container, pod)) is not None:
             return joined
     return container
+
+
+def add_running(ran: PodsRan, pods: Iterable[Mapping[str, object]]) -> None:
+    """Add the pods that were placed on a node (`spec.nodeName`) and did not stay `Pending` to
+    `ran`, per node: a pod list (`kubectl get pods -A -o json`) as a source of replicas that
+    ran, beside watch's lines (model.pods). Pods with names that are not Kubernetes names are
+    left out."""
+    found = False
+    for pod in pods:
+        metadata, spec = _mapping(pod.get("metadata")), _mapping(pod.get("spec"))
+        node = _string(spec.get("nodeName"))
+        name, namespace = _string(metadata.get("name")), _string(metadata.get("namespace"))
+        found = True
+        if node is None or _string(_mapping(pod.get("status")).get("phase")) == "Pending":
+            continue
+        if valid_pod(namespace, name) and namespace is not None and name is not None:
+            ran.add(node, [(namespace, name)])
+    if found:
+        ran.read = True
 
 
 def _join_one(container: Container, pod: Mapping[str, object]) -> Container | None:

@@ -32,6 +32,8 @@ class Evidence:
     pids: dict[int, None] = dataclasses.field(default_factory=dict)
     comms: dict[str, None] = dataclasses.field(default_factory=dict)
     names: dict[str, None] = dataclasses.field(default_factory=dict)
+    nodes: int = 0  # bit masks of engine.spread.Places: where its records were seen
+    replicas: int = 0
     # the ids of rules (kept alive by `suggest`'s decisions) known to be within `rule`
     within: set[int] = dataclasses.field(default_factory=set)
 

@@ -46,8 +46,18 @@ def human_age(seconds: float) -> str:
     units, rounded down); a time in the future (a clock ahead) is `in the future`."""
     if seconds < 0:
         return "in the future"
+    span = human_span(seconds)
+    return "just now" if span == _NO_TIME else f"{span} ago"
+
+
+_NO_TIME = "less than a minute"
+
+
+def human_span(seconds: float) -> str:
+    """A length of time as a person says it: `5 minutes`, `1 day`, `2 years` (whole units,
+    rounded down), `less than a minute`."""
     for size, unit in _UNITS:
         if seconds >= size:
             n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return _NO_TIME

@@ -37,6 +37,16 @@ from aaprof.engine.directory import (
 )
 from aaprof.engine.gaps import Gap
 from aaprof.engine.options import Item
+from aaprof.engine.spread import (
+    ProfileCoverage,
+    Readiness,
+    RuleCoverage,
+    RuleSeen,
+    Tallies,
+    Thresholds,
+    coverage,
+    readiness,
+)
 from aaprof.engine.suggest import PROTOS_KEPT, ProfileSuggestions, Suggestion, suggest
 from aaprof.errors import AaprofError
 from aaprof.logs.memo import Copy
@@ -46,11 +56,13 @@ from aaprof.logs.sources import Input
 from aaprof.model import profile as m
 from aaprof.model.event import Event
 from aaprof.model.labels import confined_members
+from aaprof.model.pods import PodsRan
 from aaprof.profiles.includes import DEFAULT_PROFILE_DIR
 
-__all__ = ["MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
+__all__ = ["COVERAGE", "MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
 
 MODES = ("complain", "enforce")
+COVERAGE = "coverage"  # DIR/coverage/<profile file>.json: where each rule was seen
 Key = tuple[str, str]  # (profile, least rule text): what a decision names
 
 
@@ -101,6 +113,8 @@ class Saved:
     profiles: tuple[tuple[str, Path, int], ...]
     texts: Mapping[str, str]
     decisions_file: Path | None = None
+    # the coverage written beside each profile written (DIR/coverage/<file>.json)
+    coverage: Mapping[str, ProfileCoverage] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -127,6 +141,9 @@ class Session:
     stats: ReadStats = field(default_factory=ReadStats)
     learned: int = 0  # records learned from (after the selection)
     warnings: tuple[str, ...] = ()
+    # every profile's records and where they were seen; the pods that ran (engine.spread)
+    tallies: Tallies = field(default_factory=Tallies, repr=False)
+    ran: PodsRan = field(default_factory=PodsRan, repr=False)
     _index: Mapping[Key, Suggestion] = field(default_factory=dict, repr=False)
     _made: Mapping[Key, Decision] = field(default_factory=dict, repr=False)
 
@@ -208,7 +225,9 @@ class Session:
             )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
-        session = dataclasses.replace(session, stats=reader.stats, learned=counted[0])
+        session = dataclasses.replace(
+            session, stats=reader.stats, learned=counted[0], ran=reader.pods
+        )
         return session.apply(decisions) if decisions else session
 
     @classmethod
@@ -237,6 +256,7 @@ class Session:
         for name, (path, policy) in existing.items():
             profile = written[name] = next(p for p in policy.profiles() if p.name == name)
             allowed[name] = inlined(profile, policy, path, settings.base, warnings)
+        tallies = Tallies()
         suggestions = suggest(
             events,
             existing=allowed,
@@ -246,6 +266,7 @@ class Session:
             written=written,
             foreign=frozenset(settings.stack_on),
             unowned=unowned,
+            tallies=tallies,
         )
         for label, count in sorted(unowned.items()):
             warnings.append(_not_learned(label, count, settings.stack_on))
@@ -257,6 +278,7 @@ class Session:
             suggestions,
             existing,
             warnings=tuple(warnings),
+            tallies=tallies,
             _index=index,
         )
 
@@ -332,6 +354,56 @@ class Session:
             for name, rules in sorted(self.chosen().items())
         )
 
+    def coverage(self, profile: str) -> ProfileCoverage:
+        """Top-level `profile`'s records and each proposed rule's (its children's too): on how
+        many nodes and replicas seen, of how many ran, first and last seen, the outliers."""
+        rules = [
+            self._rule_seen(ps.profile, s)
+            for ps in self.suggestions
+            if ps.parent == profile
+            for s in ps.suggestions
+            if not s.noise
+        ]
+        return coverage(profile, self.tallies.seen(profile), rules, self.ran)
+
+    def rule_coverage(self, profile: str, suggestion: Suggestion) -> RuleCoverage:
+        """One suggestion's coverage, as `coverage` gives it (a review's details pane)."""
+        parent = profile.split("//", 1)[0]
+        rule = self._rule_seen(profile, suggestion)
+        return coverage(parent, self.tallies.seen(parent), [rule], self.ran).rules[0]
+
+    def _rule_seen(self, profile: str, s: Suggestion) -> RuleSeen:
+        places = self.tallies.places
+        return RuleSeen(
+            profile,
+            s.key,
+            s.count,
+            places.nodes(s.nodes),
+            places.replicas(s.replicas),
+            s.first_seen,
+            s.last_seen,
+        )
+
+    def readiness(self, thresholds: Thresholds | None = None) -> tuple[Readiness, ...]:
+        """Per top-level profile with records, whether it is ready to enforce and why: no new
+        rule (one DIR's profile does not allow; when its first record was written) for
+        `thresholds.quiet` before the last record read, enough replicas and records."""
+        thresholds = thresholds or Thresholds()
+        end = self.tallies.end()
+        names = sorted({name.split("//", 1)[0] for name in self.tallies.profiles})
+        out = []
+        for name in names:
+            firsts = [
+                s.first_seen
+                for ps in self.suggestions
+                if ps.parent == name
+                for s in ps.suggestions
+                if s.first_seen is not None and not s.noise
+            ]
+            last_new = max(firsts) if firsts else None
+            out.append(readiness(self.coverage(name), last_new, end, thresholds))
+        return tuple(out)
+
     def preview(self, profile: str) -> Preview:
         """The text `save` would write for top-level `profile` and its diff against the disk.
 
@@ -368,17 +440,32 @@ class Session:
         (self.out / PROFILES).mkdir(parents=True, exist_ok=True)
         written = []
         texts: dict[str, str] = {}
+        covered: dict[str, ProfileCoverage] = {}
         for name, (rules, children) in sorted(by_parent(self.chosen()).items()):
             path, policy = self._target(name)
             text = self._render(name, rules, children, policy)
             write_atomically(path, text)
+            covered[name] = self._write_coverage(name, path, write_atomically)
             texts[name] = text
             written.append((name, path, len(rules) + sum(len(c) for c in children.values())))
         for name, (path, _policy) in self.existing.items():
             texts.setdefault(name, self._existing_text(path))
         if decisions_file is not None:
             save_decisions(decisions_file, self.all_decisions())
-        return Saved(self.out, tuple(written), texts, decisions_file)
+        return Saved(self.out, tuple(written), texts, decisions_file, covered)
+
+    def _write_coverage(
+        self, name: str, path: Path, write: Callable[[Path, str], None]
+    ) -> ProfileCoverage:
+        """DIR/coverage/<profile file>.json: the profile's coverage (docs/generate.md)."""
+        import json
+
+        folder = self.out / COVERAGE
+        folder.mkdir(exist_ok=True)
+        found = self.coverage(name)
+        doc = json.dumps(found.to_dict(), indent=2, ensure_ascii=False)
+        write(folder / f"{path.name}.json", doc + "\n")
+        return found
 
     def _existing_text(self, path: Path) -> str:
         """The text of a file of DIR/profiles, read as `existing_profiles` read it."""

@@ -31,6 +31,7 @@ from aaprof.engine.options import (
 from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import severity, severity_rank
 from aaprof.engine.siblings import Family, families, known_rules
+from aaprof.engine.spread import Tallies, Tally
 from aaprof.errors import AaprofError
 from aaprof.logs.memo import Copy
 from aaprof.model import profile as m
@@ -65,6 +66,9 @@ class Suggestion:
     pids: tuple[int, ...] = ()
     comms: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    # where its records were seen: bit masks of `Tallies.places` (engine.spread)
+    nodes: int = 0
+    replicas: int = 0
     # what the alternatives are made of; they are made the first time they are asked for
     lazy: _Alternatives | None = dataclasses.field(default=None, compare=False, repr=False)
 
@@ -207,6 +211,7 @@ def suggest(
     written: Mapping[str, m.Profile] | None = None,
     foreign: frozenset[str] = frozenset(),
     unowned: dict[str, int] | None = None,
+    tallies: Tallies | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
@@ -226,18 +231,24 @@ def suggest(
             their records teach nothing (`attributed_profile`).
         unowned: Filled with the labels of records that teach no profile of aaprof's (a
             `foreign` member, a stack with no one member of aaprof's): distinct records each.
+        tallies: Filled with every profile's records (those `existing` allows too) and where
+            they were seen; each suggestion's `nodes` and `replicas` are masks of its places.
 
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
     """
     groups: dict[str, dict[tuple[object, ...], Evidence]] = {}
     containers: dict[str, Container] = {}
+    tallies = tallies if tallies is not None else Tallies()
+    bits = tallies.places.bits
     # Records that differ only in time, serial, pid and where they were read give the same
-    # answer: decide each distinct record once (a log repeats its accesses many times).
-    seen: dict[tuple[object, ...], _Found | None] = {}
+    # answer: decide each distinct record once (a log repeats its accesses many times). Its
+    # node and container (but with `per_container`) only say where it was seen.
+    seen: dict[tuple[object, ...], _Entry] = {}
+    record_key = _record_key_per_container if per_container else _record_key
     # ... and copies of one line are known by the values they share (kept alive here, so that
     # their id is not reused; bounded, as the reader's memo is)
-    by_proto: dict[object, tuple[list[object], _Found | None]] = {}
+    by_proto: dict[object, tuple[list[object], _Entry]] = {}
     for item in events:
         proto = None
         if item.__class__ is Copy:
@@ -246,28 +257,42 @@ def suggest(
             mark = copy.record
             known = by_proto.get(mark)
             if known is not None:
-                if known[1] is not None:
-                    known[1][0].add_copy(copy)
+                tally, found = known[1]
+                if tally is not None:
+                    tally.add(copy.time)  # (its node and container are its line's)
+                if found is not None:
+                    found[0].add_copy(copy)
                 continue
             event = copy.event()
         else:
             event = cast(Event, item)
         if prepare is not None:
             event = prepare(event)
-        key = _record_key(event)
-        found = seen.get(key, _UNSEEN)
-        if found is _UNSEEN:
-            found = seen[key] = _evidence_of(
-                _decided(event, existing, include_noise, per_container, foreign, unowned), groups
+        key = record_key(event)
+        entry = seen.get(key)
+        if entry is None:
+            name, decided = _decided(
+                event, existing, include_noise, per_container, foreign, unowned
+            )
+            entry = seen[key] = (
+                tallies.of(name) if name is not None else None,
+                _evidence_of(decided, groups),
             )
         if proto is not None:
             if len(by_proto) >= PROTOS_KEPT:
                 by_proto.clear()
-            by_proto[mark] = (proto, cast(_Found | None, found))
+            by_proto[mark] = (proto, entry)
+        tally, found = entry
+        if tally is None:
+            continue
+        node, replica = bits(event)
+        tally.add(event.time, node, replica)
         if found is None:
             continue
-        evidence, rule, noise = cast(_Found, found)
+        evidence, rule, noise = found
         evidence.add(rule, event, noise)
+        evidence.nodes |= node
+        evidence.replicas |= replica
         if event.container and evidence.profile not in containers:
             containers[evidence.profile] = event.container
     return tuple(
@@ -287,7 +312,8 @@ PROTOS_KEPT = 8192
 _Decided = tuple[str, m.Rule, bool, tuple[object, ...]]
 # Where a record counts: the evidence of its merged rule, its own rule, whether it is noise.
 _Found = tuple["Evidence", m.Rule, bool]
-_UNSEEN: object = object()
+# A record's profile's tally (None: no profile) and where its rule counts (None: no rule).
+_Entry = tuple[Tally | None, _Found | None]
 
 
 def _evidence_of(
@@ -304,14 +330,23 @@ def _evidence_of(
     return evidence, rule, noise
 
 
-# The fields of an Event the engine reads: all but time, serial, pid, node and source.
+# The fields of an Event the engine reads: all but time, serial, pid, node and source (and
+# the container, which only names the profile with `per_container`).
 _DECIDING = operator.attrgetter(
-    *(f.name for f in dataclasses.fields(Event) if f.name not in _IGNORED_FIELDS)
+    *(
+        f.name
+        for f in dataclasses.fields(Event)
+        if f.name not in _IGNORED_FIELDS and f.name != "container"
+    )
 )
 
 
 def _record_key(event: Event) -> tuple[object, ...]:
     return (*_DECIDING(event), event.extra.get("execpath"))
+
+
+def _record_key_per_container(event: Event) -> tuple[object, ...]:
+    return (*_DECIDING(event), event.extra.get("execpath"), event.container)
 
 
 def _decided(
@@ -321,19 +356,19 @@ def _decided(
     per_container: bool,
     foreign: frozenset[str] = frozenset(),
     unowned: dict[str, int] | None = None,
-) -> _Decided | None:
-    """The profile and least rule of a record, whether it is noise, and the key of the rules it
-    merges with; None: no suggestion."""
+) -> tuple[str | None, _Decided | None]:
+    """The profile a record counts for (None: none, or noise left out), and its least rule,
+    whether it is noise, and the key of the rules it merges with (None: no suggestion)."""
     name = attributed_profile(event, per_container=per_container, foreign=foreign)
     if name is None and unowned is not None and (label := unowned_label(event, foreign)):
         unowned[label] = unowned.get(label, 0) + 1
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
-        return None
+        return None, None
     rule = rule_for(event)
     if rule is None or covered(_lookup(existing, name), rule, event):
-        return None
-    return name, rule, noise, _merge_key(rule)
+        return name, None
+    return name, (name, rule, noise, _merge_key(rule))
 
 
 def _lookup(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
@@ -389,6 +424,8 @@ def _suggestion(evidence: Evidence, family: Family | None) -> Suggestion:
         pids=tuple(evidence.pids),
         comms=tuple(evidence.comms),
         names=tuple(evidence.names),
+        nodes=evidence.nodes,
+        replicas=evidence.replicas,
         lazy=_Alternatives(rule, evidence.no_new_privs, fine, family),
     )
 

@@ -16,9 +16,37 @@ from aaprof.errors import AaprofError
 from aaprof.logs.lines import Unparsed
 from aaprof.logs.sources import open_input
 from aaprof.model.event import MODES, Event, SourceRef
+from aaprof.model.pods import PodsLine
 
 # Every event object aaprof writes has this key; journald's entries (also JSON) never do.
 _MARK = b'"mode":'
+# ... and watch's lines of a node's pods (model.pods) these, which no event has as keys.
+_PODS_MARKS = (b'"kind"', b'"pods"')
+
+
+def parse_pods_line(line: bytes) -> PodsLine | Unparsed | None:
+    """The pods of one line of watch's output (`{"kind":"pods",…}`), or None when the line
+    is not one. Never raises.
+
+    Returns:
+        The PodsLine; Unparsed (with the reason) for a pods line with a wrong value (a name
+        that is not a Kubernetes name); None for any other line.
+    """
+    if _PODS_MARKS[0] not in line or _PODS_MARKS[1] not in line:
+        return None
+    text = line.strip()
+    if text[:1] != b"{" or text[-1:] != b"}":
+        return None
+    try:
+        data = json.loads(text.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("kind") != "pods" or "mode" in data:
+        return None
+    try:
+        return PodsLine.from_dict(data)
+    except ValueError as exc:
+        return Unparsed(str(exc))
 
 
 def parse_event_line(line: bytes, source: SourceRef | None = None) -> Event | Unparsed | None:
@@ -71,7 +99,9 @@ def may_hold_events(name: str) -> bool:
         head = _head(name) + b"\n"  # a file's last line is complete without its newline
     for line in head.split(b"\n")[:-1]:  # complete lines only
         if line.strip() not in (b"", b"["):
-            return isinstance(parse_event_line(line), Event)
+            return isinstance(parse_event_line(line), Event) or isinstance(
+                parse_pods_line(line), PodsLine
+            )
     return name == "-"  # a pipe with nothing complete yet: read it as events may be
 
 

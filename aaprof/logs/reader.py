@@ -12,7 +12,7 @@ from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
 from aaprof.logs.follow import FollowedFile
 from aaprof.logs.journal import SYSTEM_JOURNAL, FollowedJournal, iter_journal
-from aaprof.logs.jsonevents import parse_event_line
+from aaprof.logs.jsonevents import parse_event_line, parse_pods_line
 from aaprof.logs.kmsg import FollowedKmsg
 from aaprof.logs.lines import (
     Identity,
@@ -27,6 +27,7 @@ from aaprof.logs.live import Followed, Raw, follow
 from aaprof.logs.memo import Copy, LineMemo
 from aaprof.logs.sources import Continuations, Input, is_char_device, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
+from aaprof.model.pods import PodsLine, PodsRan
 
 # How many first unparsed lines are kept for the report.
 KEEP_UNPARSED = 10
@@ -184,6 +185,8 @@ class Reader:
     _from_dir: bool = False  # node_from_dir, decided for the inputs (expect)
     several_nodes: bool = False  # the inputs are several nodes' (told apart by directory)
     _memos: dict[str | None, LineMemo] = field(default_factory=dict)  # `live`'s, per node
+    # the pods watch saw running on each node (its `{"kind":"pods",…}` lines: model.pods)
+    pods: PodsRan = field(default_factory=PodsRan)
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
         return self._read(inputs, copies=False)  # type: ignore[return-value]
@@ -300,6 +303,9 @@ class Reader:
                 source = SourceRef(item.name, number)
                 if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
                     event = self._counted(own, source, None, False)  # aaprof's own JSON
+                elif line[:1] == b"{" and (pods := parse_pods_line(line)) is not None:
+                    self._pods(pods, source, item.name)  # watch's list of the node's pods
+                    continue
                 else:
                     result = parse(line, source)
                     if single and result.__class__ in _PLAIN and line[:1] != b"{":
@@ -349,6 +355,9 @@ class Reader:
                 event = self._entry(data, source)
             elif data[:1] in _JSON_STARTS and (own := parse_event_line(data, source)):
                 event = self._counted(own, source, None, False)  # aaprof's own JSON
+            elif data[:1] == b"{" and (pods := parse_pods_line(data)) is not None:
+                self._pods(pods, source, source.file)  # watch's list of the node's pods
+                continue
             else:
                 node = self.node_for(source.file)
                 memo = memos.get(node)
@@ -357,6 +366,13 @@ class Reader:
                 event = self.accept(memo.parse(data, source), source, data)
             if event is not None:
                 yield event
+
+    def _pods(self, found: PodsLine | Unparsed, source: SourceRef, name: str) -> None:
+        """A line of watch's pods: added to `pods`, or counted unparsed with its place."""
+        if isinstance(found, Unparsed):
+            self.stats.note_unparsed(source, found.reason)
+        else:
+            self.pods.add_line(found, self.node_for(name))
 
     def _journal(self, item: Input) -> Iterator[Event]:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):

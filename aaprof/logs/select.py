@@ -31,6 +31,18 @@ _RELATIVE: Final = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def parse_span(text: str) -> timedelta:
+    """A length of time: `30s`, `15m`, `2h`, `7d`, `1w`.
+
+    Raises:
+        AaprofError: the text is not one.
+    """
+    m = _RELATIVE.match(text.strip())
+    if m is None:
+        raise AaprofError(f"{text!r} is not a length of time: use 30m, 2h, 7d, 1w")
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
 def parse_when(text: str, now: datetime | None = None) -> datetime:
     """A time given as ISO 8601 (UTC unless it says), epoch seconds, or `15m`/`2h`/`7d` ago.
 
@@ -38,10 +50,8 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
         AaprofError: the text is none of these.
     """
     text = text.strip()
-    m = _RELATIVE.match(text)
-    if m:
-        seconds = int(m.group(1)) * _UNITS[m.group(2)]
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    if _RELATIVE.match(text):
+        return (now or datetime.now(UTC)) - parse_span(text)
     try:
         return datetime.fromtimestamp(float(text), tz=UTC)
     except ValueError:

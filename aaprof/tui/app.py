@@ -197,7 +197,10 @@ class ReviewApp(App[Saved | None]):
 
     def _refresh_side(self) -> None:
         row = self.current()
-        text = evidence_text(row) if row else "no rule here"
+        if row is not None:
+            text = evidence_text(row, self.session.rule_coverage(row.profile, row.suggestion))
+        else:
+            text = "no rule here"
         # only the pane on screen (beside when wide, below when narrow), at a fixed height
         # (review.tcss): no layout pass, which would redraw the whole screen
         pane = "#evidence-below" if self.has_class("narrow") else "#evidence"

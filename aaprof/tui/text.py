@@ -9,6 +9,7 @@ from rich.cells import cell_len
 
 from aaprof.engine import Preview
 from aaprof.engine import review as r
+from aaprof.engine.spread import RuleCoverage
 from aaprof.model import profile as m
 from aaprof.model.printable import printable
 
@@ -71,8 +72,9 @@ def _when(t: datetime | None) -> str:
     return t.isoformat(sep=" ", timespec="seconds") if t else "-"
 
 
-def evidence_text(row: r.Row) -> str:
-    """The details panel: the profile, the severity, the evidence and the labelled options."""
+def evidence_text(row: r.Row, seen: RuleCoverage | None = None) -> str:
+    """The details panel: the profile, the severity, the evidence (with `seen`, where its
+    records were seen: replicas and nodes, of how many ran) and the labelled options."""
     s = row.suggestion
     lines = [
         f"rule: {shown(row.text)}",
@@ -83,6 +85,12 @@ def evidence_text(row: r.Row) -> str:
         f"first seen: {_when(s.first_seen)}",
         f"last seen: {_when(s.last_seen)}",
     ]
+    if seen is not None:
+        lines.append(f"seen {seen.where()}")
+        if seen.outlier:
+            lines.append("  OUTLIER: one replica of many; look before enforcing")
+        if seen.replica_names:
+            lines.append("  on: " + ", ".join(shown(n) for n in seen.replica_names))
     if s.comms:
         lines.append("comm: " + ", ".join(shown(c) for c in s.comms))
     if s.pids:

@@ -34,6 +34,7 @@ from aaprof.watch.metrics import (
     Tally,
 )
 from aaprof.watch.output import LineWriter, RotatingFile
+from aaprof.watch.pods import PodsReport
 from aaprof.watch.sink import Sink
 from aaprof.watch.state import State
 
@@ -69,6 +70,7 @@ class Daemon:
     batch: int = BATCH
     on_turn: Callable[[bool], None] = lambda caught_up: None
     say: Callable[[str], None] = lambda message: None
+    pods: PodsReport | None = None  # the node's pods, written as a line when they change
     _reopen: threading.Event = field(default_factory=threading.Event)
     _writer: LineWriter = field(default_factory=LineWriter)
     _readers: dict[str, Reader] = field(default_factory=dict)
@@ -121,6 +123,7 @@ class Daemon:
                     for f in self.files:
                         f.reopen()
                     self.say("reopened the sources and output files (SIGHUP)")
+                self.report_pods()
                 busy = False
                 for source in self.sources:
                     busy |= self.step(source)
@@ -132,6 +135,16 @@ class Daemon:
         finally:
             for source in self.sources:
                 source.close()
+
+    def report_pods(self) -> None:
+        """Write the node's pods when they changed (model/pods.py): a snapshot, outside the
+        batches (written again after a restart, which changes nothing it says)."""
+        line = self.pods.line(self.clock.now()) if self.pods is not None else None
+        if line is not None:
+            self.out.write(line)
+            self.out.flush()
+            for f in self.files:
+                f.write(line)
 
     def step(self, source: Source) -> bool:
         """One batch of one source, committed; whether it had anything."""

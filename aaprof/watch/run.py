@@ -19,6 +19,7 @@ from aaprof.watch.daemon import Daemon
 from aaprof.watch.metrics import DEFAULT_MAX_SERIES, Metrics
 from aaprof.watch.output import RotatingFile
 from aaprof.watch.pick import pick_source
+from aaprof.watch.pods import PodsReport
 from aaprof.watch.sink import Sink
 from aaprof.watch.state import State
 
@@ -88,6 +89,7 @@ def build(options: Options, out: BinaryIO, say: Callable[[str], None]) -> Daemon
         files=files,
         poll=options.poll,
         say=say,
+        pods=PodsReport(options.log_root, options.node or options.node_label or None),
     )
 
 

@@ -93,7 +93,7 @@ def test_check_is_a_promotion_gate(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
     gate = run("--check", str(log), "--out", out, "--format", "json")
     assert gate.exit_code == 1
-    (gap,) = json.loads(gate.stdout)
+    (gap,) = json.loads(gate.stdout)["missing"]
     assert gap["profile"] == "app" and gap["missing_rules"] == ["/etc/app.conf r,"]
     assert gap["last_new_access"].startswith("2023-11-14T22:13:20")
     assert not (tmp_path / "out").exists()  # --check writes nothing

@@ -72,3 +72,24 @@ def test_new_rule_being_typed(snap_compare: Compare, app: ReviewApp) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SMALL, run_before=typing)
+
+
+def test_coverage_across_replicas(
+    snap_compare: Compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three nodes' watch output (tests/replicas.py): the details say on how many of the
+    replicas and nodes that ran the rule was seen, and flag the one seen on one replica."""
+    from replicas import watch_three_nodes
+
+    outputs = watch_three_nodes(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    session = Session.read(
+        expand([o.name for o in outputs]), tmp_path / "out", attribute=Attributor.default(None, ())
+    )
+    app = ReviewApp(session, decisions_file=tmp_path / "decisions.yaml")
+
+    async def to_the_outlier(pilot: Pilot[Saved | None]) -> None:
+        await pilot.press("slash", *"debug", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=MEDIUM, run_before=to_the_outlier)

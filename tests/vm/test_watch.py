@@ -246,3 +246,14 @@ def test_metrics_count_each_denied_record_once(watch_run: VMResult) -> None:
         if s.name.endswith("_total")
     ]
     assert lost and sum(lost) == 0
+
+
+def test_watch_lists_the_nodes_pods(watch_run: VMResult) -> None:
+    """The kubelet's pod directories of the node, in watch's pods line (model/pods.py): what
+    `aaprof generate` counts the replicas that ran by."""
+    lines = [d for d in outputs(watch_run) if d.get("kind") == "pods"]
+    assert len(lines) == 2  # one when each run started; the pods did not change
+    for line in lines:
+        pods = line["pods"]
+        assert isinstance(pods, list)
+        assert {(p["namespace"], p["pod"]) for p in pods} == {(NAMESPACE, pod) for _, pod in PODS}
