@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -32,7 +32,7 @@ from aaprof.engine.rules import rule_for
 from aaprof.engine.severity import severity, severity_rank
 from aaprof.engine.siblings import Family, families, known_rules
 from aaprof.errors import AaprofError
-from aaprof.logs.memo import Copy
+from aaprof.logs.records import Record
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.profiles.render import render_rule
@@ -163,26 +163,42 @@ def attributed_profile(event: Event, *, per_container: bool = False) -> str | No
 
 
 def suggest(
-    events: Iterable[Event | Copy],
+    events: Iterable[Event],
     *,
     existing: Mapping[str, m.Profile] | None = None,
     include_noise: bool = False,
     per_container: bool = False,
-    prepare: Callable[[Event], Event] | None = None,
+    written: Mapping[str, m.Profile] | None = None,
+) -> tuple[ProfileSuggestions, ...]:
+    """`learn` from Events (no copies among them)."""
+    return learn(
+        (Record.of(e) for e in events),
+        existing=existing,
+        include_noise=include_noise,
+        per_container=per_container,
+        written=written,
+    )
+
+
+def learn(
+    records: Iterable[Record],
+    *,
+    existing: Mapping[str, m.Profile] | None = None,
+    include_noise: bool = False,
+    per_container: bool = False,
     written: Mapping[str, m.Profile] | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
     Args:
-        events: Records, in any order; among them copies (`logs.memo.Copy`: a record that
-            only repeats an earlier line but for its stamp and pid), which count as their
-            Event would, without one being made for each.
+        records: Records (`logs.entry.records`: selected and attributed), in any order; among
+            them copies (a record that only repeats an earlier line but for its stamp and pid:
+            `record.key` is not None), which count as their Event would, without one being
+            made for each.
         existing: Profiles by name whose rules already allow some records (includes inlined
             with `coverage.inline_includes`; unresolved includes count as granting nothing).
         include_noise: Keep runtime-start noise, flagged `noise=True`.
         per_container: Attribute records of known containers to aaprof's per-container name.
-        prepare: What to do to each record first (attribution); it must give copies of one
-            record the same result but for their time, serial, pid and source.
         written: The profiles by name as written (includes not inlined): their exact file
             rules are names recorded by earlier batches, evidence for a sibling glob.
 
@@ -196,33 +212,26 @@ def suggest(
     seen: dict[tuple[object, ...], _Found | None] = {}
     # ... and copies of one line are known by the values they share (kept alive here, so that
     # their id is not reused; bounded, as the reader's memo is)
-    by_proto: dict[object, tuple[list[object], _Found | None]] = {}
-    for item in events:
-        proto = None
-        if item.__class__ is Copy:
-            copy = item
-            proto = copy.proto
-            mark = copy.record
+    by_proto: dict[object, tuple[object, _Found | None]] = {}
+    for record in records:
+        mark = record.key
+        if mark is not None:
             known = by_proto.get(mark)
             if known is not None:
                 if known[1] is not None:
-                    known[1][0].add_copy(copy)
+                    known[1][0].add_copy(record)
                 continue
-            event = copy.event()
-        else:
-            event = cast(Event, item)
-        if prepare is not None:
-            event = prepare(event)
+        event = record.event()
         key = _record_key(event)
         found = seen.get(key, _UNSEEN)
         if found is _UNSEEN:
             found = seen[key] = _evidence_of(
                 _decided(event, existing, include_noise, per_container), groups
             )
-        if proto is not None:
+        if mark is not None:
             if len(by_proto) >= PROTOS_KEPT:
                 by_proto.clear()
-            by_proto[mark] = (proto, cast(_Found | None, found))
+            by_proto[mark] = (record.proto, cast(_Found | None, found))
         if found is None:
             continue
         evidence, rule, noise = cast(_Found, found)

@@ -1,4 +1,4 @@
-"""JsonLines writes a copy of a record (logs.memo.Copy) from its first line's template: the
+"""JsonLines writes a copy of a record (logs.records.Record) from its first line's template: the
 JSON lines equal `json.dumps(event.to_dict())` of every record's Event, byte for byte."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from aaprof.containers.attribute import Attributor
 from aaprof.logs import jsonlines, memo
+from aaprof.logs.entry import records
 from aaprof.logs.jsonlines import JsonLines, dumps
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
-from aaprof.model.event import Event
 
 load("noise")
 generator = load("generate")
@@ -40,21 +40,12 @@ NAMES = [
 ]
 
 
-def _lines(path: Path, selection: Selection, copies: bool) -> str:
-    """The JSON lines through JsonLines; it is told whether the selection reads names."""
-    reader = Reader()
-    attribute = Attributor.default()
+def _lines(path: Path, selection: Selection) -> str:
+    """The JSON lines of the records `logs.entry` gives, through JsonLines."""
     out = io.StringIO()
-
-    def prepare(event: Event) -> Event | None:
-        return attribute(event) if selection.keeps(event) else None
-
-    lines = JsonLines(prepare, reads_names=selection.name is not None)
-    items = reader.records(expand([str(path)])) if copies else reader.events(expand([str(path)]))
-    for item in items:
-        line = lines.line(item)
-        if line is not None:
-            out.write(line + "\n")
+    lines = JsonLines()
+    for record in records(Reader(), expand([str(path)]), selection, Attributor.default()):
+        out.write(lines.line(record) + "\n")
     return out.getvalue()
 
 
@@ -87,7 +78,7 @@ def test_hostile_names_and_repeats(
             out.write(LINE.format(ms=n % 1000, serial=n, name=name, pid=100 + n % 7) + "\n")
     selection = Selection.build(mode=mode or "all", name=glob)
     expected = _expected(log, selection)
-    assert _lines(log, selection, copies=True) == expected
+    assert _lines(log, selection) == expected
     if glob is not None:  # one name in eight
         assert len(expected.splitlines()) == (0 if mode == "ALLOWED" else 15)
         return
@@ -124,4 +115,4 @@ def test_copies_write_what_events_write(
     selection = Selection(modes=None if mode is None else frozenset({mode}))
     for name in ("audit.log", "kern.log"):
         path = outdir / name
-        assert _lines(path, selection, copies=True) == _expected(path, selection), name
+        assert _lines(path, selection) == _expected(path, selection), name
