@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from aaprof.logs.jsonevents import may_hold_events
+from aaprof.logs.jsonevents import may_hold_events, parse_event_line
+from aaprof.logs.lines import ParseResult, parse_line
 from aaprof.logs.quick import summarize
 from aaprof.logs.reader import Reader
 from aaprof.logs.records import Record
@@ -113,6 +114,13 @@ def _decided_once(
         shared = known[1]
         if shared is not None:
             yield record if shared is proto else record.sharing(shared, None)
+
+
+def one_line(line: str) -> ParseResult:
+    """The record of one line given alone (`explain RECORD`): aaprof's own JSON event, or a
+    log line of any format (`logs.lines.parse_line`)."""
+    own = parse_event_line(line.encode("utf-8", "surrogateescape"))
+    return own if own is not None else parse_line(line)
 
 
 def summary(
