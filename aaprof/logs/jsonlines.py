@@ -45,7 +45,9 @@ class JsonLines:
     def line(self, record: Record) -> str:
         """The JSON line (no newline) of a record."""
         proto = record.proto
-        if proto is None:
+        if proto is None or record.first is not None:
+            # a record of its own, or the first line of a text: a template is made only when a
+            # copy of it comes (most texts of a log whose lines rarely repeat come once)
             return dumps(record.event().to_dict())
         if record.name is not None:
             return self._named(record, proto, record.name)

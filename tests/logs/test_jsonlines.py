@@ -116,3 +116,20 @@ def test_copies_write_what_events_write(
     for name in ("audit.log", "kern.log"):
         path = outdir / name
         assert _lines(path, selection) == _expected(path, selection), name
+
+
+def test_a_template_only_for_a_text_that_repeats(tmp_path: Path) -> None:
+    """A line whose text comes once is written whole: a template is made when a copy of its
+    text comes (on a log whose lines rarely repeat, making one per line doubled the work)."""
+    log = tmp_path / "audit.log"
+    once = [
+        LINE.format(ms=n, serial=n, name='"/etc/x"', pid=100).replace('comm="c"', f'comm="c{n}"')
+        for n in range(20)
+    ]
+    twice = [LINE.format(ms=n, serial=20 + n, name='"/etc/x"', pid=200 + n) for n in range(3)]
+    log.write_text("\n".join(once + twice) + "\n")
+    lines = JsonLines()
+    out = [lines.line(r) for r in records(Reader(), expand([str(log)]), Selection())]
+    events = Reader().events(expand([str(log)]))
+    assert out == [dumps(e.to_dict()) for e in events]
+    assert len(lines._templates) == 1
