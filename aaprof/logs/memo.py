@@ -24,6 +24,12 @@ from aaprof.model.event import EVENT_SLOTS, Event, SourceRef, event_values
 
 # Distinct records kept per generation (two are kept): a busy node's accesses and then some.
 MEMO_KEPT = 8192
+# Where fewer than one line in COPIES_PAY of a window of LOOK_WINDOW lines was a copy (a log
+# whose lines rarely repeat), the next REST lines are parsed without a look (then it looks
+# again): the bookkeeping of a text that never comes again cost a quarter of the parse's time.
+LOOK_WINDOW = 4096
+COPIES_PAY = 10
+REST = 65536
 _STAMP: Final = re.compile(rb"audit\(([0-9]{1,11})\.([0-9]{1,3})[0-9]*:([0-9]+)\): ")
 # A stamp's milliseconds by its first three digits of fraction (or fewer: `.5` is 500 ms)
 _MILLIS: Final = {
@@ -48,7 +54,7 @@ _QUOTED: Final = re.compile(rb'"([^"\n]*)"')
 class LineMemo:
     """`parse_line` for the lines of one input, once per distinct record (see the module)."""
 
-    __slots__ = ("_dates", "_kept", "_older", "node")
+    __slots__ = ("_copied", "_dates", "_kept", "_looked", "_older", "_resting", "node")
 
     def __init__(self, node: str | None = None) -> None:
         self.node = node
@@ -57,6 +63,8 @@ class LineMemo:
         self._kept: dict[bytes, list[object] | None] = {}
         self._older: dict[bytes, list[object] | None] = {}
         self._dates: dict[bytes, bool] = {}  # syslog dates parse_line can read, and can not
+        # lines looked up and copied in this window; lines left to parse without a look
+        self._looked = self._copied = self._resting = 0
 
     def parse(self, line: bytes, source: SourceRef) -> ParseResult:
         """What `parse_line(line, source, node=self.node)` gives."""
@@ -67,6 +75,14 @@ class LineMemo:
         """A Record sharing the values of an earlier line's record (this line's text but for
         its stamp and pid is that line's), or what `parse_line(line, source, node=self.node)`
         gives."""
+        if self._resting:  # (few lines were copies lately: looking them up only costs)
+            self._resting -= 1
+            return parse_line(line, source, node=self.node)
+        self._looked += 1
+        if self._looked >= LOOK_WINDOW:
+            if self._copied * COPIES_PAY < self._looked:
+                self._resting = REST
+            self._looked = self._copied = 0
         at = line.find(b"audit(")
         if at == 0 or (at > 0 and line[:5] in _AUDITD_STARTS):
             prefix: bytes | None = line[:at]
@@ -93,6 +109,7 @@ class LineMemo:
         elif proto is None:
             return parse_line(line, source, node=self.node)
         seconds, millis, serial = stamp.group(1, 2, 3)
+        self._copied += first is None
         return Record(
             proto,  # type: ignore[arg-type]
             int(seconds),
