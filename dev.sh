@@ -79,17 +79,17 @@ case "$cmd" in
         exec "${sudo_cmd[@]}" scripts/build-image.sh "$@"
         ;;
     golden)
-        make_venv journal,test
+        make_venv journal,test,cri
         exec .venv/bin/python scripts/update-golden.py
         ;;
     venv)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-image.txt
-        make_venv journal,test
+        make_venv journal,test,cri
         ;;
     test)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-image.txt \
             scripts/apt-cluster.txt
-        make_venv journal,test
+        make_venv journal,test,cri
         # AppArmor's parser suite (GPL, never committed) for tests/profiles/test_parser_suite.py;
         # cached in .cache/apparmor-suite; without it that test skips
         scripts/fetch-parser-suite.sh || echo "dev.sh: could not fetch the parser suite" >&2
@@ -97,9 +97,10 @@ case "$cmd" in
         # modules; cached outside the clone, so only the first run on a machine builds them
         go_bin=$(scripts/install-go.sh)  # Go >= 1.26: the one on PATH, or Go's own from the proxy
         export PATH="$go_bin:$PATH"
-        echo "+ tests/cluster/build-go.sh kubernetes etcd" >&2
+        echo "+ tests/cluster/build-go.sh kubernetes etcd containerd" >&2
         tests/cluster/build-go.sh kubernetes >/dev/null
         tests/cluster/build-go.sh etcd >/dev/null
+        tests/cluster/build-go.sh containerd >/dev/null
         export PATH="$root/.venv/bin:$PATH"
         echo "+ ruff check && ruff format --check" >&2
         ruff check aaprof tests benchmarks

@@ -4,7 +4,9 @@
     .venv/bin/python scripts/vm-sample-logs.py
 
 Boots the Debian AppArmor kernel three times: the class workloads without auditd (dmesg), with
-auditd (audit.log), and the Kubernetes node cases with runc (dmesg).
+auditd (audit.log), and the Kubernetes node cases with runc (dmesg); then Debian 13's kernel
+and parser once: the userns workload in complain mode and a denied one (dmesg, into
+tests/logs/fixtures/).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from vm import classes, node  # noqa: E402
+from vm import classes, node, userns  # noqa: E402
 
-from vm.harness import Workload, build_images, run_workload  # noqa: E402
+from vm.harness import TRIXIE, Workload, build_images, run_workload  # noqa: E402
 
 
 def main() -> None:
@@ -33,6 +35,14 @@ def main() -> None:
     nodes = run_workload(images, Workload(node.steps(), node.files()))
     nodes.check()
     (out / "node-runc.dmesg").write_bytes(nodes.dmesg)
+    trixie = build_images(REPO / ".cache" / "vm", TRIXIE)
+    profiles = {"learning": userns.LEARNING, "denying": userns.DENYING}
+    probe = userns.PYTHON.format("userns-denied") + " userns"
+    namespaces = run_workload(trixie, userns.workload(profiles, {"probe": probe}))
+    namespaces.check()
+    # a test input only (tests/logs/test_userns_records.py): sample-logs/ is what review and
+    # generate's examples read whole
+    (REPO / "tests" / "logs" / "fixtures" / "userns-6.12.dmesg").write_bytes(namespaces.dmesg)
     for path in sorted(out.iterdir()):
         print(f"{path.relative_to(REPO)}: {path.stat().st_size} bytes", file=sys.stderr)
 

@@ -21,6 +21,7 @@ NEEDS_SHARED = (
     "tests/logs/test_quick.py::test_libapparmor_corpus",
     "tests/logs/test_quick.py::test_wild_corpus",
     "tests/logs/test_quick.py::test_filters",
+    "tests/logs/test_stacked_corpus.py::test_lxd_stacks_and_namespaces",
     "tests/profiles/test_debian_profiles.py::test_corpus_present",
     "tests/profiles/test_grammar.py::test_every_corpus_file_parses_and_renders_stably",
 )

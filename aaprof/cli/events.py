@@ -53,7 +53,7 @@ FORMATS = ("table", "json", "jsonl", "csv")
 @click.option("--top", default=5, show_default=True, help="Names shown per summary row.")
 @click.option("--journal", is_flag=True, help="Also read the system journal.")
 @click.option("--boot", metavar="ID", help="Journal: only this boot (0 = current).")
-@click.option("-f", "--follow", is_flag=True, help="Keep reading lines appended to the files.")
+@click.option("-f", "--follow", is_flag=True, help="Keep reading new records.")
 @reading_options
 @click.option("-q", "--quiet", is_flag=True, help="No statistics line at the end.")
 def events(
@@ -84,8 +84,8 @@ def events(
     """
     if not inputs and not journal:
         raise click.UsageError("name at least one LOG (or - for stdin), or use --journal")
-    if follow and (journal or "-" in inputs or summary):
-        raise click.UsageError("--follow reads files: not with --journal, - or --summary")
+    if follow and ("-" in inputs or summary):
+        raise click.UsageError("--follow reads files, journals and /dev/kmsg: not - or --summary")
     selection = reading.selection(mode.lower())
     items = expand(list(inputs), missing_ok=follow)
     if journal:

@@ -15,10 +15,18 @@ import click
 from aaprof.cli.image import image_option
 from aaprof.cli.output import render_stats
 from aaprof.cli.progress import Progress
-from aaprof.cli.reading import Reading, reading_options
+from aaprof.cli.reading import Reading, include_denied_option, reading_options
 from aaprof.errors import AaprofError
 
 K8S = "k8s"
+# Why --stack-on writes no bundle: Kubernetes' API accepts a stacked localhostProfile, containerd
+# does not (docs/profile.md, "An app's profile on a baseline")
+NO_STACK_BUNDLE = (
+    "no Kubernetes bundle with --stack-on: containerd refuses a stacked localhostProfile "
+    '(BASELINE//&APP is not a line of /sys/kernel/security/apparmor/profiles: "apparmor '
+    "profile not found\"); run the stack where the OCI runtime is given the label (runc's "
+    "process.apparmorProfile), see docs/profile.md"
+)
 
 
 @click.command()
@@ -49,9 +57,18 @@ K8S = "k8s"
     help="Write every choice made (defaults included) to this YAML file, to edit and replay.",
 )
 @click.option("--per-container", is_flag=True, help="One profile per attributed container.")
-@click.option("--include-denied", is_flag=True, help="Also learn from DENIED records.")
+@include_denied_option
 @click.option("--include-noise", is_flag=True, help="Keep container-runtime start-up noise.")
 @click.option("--no-k8s", is_flag=True, help="Write profiles only, no Kubernetes bundle.")
+@click.option(
+    "--stack-on",
+    "stack_on",
+    metavar="BASELINE",
+    multiple=True,
+    help="The app's profile is stacked on BASELINE (run as BASELINE//&APP): learn only the"
+    " app's layer; BASELINE's own records are reported, never learned. No Kubernetes bundle"
+    " (docs/profile.md: what runtimes accept).",
+)
 @click.option(
     "--legacy-annotation",
     is_flag=True,
@@ -93,6 +110,7 @@ def generate(
     include_denied: bool,
     include_noise: bool,
     no_k8s: bool,
+    stack_on: tuple[str, ...],
     legacy_annotation: bool,
     image: str,
     check_only: bool,
@@ -116,13 +134,12 @@ def generate(
       aaprof generate --check /var/log/kern.log --out ./apparmor   # a CI promotion gate
       aaprof events --format jsonl node-*/kern.log | aaprof generate - --out ./apparmor
     """
-    from aaprof.engine import Session, Settings, found_decisions, load_decisions
+    from aaprof.engine import Session, Settings, found_decisions, learnt_modes, load_decisions
     from aaprof.logs.sources import expand
 
     selection = reading.selection()
-    wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
-    selection = dataclasses.replace(selection, modes=frozenset(wanted))
-    settings = Settings(mode, per_container, include_noise, base)
+    selection = dataclasses.replace(selection, modes=learnt_modes(include_denied))
+    settings = Settings(mode, per_container, include_noise, base, stack_on)
     decisions = found_decisions(out, decisions)
     replay = load_decisions(decisions) if decisions is not None else ()
     inputs = expand(list(logs))
@@ -162,7 +179,9 @@ def generate(
         )
     saved = session.save(decisions_file=write_decisions)
     bundle: tuple[Path, ...] = ()
-    if not no_k8s and saved.texts:
+    if stack_on and not no_k8s:
+        click.echo(f"aaprof: warning: {NO_STACK_BUNDLE}", err=True)
+    if not no_k8s and not stack_on and saved.texts:
         from aaprof.k8s.write import write_bundle
 
         bundle = write_bundle(

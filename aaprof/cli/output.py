@@ -151,7 +151,7 @@ def render_stats(stats: ReadStats) -> str:
     if stats.duplicates:
         text += f", {stats.duplicates} duplicates dropped"
     if stats.lost:
-        text += f", records lost {stats.lost}x (/dev/kmsg overwrote them before they were read)"
+        text += f", records lost {stats.lost} (/dev/kmsg overwrote them before they were read)"
     for source, reason in stats.first_unparsed:
         text += f"\n  unparsed: {source.file}:{source.line}: {reason}"
     if stats.unparsed > len(stats.first_unparsed):

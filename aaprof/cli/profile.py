@@ -67,8 +67,11 @@ def check(
 ) -> None:
     """Check profiles with aaprof's own checks and, where installed, `apparmor_parser -Q -K`.
 
-    Each problem aaprof finds is printed as FILE:LINE:COL: REASON; then both verdicts per
-    file. Exit 1 if either rejects a file.
+    Each problem aaprof finds is printed as FILE:LINE:COL: REASON, each warning (a rule its
+    file's abi leaves unmediated, `network` relied on for unix sockets, a peer a stacked label
+    defeats) as FILE:LINE:COL:
+    warning: REASON; then both verdicts per file. Exit 1 if either rejects a file (warnings
+    do not).
     """
     from aaprof.profiles.verdicts import check_file
 
@@ -84,6 +87,9 @@ def check(
         for r in results:
             for problem in r.problems:
                 click.echo(str(problem))
+            for warning in r.warnings:
+                where = f"{warning.filename}:{warning.line}:{warning.col}"
+                click.echo(f"{where}: warning: {warning.reason}")
             ours = "ok" if r.ours_ok else f"{len(r.problems) or 1} problem(s)"
             click.echo(f"{r.path}: aaprof {ours}; apparmor_parser {r.theirs}")
     if any(not r.ok for r in results):

@@ -106,6 +106,12 @@ _OPTIONS = (
     ),
 )
 _KEYS = tuple(Reading.__dataclass_fields__)
+# generate's and review's: what they learn from beside complain mode's ALLOWED records
+include_denied_option = click.option(
+    "--include-denied",
+    is_flag=True,
+    help="Also learn from DENIED records (and KILLED ones, a kill-mode profile's denials).",
+)
 
 
 def reading_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from aaprof.cli.reading import Reading, reading_options
+from aaprof.cli.reading import Reading, include_denied_option, reading_options
 from aaprof.errors import AaprofError
 
 
@@ -38,7 +38,7 @@ from aaprof.errors import AaprofError
     help="The mode the written profiles declare.",
 )
 @click.option("--per-container", is_flag=True, help="One profile per attributed container.")
-@click.option("--include-denied", is_flag=True, help="Also learn from DENIED records.")
+@include_denied_option
 @click.option("--include-noise", is_flag=True, help="Keep container-runtime start-up noise.")
 @click.option(
     "--base",
@@ -79,7 +79,7 @@ def review(
       aaprof review sample-logs/ --profiles ./apparmor --decisions ./apparmor/decisions.yaml
       aaprof review /var/log/audit/audit.log --profiles ./apparmor --follow
     """
-    from aaprof.engine import Session, Settings, decisions_file, load_decisions
+    from aaprof.engine import Session, Settings, decisions_file, learnt_modes, load_decisions
     from aaprof.engine import review as engine_review
     from aaprof.logs.sources import expand
 
@@ -89,8 +89,7 @@ def review(
             "replays a review"
         )
     selection = reading.selection()
-    wanted = {"ALLOWED", "DENIED"} if include_denied else {"ALLOWED"}
-    selection = dataclasses.replace(selection, modes=frozenset(wanted))
+    selection = dataclasses.replace(selection, modes=learnt_modes(include_denied))
     settings = Settings(mode, per_container, include_noise, base)
     given = decisions
     decisions = decisions_file(out, given)  # (every decision is kept, by default in DIR)

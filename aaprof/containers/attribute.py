@@ -21,14 +21,17 @@ from aaprof.containers.pod_status import join_pod_status
 from aaprof.containers.proc import ProcResolver
 from aaprof.errors import AaprofError
 from aaprof.model.event import Container, Event
+from aaprof.model.labels import in_namespace
 
 Resolver = Callable[[Event, Container | None], Container | None]
 Pods = Sequence[Mapping[str, object]]
 
 
 def by_profile_name(event: Event, known: Container | None) -> Container | None:
-    """The namespace, pod (or workload) and container a profile name in aaprof's scheme names."""
-    found = container_from_profile(event.profile) if event.profile else None
+    """The namespace, pod (or workload) and container a profile name in aaprof's scheme names:
+    of a stack, its one member in the scheme; never a profile in a child policy namespace."""
+    label = in_namespace(event.profile, event.namespace) if event.profile else None
+    found = container_from_profile(label)
     if found is None:
         return known
     return found if known is None else known.merged(found)

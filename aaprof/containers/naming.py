@@ -7,6 +7,7 @@ import re
 
 from aaprof.errors import AaprofError
 from aaprof.model.event import Container
+from aaprof.model.labels import stack_members
 
 PREFIX = "aaprof"
 
@@ -60,7 +61,9 @@ def container_from_profile(name: str | None) -> Container | None:
 
     A child profile or hat (`aaprof.ns.pod.ctr//null-/usr/bin/x`) belongs to its parent's
     container. Any other name (`cri-containerd.apparmor.d`, `crio-default`, a hand-written
-    `k8s-nginx`, a name in a policy namespace `:ns:…`) gives None, never a guess.
+    `k8s-nginx`, a name in a policy namespace `:ns:…`, which whoever owns that namespace may
+    name as they like) gives None, never a guess. A stack (`aaprof.ns.pod.ctr//&unconfined`,
+    `crio-default//&aaprof.ns.pod.ctr`) is the container its one member in the scheme names.
 
     Args:
         name: The `profile=` value of an AppArmor record.
@@ -76,6 +79,13 @@ def container_from_profile(name: str | None) -> Container | None:
 
 @functools.lru_cache(maxsize=4096)
 def _container_of(name: str) -> Container | None:
+    # a stack (`a//&b`): the one member in the scheme names the container; two that name
+    # different containers name none
+    found = {c for part in stack_members(name) if (c := _member_container(part)) is not None}
+    return found.pop() if len(found) == 1 else None
+
+
+def _member_container(name: str) -> Container | None:
     base = name.split("//", 1)[0]
     match = _SCHEME.fullmatch(base)
     if match is None or len(base) > MAX_PROFILE_NAME or len(match["pod"]) > 253:

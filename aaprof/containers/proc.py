@@ -34,6 +34,7 @@ class ProcResolver:
             reason = "is not a directory" if proc_root.exists() else "does not exist"
             raise AaprofError(f"proc root {proc_root} {reason}")
         self.proc_root = proc_root
+        self._prefix = f"{proc_root}/"  # (a string: pathlib's joins cost more than the read)
         self._cache_size = max(cache_size, 0)
         self._cache: OrderedDict[tuple[int, int], Container | None] = OrderedDict()
 
@@ -83,7 +84,8 @@ class ProcResolver:
 
     def _read(self, pid: int, name: str) -> str | None:
         try:
-            data = (self.proc_root / str(pid) / name).read_bytes()
+            with open(f"{self._prefix}{pid}/{name}", "rb") as f:
+                data = f.read()
         except OSError:
             # ENOENT/ESRCH: the process has exited; EACCES: not ours to read. Both mean "unknown".
             return None

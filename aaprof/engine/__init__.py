@@ -15,7 +15,7 @@ from aaprof.engine.decisions import (
 from aaprof.engine.gaps import Gap
 from aaprof.engine.options import KINDS, Item, Option
 from aaprof.engine.rules import rule_for
-from aaprof.engine.session import Preview, Saved, Session, Settings
+from aaprof.engine.session import Preview, Saved, Session, Settings, learnt_modes
 from aaprof.engine.suggest import ProfileSuggestions, Suggestion, suggest
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "decisions_file",
     "dump_decisions",
     "found_decisions",
+    "learnt_modes",
     "load_decisions",
     "parse_decisions",
     "profile_filename",

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from aaprof.engine.options import Item
 from aaprof.errors import AaprofError
 from aaprof.model import profile as m
+from aaprof.profiles import abi
 from aaprof.profiles.render import render_rule
 
-ABI = m.Abi("abi/3.0")
 TUNABLES = m.Include("tunables/global")
 # Containers start in a mount namespace whose paths AppArmor cannot connect to the root
 # (attach_disconnected), and deleted-but-open files must still be mediated (mediate_deleted).
@@ -34,11 +34,14 @@ def assemble(
 ) -> m.PolicyFile:
     """The policy file for profile `name` holding `rules`.
 
-    New: `abi <abi/3.0>,`, `include <tunables/global>`, then `profile NAME
-    flags=(attach_disconnected,mediate_deleted[,complain]) { rules }`, under `header` comments.
-    With `existing`: every existing item is kept (hand-written rules, comments, includes,
-    children); only rules whose canonical text is not already in the profile are appended;
-    the `complain` flag follows `mode`; a leading generated header is replaced by `header`.
+    New: `abi <abi/3.0>,` (or the newest abi, `profiles.abi.NEWEST`, when a rule needs it:
+    userns, mqueue, io_uring, all, priority=, a fine network rule), `include
+    <tunables/global>`, then `profile NAME flags=(attach_disconnected,mediate_deleted[,complain])
+    { rules }`, under `header` comments. With `existing`: every existing item is kept
+    (hand-written rules, comments, includes, children); only rules whose canonical text is not
+    already in the profile are appended; the `complain` flag follows `mode`; a leading
+    generated header is replaced by `header`; the file's abi pin is raised (or added) when the
+    merged profile needs a newer one than it pins.
 
     Args:
         name: The profile's name (quoted safely by the renderer).
@@ -58,7 +61,7 @@ def assemble(
     comments = tuple(m.Comment(" " + _CONTROL.sub("?", line)) for line in header)
     if existing is None:
         profile = m.Profile(name, "profile", flags=_flags(BASE_FLAGS, mode))
-        items: tuple[m.PolicyItem, ...] = (*comments, ABI, TUNABLES, profile)
+        items: tuple[m.PolicyItem, ...] = (*comments, m.Abi(abi.BASE), TUNABLES, profile)
     else:
         items = _with_header(existing.items, comments)
         if not any(isinstance(p, m.Profile) and p.name == name for p in items):
@@ -71,7 +74,25 @@ def assemble(
         else:
             out.append(item)
     filename = existing.filename if existing is not None else "<generated>"
-    return m.PolicyFile(tuple(out), filename=filename)
+    return m.PolicyFile(_pinned(tuple(out)), filename=filename)
+
+
+def _pinned(items: tuple[m.PolicyItem, ...]) -> tuple[m.PolicyItem, ...]:
+    """`items` with their abi pin raised to what their rules need (the first pin replaced, or
+    one added before the first include or profile); a file that needs no more than abi/3.0
+    keeps its pin, or its lack of one."""
+    need = abi.needed(items)
+    if need == abi.BASE:
+        return items
+    at = next((i for i, item in enumerate(items) if isinstance(item, m.Abi)), None)
+    if at is not None:
+        have = items[at]
+        assert isinstance(have, m.Abi)
+        if abi.rank(have.path) >= abi.rank(need):
+            return items
+        return (*items[:at], m.Abi(need), *items[at + 1 :])
+    start = next((i for i, item in enumerate(items) if not isinstance(item, m.Comment)), 0)
+    return (*items[:start], m.Abi(need), *items[start:])
 
 
 def _flags(flags: frozenset[str], mode: str) -> frozenset[str]:

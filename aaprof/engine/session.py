@@ -45,12 +45,19 @@ from aaprof.logs.select import Selection
 from aaprof.logs.sources import Input
 from aaprof.model import profile as m
 from aaprof.model.event import Event
+from aaprof.model.labels import confined_members
 from aaprof.profiles.includes import DEFAULT_PROFILE_DIR
 
 __all__ = ["MODES", "PROFILES", "Preview", "Saved", "Session", "Settings"]
 
 MODES = ("complain", "enforce")
 Key = tuple[str, str]  # (profile, least rule text): what a decision names
+
+
+def learnt_modes(include_denied: bool) -> frozenset[str]:
+    """The record modes generate and review learn from: ALLOWED (complain mode), plus with
+    `include_denied` the denials, DENIED and KILLED (a `kill` mode profile's)."""
+    return frozenset({"ALLOWED", "DENIED", "KILLED"} if include_denied else {"ALLOWED"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,7 @@ class Settings:
     per_container: bool = False
     include_noise: bool = False
     base: Path = DEFAULT_PROFILE_DIR  # where includes of DIR's profiles resolve
+    stack_on: tuple[str, ...] = ()  # baselines the app's profiles are stacked on: not learned
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +167,7 @@ class Session:
                 that is not complain or enforce.
         """
         reader = reader or Reader()
-        selection = selection or Selection(modes=frozenset({"ALLOWED"}))
+        selection = selection or Selection(modes=learnt_modes(False))
         counted = [0]
 
         def counting(records: Iterator[Record]) -> Iterator[Record]:
@@ -200,6 +208,7 @@ class Session:
         allowed: dict[str, m.Profile] = {}
         written: dict[str, m.Profile] = {}
         warnings: list[str] = []
+        unowned: dict[str, int] = {}
         for name, (path, policy) in existing.items():
             profile = written[name] = next(p for p in policy.profiles() if p.name == name)
             allowed[name] = inlined(profile, policy, path, settings.base, warnings)
@@ -209,7 +218,11 @@ class Session:
             include_noise=settings.include_noise,
             per_container=settings.per_container,
             written=written,
+            foreign=frozenset(settings.stack_on),
+            unowned=unowned,
         )
+        for label, count in sorted(unowned.items()):
+            warnings.append(_not_learned(label, count, settings.stack_on))
         index = {(ps.profile, s.key): s for ps in suggestions for s in ps.suggestions}
         return cls(
             out,
@@ -412,3 +425,14 @@ def _bulk() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _not_learned(label: str, count: int, stack_on: tuple[str, ...]) -> str:
+    """The warning for records of a label that teach no profile of aaprof's."""
+    records = f"{count} distinct record{'s' if count != 1 else ''}"
+    members = [x.split("//", 1)[0] for x in confined_members(label)]
+    if len(members) == 1 and members[0] in stack_on:
+        why = f"{members[0]} is the baseline the app is stacked on (--stack-on), not aaprof's"
+    else:
+        why = f"no one member of the stack {label} is aaprof's to learn into"
+    return f"{records} of {label}: reported, not learned ({why})"

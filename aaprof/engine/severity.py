@@ -73,6 +73,12 @@ def severity(rule: m.Rule) -> str | None:
         return f"{HIGH}: ptrace reads and changes another process"
     if isinstance(rule, m.UsernsRule):
         return f"{MEDIUM}: user namespaces widen the kernel attack surface"
+    if isinstance(rule, m.AllRule) and not rule.qualifiers.deny:
+        return f"{HIGH}: all allows every access of every class"
+    if isinstance(rule, m.IoUringRule) and (not rule.access or "override_creds" in rule.access):
+        return f"{HIGH}: io_uring override_creds acts with another task's credentials"
+    if isinstance(rule, m.IoUringRule):
+        return f"{MEDIUM}: io_uring widens the kernel attack surface"
     if isinstance(rule, m.ChangeProfileRule):
         return f"{MEDIUM}: changes to another profile"
     return None

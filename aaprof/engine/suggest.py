@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from aaprof.containers.naming import profile_name
+from aaprof.containers.naming import container_from_profile, profile_name
 from aaprof.engine.abstractions import abstraction_for
 from aaprof.engine.classes.mask import qualifiers_of, with_qualifiers
 from aaprof.engine.evidence import Evidence
@@ -35,6 +35,7 @@ from aaprof.errors import AaprofError
 from aaprof.logs.records import Record
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
+from aaprof.model.labels import confined_members, in_namespace
 from aaprof.profiles.render import render_rule
 
 UNCONFINED = "unconfined"
@@ -131,22 +132,44 @@ class ProfileSuggestions:
         return self.profile.split("//", 1)[0]
 
 
-def attributed_profile(event: Event, *, per_container: bool = False) -> str | None:
-    """The profile an event's rule belongs to, or None (unconfined, no profile).
+def owning_member(label: str, foreign: frozenset[str] = frozenset()) -> str | None:
+    """The member of a (stacked) label whose profile a record of it teaches, or None.
+
+    A denial in a stack is audited by the member that denied it, so `profile=` is usually one
+    member; a whole stack (`label=`, 6.17's `X//&unconfined`) teaches its one confined member
+    (never `unconfined`, `unprivileged_userns` or a bare namespace), or of several the one in
+    aaprof's naming scheme. A member in `foreign` (a baseline the app is stacked on: `generate
+    --stack-on`) is not aaprof's to edit: it is reported, never learned into.
+    """
+    own = [m for m in confined_members(label) if m.split("//", 1)[0] not in foreign]
+    if len(own) == 1:
+        return own[0]
+    scheme = [m for m in own if container_from_profile(m) is not None]
+    return scheme[0] if len(scheme) == 1 else None
+
+
+def attributed_profile(
+    event: Event, *, per_container: bool = False, foreign: frozenset[str] = frozenset()
+) -> str | None:
+    """The profile an event's rule belongs to, or None (unconfined, no profile, not ours).
 
     `//null-…` learning children fold into their parent (the exec that made them gets `ix`,
-    so their accesses happen under the parent); a stack `a//&b` is attributed to `a`; an
-    unconfined task that was moved to another profile at exec (`userns`) is attributed to
-    the executable (`execpath`). With `per_container`, a record of a known container goes to
-    aaprof's name for it, `aaprof.<namespace>.<pod>.<container>`.
+    so their accesses happen under the parent); a stack is attributed to the member that
+    `owning_member` finds (None when no one member is aaprof's); a profile in a child policy
+    namespace is `:ns:name`; an unconfined task that was moved to another profile at exec
+    (`userns`) is attributed to the executable (`execpath`). With `per_container`, a record of
+    a known container goes to aaprof's name for it, `aaprof.<namespace>.<pod>.<container>`
+    (not a child namespace's profile: that namespace's policy is its owner's).
     """
     label = event.profile
     if label == UNCONFINED and isinstance(event.extra.get("execpath"), str):
         label = str(event.extra["execpath"])
     if not label or label == UNCONFINED:
         return None
-    label = label.split("//&", 1)[0]
-    parts = label.split("//")
+    owner = owning_member(in_namespace(label, event.namespace), foreign)
+    if owner is None:
+        return None
+    parts = owner.split("//")
     kept = [parts[0]]
     for part in parts[1:]:
         if part.startswith("null-"):
@@ -154,11 +177,23 @@ def attributed_profile(event: Event, *, per_container: bool = False) -> str | No
         kept.append(part)
     label = "//".join(kept)
     c = event.container
-    if per_container and c and c.namespace and c.pod and c.name:
+    if per_container and c and c.namespace and c.pod and c.name and not label.startswith(":"):
         try:
             return profile_name(c.namespace, c.pod, c.name)
         except AaprofError:
             return label  # not a Kubernetes name: keep the record's own label
+    return label
+
+
+def unowned_label(event: Event, foreign: frozenset[str]) -> str | None:
+    """The label of a record that names a profile but teaches none (`attributed_profile` is
+    None): a member of `foreign`, or a stack with no one member of aaprof's; else None."""
+    label = event.profile
+    if not label or label == UNCONFINED or "execpath" in event.extra:
+        return None
+    label = in_namespace(label, event.namespace)
+    if not confined_members(label) or owning_member(label, foreign) is not None:
+        return None
     return label
 
 
@@ -169,6 +204,8 @@ def suggest(
     include_noise: bool = False,
     per_container: bool = False,
     written: Mapping[str, m.Profile] | None = None,
+    foreign: frozenset[str] = frozenset(),
+    unowned: dict[str, int] | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """`learn` from Events (no copies among them)."""
     return learn(
@@ -177,6 +214,8 @@ def suggest(
         include_noise=include_noise,
         per_container=per_container,
         written=written,
+        foreign=foreign,
+        unowned=unowned,
     )
 
 
@@ -187,6 +226,8 @@ def learn(
     include_noise: bool = False,
     per_container: bool = False,
     written: Mapping[str, m.Profile] | None = None,
+    foreign: frozenset[str] = frozenset(),
+    unowned: dict[str, int] | None = None,
 ) -> tuple[ProfileSuggestions, ...]:
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
@@ -201,6 +242,10 @@ def learn(
         per_container: Attribute records of known containers to aaprof's per-container name.
         written: The profiles by name as written (includes not inlined): their exact file
             rules are names recorded by earlier batches, evidence for a sibling glob.
+        foreign: Profiles aaprof does not own (a baseline stacked under the app's profile):
+            their records teach nothing (`attributed_profile`).
+        unowned: Filled with the labels of records that teach no profile of aaprof's (a
+            `foreign` member, a stack with no one member of aaprof's): distinct records each.
 
     Returns:
         One ProfileSuggestions per profile, sorted by name, suggestions in a stable order.
@@ -226,7 +271,7 @@ def learn(
         found = seen.get(key, _UNSEEN)
         if found is _UNSEEN:
             found = seen[key] = _evidence_of(
-                _decided(event, existing, include_noise, per_container), groups
+                _decided(event, existing, include_noise, per_container, foreign, unowned), groups
             )
         if mark is not None:
             if len(by_proto) >= PROTOS_KEPT:
@@ -287,10 +332,14 @@ def _decided(
     existing: Mapping[str, m.Profile] | None,
     include_noise: bool,
     per_container: bool,
+    foreign: frozenset[str] = frozenset(),
+    unowned: dict[str, int] | None = None,
 ) -> _Decided | None:
     """The profile and least rule of a record, whether it is noise, and the key of the rules it
     merges with; None: no suggestion."""
-    name = attributed_profile(event, per_container=per_container)
+    name = attributed_profile(event, per_container=per_container, foreign=foreign)
+    if name is None and unowned is not None and (label := unowned_label(event, foreign)):
+        unowned[label] = unowned.get(label, 0) + 1
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
         return None

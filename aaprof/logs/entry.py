@@ -49,14 +49,13 @@ def records(
         items: what to read (`logs.sources.expand` of the command line).
         selection: the records to keep.
         attribute: sets `Event.container` (containers.attribute), after the selection.
-        stop: follow the files (named by `items`) as they grow, until `stop()`.
+        stop: follow the inputs (files, journals, a kmsg device) as they grow, until `stop()`
+            (`Reader.follow`).
         part: read only these bytes of the one plain text input: (start, end, the lines
             before start), both line starts (logs.halves).
     """
     if stop is not None:
-        records: Iterable[Record] = (
-            Record.of(e) for e in reader.follow([i.name for i in items], stop)
-        )
+        records: Iterable[Record] = (Record.of(e) for e in reader.follow(list(items), stop))
     elif part is not None:
         records = reader.records_between(items[0], *part)
     else:

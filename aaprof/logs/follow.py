@@ -1,6 +1,6 @@
 """Log files followed across rotation (create and copytruncate) and truncation, with
-checkpoints: the one follower of `aaprof events --follow` (`follow`) and `aaprof watch`
-(`FollowedFile`, adapted by aaprof/watch/files.py).
+checkpoints: the one file follower of `aaprof events --follow` (through `logs.live.follow`) and
+`aaprof watch` (`FollowedFile` is a `logs.live.Source`).
 
 A file is followed by name. Only complete lines are given; a line still being written waits for
 its newline. A renamed-away file (create rotation) is read to its end and read on while its
@@ -27,34 +27,16 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
+from aaprof.logs.live import AUDIT_LOST, PLACE_NOT_FOUND, ROTATION_GAP, Raw
 from aaprof.logs.sources import order_rotated
+from aaprof.model.event import SourceRef
 
-# Why records were lost or read again (the counts a follower reports, by reason).
-ROTATION_GAP = "rotation_gap"
-PLACE_NOT_FOUND = "place_not_found"
 # The error of a line over CHUNK bytes (no logger writes one): skipped whole.
 OVERLONG = "line over 256 KiB"
 # Bytes read at a time when a file is searched for a line, or its lines counted.
 SEARCH_CHUNK = 1 << 20
-# How long `follow` waits between polls when no file has new lines.
-POLL_SECONDS = 0.25
-# Lines `follow` takes from a file per poll (about).
-FOLLOW_LIMIT = 4096
-
-
-class Line(NamedTuple):
-    """One complete line of a followed file: the name it was followed by, its number in its
-    file, its bytes (newline included); `error` for a line that could not be taken."""
-
-    path: str
-    number: int
-    data: bytes
-    error: str | None = None
 
 
 # The tail kept is the last line taken (its stamp and serial make it unique), at most this long:
@@ -103,7 +85,7 @@ class _Open:
         """The offset after `tail` as a whole line in this file (its first such place)."""
         return find_line(self.fd, tail) if tail.endswith(b"\n") else None
 
-    def read(self, out: list[Line], budget: int) -> int:
+    def read(self, out: list[Raw], budget: int) -> int:
         """Append complete lines after `offset` (about `budget` bytes); the bytes taken."""
         size = min(budget, CHUNK)
         data = os.pread(self.fd, size, self.offset)
@@ -116,7 +98,7 @@ class _Open:
             # A line longer than CHUNK (no logger writes one): skipped whole, counted as an error.
             if not self.skipping:
                 self.line += 1
-                out.append(Line(self.path, self.line, b"", OVERLONG))
+                out.append(Raw(b"", SourceRef(self.path, self.line), OVERLONG))
             self.skipping = True
             self.offset += len(data)
             self.tail = data[-TAIL:]
@@ -128,7 +110,7 @@ class _Open:
         while start < end:
             stop = data.index(b"\n", start) + 1
             self.line += 1
-            out.append(Line(self.path, self.line, data[start:stop]))
+            out.append(Raw(data[start:stop], SourceRef(self.path, self.line)))
             start = stop
         self.offset += end
         last = data.rfind(b"\n", 0, end - 1) + 1
@@ -166,7 +148,8 @@ def family(path: str) -> list[str]:
 @dataclass(slots=True)
 class FollowedFile:
     """One log file by name, across rotation and truncation, with checkpoints (see the
-    module's doc)."""
+    module's doc); a `logs.live.Source`: its lines are Raw records under the name it was
+    followed by."""
 
     path: str
     retired_polls: int = RETIRED_POLLS
@@ -175,6 +158,14 @@ class FollowedFile:
     lost: dict[str, int] = field(default_factory=dict)
     reread: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"file:{self.path}"
+
+    @property
+    def lost_reasons(self) -> tuple[str, ...]:
+        return (ROTATION_GAP, AUDIT_LOST)
 
     def restore(self, checkpoint: dict[str, object] | None) -> None:
         self.close()
@@ -311,9 +302,9 @@ class FollowedFile:
         if before.endswith(b"\n"):
             f.tail = before[before.rfind(b"\n", 0, len(before) - 1) + 1 :]
 
-    def poll(self, limit: int) -> list[Line]:
+    def poll(self, limit: int) -> list[Raw]:
         """Complete lines available now (about `limit` of them at most), oldest file first."""
-        out: list[Line] = []
+        out: list[Raw] = []
         budget = max(limit, 1) * 512
         self._check_current()
         for f in list(self.retired):  # oldest first: older lines go out first
@@ -375,7 +366,7 @@ class FollowedFile:
 
     def take_notes(self) -> list[str]:
         notes, self.notes = self.notes, []
-        return notes
+        return [f"{self.label}: {note}" for note in notes]
 
     def close(self) -> None:
         for f in self.retired:
@@ -386,7 +377,7 @@ class FollowedFile:
             self.current = None
 
 
-def _size(out: list[Line]) -> int:
+def _size(out: list[Raw]) -> int:
     return sum(len(line.data) for line in out)
 
 
@@ -440,50 +431,6 @@ def _number(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{value!r} is not a count")
     return value
-
-
-def follow(
-    names: list[str],
-    *,
-    from_start: bool = False,
-    stop: Callable[[], bool] = lambda: False,
-    poll: float = POLL_SECONDS,
-) -> Iterator[tuple[str, int, bytes | None]]:
-    """(file, line number, line) for lines appended to the files, until `stop()` is true.
-
-    Each file is a FollowedFile (see the module's doc): nothing is lost across rotation or
-    truncation, a line is only given once it is complete, and a renamed-away file is read for
-    RETIRED_POLLS idle polls more, its lines keeping its name and numbering. A line over 256
-    KiB is given as None (the caller counts it).
-
-    Args:
-        names: files to follow; ones that do not exist yet are picked up when they appear
-            (and read from their start).
-        from_start: read what the files already hold first (default: only new lines).
-        stop: checked between polls; the iterator ends when it returns True.
-        poll: seconds to sleep when no file had new lines.
-    """
-    files = [FollowedFile(name, retired_polls=RETIRED_POLLS) for name in names]
-    try:
-        for f in files:
-            f.restore(None)
-            if not from_start:
-                f.skip_to_end()
-        while not stop():
-            busy = False
-            for f in files:
-                for line in f.poll(FOLLOW_LIMIT):
-                    busy = True
-                    yield line.path, line.number, None if line.error else line.data
-                # Without checkpoints there is no restore to report: a truncation's loss is
-                # all these could hold, and `events` has no place to count it (not kept).
-                f.take_notes()
-                f.take_lost()
-            if not busy:
-                time.sleep(poll)
-    finally:
-        for f in files:
-            f.close()
 
 
 def find_line(fd: int, line: bytes) -> int | None:

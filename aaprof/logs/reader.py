@@ -10,9 +10,10 @@ from typing import Final, cast
 
 from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
-from aaprof.logs.follow import OVERLONG, follow
-from aaprof.logs.journal import iter_journal
+from aaprof.logs.follow import FollowedFile
+from aaprof.logs.journal import SYSTEM_JOURNAL, FollowedJournal, iter_journal
 from aaprof.logs.jsonevents import parse_event_line
+from aaprof.logs.kmsg import FollowedKmsg
 from aaprof.logs.lines import (
     Identity,
     ParseResult,
@@ -22,9 +23,10 @@ from aaprof.logs.lines import (
     parse_line,
     record_identity,
 )
+from aaprof.logs.live import Followed, Raw, follow
 from aaprof.logs.memo import LineMemo
 from aaprof.logs.records import Record
-from aaprof.logs.sources import Continuations, Input, iter_lines, open_input
+from aaprof.logs.sources import Continuations, Input, is_char_device, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 
 # How many first unparsed lines are kept for the report.
@@ -47,7 +49,7 @@ class ReadStats:
     first_unparsed: list[tuple[SourceRef, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     bytes_read: int = 0
-    lost: int = 0  # times /dev/kmsg overwrote records before they were read (EPIPE)
+    lost: int = 0  # records /dev/kmsg overwrote before they were read (logs.kmsg)
     nodes: dict[str, int] = field(default_factory=dict)  # records per node, several read
 
     def count_node(self, node: str | None) -> None:
@@ -132,6 +134,15 @@ class Deduplicator:
 _Firsts = tuple[tuple[str | None, object], ...]
 
 
+def followed(item: Input) -> Followed:
+    """The follower of an input: the journal's, a character device's (kmsg) or a file's."""
+    if item.journal:
+        return FollowedJournal(None if item.name == SYSTEM_JOURNAL else item.name)
+    if is_char_device(item.name):
+        return FollowedKmsg(item.name)
+    return FollowedFile(item.name)
+
+
 def parse_text(data: bytes, name: str = "<text>") -> list[ParseResult]:
     """Every line's result for a whole text (tests and tools; no dedup, no stats)."""
     return [
@@ -180,6 +191,7 @@ class Reader:
     _single: bool = False  # reading one text input alone (no copies to look for)
     _from_dir: bool = False  # node_from_dir, decided for the inputs (expect)
     several_nodes: bool = False  # the inputs are several nodes' (told apart by directory)
+    _memos: dict[str | None, LineMemo] = field(default_factory=dict)  # `live`'s, per node
 
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
         return self._read(inputs, copies=False)  # type: ignore[return-value]
@@ -308,37 +320,63 @@ class Reader:
         finally:
             stats.lines += done.lines - first_line
             stats.bytes_read = done.bytes_read
-            stats.lost += getattr(stream, "lost", 0)  # records /dev/kmsg overwrote (EPIPE)
+            stats.lost += getattr(stream, "lost", 0)  # records /dev/kmsg overwrote (logs.kmsg)
             if item.name != "-":
                 stream.close()
 
-    def follow(self, names: list[str], stop: Callable[[], bool]) -> Iterator[Event]:
-        """Events from lines appended to the files, until `stop()` (see logs.follow)."""
-        self.expect([Input(name) for name in names])
-        self._single = False  # (no memo: every record is checked)
-        joiners = {name: Continuations() for name in names}
-        for name, number, raw in follow(names, stop=stop):
+    def follow(self, items: list[Input], stop: Callable[[], bool]) -> Iterator[Event]:
+        """Events from records appended to the inputs (files, journals, a kmsg device), until
+        `stop()` (see logs.live.follow)."""
+        self.expect(items)
+        self._single = False  # (every record is checked: the inputs may hold each other's)
+        joiners: dict[str, Continuations] = {}
+        for raw in follow([followed(item) for item in items], stop=stop):
             self.stats.lines += 1
-            if raw is None:  # a line over 256 KiB: skipped whole, counted
-                self.stats.note_unparsed(SourceRef(name, number), OVERLONG)
+            data, name, number = raw.data, raw.source.file, raw.source.line
+            if raw.error is not None or not isinstance(data, bytes):
+                yield from self.live((raw,))  # (a journal entry, a line over 256 KiB)
                 continue
-            for line_number, line in joiners[name].push(number, raw):
-                source = SourceRef(name, line_number)
-                if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
-                    event = self._counted(own, source, None, False)
-                else:
-                    event = self.accept(
-                        parse_line(line, source, node=self.node_for(name)), source, line
-                    )
-                if event is not None:
-                    yield event
+            joiner = joiners.get(name)
+            if joiner is None:
+                joiner = joiners[name] = Continuations()
+            for line_number, line in joiner.push(number, data):
+                yield from self.live((Raw(line, SourceRef(name, line_number)),))
+
+    def live(self, raws: Iterable[Raw]) -> Iterator[Event]:
+        """The events of followed records (logs.live: a FollowedFile's or FollowedKmsg's
+        lines, a FollowedJournal's entries), each read as `records` reads its input's: counted
+        in `stats` (the caller counts the lines), checked for duplicates as `expect` set up;
+        a Raw with an error is counted as unparsed. The one path from a followed record to an
+        Event: `aaprof events --follow` and `aaprof watch` read through it."""
+        memos = self._memos
+        for data, source, error in raws:
+            if error is not None:
+                self.stats.note_unparsed(source, error)
+                continue
+            if isinstance(data, dict):
+                event = self._entry(data, source)
+            elif data[:1] in _JSON_STARTS and (own := parse_event_line(data, source)):
+                event = self._counted(own, source, None, False)  # aaprof's own JSON
+            else:
+                node = self.node_for(source.file)
+                memo = memos.get(node)
+                if memo is None:
+                    memo = memos[node] = LineMemo(node)
+                event = self.accept(memo.parse(data, source), source, data)
+            if event is not None:
+                yield event
 
     def _journal(self, item: Input) -> Iterator[Event]:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):
             self.stats.lines += 1
-            result = parse_journal_entry(entry, source, self.node)
-            identity = entry_identity(entry) if isinstance(result, Event) else None
-            stamped = "audit(" in str(entry.get("MESSAGE", ""))
-            event = self._counted(result, source, identity, stamped)
+            event = self._entry(entry, source)
             if event is not None:
                 yield event
+
+    def _entry(self, entry: dict[str, object], source: SourceRef) -> Event | None:
+        """The event of a journal entry, or None: counted, checked for duplicates (journald
+        keeps the kernel's copy of a record and the audit transport's)."""
+        result = parse_journal_entry(entry, source, self.node)
+        identity = entry_identity(entry) if isinstance(result, Event) else None
+        stamped = "audit(" in str(entry.get("MESSAGE", ""))
+        return self._counted(result, source, identity, stamped)

@@ -10,6 +10,7 @@ from typing import Final
 
 from aaprof.errors import AaprofError
 from aaprof.model.event import Event
+from aaprof.model.labels import STACK, stack_members
 
 MODE_CHOICES: Final = ("denied", "allowed", "audit", "status", "hint", "error", "killed", "all")
 
@@ -56,6 +57,13 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
 
 def _glob(pattern: str | None) -> re.Pattern[str] | None:
     return None if pattern is None else re.compile(fnmatch.translate(pattern), re.DOTALL)
+
+
+def _label_matches(pattern: re.Pattern[str], label: str) -> bool:
+    """The label as written, or one member of a stack (`a//&:ns:b`), matches `--profile`."""
+    if pattern.match(label):
+        return True
+    return STACK in label and any(pattern.match(m) for m in stack_members(label))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +140,7 @@ class Selection:
         """The filters that only need what a summary keeps."""
         if self.modes is not None and mode not in self.modes:
             return False
-        if self.profile is not None and not self.profile.match(profile or ""):
+        if self.profile is not None and not _label_matches(self.profile, profile or ""):
             return False
         if self.operations is not None and operation not in self.operations:
             return False

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, cast
 
 from aaprof.errors import AaprofError
+from aaprof.logs.kmsg import drain
 
 _MAGIC: Final = (
     (b"\x1f\x8b", gzip.open),
@@ -117,7 +118,7 @@ def open_input(name: str) -> BinaryIO:
     Raises:
         AaprofError: the file is missing, unreadable, or not text (named in the message).
     """
-    if name != "-" and _is_char_device(name):
+    if name != "-" and is_char_device(name):
         return _drain_device(name)
     try:
         raw: Any = sys.stdin.buffer if name == "-" else io.FileIO(name, "rb")
@@ -136,7 +137,8 @@ def open_input(name: str) -> BinaryIO:
     return _checked_text(buffered, name)
 
 
-def _is_char_device(name: str) -> bool:
+def is_char_device(name: str) -> bool:
+    """Whether `name` is a character device (/dev/kmsg: read by logs.kmsg, not as a file)."""
     try:
         return stat.S_ISCHR(os.stat(name).st_mode)
     except OSError:
@@ -144,39 +146,18 @@ def _is_char_device(name: str) -> bool:
 
 
 def _drain_device(name: str) -> BinaryIO:
-    """What a character device such as /dev/kmsg holds now, without waiting for more.
-
-    /dev/kmsg gives one record per read and blocks at its end; read it without blocking and
-    stop there (following it is `aaprof watch`'s job). Records the ring buffer overwrote while
-    reading (EPIPE) are skipped and counted in the stream's `lost` (the reader's `ReadStats`).
-    """
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise AaprofError(f"{name}: cannot read: {exc.strerror}") from None
-    chunks = []
-    lost = 0
-    try:
-        while True:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                break
-            except BrokenPipeError:
-                lost += 1
-                continue
-            if not data:
-                break
-            chunks.append(data if data.endswith(b"\n") else data + b"\n")
-    finally:
-        os.close(fd)
-    drained = _Drained(b"".join(chunks))
+    """What a character device such as /dev/kmsg holds now, without waiting for more, read by
+    the one kmsg reader (logs.kmsg: following it is `aaprof watch`'s job). Records the ring
+    buffer overwrote while reading are counted in the stream's `lost` (the reader's
+    `ReadStats`)."""
+    lines, lost = drain(name)
+    drained = _Drained(b"".join(lines))
     drained.lost = lost
     return drained
 
 
 class _Drained(io.BytesIO):
-    """A device's text, read; `lost` counts the records it overwrote meanwhile (EPIPE)."""
+    """A device's text, read; `lost` counts the records it overwrote meanwhile."""
 
     lost: int = 0
 

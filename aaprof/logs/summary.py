@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from aaprof.model.event import Event
+from aaprof.model.labels import STACK, stack_members
 
 # Distinct names kept per group. Past this, the rarest are dropped, so counts of names that
 # were dropped and seen again are lower bounds (memory stays bounded whatever the input).
@@ -114,6 +115,8 @@ class Summary:
             "groups": [
                 {
                     "profile": profile,
+                    # a stacked label's members, as in an event's JSON (model/labels.py)
+                    **({"profile_stack": list(stack_members(profile))} if STACK in profile else {}),
                     "class": class_,
                     "mode": mode,
                     "count": group.count,

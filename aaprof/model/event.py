@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 
+from aaprof.model.labels import STACK, stack_members
+
 # Modes, as the kernel writes them in `apparmor="..."` (plus the legacy type numbers' meaning).
 MODES = ("DENIED", "ALLOWED", "AUDIT", "STATUS", "HINT", "ERROR", "KILLED", "AUTO")
 
 Scalar = str | int
+
+# The labels whose stack members `to_dict` lists beside them, as `<key>_stack`.
+STACKED_KEYS = ("profile", "peer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +180,11 @@ class Event:
                     _put_text(out, key, value)
                 elif value is not None:
                     out[key] = value
+        # a stacked label's members, beside the label as written (model/labels.py)
+        for key in STACKED_KEYS:
+            label = out.get(key)
+            if isinstance(label, str) and STACK in label:
+                out[key + "_stack"] = list(stack_members(label))
         if self.source is not None:
             out["source"] = self.source.to_dict()
         if self.container is not None:

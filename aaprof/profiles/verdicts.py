@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aaprof.errors import AaprofError
+from aaprof.profiles.abi import check_warnings
 from aaprof.profiles.check import Problem, check_text
 from aaprof.profiles.includes import DEFAULT_MAX_BYTES, NOT_READ, Includes, read_policy_text
 
@@ -21,6 +22,7 @@ class CheckResult:
     ours_ok: bool
     theirs_ok: bool
     problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -32,6 +34,7 @@ class CheckResult:
             "aaprof": self.ours,
             "apparmor_parser": self.theirs,
             "problems": [p.to_dict() for p in self.problems],
+            "warnings": [p.to_dict() for p in self.warnings],
         }
 
 
@@ -70,6 +73,7 @@ def check_file(
         fragment = is_fragment(path, base)
     includes = includes.with_roots(Path(os.path.realpath(path)).parent)
     problems = check_text(text, filename=str(path), includes=includes, fragment=fragment)
+    warnings = () if fragment else check_warnings(text, filename=str(path))
     ours = (
         "ok"
         if not problems
@@ -78,18 +82,18 @@ def check_file(
     )
     ours_ok = not problems
     if not compile_too:
-        return CheckResult(path, ours, "skipped", ours_ok, True, problems)
+        return CheckResult(path, ours, "skipped", ours_ok, True, problems, warnings)
     if any(p.reason.endswith(NOT_READ) for p in problems):
         theirs = "skipped (an include aaprof does not read)"
-        return CheckResult(path, ours, theirs, ours_ok, True, problems)
+        return CheckResult(path, ours, theirs, ours_ok, True, problems, warnings)
     from aaprof.profiles.compile import compile_policy, parser_path
 
     try:
         parser_path()
     except AaprofError:
-        return CheckResult(path, ours, "not installed", ours_ok, True, problems)
+        return CheckResult(path, ours, "not installed", ours_ok, True, problems, warnings)
     try:
         compile_policy(text, base=base, name=str(path))
-        return CheckResult(path, ours, "ok", ours_ok, True, problems)
+        return CheckResult(path, ours, "ok", ours_ok, True, problems, warnings)
     except (AaprofError, OSError) as exc:
-        return CheckResult(path, ours, f"rejected: {exc}", ours_ok, False, problems)
+        return CheckResult(path, ours, f"rejected: {exc}", ours_ok, False, problems, warnings)

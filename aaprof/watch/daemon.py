@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from aaprof.engine.noise import is_noise
-from aaprof.logs.lines import Unparsed, entry_identity, parse_journal_entry
-from aaprof.logs.reader import Deduplicator
+from aaprof.logs.live import Raw, Source
+from aaprof.logs.reader import Reader
+from aaprof.logs.sources import Input
 from aaprof.model.event import Container, Event
 from aaprof.watch.alerts_keys import severity_of
 from aaprof.watch.attribution import Attributor
-from aaprof.watch.lines import LineCache, Stamped
 from aaprof.watch.metrics import (
     CRITICAL,
     LOST,
@@ -35,7 +35,6 @@ from aaprof.watch.metrics import (
 )
 from aaprof.watch.output import LineWriter, RotatingFile
 from aaprof.watch.sink import Sink
-from aaprof.watch.source import Raw, Source
 from aaprof.watch.state import State
 
 BATCH = 4096
@@ -72,11 +71,16 @@ class Daemon:
     say: Callable[[str], None] = lambda message: None
     _reopen: threading.Event = field(default_factory=threading.Event)
     _writer: LineWriter = field(default_factory=LineWriter)
-    _dedup: Deduplicator = field(default_factory=Deduplicator)
-    _lines: LineCache = field(init=False)
+    _readers: dict[str, Reader] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._lines = LineCache(self.node)
+    def reader(self, label: str) -> Reader:
+        """The reader of a source's records (logs' one path from a followed record to an
+        Event), kept across batches: its duplicates window spans them."""
+        reader = self._readers.get(label)
+        if reader is None:
+            reader = self._readers[label] = Reader(node=self.node)
+            reader.expect([Input(label)])  # one input: its lines are one origin's
+        return reader
 
     def request_reopen(self) -> None:
         """SIGHUP: reopen the sources at their checkpoints and the output files."""
@@ -164,13 +168,6 @@ class Daemon:
         self.metrics.apply(tally)
         return True
 
-    def _is_copy(self, entry: dict[str, object]) -> bool:
-        """Whether a journal entry is the second copy of a record (journald keeps the kernel's
-        and the audit transport's: they share the stamp and the payload)."""
-        identity = entry_identity(entry)
-        stamped = "audit(" in str(entry.get("MESSAGE", ""))
-        return identity is not None and self._dedup.seen(identity, stamped)
-
     def _read(
         self, label: str, raws: Sequence[Raw], tally: Tally, now: float
     ) -> tuple[list[Event], list[bytes]]:
@@ -184,40 +181,19 @@ class Daemon:
             bool(self.sinks),
         )
         self.attributor.new_batch()
-        for raw in raws:
-            if raw.error is not None:
-                tally.add(PARSE_ERRORS, (label,))
-                continue
+        for raw in raws:  # the kernel's own count of records it dropped (kmsg, kern.log)
             data = raw.data
-            if isinstance(data, bytes):
-                if b"audit_lost=" in data and (found := _AUDIT_LOST.search(data)):
+            if isinstance(data, bytes) and b"audit_lost=" in data:
+                found = _AUDIT_LOST.search(data)
+                if found:
                     metrics.audit_lost(tally, label, int(found[1]))
-                result = self._lines.read(data, raw.source)
-            else:
-                result = parse_journal_entry(data, raw.source, self.node)
-                if isinstance(result, Event) and self._is_copy(data):
-                    continue
-            if result is None:
-                continue
-            if isinstance(result, Unparsed):
-                tally.add(PARSE_ERRORS, (label,))
-                continue
-            if isinstance(result, Stamped):
-                template = result.template
-                event = template.result
-                assert isinstance(event, Event)
-                container, who = attribute(event)
-                noise = template.noise
-                lines.append(writer.stamped(result, raw.source, container, who))
-                stamp: float | None = result.epoch
-                if keep and not noise:
-                    event = result.event(raw.source)
-            else:
-                event = result
-                container, who = attribute(event)
-                noise = is_noise(event)
-                lines.append(writer.line(event, container, who, noise))
-                stamp = event.epoch
+        reader = self.reader(label)
+        unparsed = reader.stats.unparsed
+        for event in reader.live(raws):
+            container, who = attribute(event)
+            noise = is_noise(event)
+            lines.append(writer.line(event, container, who, noise))
+            stamp = event.epoch
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
             if noise:
@@ -237,6 +213,8 @@ class Daemon:
                         namespace=who.namespace, pod=who.workload, name=who.container
                     )
                 events.append(event if container is None else event.replace(container=container))
+        if reader.stats.unparsed > unparsed:
+            tally.add(PARSE_ERRORS, (label,), reader.stats.unparsed - unparsed)
         if newest is not None:
             tally.latest(SOURCE_LAST, (label,), newest)
             tally.lag[label] = max(now - newest, 0.0)

@@ -1,19 +1,20 @@
 """The JSON lines watch writes: `events --format jsonl`'s schema, plus workload and attribution.
 
-Every string in a line comes out of `json.dumps`, so a newline, quote or brace in a record's
-value stays inside its JSON string; bytes that are not UTF-8 are replaced (Event.to_dict keeps
-them hex-encoded beside) so each line is valid UTF-8.
+A line is the event's as `events` writes it (logs.jsonlines.dumps, the one encoder of records'
+JSON lines), without its closing brace, then watch's own keys. Every string in a line comes out
+of that encoder, so a newline, quote or brace in a record's value stays inside its JSON string;
+bytes that are not UTF-8 are replaced (Event.to_dict keeps them hex-encoded beside) so each
+line is valid UTF-8.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import BinaryIO
 
-from aaprof.model.event import Container, Event, SourceRef
+from aaprof.logs.jsonlines import dumps
+from aaprof.model.event import Container, Event
 from aaprof.watch.attribution import Attribution
-from aaprof.watch.lines import Stamped
 from aaprof.watch.metrics import valid_utf8
 
 MEMO_SIZE = 8192
@@ -28,42 +29,21 @@ def _clean(value: object) -> object:
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+    return dumps(_clean(value))
 
 
 class LineWriter:
-    """Builds output lines; the parts that repeat (container, workload, file) are memoised."""
+    """Builds output lines; the tail that repeats (container, workload) is memoised."""
 
     def __init__(self) -> None:
         self._tails: dict[tuple[Container | None, Attribution, bool], str] = {}
-        self._files: dict[str, str] = {}
 
     def line(
         self, event: Event, container: Container | None, who: Attribution, noise: bool
     ) -> bytes:
         """One output line of an event (ends in a newline, has no other)."""
-        body = json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        body = dumps(event.to_dict())
         return (body[:-1] + self.tail(container, who, noise)).encode()
-
-    def stamped(
-        self, record: Stamped, source: SourceRef, container: Container | None, who: Attribution
-    ) -> bytes:
-        """The line of a record read through the LineCache (the same as `line` gives)."""
-        template = record.template
-        middle = "," + template.middle if template.middle else ""
-        return (
-            "{" + record.head() + middle + self.source(source) + template.extra
-            + self.tail(container, who, template.noise)
-        ).encode()  # fmt: skip
-
-    def source(self, source: SourceRef) -> str:
-        """`,"source":{...}` for a record of this file and line."""
-        file = self._files.get(source.file)
-        if file is None:
-            if len(self._files) >= MEMO_SIZE:
-                self._files.clear()
-            file = self._files[source.file] = ',"source":{"file":' + _dumps(source.file)
-        return f'{file},"line":{source.line}}}'
 
     def tail(self, container: Container | None, who: Attribution, noise: bool) -> str:
         """`,"container":...,"workload":...}` and a newline: what follows the event's fields."""

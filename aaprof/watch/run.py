@@ -9,18 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from aaprof.containers.kubelet import KubeletLogIndex
 from aaprof.errors import AaprofError
+from aaprof.logs.follow import FollowedFile
+from aaprof.logs.journal import FollowedJournal
+from aaprof.logs.kmsg import FollowedKmsg
+from aaprof.logs.live import Source
 from aaprof.watch.attribution import Attributor
 from aaprof.watch.daemon import Daemon
-from aaprof.watch.files import FileSource
-from aaprof.watch.journal import JournalSource
-from aaprof.watch.kmsg import KmsgSource
 from aaprof.watch.metrics import DEFAULT_MAX_SERIES, Metrics
 from aaprof.watch.output import RotatingFile
 from aaprof.watch.pick import pick_source
 from aaprof.watch.sink import Sink
-from aaprof.watch.source import Source
 from aaprof.watch.state import State
 
 
@@ -49,20 +48,20 @@ class Options:
 
 
 def sources_for(options: Options, say: Callable[[str], None]) -> list[Source]:
-    sources: list[Source] = [FileSource(os.path.abspath(path)) for path in options.logs]
+    sources: list[Source] = [FollowedFile(os.path.abspath(path)) for path in options.logs]
     if options.journal:
-        sources.append(JournalSource(options.journal_path))
+        sources.append(FollowedJournal(options.journal_path))
     if options.kmsg:
-        sources.append(KmsgSource(options.kmsg_path or "/dev/kmsg"))
+        sources.append(FollowedKmsg(options.kmsg_path or "/dev/kmsg"))
     if not sources:
         pick = pick_source(options.host_root, options.proc_root)
         say(f"following {pick.path or 'the system journal'} ({pick.why})")
         if pick.kind == "file" and pick.path is not None:
-            sources.append(FileSource(pick.path))
+            sources.append(FollowedFile(pick.path))
         elif pick.kind == "journal":
-            sources.append(JournalSource(pick.path))
+            sources.append(FollowedJournal(pick.path))
         else:
-            sources.append(KmsgSource(pick.path or "/dev/kmsg"))
+            sources.append(FollowedKmsg(pick.path or "/dev/kmsg"))
     return sources
 
 
@@ -72,7 +71,7 @@ def build(options: Options, out: BinaryIO, say: Callable[[str], None]) -> Daemon
         raise AaprofError(f"proc root {options.proc_root} is not a directory")
     state = State(options.state, say)
     metrics = Metrics(state.counts(), options.max_series)
-    attributor = Attributor(options.proc_root, KubeletLogIndex(options.log_root))
+    attributor = Attributor(options.proc_root, options.log_root)
     files = []
     if options.output_file:
         files.append(

@@ -66,6 +66,7 @@ def test_check_reports_both_parsers(files: tuple[Path, Path], tmp_path: Path) ->
         "aaprof": "ok",
         "apparmor_parser": "ok",
         "problems": [],
+        "warnings": [],
     }
     assert doc[str(bad)]["aaprof"].startswith(f"error: {bad}:3:")
     assert doc[str(bad)]["problems"][0]["line"] == 3

@@ -6,6 +6,8 @@
 #   tests/cluster/build-go.sh kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler,
 #                                          kubelet, kubectl (one multi-call binary, five links)
 #   tests/cluster/build-go.sh etcd         etcd
+#   tests/cluster/build-go.sh containerd   containerd, ctr, containerd-shim-runc-v2 (upstream's
+#                                          three mains, three binaries)
 #   tests/cluster/build-go.sh kyverno      Kyverno's CLI (by hand only: docs/cluster.md)
 #   tests/cluster/build-go.sh --where F    print the directory without building (exit 1 if unbuilt)
 #
@@ -21,7 +23,7 @@ if [ "${1:-}" = "--where" ]; then
     where_only=1
     shift
 fi
-family=${1:?usage: build-go.sh [--where] kubernetes|etcd|kyverno}
+family=${1:?usage: build-go.sh [--where] kubernetes|etcd|containerd|kyverno}
 src=$here/go/$family
 [ -f "$src/go.mod" ] || { echo "build-go.sh: no module for $family in $src" >&2; exit 2; }
 command -v go >/dev/null || {
@@ -73,6 +75,18 @@ case "$family" in
         ;;
     etcd)
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/etcd" .)
+        ;;
+    containerd)
+        # upstream's mains, as its Makefile builds them: version stamped; without the snapshotters
+        # and the tracing exporter no test uses (btrfs needs cgo anyway); the shim without gRPC
+        version=$(cd "$src" && go list -m -f '{{.Version}}' github.com/containerd/containerd/v2)
+        cmd=github.com/containerd/containerd/v2/cmd
+        ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$version"
+        tags="urfave_cli_no_docs no_btrfs no_devmapper no_zfs no_tracing"
+        (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -tags "$tags" -ldflags="$ldflags" \
+            -o "$tmp/bin/" "$cmd/containerd" "$cmd/ctr")
+        (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -tags "$tags no_grpc" -ldflags="$ldflags" \
+            -o "$tmp/bin/containerd-shim-runc-v2" "$cmd/containerd-shim-runc-v2")
         ;;
     kyverno)  # not built by ./dev.sh test: its cold build does not fit CI (docs/cluster.md)
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/kyverno" .)

@@ -8,15 +8,14 @@ timing. Every run is bounded by a number of polls.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
-import pytest
-
-import aaprof.logs.follow as follow_module
-from aaprof.logs.follow import follow
+from aaprof.logs.follow import RETIRED_POLLS, FollowedFile
+from aaprof.logs.live import follow as follow_sources
 from aaprof.logs.reader import Reader
+from aaprof.logs.sources import Input
 from aaprof.model.event import Event
 
 Action = Callable[[], object]
@@ -42,11 +41,33 @@ class Script(Generic[T]):
         return len(self.got) >= self.want or self.polls >= MAX_POLLS
 
 
+def follow(
+    names: list[str],
+    *,
+    from_start: bool = False,
+    stop: Callable[[], bool],
+    poll: float,
+    retired_polls: int = RETIRED_POLLS,
+) -> Iterator[tuple[str, int, bytes | None]]:
+    """(file, line number, line or None for one over 256 KiB) of the files' followers."""
+    files = [FollowedFile(name, retired_polls=retired_polls) for name in names]
+    for raw in follow_sources(files, from_start=from_start, stop=stop, poll=poll):
+        assert isinstance(raw.data, bytes)
+        yield raw.source.file, raw.source.line, None if raw.error else raw.data
+
+
 def run(
-    names: list[Path], actions: list[Action], want: int, from_start: bool = False
+    names: list[Path],
+    actions: list[Action],
+    want: int,
+    from_start: bool = False,
+    retired_polls: int = RETIRED_POLLS,
 ) -> list[tuple[str, int, bytes | None]]:
     script = Script[tuple[str, int, bytes | None]](actions, want)
-    for item in follow([str(n) for n in names], from_start=from_start, stop=script, poll=0.01):
+    paths = [str(n) for n in names]
+    for item in follow(
+        paths, from_start=from_start, stop=script, poll=0.01, retired_polls=retired_polls
+    ):
         script.got.append(item)
         assert len(script.got) <= want + 10, "far more lines than written"
     assert script.polls < MAX_POLLS, f"stopped by the poll bound with {script.got}"
@@ -249,7 +270,7 @@ def test_reader_follow_gives_events_and_joins_dbus_lines(tmp_path: Path) -> None
     reader = Reader()
     script = Script[Event](actions, 3)
     events = script.got
-    for event in reader.follow([str(log)], script):
+    for event in reader.follow([Input(str(log))], script):
         events.append(event)
         assert len(events) <= 3
     assert [(e.serial, e.operation) for e in events] == [
@@ -283,10 +304,7 @@ def test_write_to_old_file_after_the_switch_is_not_lost(tmp_path: Path) -> None:
     assert sorted(lines(got)) == [b"new 1\n", b"new 2\n", b"old 1\n", b"old 2\n"]
 
 
-def test_a_renamed_file_is_let_go_after_it_stays_idle(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(follow_module, "RETIRED_POLLS", 2)
+def test_a_renamed_file_is_let_go_after_it_stays_idle(tmp_path: Path) -> None:
     log = tmp_path / "syslog"
     old = tmp_path / "syslog.1"
     log.write_bytes(b"")
@@ -297,7 +315,7 @@ def test_a_renamed_file_is_let_go_after_it_stays_idle(
 
     actions: list[Action] = [append(log, b"old 1\n"), rotate, nothing, append(old, b"old 2\n")]
     actions += [nothing] * 6 + [append(old, b"too late\n"), nothing, append(log, b"new 2\n")]
-    got = run([log], actions, want=4)
+    got = run([log], actions, want=4, retired_polls=2)
     assert lines(got) == [b"old 1\n", b"new 1\n", b"old 2\n", b"new 2\n"]
     # the renamed file keeps its numbering under the name it was followed by
     assert [(name.endswith("syslog"), n) for name, n, _ in got] == [
@@ -341,7 +359,7 @@ def test_reader_follow_counts_a_line_over_256_kib_as_unparsed(tmp_path: Path) ->
     reader = Reader()
     script = Script[Event](actions, 1)
     events = script.got
-    for event in reader.follow([str(log)], script):
+    for event in reader.follow([Input(str(log))], script):
         events.append(event)
     assert script.polls <= MAX_POLLS
     assert [e.serial for e in events] == [1]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aaprof.cli.output import render_events
-from aaprof.logs import sources
+from aaprof.logs import kmsg
 from aaprof.logs.jsonevents import parse_event_line
 from aaprof.logs.lines import Unparsed
 from aaprof.logs.reader import Reader
@@ -62,7 +62,7 @@ def test_an_event_without_a_source_gets_the_line_it_was_read_from(tmp_path: Path
 
 
 class _Os:
-    """`os` as aaprof.logs.sources sees it, with `read` answering as a script says."""
+    """`os` as aaprof.logs.kmsg sees it, with `read` answering as a script says."""
 
     def __init__(self, read: Callable[[int, int], bytes]) -> None:
         self.read = read
@@ -86,7 +86,7 @@ def test_records_kmsg_overwrote_are_counted(monkeypatch: pytest.MonkeyPatch) -> 
             return answer
         raise answer()
 
-    monkeypatch.setattr(sources, "os", _Os(read))
+    monkeypatch.setattr(kmsg, "os", _Os(read))
     assert os.path.exists("/dev/null")
     reader = Reader()
     events = list(reader.events([Input("/dev/null")]))  # a character device, as /dev/kmsg

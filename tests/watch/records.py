@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 SEC = 1700000000
 
 
@@ -84,3 +87,19 @@ def audit_entry(serial: int, boot: str = "0123456789abcdef0123456789abcdef") -> 
         "_AUDIT_ID": str(serial),
         "MESSAGE": f"AVC {payload}",
     }
+
+
+def write_journal(path: Path, serials: range) -> None:
+    """A journal file of kernel_entry(s) for the serials, written by systemd-journal-remote."""
+    if not Path(JOURNAL_REMOTE).exists():
+        raise AssertionError(
+            f"{JOURNAL_REMOTE} is missing: apt-get install systemd-journal-remote "
+            "(./dev.sh test installs it)"
+        )
+    subprocess.run(
+        [JOURNAL_REMOTE, f"--output={path}", "-"],
+        input=journal_export([kernel_entry(s) for s in serials]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

@@ -1,16 +1,16 @@
-"""FileSource cases the fault test may not meet: replaced while down, truncated while down."""
+"""FollowedFile cases the fault test may not meet: replaced while down, truncated while down."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from aaprof.watch.files import FileSource
-from aaprof.watch.source import Raw
+from aaprof.logs.follow import FollowedFile
+from aaprof.logs.live import Raw
 from watch.records import audit_line
 
 
-def serials(source: FileSource) -> list[int]:
+def serials(source: FollowedFile) -> list[int]:
     return [
         int(r.data.split(b":")[1].split(b")")[0])
         for r in source.poll(1000)
@@ -21,7 +21,7 @@ def serials(source: FileSource) -> list[int]:
 def test_copytruncate_while_down_reads_the_copy_from_the_offset(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(audit_line(1) + audit_line(2))
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(None)
     assert serials(source) == [1, 2]
     checkpoint = source.checkpoint()
@@ -39,7 +39,7 @@ def test_copytruncate_while_down_reads_the_copy_from_the_offset(tmp_path: Path) 
 def test_two_create_rotations_while_down(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(audit_line(1))
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(None)
     assert serials(source) == [1]
     checkpoint = source.checkpoint()
@@ -60,7 +60,7 @@ def test_two_create_rotations_while_down(tmp_path: Path) -> None:
 def test_a_file_replaced_while_down_with_nothing_unread_is_no_loss(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(audit_line(1))
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(None)
     serials(source)
     checkpoint = source.checkpoint()
@@ -76,7 +76,7 @@ def test_an_over_long_line_is_one_error_and_its_tail_no_record(tmp_path: Path) -
     log = tmp_path / "a.log"
     # 600 KiB of junk ending in what looks like a record: the tail of a line is not a line
     log.write_bytes(b"x" * 600_000 + audit_line(666) + audit_line(1))
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(None)
     raws: list[Raw] = []
     for _ in range(10):
@@ -92,7 +92,7 @@ def checkpointed(
     """A log read to its end; its checkpoint (the source closed, as when watch stops)."""
     log = tmp_path / "a.log"
     log.write_bytes(b"".join(audit_line(i) for i in serials_))
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(None)
     assert serials(source) == list(serials_)
     checkpoint = source.checkpoint()
@@ -113,7 +113,7 @@ def test_a_copy_under_another_inode_is_read_on_after_its_last_line(tmp_path: Pat
     copy = tmp_path / "restored"
     copy.write_bytes(log.read_bytes())  # a restore from a backup: same bytes, another inode
     copy.replace(log)
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(checkpoint)
     assert serials(source) == [3]  # 1 and 2 are not read again
     assert source.take_reread() == {}
@@ -128,7 +128,7 @@ def test_a_renumbered_device_is_found_by_the_last_line(tmp_path: Path) -> None:
         f.write(audit_line(3))
     files = checkpoint["files"]
     assert isinstance(files, list)
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(edited(checkpoint, dev=int(files[0]["dev"]) + 1))  # as after a reboot
     assert serials(source) == [3]
     assert source.take_reread() == {}
@@ -141,7 +141,7 @@ def test_an_offset_that_no_longer_matches_is_found_by_the_last_line(tmp_path: Pa
         f.write(audit_line(4))
     files = checkpoint["files"]
     assert isinstance(files, list)
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(edited(checkpoint, offset=int(files[0]["offset"]) - 40))
     assert serials(source) == [4]  # not 1..4 again
     assert source.take_reread() == {}
@@ -153,7 +153,7 @@ def test_a_place_no_file_holds_is_read_from_the_start_and_counted(tmp_path: Path
     replaced = tmp_path / "other"
     replaced.write_bytes(audit_line(7) + audit_line(8) + audit_line(9))  # other bytes, inode
     replaced.replace(log)
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(checkpoint)
     assert serials(source) == [7, 8, 9]
     assert source.take_reread() == {"place_not_found": 2}  # the lines of the first offset bytes
@@ -163,7 +163,7 @@ def test_a_place_no_file_holds_is_read_from_the_start_and_counted(tmp_path: Path
 def test_a_truncation_of_unread_bytes_is_counted_lost_and_said(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(audit_line(1) + audit_line(2)[:40])  # the second line not complete yet
-    source = FileSource(str(log))
+    source = FollowedFile(str(log))
     source.restore(None)
     assert serials(source) == [1]
     checkpoint = source.checkpoint()

@@ -12,22 +12,7 @@ import pytest
 
 from aaprof.watch.metrics import RECORDS
 from aaprof.watch.state import State
-from watch.records import JOURNAL_REMOTE, audit_entry, journal_export, kernel_entry
-
-
-def write_journal(path: Path, serials: range) -> None:
-    if not Path(JOURNAL_REMOTE).exists():
-        pytest.fail(
-            f"{JOURNAL_REMOTE} is missing: apt-get install systemd-journal-remote "
-            "(./dev.sh test installs it)"
-        )
-    subprocess.run(
-        [JOURNAL_REMOTE, f"--output={path}", "-"],
-        input=journal_export([kernel_entry(s) for s in serials]),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+from watch.records import JOURNAL_REMOTE, audit_entry, journal_export, kernel_entry, write_journal
 
 
 def start(journal: Path, state: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aaprof.watch.kmsg import KmsgSource, parse_kmsg
+from aaprof.logs.kmsg import FollowedKmsg, parse_kmsg
 from aaprof.watch.metrics import LOST, Metrics, Tally
 
 
@@ -17,7 +17,7 @@ def test_parse_kmsg_record_and_escapes() -> None:
     assert parse_kmsg(b"no header here\n") is None
 
 
-def feed(fifo: int, source: KmsgSource, *seqs: int) -> list[int]:
+def feed(fifo: int, source: FollowedKmsg, *seqs: int) -> list[int]:
     got = []
     for seq in seqs:  # one record per read, as the device gives them
         os.write(fifo, f"5,{seq},0,-;audit: record {seq}\n".encode())
@@ -28,7 +28,7 @@ def feed(fifo: int, source: KmsgSource, *seqs: int) -> list[int]:
 def test_checkpoint_skips_and_gaps_are_lost(tmp_path: Path) -> None:
     path = tmp_path / "kmsg"
     os.mkfifo(path)
-    source = KmsgSource(str(path), boot="boot-a")
+    source = FollowedKmsg(str(path), boot="boot-a")
     source.restore({"boot": "boot-a", "seq": 5})
     writer = os.open(path, os.O_WRONLY)
     try:

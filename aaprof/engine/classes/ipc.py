@@ -7,13 +7,16 @@ import re
 from aaprof.engine.classes.mask import cond, is_word, mask_text, qualifiers, words
 from aaprof.model import profile as m
 from aaprof.model.event import Event
+from aaprof.profiles.peers import stack_proof
 from aaprof.profiles.render import aare_escape
 
 _SIGNAL = re.compile(r"[a-z0-9+-]+")  # `term`, `rtmin+3`, `exists`
 
 
 def _peer(label: str | None) -> str | None:
-    return aare_escape(label) if label else None
+    """The peer as a pattern that matches it with or without a stacked suffix (`X//&unconfined`
+    on 6.17's exec'd processes): profiles/peers.py."""
+    return stack_proof(label) if label else None
 
 
 def signal_rule(event: Event) -> m.SignalRule | None:
@@ -53,7 +56,7 @@ def dbus_rule(event: Event) -> m.DbusRule | None:
             if value:
                 conds.append(cond(key, aare_escape(value)))
         if event.peer:
-            peer = (cond("label", aare_escape(event.peer)),)
+            peer = (cond("label", stack_proof(event.peer)),)
     return m.DbusRule(qualifiers(event), access, tuple(conds), peer)
 
 

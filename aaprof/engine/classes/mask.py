@@ -12,17 +12,21 @@ from aaprof.model.event import Event
 # Access words (`send receive`, `getattr`, `userns_create`) and names the kernel writes as
 # identifiers: anything else is not from the kernel and gives no rule.
 _WORD = re.compile(r"[a-z][a-z0-9_]*")
+# The records of a refused access: enforce mode's, and a `kill` mode profile's (the task is
+# killed as well).
+DENIALS = frozenset({"DENIED", "KILLED"})
 
 
 def mask_text(event: Event) -> str | None:
     """The mask a rule must grant: the denied one, else the requested one unless denied.
 
-    A DENIED record with a requested mask but no denied one says nothing was refused
-    (aa-logprof writes no rule for it either); ALLOWED and AUDIT records grant what they ask.
+    A DENIED record (or a KILLED one, a `kill` mode profile's denial) with a requested mask
+    but no denied one says nothing was refused (aa-logprof writes no rule for it either);
+    ALLOWED and AUDIT records grant what they ask.
     """
     if event.denied:
         return event.denied
-    if event.mode == "DENIED":
+    if event.mode in DENIALS:
         return None
     return event.requested
 

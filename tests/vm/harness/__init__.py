@@ -9,12 +9,24 @@ Usage::
     result.dmesg                                # the kernel's log, audit records included
 """
 
-from vm.harness.image import Images, Kernel, VMSetupError, build_images, default_cache_dir
+from vm.harness.image import (
+    HOST,
+    TRIXIE,
+    Images,
+    Kernel,
+    Release,
+    VMSetupError,
+    build_images,
+    default_cache_dir,
+)
 from vm.harness.run import Step, StepFailed, StepResult, VMError, VMResult, Workload, run_workload
 
 __all__ = [
+    "HOST",
+    "TRIXIE",
     "Images",
     "Kernel",
+    "Release",
     "Step",
     "StepFailed",
     "StepResult",

@@ -6,12 +6,19 @@ Debian binaries, copied with the libraries their ELF headers name. Each artefact
 directory named by a hash of its inputs, so a changed input builds a new one and a stale one is
 never used. Builds run under a file lock and are published by an atomic rename, so parallel test
 workers share one build.
+
+A `Release` other than the host's (TRIXIE: Debian 13's 6.12 cloud kernel and AppArmor 4.1's
+apparmor_parser) is fetched with apt from a private state directory in the cache whose only
+source is that suite; its parser runs under that release's own glibc (its loader and libc.so.6
+in /opt/parser, a wrapper at /usr/sbin/apparmor_parser), with that release's abi, tunables and
+abstractions; everything else in the guest stays the host's.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import lzma
 import os
 import re
 import shutil
@@ -42,6 +49,21 @@ PYTHON_MODULES = ("click", "pyparsing", "jinja2", "markupsafe", "yaml")
 IMAGE_FORMAT = "3"  # bump to invalidate every cached initramfs / Python image
 
 
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Where the guest's kernel and apparmor_parser come from: `suite` None is the host's apt
+    and installed parser (Debian 12: kernel 6.1, AppArmor 3.0.8), else that Debian suite's."""
+
+    name: str
+    suite: str | None = None
+
+
+HOST = Release("host")
+TRIXIE = Release("trixie", "trixie")  # Debian 13: the 6.12 cloud kernel, apparmor_parser 4.1
+GUEST_PARSER = "/usr/sbin/apparmor_parser"
+PARSER_DIR = "/opt/parser"  # a release's parser, its loader and libc.so.6
+
+
 class VMSetupError(AaprofError):
     """Something the VM needs is missing or could not be built."""
 
@@ -62,6 +84,7 @@ class Images:
     kernel: Kernel
     initramfs: Path
     python: Path
+    release: Release = HOST
 
 
 def default_cache_dir() -> Path:
@@ -104,42 +127,89 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
     return proc.stdout
 
 
-def _kernel_package() -> tuple[str, str]:
+def _apt(cache: Path, release: Release) -> list[str]:
+    """apt options for `release`: none for the host's, else a private state directory under
+    `cache` whose one source is the release's suite (`apt-get update` run once, under lock)."""
+    if release.suite is None:
+        return []
+    root = cache.resolve() / f"apt-{release.name}"
+    opts = [
+        f"-oDir::State={root}/state", f"-oDir::Cache={root}/cache",
+        f"-oDir::Etc::SourceList={root}/sources.list", f"-oDir::Etc::SourceParts={root}/parts",
+        f"-oDir::Etc::Preferences={root}/preferences", f"-oDir::Etc::PreferencesParts={root}/parts",
+        "-oDebug::NoLocking=1",
+    ]  # fmt: skip
+    if not (root / "ok").exists():
+        with _locked(cache):
+            if not (root / "ok").exists():
+                for sub in ("state/lists/partial", "cache/archives/partial", "parts"):
+                    (root / sub).mkdir(parents=True, exist_ok=True)
+                mirror = os.environ.get("AAPROF_DEBIAN_MIRROR", "https://deb.debian.org/debian")
+                (root / "sources.list").write_text(f"deb {mirror} {release.suite} main\n")
+                _run(["apt-get", *opts, "update"])
+                (root / "ok").write_text(release.suite + "\n")
+    return opts
+
+
+def _candidate(apt: list[str], package: str) -> str:
+    policy = _run(["apt-cache", *apt, "policy", package])
+    version = re.search(r"Candidate: (\S+)", policy)
+    if not version or version.group(1) == "(none)":
+        raise VMSetupError(f"apt offers no candidate for {package}: run `apt-get update`")
+    return version.group(1)
+
+
+def _kernel_package(apt: list[str]) -> tuple[str, str]:
     """The concrete kernel package apt offers for the meta package, and its version."""
-    out = _run(["apt-cache", "depends", KERNEL_META_PACKAGE])
+    out = _run(["apt-cache", *apt, "depends", KERNEL_META_PACKAGE])
     match = re.search(r"Depends: (linux-image-\S+)", out)
     if not match:
         raise VMSetupError(
             f"apt knows no {KERNEL_META_PACKAGE}: run `apt-get update` (Debian bookworm)"
         )
     package = match.group(1)
-    policy = _run(["apt-cache", "policy", package])
-    version = re.search(r"Candidate: (\S+)", policy)
-    if not version or version.group(1) == "(none)":
-        raise VMSetupError(f"apt offers no candidate for {package}: run `apt-get update`")
-    return package, version.group(1)
+    return package, _candidate(apt, package)
 
 
-def fetch_kernel(cache: Path) -> Kernel:
+def fetch_kernel(cache: Path, release: Release = HOST) -> Kernel:
     """Download and unpack the cloud kernel apt offers, once per package version."""
-    package, version = _kernel_package()
+    apt = _apt(cache, release)
+    package, version = _kernel_package(apt)
     dest = cache / f"kernel-{package}-{version}"
     if not (dest / "ok").exists():
         with _locked(cache):
             if not (dest / "ok").exists():
-                _unpack_kernel(package, version, cache, dest)
+                _unpack(apt, [f"{package}={version}"], cache, dest, version)
     kver = package.removeprefix("linux-image-")
-    return Kernel(kver, dest / "boot" / f"vmlinuz-{kver}", dest / "lib" / "modules" / kver)
+    modules = dest / "lib" / "modules" / kver
+    if not modules.is_dir():  # a merged-/usr package (Debian 13)
+        modules = dest / "usr" / "lib" / "modules" / kver
+    return Kernel(kver, dest / "boot" / f"vmlinuz-{kver}", modules)
 
 
-def _unpack_kernel(package: str, version: str, cache: Path, dest: Path) -> None:
+def fetch_parser(cache: Path, release: Release) -> Path | None:
+    """The unpacked `apparmor` and `libc6` packages of `release` (None for the host's)."""
+    if release.suite is None:
+        return None
+    apt = _apt(cache, release)
+    wanted = [f"{p}={_candidate(apt, p)}" for p in ("apparmor", "libc6")]
+    digest = hashlib.sha256(" ".join(wanted).encode()).hexdigest()[:16]
+    dest = cache / f"parser-{release.name}-{digest}"
+    if not (dest / "ok").exists():
+        with _locked(cache):
+            if not (dest / "ok").exists():
+                _unpack(apt, wanted, cache, dest, " ".join(wanted))
+    return dest
+
+
+def _unpack(apt: list[str], packages: list[str], cache: Path, dest: Path, stamp: str) -> None:
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)  # apt's _apt user downloads into it
-        _run(["apt-get", "download", f"{package}={version}"], cwd=work)
-        (deb,) = work.glob("*.deb")
-        _run(["dpkg-deb", "-x", str(deb), str(work / "root")])
-        (work / "root" / "ok").write_text(version + "\n")
+        _run(["apt-get", *apt, "download", *packages], cwd=work)
+        for deb in sorted(work.glob("*.deb")):
+            _run(["dpkg-deb", "-x", str(deb), str(work / "root")])
+        (work / "root" / "ok").write_text(stamp + "\n")
         shutil.rmtree(dest, ignore_errors=True)
         os.rename(work / "root", dest)
 
@@ -155,18 +225,37 @@ def _ld_deps(binary: str) -> list[str]:
     return deps
 
 
+def _module_name(path: Path) -> str:
+    return path.name.removesuffix(".xz").removesuffix(".ko")
+
+
+def module_bytes(path: Path) -> bytes:
+    """A module's ELF image (a `.ko.xz` decompressed: busybox's insmod loads only plain ones)."""
+    data = path.read_bytes()
+    return lzma.decompress(data) if path.name.endswith(".xz") else data
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 def _module_order(modules_dir: Path, wanted: tuple[str, ...]) -> list[Path]:
-    """The .ko files for `wanted` and their dependencies, dependencies first."""
-    index = {p.name.removesuffix(".ko"): p for p in modules_dir.rglob("*.ko")}
+    """The .ko (or .ko.xz) files for `wanted` and their dependencies, dependencies first."""
+    found = [*modules_dir.rglob("*.ko"), *modules_dir.rglob("*.ko.xz")]
+    index = {_module_name(p): p for p in found}
+    listed = modules_dir / "modules.builtin"
+    builtin = {Path(line).name.removesuffix(".ko") for line in _lines(listed)}
     order: list[Path] = []
 
     def visit(name: str) -> None:
         path = index.get(name.replace("-", "_")) or index.get(name)
+        if path is None and name.replace("-", "_") in builtin:
+            return  # built into this kernel (virtio_pci in Debian 13's)
         if path is None:
             raise VMSetupError(f"kernel module {name} not found under {modules_dir}")
         if path in order:
             return
-        match = re.search(rb"depends=([\w,-]*)\x00", path.read_bytes())
+        match = re.search(rb"depends=([\w,-]*)\x00", module_bytes(path))
         for dep in match.group(1).decode().split(",") if match else []:
             if dep:
                 visit(dep)
@@ -177,7 +266,27 @@ def _module_order(modules_dir: Path, wanted: tuple[str, ...]) -> list[Path]:
     return order
 
 
-def _initramfs_entries(kernel: Kernel) -> cpio.Archive:
+def _parser_entries(archive: cpio.Archive, parser: Path) -> None:
+    """A release's apparmor_parser under its own loader and libc, its /etc/apparmor.d dirs."""
+    libdir = parser / "usr" / "lib" / "x86_64-linux-gnu"
+    for name in ("ld-linux-x86-64.so.2", "libc.so.6"):
+        archive.add_file(f"{PARSER_DIR}/{name}", (libdir / name).read_bytes(), 0o755)
+    binary = parser / "usr" / "sbin" / "apparmor_parser"
+    archive.add_file(f"{PARSER_DIR}/apparmor_parser", binary.read_bytes(), 0o755)
+    wrapper = (
+        f"#!/bin/sh\nexec {PARSER_DIR}/ld-linux-x86-64.so.2 --library-path {PARSER_DIR} "
+        f'{PARSER_DIR}/apparmor_parser "$@"\n'
+    )
+    archive.add_file(GUEST_PARSER, wrapper.encode(), 0o755)
+    conf = parser / "etc" / "apparmor" / "parser.conf"
+    archive.add_file("/etc/apparmor/parser.conf", conf.read_bytes(), 0o644)
+    # the feature set parser.conf pins (policy-features=): what a profile without an abi gets
+    archive.add_tree(parser / "usr/share/apparmor-features", "/usr/share/apparmor-features")
+    for sub in APPARMOR_DIRS:
+        archive.add_tree(parser / "etc" / "apparmor.d" / sub, f"/etc/apparmor.d/{sub}")
+
+
+def _initramfs_entries(kernel: Kernel, parser: Path | None = None) -> cpio.Archive:
     archive = cpio.Archive()
     for d in guest.DIRECTORIES:
         archive.add_dir(d)
@@ -188,10 +297,14 @@ def _initramfs_entries(kernel: Kernel) -> cpio.Archive:
         if applet != "busybox":
             archive.add_symlink(f"/bin/{applet}", "busybox")
     for program in PROGRAMS:
+        if parser is not None and program == GUEST_PARSER:
+            continue
         require(program)
         for path in [program, *_ld_deps(program)]:
             archive.add_file(path, Path(path).read_bytes(), 0o755)
-    for sub in APPARMOR_DIRS:
+    if parser is not None:
+        _parser_entries(archive, parser)
+    for sub in APPARMOR_DIRS if parser is None else ():
         root = Path("/etc/apparmor.d") / sub
         if not root.is_dir():
             raise VMSetupError(install_hint(str(root)))
@@ -201,16 +314,17 @@ def _initramfs_entries(kernel: Kernel) -> cpio.Archive:
         mode = 0o755 if path in guest.EXECUTABLES else 0o644
         archive.add_file(path, text.replace("python3.11", version).encode(), mode)
     modules = _module_order(kernel.modules, MODULES)
-    for ko in modules:
-        archive.add_file(f"/lib/modules/{ko.name}", ko.read_bytes(), 0o644)
-    archive.add_file("/lib/modules/order", "".join(f"{ko.name}\n" for ko in modules).encode())
+    names = [f"{_module_name(ko)}.ko" for ko in modules]
+    for ko, name in zip(modules, names, strict=True):
+        archive.add_file(f"/lib/modules/{name}", module_bytes(ko), 0o644)
+    archive.add_file("/lib/modules/order", "".join(f"{n}\n" for n in names).encode())
     archive.add_file("/init", guest.INIT.encode(), 0o755)
     return archive
 
 
-def build_initramfs(cache: Path, kernel: Kernel) -> Path:
+def build_initramfs(cache: Path, kernel: Kernel, parser: Path | None = None) -> Path:
     """The initramfs (uncompressed newc cpio), rebuilt when any input's content changes."""
-    archive = _initramfs_entries(kernel)
+    archive = _initramfs_entries(kernel, parser)
     data = archive.to_bytes()
     digest = hashlib.sha256(IMAGE_FORMAT.encode() + data).hexdigest()[:16]
     dest = cache / f"initramfs-{digest}.cpio"
@@ -299,9 +413,11 @@ def make_ext4(root: Path, image: Path, slack_mb: int = 16) -> None:
     )  # fmt: skip
 
 
-def build_images(cache: Path | None = None) -> Images:
-    """Fetch the kernel and build (or reuse) the initramfs and the Python image."""
+def build_images(cache: Path | None = None, release: Release = HOST) -> Images:
+    """Fetch `release`'s kernel (and parser) and build (or reuse) the initramfs and the Python
+    image."""
     cache = cache or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    kernel = fetch_kernel(cache)
-    return Images(kernel, build_initramfs(cache, kernel), build_python_image(cache))
+    kernel = fetch_kernel(cache, release)
+    initramfs = build_initramfs(cache, kernel, fetch_parser(cache, release))
+    return Images(kernel, initramfs, build_python_image(cache), release)
