@@ -74,6 +74,19 @@ ENTRIES: tuple[Entry, ...] = (
         workload="put, get, watch, compaction, snapshot, defragment, status over the v3 JSON "
         "gateway; stop (tests/vm/catalogue_guest/etcd_workload.py learn)",
     ),
+    Entry(
+        name="prometheus",
+        component="Prometheus",
+        runs=POD,
+        attach="/usr/bin/prometheus",
+        source="Debian 12's package prometheus (2.42.0+ds-5+deb12u1), /usr/bin/prometheus",
+        workload="scrape of two jobs, a recording and an alerting rule evaluated, reload through "
+        "/-/reload and SIGHUP with changed rules, queries; stop "
+        "(tests/vm/catalogue_guest/prometheus_workload.py learn)",
+        image="debian:bookworm with the package prometheus",
+        namespace="monitoring",
+        container="prometheus",
+    ),
 )
 
 

@@ -111,7 +111,29 @@ def test_write_writes_the_profile(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "k8s").exists()  # a host service: no bundle
 
 
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.values[0].runs == catalogue.POD])
+def test_write_of_a_pod_entry_writes_its_bundle(entry: catalogue.Entry, tmp_path: Path) -> None:
+    import yaml
+
+    out = tmp_path / "out"
+    aaprof("catalogue", "write", entry.name, "--out", str(out), check=True)
+    text = catalogue.profile_text(entry.name)
+    configmap = yaml.safe_load((out / "k8s/loader/configmap.yaml").read_text())
+    assert list(configmap["data"].values()) == [text]
+    patch_file = out / f"k8s/workloads/{entry.namespace}.deployment.{entry.name}.yaml"
+    patch = yaml.safe_load(patch_file.read_text())
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == entry.container
+    assert container["securityContext"]["appArmorProfile"] == {
+        "type": "Localhost",
+        "localhostProfile": entry.profile_name,
+    }
+    kustomization = yaml.safe_load((out / "k8s/kustomization.yaml").read_text())
+    assert "workloads" in kustomization["components"]
+
+
 def test_an_unknown_entry_is_one_line_naming_the_entries() -> None:
     done = aaprof("catalogue", "show", "nope")
     assert done.returncode == 1
-    assert done.stderr == "aaprof: the catalogue has no entry 'nope' (entries: etcd)\n"
+    names = ", ".join(e.name for e in catalogue.ENTRIES)
+    assert done.stderr == f"aaprof: the catalogue has no entry 'nope' (entries: {names})\n"

@@ -68,6 +68,7 @@ def files(entries: tuple[catalogue.Entry, ...]) -> dict[str, bytes]:
     """The guest's /tmp: each program (and its libraries), the workloads and the probe."""
     out = {
         "catalogue/probe.py": (GUEST / "probe.py").read_bytes(),
+        "catalogue/common.py": (GUEST / "common.py").read_bytes(),
         "catalogue/shadow": SHADOW.encode(),
     }
     for e in entries:
@@ -83,6 +84,7 @@ def _install(entries: tuple[catalogue.Entry, ...]) -> str:
     lines = [
         "set -e",
         "ip link set lo up",
+        "mkdir -p /etc/prometheus /var/lib/prometheus",
         "cp /tmp/catalogue/shadow /etc/shadow && chmod 0640 /etc/shadow",
         "[ -d /tmp/catalogue/lib ] && cp -an /tmp/catalogue/lib/. / || true",
     ]

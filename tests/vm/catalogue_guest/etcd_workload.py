@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
+
+from common import check, http, start, stop
 
 ETCD = "/usr/local/bin/etcd"
 DATA = "/var/lib/etcd"
@@ -30,7 +29,6 @@ ARGS = [
     "--initial-advertise-peer-urls=http://127.0.0.1:2380",
     "--initial-cluster=node1=http://127.0.0.1:2380",
 ]  # fmt: skip
-WAIT_SECONDS = 600  # under emulation on a busy host etcd may take minutes to start
 
 
 def b64(text: str) -> str:
@@ -38,37 +36,12 @@ def b64(text: str) -> str:
 
 
 def call(path: str, body: dict[str, object]) -> dict[str, object]:
-    req = urllib.request.Request(
-        URL + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        out: dict[str, object] = json.loads(resp.read())
-        return out
+    out: dict[str, object] = json.loads(http(URL + path, body))
+    return out
 
 
-def start() -> subprocess.Popen[bytes]:
-    os.makedirs(os.path.dirname(LOG), exist_ok=True)
-    with open(LOG, "ab") as log:
-        proc = subprocess.Popen(ARGS, stdout=log, stderr=log, env={"GODEBUG": "asyncpreemptoff=1"})
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        if proc.poll() is not None:
-            sys.exit(f"etcd exited {proc.returncode} while starting")
-        try:
-            with urllib.request.urlopen(URL + "/health", timeout=30) as resp:
-                if json.loads(resp.read()).get("health") == "true":
-                    return proc
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            sys.exit("etcd did not become healthy")
-        time.sleep(0.5)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    rc = proc.wait()
-    print("etcd stopped", "cleanly" if rc == 0 else f"exit {rc}")
+def ready() -> bool:
+    return bool(json.loads(http(URL + "/health")).get("health") == "true")
 
 
 def put(key: str, value: str) -> int:
@@ -91,12 +64,6 @@ def watch_one(key: str, got: list[str]) -> None:
             for ev in events:
                 got.append(base64.b64decode(ev["kv"]["value"]).decode())
                 return
-
-
-def check(what: str, ok: bool) -> None:
-    if not ok:
-        sys.exit(f"check failed: {what}")
-    print("ok:", what)
 
 
 def session(prefix: str, count: int, snapshot: str, defrags: int = 1) -> int:
@@ -136,17 +103,17 @@ def session(prefix: str, count: int, snapshot: str, defrags: int = 1) -> int:
 def main() -> None:
     variant = sys.argv[1]
     os.makedirs("/var/backups", exist_ok=True)
-    proc = start()
+    proc = start(ARGS, LOG, ready)
     if variant == "learn":
         session("learn", 5, "/var/backups/etcd-learn.db", defrags=3)
-        stop(proc)
+        stop(proc, "etcd")
         return
     session("prod", 23, "/var/backups/etcd-1.db")
-    stop(proc)
-    proc = start()  # a restart over the data the first start wrote
+    stop(proc, "etcd")
+    proc = start(ARGS, LOG, ready)  # a restart over the data the first start wrote
     check("keys survived the restart", get("/prod/key22") == "prod-value-154")
     session("after", 11, "/var/backups/etcd-2.db")
-    stop(proc)
+    stop(proc, "etcd")
 
 
 if __name__ == "__main__":
