@@ -111,7 +111,9 @@ def test_write_writes_the_profile(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "k8s").exists()  # a host service: no bundle
 
 
-@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.values[0].runs == catalogue.POD])
+@pytest.mark.parametrize(
+    "entry", [pytest.param(e, id=e.name) for e in catalogue.ENTRIES if e.runs == catalogue.POD]
+)
 def test_write_of_a_pod_entry_writes_its_bundle(entry: catalogue.Entry, tmp_path: Path) -> None:
     import yaml
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import urllib.request
 
-from common import check, http, start, stop
+from common import check, http, start, stop  # type: ignore[import-not-found]
 
 ETCD = "/usr/local/bin/etcd"
 DATA = "/var/lib/etcd"

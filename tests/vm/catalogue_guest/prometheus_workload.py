@@ -14,7 +14,7 @@ import signal
 import sys
 import urllib.parse
 
-from common import check, http, start, stop, until
+from common import check, http, start, stop, until  # type: ignore[import-not-found]
 
 PROFILE = "aaprof.monitoring.prometheus.prometheus"
 URL = "http://127.0.0.1:9090"
@@ -56,7 +56,8 @@ def query(expr: str) -> list[dict[str, object]]:
 
 
 def ready() -> bool:
-    return http(f"{URL}/-/ready").startswith(b"Prometheus")
+    body: bytes = http(f"{URL}/-/ready")
+    return body.startswith(b"Prometheus")
 
 
 def rules() -> set[str]:
