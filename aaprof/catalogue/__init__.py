@@ -87,6 +87,21 @@ ENTRIES: tuple[Entry, ...] = (
         namespace="monitoring",
         container="prometheus",
     ),
+    Entry(
+        name="alertmanager",
+        component="Alertmanager",
+        runs=POD,
+        attach="/usr/bin/prometheus-alertmanager",
+        source="Debian 12's package prometheus-alertmanager (0.25.0-1+b4), "
+        "/usr/bin/prometheus-alertmanager",
+        workload="alerts posted and listed, one delivered to a webhook, a silence created and "
+        "expired, reload through /-/reload and SIGHUP, snapshots of silences and the "
+        "notification log every second; stop "
+        "(tests/vm/catalogue_guest/alertmanager_workload.py learn)",
+        image="debian:bookworm with the package prometheus-alertmanager",
+        namespace="monitoring",
+        container="alertmanager",
+    ),
 )
 
 

@@ -26,6 +26,12 @@ POLICY = "catalogue-policy"  # under /tmp: the boot's policy files
 LOAD = "load profiles"
 LIST = "loaded profiles"
 SHADOW = "root:$6$aaprof$notarealhash:19000:0:99999:7:::\n"
+# the files of an entry's Debian package it reads besides its program, copied to the same path
+DATA = {
+    "alertmanager": tuple(
+        f"/usr/share/prometheus/alertmanager/{n}.tmpl" for n in ("default", "email")
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,8 @@ def files(entries: tuple[catalogue.Entry, ...]) -> dict[str, bytes]:
         out[f"catalogue/bin/{e.name}"] = prog.read_bytes()
         for lib in _libraries(prog):
             out[f"catalogue/lib{lib}"] = Path(lib).read_bytes()
+        for path in DATA.get(e.name, ()):
+            out[f"catalogue/root{path}"] = Path(path).read_bytes()
         out[f"catalogue/{e.name}_workload.py"] = (GUEST / f"{e.name}_workload.py").read_bytes()
     return out
 
@@ -87,6 +95,7 @@ def _install(entries: tuple[catalogue.Entry, ...]) -> str:
         "mkdir -p /etc/prometheus /var/lib/prometheus",
         "cp /tmp/catalogue/shadow /etc/shadow && chmod 0640 /etc/shadow",
         "[ -d /tmp/catalogue/lib ] && cp -an /tmp/catalogue/lib/. / || true",
+        "[ -d /tmp/catalogue/root ] && cp -a /tmp/catalogue/root/. / || true",
     ]
     for e in entries:
         lines.append(f"mkdir -p {Path(e.attach).parent}")

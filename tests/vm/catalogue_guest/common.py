@@ -31,7 +31,9 @@ def start(
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         if proc.poll() is not None:
-            sys.exit(f"{args[0]} exited {proc.returncode} while starting")
+            with open(log, errors="replace") as f:
+                tail = f.read()[-2000:]
+            sys.exit(f"{args[0]} exited {proc.returncode} while starting; its log ends:\n{tail}")
         try:
             if ready():
                 return proc
