@@ -54,7 +54,8 @@ def write_config(receiver: str) -> None:
 
 
 def ready() -> bool:
-    return http(f"{URL}/-/ready") == b"OK"
+    body: bytes = http(f"{URL}/-/ready")
+    return body == b"OK"
 
 
 def post_alerts(names: list[str]) -> None:
