@@ -67,9 +67,9 @@ def test_the_sensitive_check_finds_one_rule(tmp_path: Path) -> None:
         ("network,", "raw network (packet)"),
     ):
         path = tmp_path / "etcd"
-        path.write_text(
-            text.replace("  capability net_admin,\n", f"  capability net_admin,\n  {rule}\n")
-        )
+        opening = "mediate_deleted) {\n"
+        assert opening in text
+        path.write_text(text.replace(opening, f"{opening}  {rule}\n"))
         assert name in sensitive.allowed(path, "/usr/local/bin/etcd"), rule
 
 
