@@ -102,6 +102,15 @@ ENTRIES: tuple[Entry, ...] = (
         namespace="monitoring",
         container="alertmanager",
     ),
+    Entry(
+        name="node-exporter",
+        component="prometheus-node-exporter",
+        runs=HOST,
+        attach="/usr/bin/prometheus-node-exporter",
+        source="Debian 12's package prometheus-node-exporter (1.5.0-1+b6), its systemd unit",
+        workload="the default collectors scraped, a textfile-collector file written and seen; "
+        "stop (tests/vm/catalogue_guest/node-exporter_workload.py learn)",
+    ),
 )
 
 
