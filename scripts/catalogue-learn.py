@@ -15,7 +15,6 @@ boot's dmesg and generate's output.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from vm import catalogue_loop  # noqa: E402
-from vm.harness import build_images, run_workload  # noqa: E402
+from vm.harness import VMResult, build_images, run_workload  # noqa: E402
 
 from aaprof import __version__, catalogue  # noqa: E402
 
@@ -46,10 +45,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     (work / "dmesg").write_bytes(result.dmesg)
     for e in entries:
-        _learn(e, result.step(f"{e.name}: version").output.decode(), work)
+        _learn(e, result, work)
 
 
-def _learn(e: catalogue.Entry, version_output: str, work: Path) -> None:
+def _learn(e: catalogue.Entry, result: VMResult, work: Path) -> None:
     decisions = catalogue.decisions_path(e.name)
     out = work / e.name
     shutil.rmtree(out, ignore_errors=True)  # generate merges into what DIR holds: learn afresh
@@ -62,13 +61,13 @@ def _learn(e: catalogue.Entry, version_output: str, work: Path) -> None:
         cmd += ["--decisions", str(decisions)]
     subprocess.run(cmd, check=True, cwd=REPO)
     (generated,) = [p for p in (out / "profiles").iterdir() if p.is_file()]
-    found = re.search(r"\d+\.\d+\.\d+\S*", version_output)
+    found = catalogue_loop.version(result, e)
     if found is None:
-        sys.exit(f"{e.name}: no version in `{e.attach} --version`: {version_output!r}")
+        sys.exit(f"{e.name}: no version in `{e.attach} --version`")
     values = {
         "entry": e.name,
         "component": e.component,
-        "version": found.group(0),
+        "version": found,
         "source": e.source,
         "runs": e.runs if e.image is None else f"{e.runs} (image {e.image})",
         "attach": e.attach if e.runs == catalogue.HOST else e.profile_name,

@@ -126,8 +126,7 @@ def workload(
         Step(LIST, "cat /sys/kernel/security/apparmor/profiles | sort", expect=None),
     ]
     for e in entries:
-        if variant == "learn":
-            steps.append(Step(f"{e.name}: version", f"{e.attach} --version"))
+        steps.append(Step(f"{e.name}: version", f"{e.attach} --version 2>&1"))
         steps.append(
             Step(f"{e.name}: workload", f"python3 /tmp/catalogue/{e.name}_workload.py {variant}")
         )
@@ -137,6 +136,12 @@ def workload(
             )
     all_files = {**files(entries), **{f"{POLICY}/{n}": d for n, d in policy.items()}}
     return Workload(steps=tuple(steps), files=all_files)
+
+
+def version(result: VMResult, e: catalogue.Entry) -> str | None:
+    """The component's version, as its `--version` printed it in the guest (None: none found)."""
+    found = re.search(r"\d+\.\d+\.\d+\S*", result.step(f"{e.name}: version").output.decode())
+    return found.group(0) if found else None
 
 
 def own_records(result: VMResult, step: str, e: catalogue.Entry) -> list[records.Record]:

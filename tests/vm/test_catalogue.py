@@ -47,6 +47,15 @@ def test_profiles_load_in_enforce_mode(enforced: VMResult) -> None:
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_component_is_the_version_its_profile_was_learnt_on(
+    enforced: VMResult, entry: catalogue.Entry
+) -> None:
+    # a new version (a changed pin, a Debian update) is learnt again: scripts/catalogue-learn.py
+    learnt = catalogue.provenance(catalogue.profile_text(entry.name))["version"]
+    assert cl.version(enforced, entry) == learnt
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_enforced_workload_passes_with_no_denial(
     enforced: VMResult, entry: catalogue.Entry
 ) -> None:
