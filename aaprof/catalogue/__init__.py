@@ -111,6 +111,16 @@ ENTRIES: tuple[Entry, ...] = (
         workload="the default collectors scraped, a textfile-collector file written and seen; "
         "stop (tests/vm/catalogue_guest/node-exporter_workload.py learn)",
     ),
+    Entry(
+        name="influxdb",
+        component="InfluxDB",
+        runs=HOST,
+        attach="/usr/bin/influxd",
+        source="Debian 12's package influxdb (1.6.7~rc0-1+b13), its systemd unit",
+        workload="a database created, points written in batches and queried, a retention policy "
+        "and a continuous query created, a measurement dropped; stop "
+        "(tests/vm/catalogue_guest/influxdb_workload.py learn)",
+    ),
 )
 
 

@@ -30,8 +30,11 @@ SHADOW = "root:$6$aaprof$notarealhash:19000:0:99999:7:::\n"
 DATA = {
     "alertmanager": tuple(
         f"/usr/share/prometheus/alertmanager/{n}.tmpl" for n in ("default", "email")
-    )
+    ),
+    "influxdb": ("/etc/influxdb/influxdb.conf",),
 }
+# how each component prints its version, when not `--version`
+VERSION = {"influxdb": "version"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,8 @@ def workload(
         Step(LIST, "cat /sys/kernel/security/apparmor/profiles | sort", expect=None),
     ]
     for e in entries:
-        steps.append(Step(f"{e.name}: version", f"{e.attach} --version 2>&1"))
+        flag = VERSION.get(e.name, "--version")
+        steps.append(Step(f"{e.name}: version", f"{e.attach} {flag} 2>&1"))
         steps.append(
             Step(f"{e.name}: workload", f"python3 /tmp/catalogue/{e.name}_workload.py {variant}")
         )
