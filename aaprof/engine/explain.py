@@ -134,7 +134,7 @@ def _capability(event: Event, name: str, profile: m.Profile) -> Answer:
     matching = [
         (rule, deny)
         for rule, deny in _capability_rules(profile.body, deny=False)
-        if not rule.names or event.capname in rule.names
+        if isinstance(rule, m.AllRule) or not rule.names or event.capname in rule.names
     ]
     denying = tuple(render_rule(r) for r, deny in matching if deny)
     allowing = tuple(render_rule(r) for r, deny in matching if not deny)
@@ -144,10 +144,11 @@ def _capability(event: Event, name: str, profile: m.Profile) -> Answer:
 
 def _capability_rules(
     items: Iterable[m.BodyItem], *, deny: bool
-) -> Iterator[tuple[m.CapabilityRule, bool]]:
-    """Capability rules with whether they deny, a `deny { ... }` block's qualifier included."""
+) -> Iterator[tuple[m.CapabilityRule | m.AllRule, bool]]:
+    """Capability rules (and `all,`, which grants every capability) with whether they deny, a
+    `deny { ... }` block's qualifier included."""
     for item in items:
-        if isinstance(item, m.CapabilityRule):
+        if isinstance(item, m.CapabilityRule | m.AllRule):
             yield item, deny or item.qualifiers.deny
         elif isinstance(item, m.QualifierBlock):
             yield from _capability_rules(item.body, deny=deny or item.qualifiers.deny)

@@ -408,12 +408,14 @@ def _suggestions(
     groups: Mapping[tuple[object, ...], Evidence], known: tuple[m.FileRule, ...] = ()
 ) -> tuple[Suggestion, ...]:
     found = families((e.rule for e in groups.values() if isinstance(e.rule, m.FileRule)), known)
-    out = [_suggestion(e, found.get(_path(e.rule))) for e in groups.values()]
+    out = [_suggestion(e, _family(found, e.rule)) for e in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
 
 
-def _path(rule: m.Rule) -> str:
-    return (rule.path or "") if isinstance(rule, m.FileRule) else ""
+def _family(found: Mapping[tuple[str, m.Qualifiers], Family], rule: m.Rule) -> Family | None:
+    if not isinstance(rule, m.FileRule):
+        return None
+    return found.get((rule.path or "", rule.qualifiers))
 
 
 def _suggestion(evidence: Evidence, family: Family | None) -> Suggestion:
