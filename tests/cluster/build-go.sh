@@ -6,6 +6,8 @@
 #   tests/cluster/build-go.sh kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler,
 #                                          kubelet, kubectl (one multi-call binary, five links)
 #   tests/cluster/build-go.sh etcd         etcd
+#   tests/cluster/build-go.sh cni          the CNI plugins the node runs: bridge, host-local, loopback
+#   tests/cluster/build-go.sh crictl       crictl, the CRI's client
 #   tests/cluster/build-go.sh kyverno      Kyverno's CLI (by hand only: docs/cluster.md)
 #   tests/cluster/build-go.sh --where F    print the directory without building (exit 1 if unbuilt)
 #
@@ -21,7 +23,7 @@ if [ "${1:-}" = "--where" ]; then
     where_only=1
     shift
 fi
-family=${1:?usage: build-go.sh [--where] kubernetes|etcd|kyverno}
+family=${1:?usage: build-go.sh [--where] kubernetes|etcd|cni|crictl|kyverno}
 src=$here/go/$family
 [ -f "$src/go.mod" ] || { echo "build-go.sh: no module for $family in $src" >&2; exit 2; }
 command -v go >/dev/null || {
@@ -73,6 +75,9 @@ case "$family" in
         ;;
     etcd)
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/etcd" .)
+        ;;
+    cni | crictl)  # upstream's own mains, named by the `tool` directives of the family's go.mod
+        (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/" tool)
         ;;
     kyverno)  # not built by ./dev.sh test: its cold build does not fit CI (docs/cluster.md)
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/kyverno" .)
