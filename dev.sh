@@ -97,9 +97,10 @@ case "$cmd" in
         # modules; cached outside the clone, so only the first run on a machine builds them
         go_bin=$(scripts/install-go.sh)  # Go >= 1.26: the one on PATH, or Go's own from the proxy
         export PATH="$go_bin:$PATH"
-        echo "+ tests/cluster/build-go.sh kubernetes etcd cni crictl" >&2
+        echo "+ tests/cluster/build-go.sh kubernetes etcd containerd cni crictl" >&2
         tests/cluster/build-go.sh kubernetes >/dev/null
         tests/cluster/build-go.sh etcd >/dev/null
+        tests/cluster/build-go.sh containerd >/dev/null
         tests/cluster/build-go.sh cni >/dev/null     # the node's (tests/cluster/node.py)
         tests/cluster/build-go.sh crictl >/dev/null
         export PATH="$root/.venv/bin:$PATH"

@@ -6,6 +6,8 @@
 #   tests/cluster/build-go.sh kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler,
 #                                          kubelet, kubectl (one multi-call binary, five links)
 #   tests/cluster/build-go.sh etcd         etcd
+#   tests/cluster/build-go.sh containerd   containerd, ctr, containerd-shim-runc-v2 (upstream's
+#                                          three mains, three binaries)
 #   tests/cluster/build-go.sh cni          the CNI plugins the node runs: bridge, host-local, loopback
 #   tests/cluster/build-go.sh crictl       crictl, the CRI's client
 #   tests/cluster/build-go.sh kyverno      Kyverno's CLI (by hand only: docs/cluster.md)
@@ -23,7 +25,7 @@ if [ "${1:-}" = "--where" ]; then
     where_only=1
     shift
 fi
-family=${1:?usage: build-go.sh [--where] kubernetes|etcd|cni|crictl|kyverno}
+family=${1:?usage: build-go.sh [--where] kubernetes|etcd|containerd|cni|crictl|kyverno}
 src=$here/go/$family
 [ -f "$src/go.mod" ] || { echo "build-go.sh: no module for $family in $src" >&2; exit 2; }
 command -v go >/dev/null || {
@@ -75,6 +77,18 @@ case "$family" in
         ;;
     etcd)
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/etcd" .)
+        ;;
+    containerd)
+        # upstream's mains, as its Makefile builds them: version stamped; without the snapshotters
+        # and the tracing exporter no test uses (btrfs needs cgo anyway); the shim without gRPC
+        version=$(cd "$src" && go list -m -f '{{.Version}}' github.com/containerd/containerd/v2)
+        cmd=github.com/containerd/containerd/v2/cmd
+        ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$version"
+        tags="urfave_cli_no_docs no_btrfs no_devmapper no_zfs no_tracing"
+        (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -tags "$tags" -ldflags="$ldflags" \
+            -o "$tmp/bin/" "$cmd/containerd" "$cmd/ctr")
+        (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -tags "$tags no_grpc" -ldflags="$ldflags" \
+            -o "$tmp/bin/containerd-shim-runc-v2" "$cmd/containerd-shim-runc-v2")
         ;;
     cni | crictl)  # upstream's own mains, named by the `tool` directives of the family's go.mod
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/" tool)
