@@ -119,7 +119,14 @@ case "$cmd" in
         apt_install scripts/apt-cluster.txt
         go_bin=$(scripts/install-go.sh)
         export PATH="$go_bin:$PATH"
-        exec /usr/bin/python3 tests/cluster/controlplane.py "$@"
+        python=/usr/bin/python3
+        case " $* " in
+            *" --node "*)  # the node VM's Python image is built from the virtualenv's modules
+                apt_install scripts/apt-test.txt
+                make_venv journal,test
+                python=$root/.venv/bin/python ;;
+        esac
+        exec "$python" tests/cluster/controlplane.py "$@"
         ;;
     *)
         echo "usage: ./dev.sh demo | test [pytest args] | venv | image [OUT] | golden | cluster up|down|build" >&2

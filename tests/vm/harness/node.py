@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vm.harness.image import Images, _module_order, install_hint, make_ext4
-from vm.harness.run import CMDLINE, QEMU, VMError
+from vm.harness.run import CMDLINE, QEMU, VMError, copy_aaprof
 
+KVM_PROBE_SECONDS = 60  # a kvm boot reaches /init in seconds; past this, tcg (see _kvm_boots)
 SHELL_PORT = 2222  # the guest's port of the shell server (busybox nc)
 GUEST_IP = "10.0.2.15"
 HOST_IP = "10.0.2.2"  # the host's loopback, as the guest sees it
@@ -132,6 +133,7 @@ class NodeVM:
 
 def _node_tree(root: Path, images: Images, spec: NodeSpec) -> None:
     (root / "run.sh").write_text(spec.script)
+    copy_aaprof(root)  # the guest's `aaprof`, as in the batch mode
     for rel, content in spec.files.items():
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -156,8 +158,7 @@ def boot_node(images: Images, spec: NodeSpec, work: Path, log: Path) -> NodeVM:
 
     qemu's stderr goes to LOG, the guest's console to WORK/console.log.
     """
-    qemu = shutil.which(QEMU)
-    if qemu is None:
+    if shutil.which(QEMU) is None:
         raise VMError(install_hint(QEMU))
     work.mkdir(parents=True, exist_ok=True)
     tree = work / "in"
@@ -175,14 +176,40 @@ def boot_node(images: Images, spec: NodeSpec, work: Path, log: Path) -> NodeVM:
     with open(out, "wb") as f:
         f.truncate(1 << 20)
     kvm = kvm_usable() if spec.kvm is None else spec.kvm
-    accel = "kvm" if kvm else "tcg"
+    if kvm:
+        vm = _start(images, spec, work, log, out, scratch, "kvm")
+        if _kvm_boots(vm):
+            return vm
+        vm.stop()
+        with open(log, "a") as f:
+            f.write(f"node: no /init under kvm within {KVM_PROBE_SECONDS} s: booting with tcg\n")
+    return _start(images, spec, work, log, out, scratch, "tcg")
+
+
+def _kvm_boots(vm: NodeVM) -> bool:
+    """Whether the guest under kvm reached /init's ready line in KVM_PROBE_SECONDS: /dev/kvm
+    can open and still not run a guest (nested virtualization: qemu aborts on an MSR, or the
+    guest never prints)."""
+    deadline = time.monotonic() + KVM_PROBE_SECONDS
+    while time.monotonic() < deadline and vm.alive():
+        if "aaprof-vm: ready" in (vm.console.read_text(errors="replace") if vm.console.exists()
+                                  else ""):  # fmt: skip
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _start(
+    images: Images, spec: NodeSpec, work: Path, log: Path, out: Path, scratch: Path, accel: str
+) -> NodeVM:
     shell_port = _free_port()
     fwd = f"hostfwd=tcp:127.0.0.1:{shell_port}-:{SHELL_PORT}"
     for port in spec.forwards:
         fwd += f",hostfwd=tcp:127.0.0.1:{port}-:{port}"
     console = work / "console.log"
+    console.unlink(missing_ok=True)
     cmd = [
-        qemu, "-accel", accel, "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
+        QEMU, "-accel", accel, "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-serial", f"file:{console}",
         "-kernel", str(images.kernel.vmlinuz), "-initrd", str(images.initramfs),
@@ -190,8 +217,6 @@ def boot_node(images: Images, spec: NodeSpec, work: Path, log: Path) -> NodeVM:
         "-netdev", f"user,id=n0,net=10.0.2.0/24,{fwd}",
         "-device", "virtio-net-pci,netdev=n0",
     ]  # fmt: skip
-    if kvm:
-        cmd += ["-cpu", "host"]
     drives = [
         (work / "in.ext4", "aaprof-in", True),
         (out, "aaprof-out", False),
