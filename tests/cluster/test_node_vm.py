@@ -15,14 +15,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aaprof_cli import aaprof
 
 from cluster import controlplane
 from cluster import node as vmnode
 from cluster.conftest import Cluster
+from cluster.test_admission import wait_until_in_effect
 
 pytestmark = pytest.mark.vm
 
@@ -80,20 +83,26 @@ def real_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]
         controlplane.down(directory, keep_logs=True)
 
 
-def pod(name: str, profile: dict[str, str] | None, annotation: str | None = None) -> dict[str, Any]:
+def pod(
+    name: str,
+    profile: dict[str, str] | None,
+    annotation: str | None = None,
+    namespace: str = "default",
+) -> dict[str, Any]:
     """A busybox Pod on the node running COMMAND; PROFILE is its container's appArmorProfile."""
     container: dict[str, Any] = {
         "name": "c", "image": vmnode.TEST_IMAGE, "imagePullPolicy": "Never", "command": COMMAND,
     }  # fmt: skip
     if profile is not None:
         container["securityContext"] = {"appArmorProfile": profile}
-    metadata: dict[str, Any] = {"name": name, "namespace": "default"}
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if annotation is not None:
         metadata["annotations"] = {"container.apparmor.security.beta.kubernetes.io/c": annotation}
     return {
         "apiVersion": "v1", "kind": "Pod", "metadata": metadata,
         "spec": {
             "nodeName": vmnode.NAME, "automountServiceAccountToken": False,
+            "dnsPolicy": "Default",  # no cluster DNS
             "terminationGracePeriodSeconds": 0, "containers": [container],
         },
     }  # fmt: skip
@@ -103,13 +112,13 @@ def create(c: Cluster, manifest: dict[str, Any]) -> None:
     c.kubectl("create", "-f", "-", input=json.dumps(manifest))
 
 
-def wait_pod(c: Cluster, name: str, want: str) -> dict[str, Any]:
+def wait_pod(c: Cluster, name: str, want: str, namespace: str = "default") -> dict[str, Any]:
     """The pod once its container is running (WANT "running") or waiting with a reason other
     than ContainerCreating (WANT "waiting"); fails with the pod's status after WAIT seconds."""
     deadline = time.monotonic() + WAIT
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        obj: dict[str, Any] = c.get_json("pod", name)
+        obj: dict[str, Any] = c.get_json("pod", name, "-n", namespace)
         status = obj.get("status", {})
         for cs in status.get("containerStatuses", []):
             state = cs.get("state", {})
@@ -159,7 +168,7 @@ def test_node_is_ready_and_reachable(real_node: NodeCluster) -> None:
     assert ready[0]["status"] == "True"
     info = node["status"]["nodeInfo"]
     assert info["kubeletVersion"] == "v1.37.2"
-    assert info["containerRuntimeVersion"] == "containerd://v2.4.2"
+    assert info["containerRuntimeVersion"] == "containerd://2.4.2"
 
 
 def test_localhost_profile_loaded_confines_in_enforce(loaded: NodeCluster) -> None:
@@ -231,3 +240,40 @@ def test_legacy_annotation(loaded: NodeCluster, with_field: bool) -> None:
     }  # fmt: skip
     label, _ = on_node(loaded, obj)
     assert label == f"{PROFILE} (enforce)"
+
+
+def test_admission_on_the_node(real_node: NodeCluster, tmp_path: Path) -> None:
+    """With `aaprof policy`'s policies installed, a pod naming a profile outside the allowed
+    list is refused by the API server and never reaches the kubelet; a pod naming none gets the
+    default, and the runtime applies it. Runs last: the policies stay (they bind only `shop`)."""
+    c, node = real_node.cluster, real_node.node
+    aaprof(
+        "policy", "--allowed", PROFILE, "--allowed", "RuntimeDefault",
+        "--default", "RuntimeDefault", "--namespace-label", "team=shop", "--out", str(tmp_path),
+        check=True,
+    )  # fmt: skip
+    ns = {"apiVersion": "v1", "kind": "Namespace",
+          "metadata": {"name": "shop", "labels": {"team": "shop"}}}  # fmt: skip
+    c.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ns))
+    c.apply([tmp_path / "validating-admission-policy.yaml",
+             tmp_path / "mutating-admission-policy.yaml"])  # fmt: skip
+    wait_until_in_effect(c, "shop")
+    other = pod("other-profile", {"type": "Localhost", "localhostProfile": UNLOADED},
+                namespace="shop")  # fmt: skip
+    refused = c.kubectl("create", "-f", "-", input=json.dumps(other), check=False)
+    assert refused.returncode != 0
+    assert "ValidatingAdmissionPolicy 'aaprof-apparmor'" in refused.stderr, refused.stderr
+    assert c.kubectl("get", "pod", "-n", "shop", "other-profile", check=False).returncode != 0
+    create(c, pod("no-profile", None, namespace="shop"))
+    obj = wait_pod(c, "no-profile", "running", namespace="shop")
+    spec = obj["spec"]
+    profiles = [spec.get("securityContext", {}).get("appArmorProfile")] + [
+        x.get("securityContext", {}).get("appArmorProfile") for x in spec["containers"]
+    ]
+    assert {"type": "RuntimeDefault"} in profiles, profiles
+    label, _ = on_node(real_node, obj)
+    assert label == "cri-containerd.apparmor.d (enforce)"
+    # the kubelet never saw the refused pod: the runtime made no sandbox for it
+    sandboxes = json.loads(node.check("crictl pods -o json --namespace shop"))["items"]
+    names = {s["metadata"]["name"] for s in sandboxes}
+    assert names == {"no-profile"}, names

@@ -27,7 +27,7 @@ from pathlib import Path
 from vm.harness.image import Images, _module_order, install_hint, make_ext4
 from vm.harness.run import CMDLINE, QEMU, VMError, copy_aaprof
 
-KVM_PROBE_SECONDS = 60  # a kvm boot reaches /init in seconds; past this, tcg (see _kvm_boots)
+KVM_PROBE_SECONDS = 30  # a kvm boot reaches /init in seconds; past this, tcg (see _kvm_boots)
 SHELL_PORT = 2222  # the guest's port of the shell server (busybox nc)
 GUEST_IP = "10.0.2.15"
 HOST_IP = "10.0.2.2"  # the host's loopback, as the guest sees it
