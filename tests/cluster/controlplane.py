@@ -324,9 +324,11 @@ class ControlPlane:
 
     def stop(self) -> None:
         """SIGTERM every component (its whole process group), then SIGKILL what is left."""
-        for pid in reversed(list(self.pids.values())):  # the node's qemu first, etcd last
+        for name, pid in reversed(list(self.pids.items())):  # the node's VM first, etcd last
+            # the node's VM is throwaway: nothing in it needs a clean shutdown
+            sig = signal.SIGKILL if name == "node" else signal.SIGTERM
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGTERM)
+                os.killpg(pid, sig)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(_alive(p) for p in self.pids.values()):
             time.sleep(0.1)
@@ -362,7 +364,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def up(directory: Path, node: bool = False) -> ControlPlane:
+def up(directory: Path, node: bool = False, node_kernel_args: str = "") -> ControlPlane:
     """Build what is missing, start a control plane in DIRECTORY, return it once ready; with
     NODE, also the node VM (tests/cluster/node.py), once its Node is Ready."""
     kube = bin_dir("kubernetes")
@@ -376,7 +378,7 @@ def up(directory: Path, node: bool = False) -> ControlPlane:
             sys.path[:0] = [str(HERE.parent), str(ROOT)]
             from cluster import node as vmnode
 
-            vmnode.start(plane)
+            vmnode.start(plane, cmdline_extra=node_kernel_args)
     except BaseException:
         plane.stop()
         raise
@@ -411,6 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also boot the qemu AppArmor VM as a node (containerd, kubelet): docs/cluster.md",
     )  # fmt: skip
     parser.add_argument(
+        "--node-kernel-args", default="", metavar="ARGS",
+        help="added to the node VM's kernel command line (the tests boot one with apparmor=0)",
+    )  # fmt: skip
+    parser.add_argument(
         "--dir", type=Path, default=DEFAULT_DIR, help="where its PKI, data and logs go"
     )
     args = parser.parse_args(argv)
@@ -426,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (args.dir / "state.json").exists():  # left alone: it is not this command's to stop
             log(f"error: a control plane already runs in {args.dir.resolve()}: `down` it first")
             return 1
-        plane = up(args.dir, node=args.node)
+        plane = up(args.dir, node=args.node, node_kernel_args=args.node_kernel_args)
     except ClusterError as e:
         log(f"error: {e}")
         if args.action == "up":  # stopped, its logs kept for reading; `down` removes them
