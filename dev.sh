@@ -79,17 +79,17 @@ case "$cmd" in
         exec "${sudo_cmd[@]}" scripts/build-image.sh "$@"
         ;;
     golden)
-        make_venv journal,test
+        make_venv journal,test,cri
         exec .venv/bin/python scripts/update-golden.py
         ;;
     venv)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-image.txt
-        make_venv journal,test
+        make_venv journal,test,cri
         ;;
     test)
         apt_install scripts/apt-demo.txt scripts/apt-test.txt scripts/apt-image.txt \
             scripts/apt-cluster.txt
-        make_venv journal,test
+        make_venv journal,test,cri
         # AppArmor's parser suite (GPL, never committed) for tests/profiles/test_parser_suite.py;
         # cached in .cache/apparmor-suite; without it that test skips
         scripts/fetch-parser-suite.sh || echo "dev.sh: could not fetch the parser suite" >&2

@@ -66,25 +66,52 @@ pass_format_option = click.option(
     show_default=True,
     help="Findings and loaded profiles for people, or one JSON document for programs.",
 )
+@click.option(
+    "--cri-socket",
+    type=click.Path(path_type=Path),
+    help="The runtime's CRI socket to ask for its report [default: the first of "
+    "/run/containerd/containerd.sock, /run/crio/crio.sock below --root that exists].",
+)
+@click.option("--no-cri", is_flag=True, help="Do not ask the runtime for its report.")
+@click.option(
+    "--cri-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each of the runtime's answers.",
+)
 @root_option
-def check(pods: tuple[Path, ...], fmt: str, root: Path) -> None:
-    """Check AppArmor on this node, and that the profiles pods name are loaded.
+def check(
+    pods: tuple[Path, ...],
+    fmt: str,
+    cri_socket: Path | None,
+    no_cri: bool,
+    cri_timeout: float,
+    root: Path,
+) -> None:
+    """Check AppArmor on this node, what the runtime reports of it over the CRI, and that the
+    profiles pods name are loaded.
 
-    Exit 0: nothing wrong; 1: a problem (AppArmor off, no securityfs, a profile not loaded).
+    Exit 0: nothing wrong; 1: a problem (AppArmor off, no securityfs, the runtime not applying
+    profiles, a profile not loaded).
     """
-    from aaprof.node.check import PROBLEM, check_node
+    from aaprof.model.printable import printable
+    from aaprof.node.check import PROBLEM, CriQuery, check_node
     from aaprof.node.host import Host
 
-    report = check_node(Host(root), pods)
+    if no_cri and cri_socket is not None:
+        raise click.UsageError("--no-cri and --cri-socket exclude each other")
+    cri = None if no_cri else CriQuery((cri_socket,) if cri_socket else None, cri_timeout)
+    report = check_node(Host(root), pods, cri)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         for f in report.findings:
-            click.echo(f"{f.level:<8} {f.check}: {f.detail}")
+            click.echo(f"{f.level:<8} {printable(f.check)}: {printable(f.detail)}")
         if report.profiles:
             click.echo("loaded profiles:")
             for name, mode in report.profiles:
-                click.echo(f"  {name} ({mode})")
+                click.echo(f"  {printable(name)} ({mode})")
         bad = sum(f.level == PROBLEM for f in report.findings)
         click.echo("ok" if report.ok else f"{bad} problem(s)")
     if not report.ok:

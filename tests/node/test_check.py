@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from aaprof_cli import aaprof
 
 from aaprof.node.host import Host, profiles_of_label
 from aaprof.node.pods import profile_refs, read_manifests
@@ -52,15 +52,9 @@ spec:
 """
 
 
-def _aaprof(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aaprof", *args], capture_output=True, text=True, check=False
-    )
-
-
 def test_healthy_node_reports_profiles_and_modes(tmp_path: Path) -> None:
     root = make_root(tmp_path / "root", {"k8s-a": "enforce", "k8s-b (x)": "complain"})
-    done = _aaprof("node", "check", "--root", str(root), "--format", "json")
+    done = aaprof("node", "check", "--root", str(root), "--format", "json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["ok"] is True
@@ -77,19 +71,19 @@ def test_healthy_node_reports_profiles_and_modes(tmp_path: Path) -> None:
 
 def test_disabled_kernel_and_missing_securityfs_are_problems(tmp_path: Path) -> None:
     root = make_root(tmp_path / "root", enabled="N", securityfs=False)
-    done = _aaprof("node", "check", "--root", str(root))
+    done = aaprof("node", "check", "--root", str(root))
     assert done.returncode == 1
     assert "problem  kernel: AppArmor disabled" in done.stdout
     assert "problem  securityfs: not mounted" in done.stdout
     none = make_root(tmp_path / "none", enabled=None)
-    assert "not built into this kernel" in _aaprof("node", "check", "--root", str(none)).stdout
+    assert "not built into this kernel" in aaprof("node", "check", "--root", str(none)).stdout
 
 
 def test_pod_profiles_not_loaded_are_flagged(tmp_path: Path) -> None:
     root = make_root(tmp_path / "root", {"k8s-app": "enforce", "k8s-pod": "complain"})
     pod = tmp_path / "pod.yaml"
     pod.write_text(POD)
-    done = _aaprof("node", "check", "--root", str(root), "--pod", str(pod), "--format", "json")
+    done = aaprof("node", "check", "--root", str(root), "--pod", str(pod), "--format", "json")
     assert done.returncode == 1
     found = {
         f["detail"] for f in json.loads(done.stdout)["findings"] if f["check"].startswith("pod")
@@ -125,7 +119,7 @@ def test_bad_manifest_is_one_line_error(tmp_path: Path) -> None:
     root = make_root(tmp_path / "root")
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [\n")
-    done = _aaprof("node", "check", "--root", str(root), "--pod", str(bad))
+    done = aaprof("node", "check", "--root", str(root), "--pod", str(bad))
     assert done.returncode == 1
     assert done.stderr.startswith(f"aaprof: {bad}: not YAML")
     assert len(done.stderr.splitlines()) == 1
