@@ -9,7 +9,9 @@
 #                          a real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver,
 #                          kube-controller-manager, kube-scheduler, built from their pinned Go
 #                          modules and cached outside the clone): `eval "$(./dev.sh cluster up)"`
-#                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md)
+#                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md);
+#                          `up --node` also boots the qemu AppArmor VM as its node (containerd,
+#                          the kubelet)
 #   ./dev.sh image [OUT]   build the aaprof image, the one the loader and watch DaemonSets run
 #                          (Debian packages + the aaprof wheel, no registry; as root): OUT
 #                          (default ./aaprof-image) gets an OCI layout, aaprof.oci.tar to import
@@ -123,7 +125,7 @@ case "$cmd" in
         case " $* " in
             *" --node "*)  # the node VM's Python image is built from the virtualenv's modules
                 apt_install scripts/apt-test.txt
-                make_venv journal,test
+                make_venv journal,test,cri
                 python=$root/.venv/bin/python ;;
         esac
         exec "$python" tests/cluster/controlplane.py "$@"

@@ -60,6 +60,29 @@ def test_node_is_ready_and_reachable(real_node: NodeCluster) -> None:
     assert info["containerRuntimeVersion"] == "containerd://2.4.2"
 
 
+def test_node_check_shows_the_runtimes_report_beside_the_kernels(real_node: NodeCluster) -> None:
+    """`aaprof node check` on the node: the kernel's facts and containerd's own report over
+    the CRI (its name and version, its conditions, disableApparmor), one finding each."""
+    rc, out = real_node.node.sh("aaprof node check --format json")
+    assert rc == 0, out
+    report = json.loads(out)
+    levels = {f["check"]: (f["level"], f["detail"]) for f in report["findings"]}
+    assert levels["kernel"] == ("ok", "AppArmor enabled"), levels
+    assert levels["cri"][0] == "ok", levels
+    assert "containerd v2.4.2 (CRI v1) at /run/containerd/containerd.sock" in levels["cri"][1]
+    assert "RuntimeReady, NetworkReady" in levels["cri"][1]  # the CNI bridge is configured
+    assert levels["runtime apparmor"][0] == "ok", levels
+    runtime = report["runtime"]
+    assert runtime["name"] == "containerd" and runtime["version"] == "v2.4.2"
+    assert runtime["apparmor"] == {
+        "disable_apparmor": False, "default_profile": "cri-containerd.apparmor.d",
+    }  # fmt: skip
+    text = real_node.node.check("aaprof node check")
+    kernel = text.index("ok       kernel: AppArmor enabled")
+    cri = text.index("ok       cri: containerd v2.4.2 (CRI v1)")
+    assert kernel < cri, text
+
+
 def test_localhost_profile_loaded_confines_in_enforce(loaded: NodeCluster) -> None:
     c = loaded.cluster
     create(c, pod("localhost-loaded", {"type": "Localhost", "localhostProfile": PROFILE}))

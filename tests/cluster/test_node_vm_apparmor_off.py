@@ -55,6 +55,17 @@ def test_kernel_says_disabled(no_apparmor: NodeCluster) -> None:
     assert out.strip() == "N"
 
 
+def test_node_check_says_the_runtime_applies_nothing(no_apparmor: NodeCluster) -> None:
+    """The kernel's finding and containerd's report side by side: containerd's configuration
+    says AppArmor is on, the kernel has it off, so nothing applies a profile."""
+    rc, out = no_apparmor.node.sh("aaprof node check")
+    assert rc == 1, out
+    assert "ok       cri: containerd v2.4.2 (CRI v1)" in out, out
+    assert (
+        "problem  runtime apparmor: disableApparmor: false, but the kernel has AppArmor off" in out
+    ), out
+
+
 @pytest.mark.parametrize(
     ("name", "profile", "annotation"),
     [
