@@ -175,12 +175,17 @@ def boot_node(images: Images, spec: NodeSpec, work: Path, log: Path) -> NodeVM:
     out = work / "out.tar"  # /init's collecting at power-off writes here; unused by a node
     with open(out, "wb") as f:
         f.truncate(1 << 20)
-    kvm = kvm_usable() if spec.kvm is None else spec.kvm
+    # a host whose kvm once failed to run a guest goes straight to tcg (the probe costs
+    # KVM_PROBE_SECONDS a boot); the mark is per host kernel, in the images' cache
+    refused = images.initramfs.parent / f"kvm-refused-{os.uname().release}"
+    kvm = kvm_usable() and not refused.exists() if spec.kvm is None else spec.kvm
     if kvm:
         vm = _start(images, spec, work, log, out, scratch, "kvm")
         if _kvm_boots(vm):
             return vm
         vm.stop()
+        if spec.kvm is None:
+            refused.touch()
         with open(log, "a") as f:
             f.write(f"node: no /init under kvm within {KVM_PROBE_SECONDS} s: booting with tcg\n")
     return _start(images, spec, work, log, out, scratch, "tcg")
