@@ -365,10 +365,25 @@ def _decided(
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
         return None, None
-    rule = rule_for(event)
-    if rule is None or covered(_lookup(existing, name), rule, event):
+    rule = needed_rule(event, _lookup(existing, name))
+    if rule is None:
         return name, None
     return name, (name, rule, noise, _merge_key(rule))
+
+
+def needed_rule(event: Event, profile: m.Profile | None) -> m.Rule | None:
+    """The least rule a record needs that `profile` does not allow yet (None: it allows it,
+    or the record needs no rule): what generate proposes, and what makes a record *new*
+    (engine/newrules.py)."""
+    rule = rule_for(event)
+    if rule is None or covered(profile, rule, event):
+        return None
+    return rule
+
+
+def profile_in(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
+    """The profile `name` (`parent//child` included) among `existing`, or None."""
+    return _lookup(existing, name)
 
 
 def _lookup(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
