@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from aaprof.k8s.alerts import RulePackOptions, render_rule_pack, write_rule_pack
 from alerts.servers import Alertmanager, Prometheus, free_port, poll
@@ -78,7 +79,7 @@ def test_prometheus_evaluates_readiness_against_a_running_watch(
             f.write(record(time.time(), 22, "DENIED", ENFORCED, "/etc/first"))
             f.write(record(time.time(), 23, "DENIED", ENFORCED, "/etc/never-seen"))
 
-        def counted() -> list[object] | None:
+        def counted() -> list[dict[str, Any]] | None:
             query = f'aaprof_profile_new_rules_total{{profile="{ENFORCED}", mode="denied"}}'
             result = prometheus.query(query)
             return result if result and result[0]["value"][1] == "2" else None
