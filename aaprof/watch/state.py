@@ -259,24 +259,26 @@ class State:
         """Per profile, the rules its records needed (those watch has seen)."""
         out: dict[str, set[str]] = {}
         for profile, rule in self._read("SELECT profile, rule FROM rules_seen"):
-            out.setdefault(str(profile), set()).add(str(rule))
+            out.setdefault(_text(profile), set()).add(_text(rule))
         return out
 
     def replicas_seen(self) -> dict[Labels, set[str]]:
         """Per workload's labels, the pods (`namespace/pod`) that logged under them."""
         out: dict[Labels, set[str]] = {}
         for labels, pod in self._read("SELECT labels, pod FROM replicas_seen"):
-            out.setdefault(tuple(json.loads(str(labels))), set()).add(str(pod))
+            out.setdefault(tuple(json.loads(str(labels))), set()).add(_text(pod))
         return out
 
     def add_seen(self, rules: set[tuple[str, str]], replicas: set[tuple[Labels, str]]) -> None:
-        """Remember rules (profile, rule) and replicas (labels, pod) seen in this batch."""
+        """Remember rules (profile, rule) and replicas (labels, pod) seen in this batch (names
+        as a record gave them, undecodable bytes included: kept as bytes, exactly)."""
         self.conn.executemany(
-            "INSERT OR IGNORE INTO rules_seen (profile, rule) VALUES (?, ?)", sorted(rules)
+            "INSERT OR IGNORE INTO rules_seen (profile, rule) VALUES (?, ?)",
+            sorted((_blob(profile), _blob(rule)) for profile, rule in rules),
         )
         self.conn.executemany(
             "INSERT OR IGNORE INTO replicas_seen (labels, pod) VALUES (?, ?)",
-            sorted((json.dumps(list(k)), pod) for k, pod in replicas),
+            sorted((json.dumps(list(k)), _blob(pod)) for k, pod in replicas),
         )
 
     def add_counts(self, metric: str, deltas: dict[Labels, float]) -> None:
@@ -302,6 +304,18 @@ class State:
         self.rollback()
         with suppress(sqlite3.Error):
             self.conn.close()
+
+
+def _blob(value: str) -> bytes:
+    """A name as bytes that give it back exactly (`surrogatepass`: a record's undecodable
+    bytes, kept as surrogates, are not valid UTF-8 text)."""
+    return value.encode("utf-8", "surrogatepass")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogatepass")
+    return str(value)
 
 
 # SQLite's primary result codes that put the fault on the disk or the directory, not the file:

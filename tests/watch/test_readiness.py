@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aaprof.watch.metrics import NEW_LAST, NEW_RULES, REPLICAS
 from aaprof.watch.state import DATABASE, VERSION, State
-from watch.records import SEC, audit_line
+from watch.records import SEC, audit_line, hostile_line
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROFILE = "aaprof.web.shop-7d9f8c6b5d-x2x4z.nginx"
@@ -125,6 +125,19 @@ def test_a_state_of_schema_1_is_migrated_and_learns_rules_from_then(tmp_path: Pa
     rules = conn.execute("SELECT profile, rule FROM rules_seen").fetchall()
     after = set(conn.execute("SELECT metric, labels, value FROM counts").fetchall())
     conn.close()
-    assert rules == [("aaprof.shop.web.nginx", "/etc/a r,")]
+    assert rules == [(b"aaprof.shop.web.nginx", b"/etc/a r,")]  # as bytes, kept exactly
     assert {(m, labels) for m, labels, _ in before} <= {(m, labels) for m, labels, _ in after}
     assert only(readiness(state)[NEW_RULES]) == 1
+
+
+def test_a_hostile_profile_and_path_are_kept_exactly_across_a_restart(tmp_path: Path) -> None:
+    log, state = tmp_path / "audit.log", tmp_path / "state"
+    profile, name = b'aaprof.x\xff\n\xfe"}', b"/tmp/\xc3(\n/etc/a r,\n"
+    log.write_bytes(hostile_line(1, profile, name, b"sh"))
+    done = watch(log, state)
+    assert done.returncode == 0, done.stderr
+    with log.open("ab") as f:
+        f.write(hostile_line(2, profile, name, b"sh") + hostile_line(3, profile, b"/x", b"sh"))
+    done = watch(log, state)
+    assert done.returncode == 0, done.stderr
+    assert only(readiness(state)[NEW_RULES]) == 2  # the first name once, then /x
