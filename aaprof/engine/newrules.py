@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aaprof.engine.suggest import attributed_profile, needed_rule
+from aaprof.engine.suggest import attributed_profile, needed_rule, record_key
 from aaprof.model import profile as m
 from aaprof.model.event import Event
 from aaprof.profiles.render import render_rule
 
 MAX_PER_PROFILE = 4096
 MAX_RULES = 100_000
+DECIDED_KEPT = 8192  # records' decisions remembered (a log repeats its accesses)
 
 
 class NewRules:
@@ -43,16 +44,34 @@ class NewRules:
         self.loaded = loaded
         self.kept = sum(len(rules) for rules in seen.values())
         self.added: set[tuple[str, str]] = set()  # (profile, rule) since take_added()
+        self._decided: dict[tuple[object, ...], tuple[str, str] | None] = {}
+
+    def reloaded(self) -> None:
+        """The profiles as loaded changed: decide each record again."""
+        self._decided.clear()
+
+    def needed(self, event: Event) -> tuple[str, str] | None:
+        """(profile, the rule's text) the record needs that its loaded profile lacks."""
+        key = record_key(event)
+        if key in self._decided:
+            return self._decided[key]
+        found = None
+        name = attributed_profile(event)
+        if name is not None:
+            rule = needed_rule(event, self.loaded(name))
+            if rule is not None:
+                found = (name, render_rule(rule))
+        if len(self._decided) >= DECIDED_KEPT:
+            self._decided.clear()
+        self._decided[key] = found
+        return found
 
     def new(self, event: Event) -> tuple[str, str] | None:
         """(profile, rule) when the record's rule is new for its profile, else None."""
-        name = attributed_profile(event)
-        if name is None:
+        found = self.needed(event)
+        if found is None:
             return None
-        rule = needed_rule(event, self.loaded(name))
-        if rule is None:
-            return None
-        text = render_rule(rule)
+        name, text = found
         rules = self.seen.get(name)
         if rules is None:
             rules = self.seen[name] = set()

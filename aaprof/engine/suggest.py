@@ -345,6 +345,11 @@ def _record_key(event: Event) -> tuple[object, ...]:
     return (*_DECIDING(event), event.extra.get("execpath"))
 
 
+def record_key(event: Event) -> tuple[object, ...]:
+    """What decides a record's profile and rule: records with equal keys get the same."""
+    return _record_key(event)
+
+
 def _record_key_per_container(event: Event) -> tuple[object, ...]:
     return (*_DECIDING(event), event.extra.get("execpath"), event.container)
 

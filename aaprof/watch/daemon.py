@@ -92,7 +92,7 @@ class Daemon:
 
     def start(self) -> None:
         if self.readiness is not None:
-            self.readiness.loaded.read()  # the profiles as loaded (again, on SIGHUP)
+            self.readiness.reload()  # the profiles as loaded (again, on SIGHUP)
         if self.sinks:
             with self.state.transaction("set up its tables") as conn:
                 for sink in self.sinks:

@@ -73,6 +73,11 @@ class Readiness:
         self.pods = state.replicas_seen()
         self.added_pods: set[tuple[Labels, str]] = set()
 
+    def reload(self) -> None:
+        """Read the profiles as loaded (at start, and again on SIGHUP)."""
+        self.loaded.read()
+        self.rules.reloaded()
+
     def see(
         self, tally: Tally, key: Labels, event: Event, container: Container | None, stamp: float
     ) -> None:
