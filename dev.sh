@@ -9,7 +9,9 @@
 #                          a real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver,
 #                          kube-controller-manager, kube-scheduler, built from their pinned Go
 #                          modules and cached outside the clone): `eval "$(./dev.sh cluster up)"`
-#                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md)
+#                          sets KUBECONFIG; `down` stops it and removes its data (docs/cluster.md);
+#                          `up --node` also boots the qemu AppArmor VM as its node (containerd,
+#                          the kubelet)
 #   ./dev.sh image [OUT]   build the aaprof image, the one the loader and watch DaemonSets run
 #                          (Debian packages + the aaprof wheel, no registry; as root): OUT
 #                          (default ./aaprof-image) gets an OCI layout, aaprof.oci.tar to import
@@ -97,10 +99,12 @@ case "$cmd" in
         # modules; cached outside the clone, so only the first run on a machine builds them
         go_bin=$(scripts/install-go.sh)  # Go >= 1.26: the one on PATH, or Go's own from the proxy
         export PATH="$go_bin:$PATH"
-        echo "+ tests/cluster/build-go.sh kubernetes etcd containerd" >&2
+        echo "+ tests/cluster/build-go.sh kubernetes etcd containerd cni crictl" >&2
         tests/cluster/build-go.sh kubernetes >/dev/null
         tests/cluster/build-go.sh etcd >/dev/null
         tests/cluster/build-go.sh containerd >/dev/null
+        tests/cluster/build-go.sh cni >/dev/null     # the node's (tests/cluster/node.py)
+        tests/cluster/build-go.sh crictl >/dev/null
         export PATH="$root/.venv/bin:$PATH"
         echo "+ ruff check && ruff format --check" >&2
         ruff check aaprof tests benchmarks
@@ -117,7 +121,14 @@ case "$cmd" in
         apt_install scripts/apt-cluster.txt
         go_bin=$(scripts/install-go.sh)
         export PATH="$go_bin:$PATH"
-        exec /usr/bin/python3 tests/cluster/controlplane.py "$@"
+        python=/usr/bin/python3
+        case " $* " in
+            *" --node "*)  # the node VM's Python image is built from the virtualenv's modules
+                apt_install scripts/apt-test.txt
+                make_venv journal,test,cri
+                python=$root/.venv/bin/python ;;
+        esac
+        exec "$python" tests/cluster/controlplane.py "$@"
         ;;
     *)
         echo "usage: ./dev.sh demo | test [pytest args] | venv | image [OUT] | golden | cluster up|down|build" >&2

@@ -382,6 +382,13 @@ def record_bodies(
         for access in rng.choices(accesses, cum_weights=cum, k=batch):
             profile = profiles[access.profile]
             pid, comm = rng.choice(profile.procs)
+            head, tail, exe = access.head, access.tail, access.exe
+            if shape.fresh:  # the access drawn afresh: another profile, object and command
+                profile = rng.choice(profiles)
+                drawn = make_shape(rng, access.kind, profile.app, shape.with_class)
+                pid, comm = rng.randrange(300, 4_000_000), rl.fresh_comm(rng, profile.app)
+                head, tail = drawn.head(profile, shape.with_class), drawn.tail
+                exe = f"/usr/bin/{profile.app}"
             if shape.unique_names and rng.random() < shape.unique_names:
                 text = (
                     f'apparmor="{profile.mode}" operation="open"{cls} profile={profile.name} '
@@ -389,8 +396,8 @@ def record_bodies(
                     'requested_mask="r" denied_mask="r" fsuid=1000 ouid=1000'
                 )
             else:
-                text = f"{access.head} pid={pid} comm={quote(comm)}{access.tail}"
-            bodies.append(Body(text, profile, pid, comm, access.exe))
+                text = f"{head} pid={pid} comm={quote(comm)}{tail}"
+            bodies.append(Body(text, profile, pid, comm, exe))
         yield bodies
         done += batch
 
@@ -562,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
         "--mix",
         choices=sorted(rl.MIXES),
         default="realistic",
-        help="realistic: what a node writes (the default); clean: the benchmark's old mix",
+        help="realistic: what a node writes (the default); distinct: the same, but every record "
+        "drawn afresh (few repeat); clean: the benchmark's old mix",
     )
     parser.add_argument(
         "--with-class",

@@ -11,6 +11,8 @@ processes by the thousand, and the same records as `journalctl` prints them.
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 ENRICHED_SEPARATOR = "\x1d"
@@ -44,6 +46,7 @@ class Realism:
     dbus_split: float = 0.0  # kern.log: of those, the share written over two lines
     journal_text: bool = False  # also write journal.txt: the records as `journalctl` prints them
     rotate: int = 0  # also write kern.log.1 and kern.log.N.gz: the set split into N+1 parts
+    fresh: bool = False  # every record drawn afresh (its access, name and command): few repeat
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -70,7 +73,33 @@ REALISTIC = Realism(
     journal_text=True,
     rotate=2,
 )
-MIXES = {"clean": CLEAN, "realistic": REALISTIC}
+# The held-out log of issue 24: the realistic layout and noise, but every record drawn afresh
+# (other profiles, names and commands), so that at most 5% of the AppArmor lines repeat once
+# their stamp and pid are set aside (`repeat_share`): what a monitor meets when a workload
+# floods denials with temp-file names.
+DISTINCT = REALISTIC.but(profiles=2000, pids=1, fresh=True)
+MIXES = {"clean": CLEAN, "realistic": REALISTIC, "distinct": DISTINCT}
+# What sets one line of a record apart from another line of the same access: its time (auditd's
+# stamp, rsyslog's date, the kernel's uptime) and its process id.
+_STAMPS = re.compile(
+    r"audit\([0-9.]+:[0-9]+\)|^[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} |\[ *[0-9]+\.[0-9]+\] "
+    r"|(?<=[ \t\"'])pid=[0-9]+"
+)
+
+
+def repeat_share(lines: Iterable[str]) -> float:
+    """The share of the AppArmor lines (`apparmor=`) whose text, stamp and pid set aside, an
+    earlier line already had."""
+    seen: set[str] = set()
+    records = repeats = 0
+    for line in lines:
+        if "apparmor=" not in line:
+            continue
+        records += 1
+        key = _STAMPS.sub("", line)
+        repeats += key in seen
+        seen.add(key)
+    return repeats / records if records else 0.0
 
 
 def enriched_tail(body: str) -> str:
@@ -135,6 +164,11 @@ def journal_lines(prefix: str, stamp: str, body: str, pid: int, rng: random.Rand
     if rng.random() < 0.5:
         return f"{prefix} audit[{pid}]: AVC {body}"
     return f"{prefix} kernel: audit: type=1400 {stamp}: {body}"
+
+
+def fresh_comm(rng: random.Random, app: str) -> str:
+    """A command name no other record has (at most 15 characters, as the kernel keeps)."""
+    return f"{app[:8]}-{rng.getrandbits(24):06x}"
 
 
 def unique_name(rng: random.Random) -> str:

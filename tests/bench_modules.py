@@ -48,6 +48,7 @@ def realism_shapes(**fixed: Any) -> st.SearchStrategy[Any]:
         "dbus_split": shares,
         "journal_text": st.booleans(),
         "rotate": st.integers(0, 2),
+        "fresh": st.booleans(),  # the distinct mix: every record drawn afresh
     }
     for name, value in fixed.items():
         knobs[name] = value if isinstance(value, st.SearchStrategy) else st.just(value)

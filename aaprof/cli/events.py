@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -19,15 +19,13 @@ from aaprof.cli.output import (
 )
 from aaprof.cli.progress import Progress
 from aaprof.cli.reading import Reading, reading_options
+from aaprof.logs import entry
 from aaprof.logs.halves import lines_before, split_point, write_in_halves
 from aaprof.logs.journal import SYSTEM_JOURNAL
-from aaprof.logs.jsonevents import may_hold_events
-from aaprof.logs.jsonlines import JsonLines
-from aaprof.logs.quick import summarize
+from aaprof.logs.jsonlines import TEMPLATES_KEPT, JsonLines
 from aaprof.logs.reader import Reader, ReadStats
-from aaprof.logs.select import MODE_CHOICES
+from aaprof.logs.select import MODE_CHOICES, Selection
 from aaprof.logs.sources import Input, expand
-from aaprof.logs.summary import Summary
 from aaprof.model.event import Event
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -98,40 +96,21 @@ def events(
         reading = dataclasses.replace(reading, proc_root=Path("/proc"))
     reader = reading.reader(boot)
     attribute = reading.attributor()
-    # what decides a record reads its text alone (no time, pid or comm; no process lookup)
-    by_text = not selection.needs_event and getattr(attribute, "by_text", False)
     out = sys.stdout
     with Progress(items, reader, enabled=not follow) as done:
-        stream: Iterator[Event]
-        stream = reader.follow(items, stop=lambda: False) if follow else reader.events(items)
-        kept = (attribute(e) for e in stream if selection.keeps(e))
-        if summary and not selection.needs_event and not _own_json(items):
-            result = summarize(reader, items, selection)
+        if summary:
+            result = entry.summary(reader, items, selection, attribute)
             done()
             render_summary(result, fmt, top, out)
-        elif summary:
-            result = Summary()
-            for event in kept:
-                result.add_event(event)
-            done()
-            render_summary(result, fmt, top, out)
-        elif fmt in JSON_FORMATS and not follow and by_text:
-            # the reader's copies of a line are selected, attributed and encoded once
-            def prepare(event: Event) -> Event | None:
-                return attribute(event) if selection.keeps(event) else None
-
-            lines = JsonLines(prepare, reads_names=selection.name is not None)
-            one = items[0] if len(items) == 1 and not items[0].journal else None
-            # (the child first counts the lines before its half: it gets a little less)
-            split = split_point(one.name, 0.51) if one is not None and fmt == "jsonl" else None
-            if one is None or split is None:
-                render_json(reader.records(items), lines, fmt, out)
-            else:
-                _jsonl_in_halves(reader, one, split, lines, out)
+        elif fmt == "jsonl" and not follow and (split := _split(items)) is not None:
+            _jsonl_in_halves(reader, items, split, selection, attribute, out)
             done()
         else:
-            reader.expect(items)  # (whether several nodes are read: a node column)
-            render_events(kept, fmt, out, nodes=reader.several_nodes)
+            stop = (lambda: False) if follow else None
+            records = entry.records(reader, items, selection, attribute, stop=stop)
+            if fmt not in JSON_FORMATS:
+                reader.expect(items)  # (whether several nodes are read: a node column)
+            render_events(records, fmt, out, nodes=reader.several_nodes)
             done()
     stats = reader.stats
     if not quiet:
@@ -142,30 +121,38 @@ def events(
         raise SystemExit(1)
 
 
+def _split(items: list[Input]) -> int | None:
+    """Where a second process starts reading the one large plain file of `items`, or None."""
+    if len(items) != 1 or items[0].journal:
+        return None
+    # (the child first counts the lines before its half: it gets a little less)
+    return split_point(items[0].name, 0.51)
+
+
 def _jsonl_in_halves(
-    reader: Reader, item: Input, split: int, lines: JsonLines, out: TextIO
+    reader: Reader,
+    items: list[Input],
+    split: int,
+    selection: Selection,
+    attribute: Callable[[Event], Event],
+    out: TextIO,
 ) -> None:
     """JSON lines of one large plain file, its second half read by a child process at the
     same time (logs/halves.py); the output and the stats are one process's."""
-
     # each process reads half the records: half the templates each (the line memo keeps all
     # its texts: fewer cost more in parses than they save; docs/performance.md)
-    lines.kept //= 2
+    lines = JsonLines(kept=TEMPLATES_KEPT // 2)
+    name = items[0].name
 
     def write(start: int, end: int | None, to: TextIO) -> ReadStats:
         # each half its own stats; only the first half's reader draws the progress
         part = dataclasses.replace(reader, stats=ReadStats(), progress=None)
         if not start:
             part.progress = reader.progress
-        first_line = lines_before(item.name, start) if start else 0
-        render_json(part.records_between(item, start, end, first_line), lines, "jsonl", to)
+        first_line = lines_before(name, start) if start else 0
+        span = (start, end, first_line)
+        render_json(entry.records(part, items, selection, attribute, part=span), lines, "jsonl", to)
         return part.stats
 
     for stats in write_in_halves(write, split, out):
         reader.stats.merge(stats, line_offset=0)
-
-
-def _own_json(items: list[Input]) -> bool:
-    """Whether a text input may hold aaprof's JSON events (the summary's fast path reads log
-    lines only: such inputs go through the reader)."""
-    return any(may_hold_events(i.name) for i in items if not i.journal)

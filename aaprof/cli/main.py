@@ -24,7 +24,17 @@ class Failure(click.ClickException):
 # importing the others (about 30 ms of a start-up of 90 ms).
 _COMMANDS = {
     name: f"aaprof.cli.{name}"
-    for name in ("alerts", "events", "generate", "node", "policy", "profile", "review", "watch")
+    for name in (
+        "alerts",
+        "catalogue",
+        "events",
+        "generate",
+        "node",
+        "policy",
+        "profile",
+        "review",
+        "watch",
+    )
 }
 
 

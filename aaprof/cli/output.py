@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from aaprof.logs.jsonlines import JsonLines
-from aaprof.logs.memo import Copy
 from aaprof.logs.reader import ReadStats
+from aaprof.logs.records import Record
 from aaprof.logs.summary import Summary
 from aaprof.model.event import JSON_FIELDS, Event
 
@@ -48,27 +48,17 @@ def detail(event: Event) -> str:
 JSON_FORMATS = ("json", "jsonl")
 
 
-def _kept(event: Event) -> Event:
-    return event
-
-
-def render_json(items: Iterable[Event | Copy], lines: JsonLines, fmt: str, out: TextIO) -> None:
-    """Write records (and the reader's copies) as JSON lines or a JSON array; `lines` makes
-    each line and leaves out what its `prepare` leaves out."""
+def render_json(records: Iterable[Record], lines: JsonLines, fmt: str, out: TextIO) -> None:
+    """Write records as JSON lines or a JSON array; `lines` makes each line."""
     write = out.write
+    line = lines.line
     if fmt == "jsonl":
-        for item in items:
-            line = lines.line(item)
-            if line is not None:
-                write(line + "\n")
+        for record in records:
+            write(line(record) + "\n")
         return
     write("[")
-    n = 0
-    for item in items:
-        line = lines.line(item)
-        if line is not None:
-            write(("," if n else "") + "\n  " + line)
-            n += 1
+    for n, record in enumerate(records):
+        write(("," if n else "") + "\n  " + line(record))
     write("\n]\n")
 
 
@@ -79,12 +69,14 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def render_events(events: Iterable[Event], fmt: str, out: TextIO, nodes: bool = False) -> None:
-    """Write events as a table (with a node column if `nodes`: several nodes' records), a
+def render_events(records: Iterable[Record], fmt: str, out: TextIO, nodes: bool = False) -> None:
+    """Write records as a table (with a node column if `nodes`: several nodes' records), a
     JSON array, JSON lines or CSV."""
     if fmt in JSON_FORMATS:
-        render_json(events, JsonLines(_kept), fmt, out)
-    elif fmt == "csv":
+        render_json(records, JsonLines(), fmt, out)
+        return
+    events = (record.event() for record in records)
+    if fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for event in events:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aaprof.engine.classes.file import NO_NEW_PRIVS, least_perms
 from aaprof.engine.classes.network import fine_network_rule
-from aaprof.logs.memo import Copy
+from aaprof.logs.records import Record
 from aaprof.model import profile as m
 from aaprof.model.event import Event
 
@@ -37,12 +37,14 @@ class Evidence:
     # the ids of rules (kept alive by `suggest`'s decisions) known to be within `rule`
     within: set[int] = dataclasses.field(default_factory=set)
 
-    def add_copy(self, copy: Copy) -> None:
+    def add_copy(self, copy: Record) -> None:
         """Add a copy of a record already added: only its time, pid and place are its own."""
         self.count += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(copy.event())
         time = copy.time
+        if time is None:
+            return
         if self.last_seen is None or time > self.last_seen:
             self.last_seen = time
         if self.first_seen is None or time < self.first_seen:

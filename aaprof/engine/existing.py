@@ -73,9 +73,12 @@ def _covers(have: m.Rule, want: m.Rule) -> bool:
         return not have.names or want.names <= have.names
     if isinstance(have, m.NetworkRule) and isinstance(want, m.NetworkRule):
         return _network(have, want)
-    fields = [f.name for f in dataclasses.fields(have) if f.name not in ("qualifiers",)]
+    # a mount rule's operation (mount, remount, umount) is its kind, not a condition
+    if getattr(have, "operation", None) != getattr(want, "operation", None):
+        return False
+    fields = [f.name for f in dataclasses.fields(have) if f.name not in ("qualifiers", "operation")]
     if all(not getattr(have, f) for f in fields):
-        return True  # a bare `dbus,`, `signal,` … rule
+        return True  # a bare `dbus,`, `signal,`, `mount,` … rule
     if "access" in fields:
         # an empty field in the existing rule (no signal set, no peer, no conds) means any
         same = all(

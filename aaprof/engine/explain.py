@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aaprof.errors import AaprofError
-from aaprof.logs import Unparsed, parse_line
-from aaprof.logs.jsonevents import parse_event_line
+from aaprof.logs import Unparsed, entry
 from aaprof.logs.reader import Reader
+from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
 from aaprof.model import profile as m
 from aaprof.model.event import Event
@@ -90,12 +90,12 @@ class Explainer:
     def explain_all(self, logs: Iterable[str], records: Iterable[str]) -> Iterator[Answer]:
         """Answers for every AppArmor record of the logs, then of the given lines."""
         if logs:
-            for event in Reader().events(expand(list(logs))):
+            for record in entry.records(Reader(), expand(list(logs)), Selection()):
+                event = record.event()
                 if event.mode != "STATUS":  # a profile load: no access to explain
                     yield self.explain(event)
         for line in records:
-            own = parse_event_line(line.encode("utf-8", "surrogateescape"))
-            result = own if own is not None else parse_line(line)
+            result = entry.one_line(line)
             if result is None or isinstance(result, Unparsed):
                 reason = result.reason if isinstance(result, Unparsed) else "no AppArmor record"
                 raise AaprofError(f"--record {line[:60]!r}: {reason}")
@@ -134,7 +134,7 @@ def _capability(event: Event, name: str, profile: m.Profile) -> Answer:
     matching = [
         (rule, deny)
         for rule, deny in _capability_rules(profile.body, deny=False)
-        if not rule.names or event.capname in rule.names
+        if isinstance(rule, m.AllRule) or not rule.names or event.capname in rule.names
     ]
     denying = tuple(render_rule(r) for r, deny in matching if deny)
     allowing = tuple(render_rule(r) for r, deny in matching if not deny)
@@ -144,10 +144,11 @@ def _capability(event: Event, name: str, profile: m.Profile) -> Answer:
 
 def _capability_rules(
     items: Iterable[m.BodyItem], *, deny: bool
-) -> Iterator[tuple[m.CapabilityRule, bool]]:
-    """Capability rules with whether they deny, a `deny { ... }` block's qualifier included."""
+) -> Iterator[tuple[m.CapabilityRule | m.AllRule, bool]]:
+    """Capability rules (and `all,`, which grants every capability) with whether they deny, a
+    `deny { ... }` block's qualifier included."""
     for item in items:
-        if isinstance(item, m.CapabilityRule):
+        if isinstance(item, m.CapabilityRule | m.AllRule):
             yield item, deny or item.qualifiers.deny
         elif isinstance(item, m.QualifierBlock):
             yield from _capability_rules(item.body, deny=deny or item.qualifiers.deny)

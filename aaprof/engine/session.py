@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
 
 from aaprof import __version__
 from aaprof.engine.assemble import assemble, profile_filename
@@ -47,10 +46,11 @@ from aaprof.engine.spread import (
     coverage,
     readiness,
 )
-from aaprof.engine.suggest import PROTOS_KEPT, ProfileSuggestions, Suggestion, suggest
+from aaprof.engine.suggest import ProfileSuggestions, Suggestion, learn
 from aaprof.errors import AaprofError
-from aaprof.logs.memo import Copy
+from aaprof.logs import entry
 from aaprof.logs.reader import Reader, ReadStats
+from aaprof.logs.records import Record
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import Input
 from aaprof.model import profile as m
@@ -187,41 +187,17 @@ class Session:
         selection = selection or Selection(modes=learnt_modes(False))
         counted = [0]
 
-        def events() -> Iterator[Event]:
-            for event in reader.events(inputs):
-                if selection.keeps(event):
-                    counted[0] += 1
-                    yield attribute(event) if attribute is not None else event
+        def counting(records: Iterator[Record]) -> Iterator[Record]:
+            for record in records:
+                counted[0] += 1
+                yield record
 
-        def records() -> Iterator[Event | Copy]:
-            # copies of a line are selected once: the selection reads a record's text alone
-            kept: dict[object, tuple[list[object], bool]] = {}
-            for item in reader.records(inputs):
-                if item.__class__ is Copy:
-                    copy = item
-                    mark = copy.record
-                    known = kept.get(mark)
-                    if known is None:
-                        if len(kept) >= PROTOS_KEPT:
-                            kept.clear()
-                        known = kept[mark] = (copy.proto, selection.keeps(copy.event()))
-                    keep = known[1]
-                else:
-                    keep = selection.keeps(cast(Event, item))
-                if keep:
-                    counted[0] += 1
-                    yield item
-
-        # Copies of a line (logs.memo) are learned from without an Event each where neither
-        # the selection nor the attribution reads more than a record's text.
-        by_text = not selection.needs_event and getattr(attribute, "by_text", attribute is None)
         with _bulk():
-            session = cls.from_events(
-                records() if by_text else events(),
+            session = cls.from_records(
+                counting(entry.records(reader, inputs, selection, attribute)),
                 out,
                 sources=[i.name for i in inputs] if sources is None else sources,
                 settings=settings,
-                prepare=attribute if by_text else None,
             )
         if reader.stats.errors:
             raise AaprofError("; ".join(reader.stats.errors))
@@ -231,17 +207,16 @@ class Session:
         return session.apply(decisions) if decisions else session
 
     @classmethod
-    def from_events(
+    def from_records(
         cls,
-        events: Iterable[Event | Copy],
+        records: Iterable[Record],
         out: Path,
         *,
         sources: Sequence[str] = (),
         settings: Settings = Settings(),
-        prepare: Callable[[Event], Event] | None = None,
     ) -> Session:
-        """A session over `events` (already selected, and attributed unless `prepare` does it:
-        see `suggest`; they may hold the reader's copies), against DIR's profiles.
+        """A session over `records` (`logs.entry.records`: already selected and attributed),
+        against DIR's profiles.
 
         Raises:
             AaprofError: a profile in DIR that does not parse, an unknown mode.
@@ -257,12 +232,11 @@ class Session:
             profile = written[name] = next(p for p in policy.profiles() if p.name == name)
             allowed[name] = inlined(profile, policy, path, settings.base, warnings)
         tallies = Tallies()
-        suggestions = suggest(
-            events,
+        suggestions = learn(
+            records,
             existing=allowed,
             include_noise=settings.include_noise,
             per_container=settings.per_container,
-            prepare=prepare,
             written=written,
             foreign=frozenset(settings.stack_on),
             unowned=unowned,

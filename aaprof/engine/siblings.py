@@ -75,9 +75,12 @@ def _split(path: str) -> tuple[str, str, str]:
     return head + "/", unescape(last), slash
 
 
-def families(rules: Iterable[m.FileRule], known: Iterable[m.FileRule] = ()) -> dict[str, Family]:
-    """The family each least file rule belongs to, by the rule's path (rules of no family are
-    absent). Rules group by directory (volatile parts generalised), qualifiers and exec mode.
+def families(
+    rules: Iterable[m.FileRule], known: Iterable[m.FileRule] = ()
+) -> dict[tuple[str, m.Qualifiers], Family]:
+    """The family each least file rule belongs to, by the rule's path and qualifiers (one path
+    can be read by anyone and written by its owner: two rules, two families; rules of no family
+    are absent). Rules group by directory (volatile parts generalised), qualifiers and exec mode.
     `known`: the profile's exact file rules (`known_rules`), names recorded before: members of
     a family as the new ones are, never given one themselves."""
     new = [r for r in rules if r.path and not r.exec_mode]
@@ -100,7 +103,7 @@ def families(rules: Iterable[m.FileRule], known: Iterable[m.FileRule] = ()) -> d
             continue
         key = (directory, slash, rule.qualifiers, _shape(tokens))
         groups.setdefault(key, []).append((rule, tokens))
-    out: dict[str, Family] = {}
+    out: dict[tuple[str, m.Qualifiers], Family] = {}
     for (directory, slash, _q, _shape_key), members in groups.items():
         names = {_split(r.path or "")[1] for r, _ in members}
         if len(names) < MIN_FAMILY or all(r.path not in paths for r, _ in members):
@@ -121,7 +124,7 @@ def families(rules: Iterable[m.FileRule], known: Iterable[m.FileRule] = ()) -> d
         )
         for member, _ in members:
             if member.path in paths:
-                out[member.path or ""] = family
+                out[member.path or "", member.qualifiers] = family
     return out
 
 

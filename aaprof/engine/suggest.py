@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 from aaprof.containers.naming import container_from_profile, profile_name
 from aaprof.engine.abstractions import abstraction_for
@@ -33,7 +32,7 @@ from aaprof.engine.severity import severity, severity_rank
 from aaprof.engine.siblings import Family, families, known_rules
 from aaprof.engine.spread import Tallies, Tally
 from aaprof.errors import AaprofError
-from aaprof.logs.memo import Copy
+from aaprof.logs.records import Record
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.model.labels import confined_members, in_namespace
@@ -202,12 +201,33 @@ def unowned_label(event: Event, foreign: frozenset[str]) -> str | None:
 
 
 def suggest(
-    events: Iterable[Event | Copy],
+    events: Iterable[Event],
     *,
     existing: Mapping[str, m.Profile] | None = None,
     include_noise: bool = False,
     per_container: bool = False,
-    prepare: Callable[[Event], Event] | None = None,
+    written: Mapping[str, m.Profile] | None = None,
+    foreign: frozenset[str] = frozenset(),
+    unowned: dict[str, int] | None = None,
+) -> tuple[ProfileSuggestions, ...]:
+    """`learn` from Events (no copies among them)."""
+    return learn(
+        (Record.of(e) for e in events),
+        existing=existing,
+        include_noise=include_noise,
+        per_container=per_container,
+        written=written,
+        foreign=foreign,
+        unowned=unowned,
+    )
+
+
+def learn(
+    records: Iterable[Record],
+    *,
+    existing: Mapping[str, m.Profile] | None = None,
+    include_noise: bool = False,
+    per_container: bool = False,
     written: Mapping[str, m.Profile] | None = None,
     foreign: frozenset[str] = frozenset(),
     unowned: dict[str, int] | None = None,
@@ -216,15 +236,14 @@ def suggest(
     """Group records by profile, turn each into its least rule, merge, drop what is allowed.
 
     Args:
-        events: Records, in any order; among them copies (`logs.memo.Copy`: a record that
-            only repeats an earlier line but for its stamp and pid), which count as their
-            Event would, without one being made for each.
+        records: Records (`logs.entry.records`: selected and attributed), in any order; among
+            them copies (a record that only repeats an earlier line but for its stamp and pid:
+            `record.key` is not None), which count as their Event would, without one being
+            made for each.
         existing: Profiles by name whose rules already allow some records (includes inlined
             with `coverage.inline_includes`; unresolved includes count as granting nothing).
         include_noise: Keep runtime-start noise, flagged `noise=True`.
         per_container: Attribute records of known containers to aaprof's per-container name.
-        prepare: What to do to each record first (attribution); it must give copies of one
-            record the same result but for their time, serial, pid and source.
         written: The profiles by name as written (includes not inlined): their exact file
             rules are names recorded by earlier batches, evidence for a sibling glob.
         foreign: Profiles aaprof does not own (a baseline stacked under the app's profile):
@@ -248,26 +267,19 @@ def suggest(
     record_key = _record_key_per_container if per_container else _record_key
     # ... and copies of one line are known by the values they share (kept alive here, so that
     # their id is not reused; bounded, as the reader's memo is)
-    by_proto: dict[object, tuple[list[object], _Entry]] = {}
-    for item in events:
-        proto = None
-        if item.__class__ is Copy:
-            copy = item
-            proto = copy.proto
-            mark = copy.record
+    by_proto: dict[object, tuple[object, _Entry]] = {}
+    for record in records:
+        mark = record.key
+        if mark is not None:
             known = by_proto.get(mark)
             if known is not None:
                 tally, found = known[1]
                 if tally is not None:
-                    tally.add(copy.time)  # (its node and container are its line's)
+                    tally.add(record.time)  # (its node and container are its line's)
                 if found is not None:
-                    found[0].add_copy(copy)
+                    found[0].add_copy(record)
                 continue
-            event = copy.event()
-        else:
-            event = cast(Event, item)
-        if prepare is not None:
-            event = prepare(event)
+        event = record.event()
         key = record_key(event)
         entry = seen.get(key)
         if entry is None:
@@ -278,10 +290,10 @@ def suggest(
                 tallies.of(name) if name is not None else None,
                 _evidence_of(decided, groups),
             )
-        if proto is not None:
+        if mark is not None:
             if len(by_proto) >= PROTOS_KEPT:
                 by_proto.clear()
-            by_proto[mark] = (proto, entry)
+            by_proto[mark] = (record.proto, entry)
         tally, found = entry
         if tally is None:
             continue
@@ -416,12 +428,14 @@ def _suggestions(
     groups: Mapping[tuple[object, ...], Evidence], known: tuple[m.FileRule, ...] = ()
 ) -> tuple[Suggestion, ...]:
     found = families((e.rule for e in groups.values() if isinstance(e.rule, m.FileRule)), known)
-    out = [_suggestion(e, found.get(_path(e.rule))) for e in groups.values()]
+    out = [_suggestion(e, _family(found, e.rule)) for e in groups.values()]
     return tuple(sorted(out, key=lambda s: (s.rule.KIND, s.key)))
 
 
-def _path(rule: m.Rule) -> str:
-    return (rule.path or "") if isinstance(rule, m.FileRule) else ""
+def _family(found: Mapping[tuple[str, m.Qualifiers], Family], rule: m.Rule) -> Family | None:
+    if not isinstance(rule, m.FileRule):
+        return None
+    return found.get((rule.path or "", rule.qualifiers))
 
 
 def _suggestion(evidence: Evidence, family: Family | None) -> Suggestion:

@@ -16,26 +16,20 @@ tests/logs/test_memo.py holds the result equal to `parse_line`'s on generated re
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Final
 
-from aaprof.logs.lines import (
-    ParseResult,
-    parse_line,
-    second_time,
-    stamp_time,
-    syslog_date_ok,
-)
-from aaprof.model.event import (
-    EVENT_SLOTS,
-    Event,
-    SourceRef,
-    event_from_values,
-    event_values,
-)
+from aaprof.logs.lines import ParseResult, parse_line, stamp_time, syslog_date_ok
+from aaprof.logs.records import Record
+from aaprof.model.event import EVENT_SLOTS, Event, SourceRef, event_values
 
 # Distinct records kept per generation (two are kept): a busy node's accesses and then some.
 MEMO_KEPT = 8192
+# Where fewer than one line in COPIES_PAY of a window of LOOK_WINDOW lines was a copy (a log
+# whose lines rarely repeat), the next REST lines are parsed without a look (then it looks
+# again): the bookkeeping of a text that never comes again cost a quarter of the parse's time.
+LOOK_WINDOW = 4096
+COPIES_PAY = 10
+REST = 65536
 _STAMP: Final = re.compile(rb"audit\(([0-9]{1,11})\.([0-9]{1,3})[0-9]*:([0-9]+)\): ")
 # A stamp's milliseconds by its first three digits of fraction (or fewer: `.5` is 500 ms)
 _MILLIS: Final = {
@@ -51,8 +45,8 @@ _ABSENT: Final = object()
 _SYSLOG_DATE: Final = re.compile(rb"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} (?=\S)")
 _UPTIME: Final = re.compile(rb"\[ *[0-9]+\.[0-9]+\] ")
 _DIGITS: Final = re.compile(rb"[0-9]+(?=\s|$)")
-_AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID, _AT_EXTRA, _AT_NAME = (
-    EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid", "extra", "name")
+_AT_TIME, _AT_SERIAL, _AT_SOURCE, _AT_PID = (
+    EVENT_SLOTS.index(name) for name in ("time", "serial", "source", "pid")
 )
 _QUOTED: Final = re.compile(rb'"([^"\n]*)"')
 
@@ -60,7 +54,7 @@ _QUOTED: Final = re.compile(rb'"([^"\n]*)"')
 class LineMemo:
     """`parse_line` for the lines of one input, once per distinct record (see the module)."""
 
-    __slots__ = ("_dates", "_kept", "_older", "node")
+    __slots__ = ("_copied", "_dates", "_kept", "_looked", "_older", "_resting", "node")
 
     def __init__(self, node: str | None = None) -> None:
         self.node = node
@@ -69,15 +63,26 @@ class LineMemo:
         self._kept: dict[bytes, list[object] | None] = {}
         self._older: dict[bytes, list[object] | None] = {}
         self._dates: dict[bytes, bool] = {}  # syslog dates parse_line can read, and can not
+        # lines looked up and copied in this window; lines left to parse without a look
+        self._looked = self._copied = self._resting = 0
 
     def parse(self, line: bytes, source: SourceRef) -> ParseResult:
         """What `parse_line(line, source, node=self.node)` gives."""
         found = self.copy(line, source)
-        return found.event() if found.__class__ is Copy else found  # type: ignore[return-value]
+        return found.event() if found.__class__ is Record else found  # type: ignore[return-value]
 
-    def copy(self, line: bytes, source: SourceRef) -> Copy | ParseResult:
-        """A Copy of an earlier line's record (this line's text but for its stamp and pid is
-        that line's), or what `parse_line(line, source, node=self.node)` gives."""
+    def copy(self, line: bytes, source: SourceRef) -> Record | ParseResult:
+        """A Record sharing the values of an earlier line's record (this line's text but for
+        its stamp and pid is that line's), or what `parse_line(line, source, node=self.node)`
+        gives."""
+        if self._resting:  # (few lines were copies lately: looking them up only costs)
+            self._resting -= 1
+            return parse_line(line, source, node=self.node)
+        self._looked += 1
+        if self._looked >= LOOK_WINDOW:
+            if self._copied * COPIES_PAY < self._looked:
+                self._resting = REST
+            self._looked = self._copied = 0
         at = line.find(b"audit(")
         if at == 0 or (at > 0 and line[:5] in _AUDITD_STARTS):
             prefix: bytes | None = line[:at]
@@ -104,7 +109,8 @@ class LineMemo:
         elif proto is None:
             return parse_line(line, source, node=self.node)
         seconds, millis, serial = stamp.group(1, 2, 3)
-        return Copy(
+        self._copied += first is None
+        return Record(
             proto,  # type: ignore[arg-type]
             int(seconds),
             _MILLIS[millis],
@@ -188,68 +194,6 @@ class LineMemo:
         if len(self._kept) >= MEMO_KEPT:
             self._older, self._kept = self._kept, {}
         self._kept[key] = proto
-
-
-class Copy:
-    """A record whose line is an earlier line's but for its stamp and pid (and, where `name`
-    is not None, its quoted `name=`), or the first line of such a text: the values of that
-    line's Event (`proto`, shared by every copy of it) and its own: the stamp's `seconds` and
-    `millis`, serial, pid, source. `event()` makes its Event (the first line's is at hand:
-    `first`), so whoever meets a text's copies meets its first line as one too."""
-
-    __slots__ = ("first", "millis", "name", "pid", "proto", "seconds", "serial", "source")
-
-    def __init__(
-        self,
-        proto: list[object],
-        seconds: int,
-        millis: int,
-        serial: int,
-        pid: int,
-        source: SourceRef,
-        name: str | None = None,
-        first: Event | None = None,
-    ) -> None:
-        self.proto, self.seconds, self.millis, self.serial = proto, seconds, millis, serial
-        self.pid, self.source, self.name, self.first = pid, source, name, first
-
-    @property
-    def record(self) -> object:
-        """What tells records apart among copies: its line's values (by identity; whoever
-        keys by it keeps `proto` alive), and its own name where it has one."""
-        return id(self.proto) if self.name is None else (id(self.proto), self.name)
-
-    @property
-    def time(self) -> datetime:
-        """The stamp's time, as the full parser gives it."""
-        whole = second_time(self.seconds)
-        return whole.replace(microsecond=self.millis * 1000) if self.millis else whole
-
-    def time_fields(self) -> tuple[str, float]:
-        """The `time` and `epoch` of its JSON form (`model.event.time_fields` of its time)."""
-        second = _SECOND_TEXTS.get(self.seconds)
-        if second is None:
-            if len(_SECOND_TEXTS) >= 4096:
-                _SECOND_TEXTS.clear()
-            second = second_time(self.seconds).strftime("%Y-%m-%dT%H:%M:%S.")
-            _SECOND_TEXTS[self.seconds] = second
-        return f"{second}{self.millis:03d}Z", (self.seconds * 1000 + self.millis) / 1000
-
-    def event(self) -> Event:
-        if self.first is not None:
-            return self.first
-        values = self.proto.copy()
-        values[_AT_TIME], values[_AT_SERIAL], values[_AT_PID] = self.time, self.serial, self.pid
-        values[_AT_SOURCE] = self.source
-        if self.name is not None:
-            values[_AT_NAME] = self.name
-        extra = values[_AT_EXTRA]
-        values[_AT_EXTRA] = dict(extra) if extra else {}  # type: ignore[call-overload]
-        return event_from_values(values)
-
-
-# The JSON texts of recent whole seconds (records come many to a second).
-_SECOND_TEXTS: dict[int, str] = {}
 
 
 def _one_name(line: bytes, payload: int) -> re.Match[bytes] | None:

@@ -24,7 +24,8 @@ from aaprof.logs.lines import (
     record_identity,
 )
 from aaprof.logs.live import Followed, Raw, follow
-from aaprof.logs.memo import Copy, LineMemo
+from aaprof.logs.memo import LineMemo
+from aaprof.logs.records import Record
 from aaprof.logs.sources import Continuations, Input, is_char_device, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
 from aaprof.model.pods import PodsLine, PodsRan
@@ -163,8 +164,15 @@ def several_nodes(items: list[Input]) -> bool:
     return len(folders) > 1 and len({os.path.dirname(f) for f in folders}) == 1
 
 
+def _records(results: Iterator[Event | Record]) -> Iterator[Record]:
+    """Each an Record: an Event as a record of its own."""
+    of = Record.of
+    for result in results:
+        yield result if result.__class__ is Record else of(result)  # type: ignore[arg-type]
+
+
 # What a single text input's parse gives when it needs no more checks.
-_PLAIN: Final = frozenset({Event, Copy})
+_PLAIN: Final = frozenset({Event, Record})
 
 
 @dataclass(slots=True)
@@ -191,25 +199,25 @@ class Reader:
     def events(self, inputs: Iterable[Input]) -> Iterator[Event]:
         return self._read(inputs, copies=False)  # type: ignore[return-value]
 
-    def records(self, inputs: Iterable[Input]) -> Iterator[Event | Copy]:
-        """The events of `inputs`, with a record that only repeats an earlier line of one text
-        input read alone (but for its stamp and pid) as a `Copy` of it: its Event is made
-        only if asked for (`Copy.event()`), and its `proto` is shared by all copies."""
-        return self._read(inputs, copies=True)
+    def records(self, inputs: Iterable[Input]) -> Iterator[Record]:
+        """The records of `inputs`, a record that only repeats an earlier line of one text
+        input read alone (but for its stamp and pid) sharing that line's values: its Event is
+        made only if asked for (`Record.event()`). Consumers read through `logs.entry`."""
+        return _records(self._read(inputs, copies=True))
 
     def records_between(
         self, item: Input, start: int, end: int | None, first_line: int
-    ) -> Iterator[Event | Copy]:
+    ) -> Iterator[Record]:
         """`records([item])` of one plain text input's bytes from `start` to `end` (None: its
         end), both line starts; `first_line` lines stand before `start` (the numbering goes
         on from them). A read error is named in `stats.errors`, as by `records`."""
         self.expect([item])
         try:
-            yield from self._text(item, True, start, end, first_line)
+            yield from _records(self._text(item, True, start, end, first_line))
         except AaprofError as exc:
             self.stats.errors.append(str(exc))
 
-    def _read(self, inputs: Iterable[Input], copies: bool) -> Iterator[Event | Copy]:
+    def _read(self, inputs: Iterable[Input], copies: bool) -> Iterator[Event | Record]:
         items = list(inputs)
         self.expect(items)
         for item in items:
@@ -287,7 +295,7 @@ class Reader:
         start: int = 0,
         end: int | None = None,
         first_line: int = 0,
-    ) -> Iterator[Event | Copy]:
+    ) -> Iterator[Event | Record]:
         memo = LineMemo(self.node_for(item.name))
         parse = memo.copy if copies else memo.parse
         stream = open_input(item.name)
@@ -312,7 +320,7 @@ class Reader:
                         stats.records += 1  # the usual: nothing to check
                         yield result  # type: ignore[misc]
                         continue
-                    event = self.accept(cast(ParseResult, result), source, line)  # (never a Copy)
+                    event = self.accept(cast(ParseResult, result), source, line)  # (no Record)
                 if event is not None:
                     yield event
         finally:

@@ -341,74 +341,23 @@ def parse_payload(
     Returns:
         The Event, or None when the payload carries no AppArmor mode.
     """
-    pid = _one_pid(payload)
-    if pid is not None:
-        # Records that differ only by their process id are parsed once (a bounded cache): the
-        # cached Event's values are copied with this record's own put in.
-        start, end = pid.span()
-        key = (payload[:start] + payload[end:], legacy_type, user_avc)
-        if key in _PARSED:
-            proto = _PARSED[key]
-        else:
-            if len(_PARSED) >= PARSED_KEPT:
-                _PARSED.clear()
-            proto = _PARSED[key] = _proto(_parse_fields(payload, legacy_type, user_avc))
-        if proto is None:
-            return None
-        values = proto.copy()
-        values[_AT_TIME], values[_AT_SERIAL], values[_AT_NODE] = time, serial, node
-        values[_AT_SOURCE], values[_AT_PID] = source, int(pid.group())
-        extra = values[_AT_EXTRA]
-        values[_AT_EXTRA] = dict(extra) if extra else {}  # type: ignore[call-overload]
-        return event_from_values(values)
     parsed = _parse_fields(payload, legacy_type, user_avc)
     if parsed is None:
         return None
     mode, fields, extra = parsed
-    return Event(
-        mode=mode,
-        time=time,
-        serial=serial,
-        node=node,
-        source=source,
-        extra=extra,
-        **fields,  # type: ignore[arg-type]
-    )
+    # (by its values: the dataclass's __init__ sets the 43 fields one by one)
+    values = values_of_fields(mode, fields, extra)
+    values[_AT_TIME], values[_AT_SERIAL], values[_AT_NODE] = time, serial, node
+    values[_AT_SOURCE] = source
+    return event_from_values(values)
 
 
-_DIGITS: Final = re.compile(r"\d+(?=\s|$)")
-
-
-def _one_pid(payload: str) -> re.Match[str] | None:
-    """The digits of the payload's one `pid=` key, or None (none, several, or not a number)."""
-    found = None
-    at = payload.find("pid=")
-    while at >= 0:
-        if at == 0 or payload[at - 1] in " \t\"'\x1d":
-            if found is not None:
-                return None
-            found = at
-        at = payload.find("pid=", at + 4)
-    return None if found is None else _DIGITS.match(payload, found + 4)
-
-
-# Parsed payloads without their pid, as an Event's values (None: no record), bounded whatever
-# the input. It serves what is read without the line memo (journal entries, followed lines): a
-# text input's lines go through the memo (logs/memo.py), which keeps their distinct texts
-# itself, so there this cache only costs memory (8,192 texts were about 5 MB a process).
-PARSED_KEPT = 2048
-_PARSED: dict[tuple[str, str | None, bool], list[object] | None] = {}
-_AT_TIME, _AT_SERIAL, _AT_NODE, _AT_SOURCE, _AT_PID, _AT_EXTRA = (
-    EVENT_SLOTS.index(name) for name in ("time", "serial", "node", "source", "pid", "extra")
+# (No cache of parsed payloads: a text input's repeats are the line memo's (logs/memo.py), and
+# for lines read one at a time a cache of 2,048 payloads without their pid paid 1.08x on the
+# realistic mix and cost 1.6x on the distinct one: docs/performance.md.)
+_AT_TIME, _AT_SERIAL, _AT_NODE, _AT_SOURCE = (
+    EVENT_SLOTS.index(name) for name in ("time", "serial", "node", "source")
 )
-
-
-def _proto(parsed: tuple[str, dict[str, object], dict[str, Scalar]] | None) -> list[object] | None:
-    """The values of the Event of a parsed payload (no time, serial, node, source or pid)."""
-    if parsed is None:
-        return None
-    mode, fields, extra = parsed
-    return values_of_fields(mode, fields, extra)
 
 
 def _parse_fields(

@@ -49,6 +49,9 @@ class Summary:
 
     groups: dict[GroupKey, Group] = field(default_factory=dict)
     _added: int = 0  # names added since the last trim (an upper bound of the names kept)
+    # the next trim's threshold: twice what the last one kept (many groups of a few names
+    # each keep more than NAMES_TOTAL: a trim after every name would look at every group)
+    _limit: int = 0
 
     def add(
         self, mode: str, class_: str | None, profile: str | None, name: str | None, count: int = 1
@@ -71,7 +74,7 @@ class Summary:
                 if len(names) > 2 * NAMES_KEPT:
                     group.add_name(name, 0)  # (trims)
                 self._added += 1
-                if self._added > NAMES_TOTAL:
+                if self._added > NAMES_TOTAL and self._added > self._limit:
                     self._trim()
 
     def _trim(self) -> None:
@@ -83,6 +86,7 @@ class Summary:
                 group.names_dropped = True
             kept += len(group.names)
         self._added = kept
+        self._limit = 2 * kept
 
     def add_event(self, event: Event) -> None:
         """Count one event."""

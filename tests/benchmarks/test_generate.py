@@ -150,3 +150,24 @@ def test_knobs_override_the_mix(tmp_path: Path) -> None:
     audit = (tmp_path / "audit.log").read_text(encoding="utf-8")
     assert "USER_AVC" not in audit and "SYSCALL" not in audit and "\x1d" not in audit
     assert len(audit.splitlines()) == RECORDS
+
+
+def repeat_share(path: Path) -> float:
+    from bench_modules import load
+
+    share: float = load("realism").repeat_share(path.read_text(encoding="utf-8").splitlines())
+    return share
+
+
+def test_distinct_mix_rarely_repeats_a_record(tmp_path: Path, realistic: Path) -> None:
+    """The distinct mix (issue 24): at most 5% of its AppArmor lines repeat once stamp and pid
+    are set aside, where the realistic mix repeats most of its lines; the layout is the same."""
+    generate(tmp_path, "--mix", "distinct")
+    for log in ("audit.log", "kern.log"):
+        assert repeat_share(tmp_path / log) <= 0.05, log
+        assert repeat_share(realistic / log) > 0.15, log  # (more in a larger log)
+    audit = (tmp_path / "audit.log").read_text(encoding="utf-8")
+    assert "\x1dFSUID=" in audit and "type=USER_AVC msg=audit(" in audit and "//&" in audit
+    assert re.search(r'name="/tmp/tmp\.[0-9a-f]{10}"', audit) and HEX_VALUE.search(audit)
+    kern = (tmp_path / "kern.log").read_text(encoding="utf-8").splitlines()
+    assert sum("apparmor=" in line for line in kern) >= RECORDS // 10

@@ -8,6 +8,8 @@
 #   tests/cluster/build-go.sh etcd         etcd
 #   tests/cluster/build-go.sh containerd   containerd, ctr, containerd-shim-runc-v2 (upstream's
 #                                          three mains, three binaries)
+#   tests/cluster/build-go.sh cni          the CNI plugins the node runs: bridge, host-local, loopback
+#   tests/cluster/build-go.sh crictl       crictl, the CRI's client
 #   tests/cluster/build-go.sh kyverno      Kyverno's CLI (by hand only: docs/cluster.md)
 #   tests/cluster/build-go.sh --where F    print the directory without building (exit 1 if unbuilt)
 #
@@ -23,7 +25,7 @@ if [ "${1:-}" = "--where" ]; then
     where_only=1
     shift
 fi
-family=${1:?usage: build-go.sh [--where] kubernetes|etcd|containerd|kyverno}
+family=${1:?usage: build-go.sh [--where] kubernetes|etcd|containerd|cni|crictl|kyverno}
 src=$here/go/$family
 [ -f "$src/go.mod" ] || { echo "build-go.sh: no module for $family in $src" >&2; exit 2; }
 command -v go >/dev/null || {
@@ -87,6 +89,9 @@ case "$family" in
             -o "$tmp/bin/" "$cmd/containerd" "$cmd/ctr")
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -tags "$tags no_grpc" -ldflags="$ldflags" \
             -o "$tmp/bin/containerd-shim-runc-v2" "$cmd/containerd-shim-runc-v2")
+        ;;
+    cni | crictl)  # upstream's own mains, named by the `tool` directives of the family's go.mod
+        (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/" tool)
         ;;
     kyverno)  # not built by ./dev.sh test: its cold build does not fit CI (docs/cluster.md)
         (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$tmp/bin/kyverno" .)

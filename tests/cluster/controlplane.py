@@ -38,6 +38,13 @@ DEFAULT_DIR = ROOT / ".cluster"
 # How long a component may take to become ready; generous because CI runs beside two CPU hogs.
 READY_TIMEOUT = 300.0
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# A node in the qemu VM (`up --node`, tests/cluster/node.py) is slow under software emulation:
+# the controller manager waits this long for its status or lease before marking it NotReady
+# (default 50 s; the kubelet renews its lease every 30 s, node.py), and a NotReady or
+# unreachable node's pods are evicted after this many seconds (the API server's default
+# tolerations, default 300 s). docs/cluster.md has the values.
+NODE_MONITOR_GRACE = "240s"
+EVICTION_TOLERATION_SECONDS = "3600"
 
 
 class ClusterError(RuntimeError):
@@ -87,7 +94,8 @@ def make_pki(pki: Path) -> None:
             "/CN=kube-apiserver",
             "subjectAltName=IP:127.0.0.1,DNS:localhost,"
             "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,"
-            "IP:10.0.0.1\nextendedKeyUsage=serverAuth",
+            # 10.0.2.2: the host as the node's VM sees it (qemu's user-mode network)
+            "IP:10.0.0.1,IP:10.0.2.2\nextendedKeyUsage=serverAuth",
         ),
         "admin": ("/O=system:masters/CN=aaprof-admin", "extendedKeyUsage=clientAuth"),
         "controller-manager": ("/CN=system:kube-controller-manager", "extendedKeyUsage=clientAuth"),
@@ -98,17 +106,23 @@ def make_pki(pki: Path) -> None:
         ),
     }
     for name, (subject, ext) in certs.items():
-        (pki / f"{name}.ext").write_text(ext + "\n")
-        _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=pki)
-        _openssl("req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr",
-                 cwd=pki)  # fmt: skip
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt",
-            cwd=pki,
-        )  # fmt: skip
+        sign_cert(pki, name, subject, ext)
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+def sign_cert(pki: Path, name: str, subject: str, ext: str) -> None:
+    """PKI/NAME.key and PKI/NAME.crt: a new key and its certificate for SUBJECT, signed by the
+    CA (PKI/ca.crt), with the X.509 extensions EXT (openssl's extfile lines)."""
+    (pki / f"{name}.ext").write_text(ext + "\n")
+    _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=pki)
+    _openssl("req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr",
+             cwd=pki)  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt",
+        cwd=pki,
+    )  # fmt: skip
 
 
 def write_kubeconfig(path: Path, server: str, pki: Path, user: str) -> None:
@@ -152,7 +166,10 @@ class ControlPlane:
         return self.dir / "logs" / f"{component}.log"
 
     def logs(self) -> list[Path]:
-        return [self.log_path(c) for c in COMPONENTS if self.log_path(c).exists()]
+        names = [*COMPONENTS, "node-qemu"]
+        found = [self.log_path(c) for c in names if self.log_path(c).exists()]
+        console = self.dir / "node" / "console.log"  # the node VM's (node.py)
+        return found + ([console] if console.exists() else [])
 
     def save(self) -> None:
         state = {"server": self.server, "ports": self.ports, "pids": self.pids}
@@ -221,6 +238,10 @@ class ControlPlane:
             "--service-cluster-ip-range=10.0.0.0/24",
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",  # the loader DaemonSet is privileged
+            # the VM node's name is the address the API server dials (tests/cluster/node.py)
+            "--kubelet-preferred-address-types=Hostname,InternalIP,ExternalIP",
+            f"--default-not-ready-toleration-seconds={EVICTION_TOLERATION_SECONDS}",
+            f"--default-unreachable-toleration-seconds={EVICTION_TOLERATION_SECONDS}",
             "--profiling=false",
             f"--cert-dir={self.dir / 'apiserver-certs'}",
         ])  # fmt: skip
@@ -237,6 +258,7 @@ class ControlPlane:
             f"--cluster-signing-cert-file={pki / 'ca.crt'}",
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             "--use-service-account-credentials=true",
+            f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
             "--leader-elect=true",
             "--profiling=false",
         ])  # fmt: skip
@@ -302,11 +324,11 @@ class ControlPlane:
 
     def stop(self) -> None:
         """SIGTERM every component (its whole process group), then SIGKILL what is left."""
-        for component in reversed(COMPONENTS):
-            pid = self.pids.get(component)
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGTERM)
+        for name, pid in reversed(list(self.pids.items())):  # the node's VM first, etcd last
+            # the node's VM is throwaway: nothing in it needs a clean shutdown
+            sig = signal.SIGKILL if name == "node" else signal.SIGTERM
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(_alive(p) for p in self.pids.values()):
             time.sleep(0.1)
@@ -342,13 +364,21 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def up(directory: Path) -> ControlPlane:
-    """Build what is missing, start a control plane in DIRECTORY, return it once ready."""
+def up(directory: Path, node: bool = False, node_kernel_args: str = "") -> ControlPlane:
+    """Build what is missing, start a control plane in DIRECTORY, return it once ready; with
+    NODE, also the node VM (tests/cluster/node.py), once its Node is Ready."""
     kube = bin_dir("kubernetes")
     etcd = bin_dir("etcd")
     plane = ControlPlane(directory.resolve())
     try:
         plane.start(kube, etcd)
+        if node:
+            # tests/ and the clone on the path (run as a script); the virtualenv's Python:
+            # the VM's Python image is made of its modules
+            sys.path[:0] = [str(HERE.parent), str(ROOT)]
+            from cluster import node as vmnode
+
+            vmnode.start(plane, cmdline_extra=node_kernel_args)
     except BaseException:
         plane.stop()
         raise
@@ -379,12 +409,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dev.sh cluster", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["up", "down", "build"])
     parser.add_argument(
+        "--node", action="store_true",
+        help="also boot the qemu AppArmor VM as a node (containerd, kubelet): docs/cluster.md",
+    )  # fmt: skip
+    parser.add_argument(
+        "--node-kernel-args", default="", metavar="ARGS",
+        help="added to the node VM's kernel command line (the tests boot one with apparmor=0)",
+    )  # fmt: skip
+    parser.add_argument(
         "--dir", type=Path, default=DEFAULT_DIR, help="where its PKI, data and logs go"
     )
     args = parser.parse_args(argv)
     try:
         if args.action == "build":
-            for family in ("kubernetes", "etcd"):
+            for family in ("kubernetes", "etcd", "containerd", "cni", "crictl"):
                 log(f"{family}: {bin_dir(family)}")
             return 0
         if args.action == "down":
@@ -394,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (args.dir / "state.json").exists():  # left alone: it is not this command's to stop
             log(f"error: a control plane already runs in {args.dir.resolve()}: `down` it first")
             return 1
-        plane = up(args.dir)
+        plane = up(args.dir, node=args.node, node_kernel_args=args.node_kernel_args)
     except ClusterError as e:
         log(f"error: {e}")
         if args.action == "up":  # stopped, its logs kept for reading; `down` removes them

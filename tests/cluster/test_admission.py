@@ -134,19 +134,20 @@ def policies(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
         cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(ns))
     files = [out / "validating-admission-policy.yaml", out / "mutating-admission-policy.yaml"]
     cluster.apply(files)
-    _wait_until_in_effect(cluster)
+    wait_until_in_effect(cluster)
     yield out
     cluster.kubectl("delete", "--wait", *(f"--filename={f}" for f in files))
 
 
-def _wait_until_in_effect(cluster: Cluster) -> None:
-    """Until the service accounts exist and both policies act on a probe pod (the API server
-    loads policies asynchronously; this is the state the cases need, not a timing guess)."""
+def wait_until_in_effect(cluster: Cluster, namespace: str = "apps") -> None:
+    """Until the service accounts exist and both policies act on a probe pod in NAMESPACE (the
+    API server loads policies asynchronously; this is the state the cases need, not a timing
+    guess)."""
     api = Api(cluster)
     probe = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "probe", "namespace": "apps"},
+        "metadata": {"name": "probe", "namespace": namespace},
         "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]},
     }
     bad = json.loads(json.dumps(probe))

@@ -13,7 +13,7 @@ from bench_modules import load
 
 from aaprof.containers.attribute import Attributor
 from aaprof.engine import Session, Settings
-from aaprof.engine import session as session_module
+from aaprof.logs import entry as entry_module
 from aaprof.logs import memo
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
@@ -52,7 +52,7 @@ def caches(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> N
     if request.param == "small caches":  # the memo's generations and the protos turn over
         monkeypatch.setattr(memo, "MEMO_KEPT", 5)
         monkeypatch.setattr(suggest_module, "PROTOS_KEPT", 3)
-        monkeypatch.setattr(session_module, "PROTOS_KEPT", 2)
+        monkeypatch.setattr(entry_module, "DECISIONS_KEPT", 2)
 
 
 @pytest.mark.parametrize("mix", ["clean", "realistic"])

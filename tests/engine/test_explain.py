@@ -21,6 +21,13 @@ profile x {
 profile y {
   capability setuid,
 }
+profile z {
+  all,
+}
+profile w {
+  all,
+  deny capability sys_module,
+}
 """
 
 
@@ -32,6 +39,9 @@ profile y {
         ("x", "net_raw", "allowed"),  # `capability,` grants every capability
         ("y", "setuid", "allowed"),
         ("y", "net_raw", "unmatched"),
+        ("z", "sys_module", "allowed"),  # `all,` grants every capability
+        ("w", "sys_module", "denied"),
+        ("w", "sys_admin", "allowed"),
     ],
 )
 def test_capability_verdicts(profile: str, capname: str, verdict: str) -> None:
@@ -40,7 +50,8 @@ def test_capability_verdicts(profile: str, capname: str, verdict: str) -> None:
     answer = _capability(Event(mode="DENIED", operation="capable", capname=capname), profile, found)
     assert answer.verdict == verdict
     if verdict == "denied":
-        assert answer.deny_rules == ("capability sys_admin,",)
+        want = "capability sys_admin," if profile == "x" else "deny capability sys_module,"
+        assert answer.deny_rules == (want,)
 
 
 def test_a_record_given_as_aaprof_json_is_explained(tmp_path: Path) -> None:

@@ -135,6 +135,20 @@ def test_existing_non_file_rules_cover() -> None:
     assert [render_rule(s.rule) for s in ps.suggestions] == ["network inet6 stream,"]
 
 
+def test_a_bare_mount_rule_covers_a_mount_and_only_a_mount() -> None:
+    mount = Event(
+        "DENIED", operation="mount", class_="mount", profile="p", fstype="tmpfs",
+        srcname="none", name="/mnt/", flags="rw", info="failed flags match",
+    )  # fmt: skip
+    for policy, want in (
+        ("mount,", []),
+        ("umount,", ['mount fstype=tmpfs options=rw "none" -> /mnt/,']),
+    ):
+        existing = parse_policy(f"profile p {{\n  {policy}\n}}\n").profiles()[0]
+        got = suggest([mount], existing={"p": existing})
+        assert [render_rule(s.rule) for ps in got for s in ps.suggestions] == want, policy
+
+
 def test_profile_filename_is_safe() -> None:
     assert profile_filename("/usr/bin/foo") == "usr.bin.foo"
     assert profile_filename("aaprof.ns.pod.c") == "aaprof.ns.pod.c"

@@ -10,6 +10,7 @@ import pytest
 
 from aaprof.engine import KINDS, Decision, Session, Settings, load_decisions
 from aaprof.errors import AaprofError
+from aaprof.logs.records import Record
 from aaprof.logs.sources import Input
 from aaprof.model.event import Event
 
@@ -37,7 +38,8 @@ EVENTS = [
 
 
 def _session(tmp_path: Path, events: list[Event] = EVENTS, **kw: object) -> Session:
-    return Session.from_events(events, tmp_path / "out", sources=["test.log"], **kw)  # type: ignore[arg-type]
+    records = (Record.of(e) for e in events)
+    return Session.from_records(records, tmp_path / "out", sources=["test.log"], **kw)  # type: ignore[arg-type]
 
 
 def _suggestion(session: Session, key: str) -> object:

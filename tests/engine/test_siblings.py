@@ -45,7 +45,9 @@ def test_numbered_temp_files_become_one_glob_by_default() -> None:
 
 
 def test_the_glob_covers_the_family_and_not_other_shapes() -> None:
-    rule = families([_rule(f"/q/{n:010d}") for n in (1, 2, 3)])["/q/0000000001"].rule
+    rule = families([_rule(f"/q/{n:010d}") for n in (1, 2, 3)])[
+        ("/q/0000000001", m.Qualifiers())
+    ].rule
     aare = compile_aare(rule.path or "")
     assert aare.matches("/q/0000000004") and aare.matches("/q/17")
     assert not aare.matches("/q/index.html") and not aare.matches("/q/sub/1")
@@ -73,6 +75,17 @@ def test_two_names_are_not_a_family() -> None:
 def test_no_glob_when_it_would_cover_a_name_of_another_shape() -> None:
     rules = [_rule(f"/d/{n}") for n in ("1", "2", "3", "1x")]  # `[0-9]*` would cover `1x`
     assert families(rules) == {}
+
+
+def test_one_path_with_two_qualifiers_is_in_two_families() -> None:
+    # a directory each run lists (r) and creates as its owner (owner w): two globs, neither lost
+    rules = [_rule(f"/d/{n:02d}/", "r") for n in (0, 1, 2)]
+    owned = [
+        m.FileRule(m.Qualifiers(owner=True), f"/d/{n:02d}/", frozenset("w")) for n in (0, 1, 2)
+    ]
+    found = families([*rules, *owned])
+    assert {render_rule(f.rule) for f in found.values()} == {"/d/[0-9]*/ r,", "owner /d/[0-9]*/ w,"}
+    assert found[("/d/00/", m.Qualifiers(owner=True))].rule.qualifiers.owner
 
 
 def test_directories_kept_qualifiers_and_permissions_split_families() -> None:
@@ -119,7 +132,7 @@ def _directory(draw: st.DrawFn) -> list[str]:
 @given(_directory())
 def test_a_family_glob_covers_its_members_and_no_other_name(names: list[str]) -> None:
     found = families([_rule("/d/" + escape(n)) for n in names])
-    for path, family in found.items():
+    for (path, _), family in found.items():
         aare = compile_aare(family.rule.path or "")
         members = {unescape(p[3:]) for p in family.members}
         assert all(aare.matches("/d/" + n) for n in members)
@@ -131,8 +144,9 @@ def test_rules_already_in_the_profile_are_members_of_a_family() -> None:
     """A later batch: two names learnt before (the profile's exact rules) and one new."""
     known = [_rule(f"/q/{n:010d}") for n in (1, 2)] + [_rule("/q/x.conf", "r")]
     found = families([_rule("/q/0000000003")], known)
-    assert list(found) == ["/q/0000000003"]  # (only the new rule gets a suggestion)
-    family = found["/q/0000000003"]
+    key = ("/q/0000000003", m.Qualifiers())
+    assert list(found) == [key]  # (only the new rule gets a suggestion)
+    family = found[key]
     assert family.rule.path == "/q/[0-9]*" and family.known == 2
     assert "3 names in /q/ (2 in the profile already) differ only in a number" in family.why
     assert families([], known) == {}  # what the profile holds alone suggests nothing

@@ -12,6 +12,7 @@ from aaprof_cli import aaprof
 from aaprof.engine import Session, Settings, suggest
 from aaprof.engine.suggest import attributed_profile
 from aaprof.errors import AaprofError
+from aaprof.logs.records import Record
 from aaprof.model import profile as m
 from aaprof.model.event import Container, Event
 from aaprof.profiles.aare import escape
@@ -75,8 +76,10 @@ def test_a_baseline_is_never_learned_into() -> None:
 
 def test_the_session_reports_what_it_did_not_learn(tmp_path: Path) -> None:
     events = [_open("k8s-baseline"), _open("a//&b", name="/x"), _open(APP)]
-    session = Session.from_events(
-        events, tmp_path / "out", settings=Settings(stack_on=("k8s-baseline",))
+    session = Session.from_records(
+        [Record.of(e) for e in events],
+        tmp_path / "out",
+        settings=Settings(stack_on=("k8s-baseline",)),
     )
     assert [ps.profile for ps in session.suggestions] == [APP]
     assert session.warnings == (

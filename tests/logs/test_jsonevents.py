@@ -15,6 +15,7 @@ from aaprof.logs import kmsg
 from aaprof.logs.jsonevents import parse_event_line
 from aaprof.logs.lines import Unparsed
 from aaprof.logs.reader import Reader
+from aaprof.logs.records import Record
 from aaprof.logs.sources import Input
 from aaprof.model.event import Container, Event, SourceRef
 
@@ -31,7 +32,7 @@ def test_events_written_as_json_read_back_equal(tmp_path: Path, fmt: str) -> Non
     original = _events(SAMPLES / "node-a", SAMPLES / "node-b")
     marked = [e.replace(container=Container(namespace="shop")) for e in original]
     out = io.StringIO()
-    render_events(marked, fmt, out)
+    render_events([Record.of(e) for e in marked], fmt, out)
     path = tmp_path / f"events.{fmt}"
     path.write_text(out.getvalue())
     reader = Reader()

@@ -1,4 +1,4 @@
-"""JsonLines writes a copy of a record (logs.memo.Copy) from its first line's template: the
+"""JsonLines writes a copy of a record (logs.records.Record) from its first line's template: the
 JSON lines equal `json.dumps(event.to_dict())` of every record's Event, byte for byte."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from aaprof.containers.attribute import Attributor
 from aaprof.logs import jsonlines, memo
+from aaprof.logs.entry import records
 from aaprof.logs.jsonlines import JsonLines, dumps
 from aaprof.logs.reader import Reader
 from aaprof.logs.select import Selection
 from aaprof.logs.sources import expand
-from aaprof.model.event import Event
 
 load("noise")
 generator = load("generate")
@@ -40,21 +40,12 @@ NAMES = [
 ]
 
 
-def _lines(path: Path, selection: Selection, copies: bool) -> str:
-    """The JSON lines through JsonLines; it is told whether the selection reads names."""
-    reader = Reader()
-    attribute = Attributor.default()
+def _lines(path: Path, selection: Selection) -> str:
+    """The JSON lines of the records `logs.entry` gives, through JsonLines."""
     out = io.StringIO()
-
-    def prepare(event: Event) -> Event | None:
-        return attribute(event) if selection.keeps(event) else None
-
-    lines = JsonLines(prepare, reads_names=selection.name is not None)
-    items = reader.records(expand([str(path)])) if copies else reader.events(expand([str(path)]))
-    for item in items:
-        line = lines.line(item)
-        if line is not None:
-            out.write(line + "\n")
+    lines = JsonLines()
+    for record in records(Reader(), expand([str(path)]), selection, Attributor.default()):
+        out.write(lines.line(record) + "\n")
     return out.getvalue()
 
 
@@ -87,7 +78,7 @@ def test_hostile_names_and_repeats(
             out.write(LINE.format(ms=n % 1000, serial=n, name=name, pid=100 + n % 7) + "\n")
     selection = Selection.build(mode=mode or "all", name=glob)
     expected = _expected(log, selection)
-    assert _lines(log, selection, copies=True) == expected
+    assert _lines(log, selection) == expected
     if glob is not None:  # one name in eight
         assert len(expected.splitlines()) == (0 if mode == "ALLOWED" else 15)
         return
@@ -124,4 +115,21 @@ def test_copies_write_what_events_write(
     selection = Selection(modes=None if mode is None else frozenset({mode}))
     for name in ("audit.log", "kern.log"):
         path = outdir / name
-        assert _lines(path, selection, copies=True) == _expected(path, selection), name
+        assert _lines(path, selection) == _expected(path, selection), name
+
+
+def test_a_template_only_for_a_text_that_repeats(tmp_path: Path) -> None:
+    """A line whose text comes once is written whole: a template is made when a copy of its
+    text comes (on a log whose lines rarely repeat, making one per line doubled the work)."""
+    log = tmp_path / "audit.log"
+    once = [
+        LINE.format(ms=n, serial=n, name='"/etc/x"', pid=100).replace('comm="c"', f'comm="c{n}"')
+        for n in range(20)
+    ]
+    twice = [LINE.format(ms=n, serial=20 + n, name='"/etc/x"', pid=200 + n) for n in range(3)]
+    log.write_text("\n".join(once + twice) + "\n")
+    lines = JsonLines()
+    out = [lines.line(r) for r in records(Reader(), expand([str(log)]), Selection())]
+    events = Reader().events(expand([str(log)]))
+    assert out == [dumps(e.to_dict()) for e in events]
+    assert len(lines._templates) == 1

@@ -174,3 +174,26 @@ def _realistic(tmp_path_factory: pytest.TempPathFactory, shape: Any, seed: int) 
         path = outdir / name
         if path.exists():
             _same(path.read_bytes().splitlines(keepends=True), node="n" if seed % 2 else None)
+
+
+def test_lines_that_rarely_repeat_are_parsed_without_a_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where few lines of a window were copies, the next lines are parsed without looking them
+    up (the distinct mix); then the memo looks again and copies what repeats. Each line still
+    gives what parse_line gives."""
+    monkeypatch.setattr(memo, "LOOK_WINDOW", 10)
+    monkeypatch.setattr(memo, "REST", 30)
+    distinct = [BASE.replace('comm="c"', f'comm="c{n}"') for n in range(60)]
+    repeats = [BASE.replace("pid=42", f"pid={n}") for n in range(60)]
+    lines = [(line + "\n").encode() for line in distinct + repeats]
+    memo_ = LineMemo()
+    texts = []
+    for number, line in enumerate(lines, 1):
+        source = SourceRef("log", number)
+        assert memo_.parse(line, source) == parse_line(line, source)
+        texts.append(len(memo_._kept))
+    assert texts[59] < 60  # (two keys a text: 120 if none had rested; 11 to 40 did)
+    copied = _same(lines[60:])  # a memo that never rests copies all but the first
+    assert copied == 59
+    assert texts[-1] - texts[59] <= 2  # the repeats came back to being copied

@@ -83,17 +83,18 @@ def _case(path: Path) -> Case | None:
 @functools.cache
 def _cases() -> tuple[Case, ...]:
     if not SUITE.is_dir():
-        pytest.skip(f"AppArmor's parser suite is not in {SUITE}: run {FETCH} (./dev.sh test does)")
+        pytest.fail(f"AppArmor's parser suite is not in {SUITE}: run {FETCH} (./dev.sh test does)")
     return tuple(c for p in sorted(SUITE.rglob("*.sd")) if (c := _case(p)) is not None)
 
 
 @functools.cache
 def _verdicts() -> dict[str, Verdict]:
     out = {}
+    cases = _cases()  # (fails saying how to fetch the suite when it is missing)
     includes = Includes((SUITE,))
     # run where the suite runs (parser/tst): `include "x"` opens x from the working directory
     with contextlib.chdir(TST):
-        for case in _cases():
+        for case in cases:
             out[case.name] = _verdict(case, includes)
     return out
 

@@ -299,7 +299,7 @@ async def test_an_unparsable_profile_is_named_and_the_review_goes_on(
 async def test_follow_shows_new_records(out: Path, read_sample: Callable[[Path], Session]) -> None:
     full = read_sample(out)
     ps = full.suggestions[0]
-    fewer = Session.from_events((), out)  # nothing read yet
+    fewer = Session.from_records((), out)  # nothing read yet
     fresh: list[Session] = [full]
 
     def reload() -> Session | None:
@@ -344,7 +344,7 @@ async def test_follow_reads_in_the_background_and_reports_errors(
             raise answer
         return answer
 
-    app = app_for(Session.from_events((), out), out, reload=reload, reload_every=0.01)
+    app = app_for(Session.from_records((), out), out, reload=reload, reload_every=0.01)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(2000):  # poll the app (a bound, not a time)
             if "reading new records: x.log: gone" in app.message:

@@ -45,7 +45,11 @@ PROGRAMS = {
 }
 BUSYBOX = "/bin/busybox"
 APPARMOR_DIRS = ("abi", "tunables", "abstractions")
-PYTHON_MODULES = ("click", "pyparsing", "jinja2", "markupsafe", "yaml")
+# grpc (and typing_extensions, which it imports): `aaprof node check`'s report of the runtime
+# over the CRI, on the node VM (tests/cluster/node.py)
+PYTHON_MODULES = (
+    "click", "pyparsing", "jinja2", "markupsafe", "yaml", "grpc", "typing_extensions",
+)  # fmt: skip
 IMAGE_FORMAT = "3"  # bump to invalidate every cached initramfs / Python image
 
 
@@ -353,15 +357,18 @@ def _python_sources() -> list[tuple[Path, str]]:
     for module in PYTHON_MODULES:
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:
-            raise VMSetupError(f"Python module {module} is missing: run `./dev.sh venv`")
+            raise VMSetupError(
+                f"Python module {module} is missing: run `./dev.sh venv` (grpc: the extra cri)"
+            )
         origin = Path(spec.origin)
         src = origin.parent if origin.name == "__init__.py" else origin
         pairs.append((src, f"usr/lib/{version}/site-packages/{src.name}"))
     libs = {str(binary)}
     for so in stdlib.joinpath("lib-dynload").glob("*.so"):
         libs.update(_ld_deps(str(so)))
-    for so in Path(pairs[-1][0]).rglob("*.so"):
-        libs.update(_ld_deps(str(so)))
+    for src, _ in pairs[2:]:  # every module's C extensions (grpc's needs libstdc++)
+        for so in src.rglob("*.so") if src.is_dir() else []:
+            libs.update(_ld_deps(str(so)))
     for lib in sorted(libs | set(_ld_deps(str(binary)))):
         if lib != str(binary):
             pairs.append((Path(lib), f"lib/{Path(lib).name}"))

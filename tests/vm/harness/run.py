@@ -175,6 +175,11 @@ def _input_tree(root: Path, workload: Workload) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         target.chmod(0o755)
+    copy_aaprof(root)
+
+
+def copy_aaprof(root: Path) -> None:
+    """aaprof's source into ROOT/src, compiled (the guest's `aaprof` runs it from there)."""
     src = Path(aaprof.__file__).parent
     shutil.copytree(src, root / "src" / "aaprof", ignore=shutil.ignore_patterns("__pycache__"))
     for py in (root / "src").rglob("*.py"):
