@@ -40,7 +40,22 @@ def _label(value: str) -> tuple[str, str]:
     "--ready-after",
     default="24h",
     show_default=True,
-    help="Quiet time after which a complain-mode profile is reported ready to enforce.",
+    help="Quiet time without a new rule after which a complain-mode profile is reported "
+    "ready to enforce.",
+)
+@click.option(
+    "--ready-replicas",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Replicas (pods) that must have logged under the profile before it is ready.",
+)
+@click.option(
+    "--ready-records",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Complain-mode records that must have been read of the profile before it is ready.",
 )
 @click.option("--lag-threshold", default=300.0, show_default=True, help="Seconds of read lag.")
 @click.option(
@@ -83,6 +98,8 @@ def rules(
     job: str,
     runbook_url: str | None,
     ready_after: str,
+    ready_replicas: int,
+    ready_records: int,
     lag_threshold: float,
     queue_age_threshold: float,
     unattributed_ratio: float,
@@ -115,6 +132,8 @@ def rules(
         job=job,
         runbook_url=runbook_url or DEFAULT_RUNBOOK_URL,
         ready_after=ready_after,
+        ready_replicas=ready_replicas,
+        ready_records=ready_records,
         lag_threshold_seconds=lag_threshold,
         queue_age_threshold_seconds=queue_age_threshold,
         unattributed_ratio=unattributed_ratio,

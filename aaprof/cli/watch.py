@@ -89,6 +89,20 @@ from aaprof.cli.image import image_option
 )
 @click.option("--once", is_flag=True, help="Read what is there, commit, and exit (backfill).")
 @click.option(
+    "--profiles",
+    "profiles_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The profiles as loaded (the loader's directory): a record's rule they allow is not "
+    "new (readiness; read again on SIGHUP).",
+)
+@click.option(
+    "--base",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/etc/apparmor.d"),
+    show_default=True,
+    help="Where --profiles' <includes> resolve.",
+)
+@click.option(
     "--manifests",
     "manifests_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -122,6 +136,8 @@ def watch(
     max_series: int,
     poll: float,
     once: bool,
+    profiles_dir: Path | None,
+    base: Path,
     manifests_dir: Path | None,
     image: str,
     k8s_namespace: str,
@@ -178,6 +194,8 @@ def watch(
         max_series=max_series,
         poll=poll,
         once=once,
+        profiles=profiles_dir,
+        base=base,
     )
 
     def say(message: str) -> None:

@@ -360,7 +360,8 @@ class Session:
 
     def readiness(self, thresholds: Thresholds | None = None) -> tuple[Readiness, ...]:
         """Per top-level profile with records, whether it is ready to enforce and why: no new
-        rule (one DIR's profile does not allow; when its first record was written) for
+        rule (engine/newrules.py: one DIR's profile does not allow, `suggest.needed_rule`;
+        new when its first record was written) for
         `thresholds.quiet` before the last record read, enough replicas and records."""
         thresholds = thresholds or Thresholds()
         end = self.tallies.end()

@@ -357,6 +357,11 @@ def _record_key(event: Event) -> tuple[object, ...]:
     return (*_DECIDING(event), event.extra.get("execpath"))
 
 
+def record_key(event: Event) -> tuple[object, ...]:
+    """What decides a record's profile and rule: records with equal keys get the same."""
+    return _record_key(event)
+
+
 def _record_key_per_container(event: Event) -> tuple[object, ...]:
     return (*_DECIDING(event), event.extra.get("execpath"), event.container)
 
@@ -377,10 +382,25 @@ def _decided(
     noise = is_noise(event)
     if name is None or (noise and not include_noise):
         return None, None
-    rule = rule_for(event)
-    if rule is None or covered(_lookup(existing, name), rule, event):
+    rule = needed_rule(event, _lookup(existing, name))
+    if rule is None:
         return name, None
     return name, (name, rule, noise, _merge_key(rule))
+
+
+def needed_rule(event: Event, profile: m.Profile | None) -> m.Rule | None:
+    """The least rule a record needs that `profile` does not allow yet (None: it allows it,
+    or the record needs no rule): what generate proposes, and what makes a record *new*
+    (engine/newrules.py)."""
+    rule = rule_for(event)
+    if rule is None or covered(profile, rule, event):
+        return None
+    return rule
+
+
+def profile_in(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:
+    """The profile `name` (`parent//child` included) among `existing`, or None."""
+    return _lookup(existing, name)
 
 
 def _lookup(existing: Mapping[str, m.Profile] | None, name: str) -> m.Profile | None:

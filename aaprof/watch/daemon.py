@@ -35,6 +35,7 @@ from aaprof.watch.metrics import (
 )
 from aaprof.watch.output import LineWriter, RotatingFile
 from aaprof.watch.pods import PodsReport
+from aaprof.watch.readiness import Readiness
 from aaprof.watch.sink import Sink
 from aaprof.watch.state import State
 
@@ -71,6 +72,7 @@ class Daemon:
     on_turn: Callable[[bool], None] = lambda caught_up: None
     say: Callable[[str], None] = lambda message: None
     pods: PodsReport | None = None  # the node's pods, written as a line when they change
+    readiness: Readiness | None = None  # new rules and replicas seen (watch/readiness.py)
     _reopen: threading.Event = field(default_factory=threading.Event)
     _writer: LineWriter = field(default_factory=LineWriter)
     _readers: dict[str, Reader] = field(default_factory=dict)
@@ -89,6 +91,8 @@ class Daemon:
         self._reopen.set()
 
     def start(self) -> None:
+        if self.readiness is not None:
+            self.readiness.reload()  # the profiles as loaded (again, on SIGHUP)
         if self.sinks:
             with self.state.transaction("set up its tables") as conn:
                 for sink in self.sinks:
@@ -177,6 +181,8 @@ class Daemon:
                 state.add_counts(metric, per)
             for metric, per in tally.sets.items():
                 state.set_values(metric, per)
+            if self.readiness is not None:
+                self.readiness.save(state)
             state.save_checkpoint(source.label, source.checkpoint())
         self.metrics.apply(tally)
         return True
@@ -187,11 +193,12 @@ class Daemon:
         events: list[Event] = []
         lines: list[bytes] = []
         newest: float | None = None
-        attribute, writer, metrics, keep = (
+        attribute, writer, metrics, keep, ready = (
             self.attributor.attribute,
             self._writer,
             self.metrics,
             bool(self.sinks),
+            self.readiness,
         )
         self.attributor.new_batch()
         for raw in raws:  # the kernel's own count of records it dropped (kmsg, kern.log)
@@ -217,6 +224,8 @@ class Daemon:
             key = metrics.count_record(tally, who, event.profile, event.mode, event.class_, stamp)
             if severity_of(event) == "critical":
                 tally.add(CRITICAL, key)
+            if ready is not None:
+                ready.see(tally, key, event, container, stamp if stamp is not None else now)
             if keep:
                 if container is None and who.namespace:
                     # a record whose process had gone: the sinks see it under the labels the

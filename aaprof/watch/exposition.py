@@ -24,6 +24,9 @@ HELP = {
     "aaprof_watch_noise_records_total": "Runtime-start noise records (output, not counted above).",
     "aaprof_watch_source_lag_seconds": "Now minus the stamp of the last record of the last batch.",
     "aaprof_watch_last_record_timestamp_seconds": "Stamp of the newest record read per source.",
+    "aaprof_profile_new_rules_total": "Records whose rule was new for their profile (readiness).",
+    "aaprof_profile_last_new_rule_timestamp_seconds": "Stamp of the newest record of a new rule.",
+    "aaprof_profile_replicas_seen": "Pods that logged records under these workload labels.",
 }
 # The record counters also carry the node watch runs on: the rule pack's AppArmorDenied then has
 # the label set of watch's pushed AppArmorDenied, and Alertmanager takes both for one alert.

@@ -26,6 +26,11 @@ REREAD = "aaprof_watch_records_reread_total"
 NOISE = "aaprof_watch_noise_records_total"
 LAG = "aaprof_watch_source_lag_seconds"
 SOURCE_LAST = "aaprof_watch_last_record_timestamp_seconds"
+# Readiness (watch/readiness.py): records whose rule was new for their profile, the stamp of the
+# newest, and the pods that logged under a workload's labels.
+NEW_RULES = "aaprof_profile_new_rules_total"
+NEW_LAST = "aaprof_profile_last_new_rule_timestamp_seconds"
+REPLICAS = "aaprof_profile_replicas_seen"
 
 RECORD_LABELS = ("namespace", "workload", "container", "profile", "mode", "class")
 LABELS: dict[str, tuple[str, ...]] = {
@@ -40,10 +45,15 @@ LABELS: dict[str, tuple[str, ...]] = {
     NOISE: (),
     LAG: ("source",),
     SOURCE_LAST: ("source",),
+    NEW_RULES: RECORD_LABELS[:5],
+    NEW_LAST: RECORD_LABELS[:5],
+    REPLICAS: RECORD_LABELS[:4],
 }
-COUNTERS = (RECORDS, CRITICAL, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, REREAD, NOISE)
-# Gauges kept in the state (the last-record times); the lag is live only.
-STORED_GAUGES = (PROFILE_LAST, SOURCE_LAST)
+COUNTERS = (
+    RECORDS, CRITICAL, OVERFLOW, PARSE_ERRORS, UNATTRIBUTED, LOST, REREAD, NOISE, NEW_RULES
+)  # fmt: skip
+# Gauges kept in the state (the last-record times, the replicas seen); the lag is live only.
+STORED_GAUGES = (PROFILE_LAST, SOURCE_LAST, NEW_LAST, REPLICAS)
 
 # Not exported: the kernel's cumulative audit_lost last seen per source (to count its increase).
 AUDIT_LOST_SEEN = "aaprof_watch_audit_lost_seen"

@@ -20,6 +20,7 @@ from aaprof.watch.metrics import DEFAULT_MAX_SERIES, Metrics
 from aaprof.watch.output import RotatingFile
 from aaprof.watch.pick import pick_source
 from aaprof.watch.pods import PodsReport
+from aaprof.watch.readiness import Loaded, Readiness
 from aaprof.watch.sink import Sink
 from aaprof.watch.state import State
 
@@ -46,6 +47,9 @@ class Options:
     poll: float = 0.1
     once: bool = False
     sinks: list[Sink] = field(default_factory=list)
+    # the profiles as loaded (the loader's directory): what a record's rule is new against
+    profiles: Path | None = None
+    base: Path = Path("/etc/apparmor.d")
 
 
 def sources_for(options: Options, say: Callable[[str], None]) -> list[Source]:
@@ -90,6 +94,7 @@ def build(options: Options, out: BinaryIO, say: Callable[[str], None]) -> Daemon
         poll=options.poll,
         say=say,
         pods=PodsReport(options.log_root, options.node or options.node_label or None),
+        readiness=Readiness(state, Loaded(options.profiles, say, options.base)),
     )
 
 

@@ -30,8 +30,10 @@ from aaprof.errors import AaprofError
 
 DATABASE = "watch.sqlite"
 # The schema version, in the database's user_version. 0: aaprof 0.1 (checkpoints and counts,
-# WAL, no version); 1: the same tables, a rollback journal (PERSIST), the version set.
-VERSION = 1
+# WAL, no version); 1: the same tables, a rollback journal (PERSIST), the version set; 2: and
+# `rules_seen` (per profile, the rules its records needed: watch's readiness, docs/watch.md) and
+# `replicas_seen` (per workload's labels, the pods that logged for it).
+VERSION = 2
 
 Labels = tuple[str, ...]
 
@@ -40,6 +42,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, data TEXT NOT N
 CREATE TABLE IF NOT EXISTS counts (
     metric TEXT NOT NULL, labels TEXT NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (metric, labels)
+);
+CREATE TABLE IF NOT EXISTS rules_seen (
+    profile TEXT NOT NULL, rule TEXT NOT NULL, PRIMARY KEY (profile, rule)
+);
+CREATE TABLE IF NOT EXISTS replicas_seen (
+    labels TEXT NOT NULL, pod TEXT NOT NULL, PRIMARY KEY (labels, pod)
 );
 """
 
@@ -119,10 +127,14 @@ class State:
             tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
             if not {"checkpoints", "counts"} <= tables:
                 raise self.untrusted("it holds no watch checkpoints")
-            self._validate(conn)
+            self._validate(conn, tables)
             # A write at once: a directory that is not writable fails here, before any read.
             doing = "write to it"
             conn.execute("BEGIN IMMEDIATE")
+            if version < VERSION:  # 1 → 2: the tables of the rules and replicas seen
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
             conn.execute(f"PRAGMA user_version={VERSION}")
             conn.execute("COMMIT")
         except AaprofError:
@@ -137,8 +149,17 @@ class State:
             say(f"state database {self.path}: migrated from schema version {version} to {VERSION}")
         return conn
 
-    def _validate(self, conn: sqlite3.Connection) -> None:
-        """Every checkpoint a JSON object, every count's labels a JSON list of strings."""
+    def _validate(self, conn: sqlite3.Connection, tables: set[str]) -> None:
+        """Every checkpoint a JSON object, every count's (and replica's) labels a JSON list of
+        strings."""
+        if "replicas_seen" in tables:
+            for (labels,) in conn.execute("SELECT labels FROM replicas_seen"):
+                try:
+                    parsed = json.loads(labels)
+                except (TypeError, ValueError):
+                    parsed = None
+                if not (isinstance(parsed, list) and all(isinstance(x, str) for x in parsed)):
+                    raise self.untrusted("a replica's labels are not a list of labels")
         for source, data in conn.execute("SELECT source, data FROM checkpoints"):
             try:
                 parsed = json.loads(data)
@@ -234,6 +255,32 @@ class State:
             (source, json.dumps(data, sort_keys=True)),
         )
 
+    def rules_seen(self) -> dict[str, set[str]]:
+        """Per profile, the rules its records needed (those watch has seen)."""
+        out: dict[str, set[str]] = {}
+        for profile, rule in self._read("SELECT profile, rule FROM rules_seen"):
+            out.setdefault(_text(profile), set()).add(_text(rule))
+        return out
+
+    def replicas_seen(self) -> dict[Labels, set[str]]:
+        """Per workload's labels, the pods (`namespace/pod`) that logged under them."""
+        out: dict[Labels, set[str]] = {}
+        for labels, pod in self._read("SELECT labels, pod FROM replicas_seen"):
+            out.setdefault(tuple(json.loads(str(labels))), set()).add(_text(pod))
+        return out
+
+    def add_seen(self, rules: set[tuple[str, str]], replicas: set[tuple[Labels, str]]) -> None:
+        """Remember rules (profile, rule) and replicas (labels, pod) seen in this batch (names
+        as a record gave them, undecodable bytes included: kept as bytes, exactly)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO rules_seen (profile, rule) VALUES (?, ?)",
+            sorted((_blob(profile), _blob(rule)) for profile, rule in rules),
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO replicas_seen (labels, pod) VALUES (?, ?)",
+            sorted((json.dumps(list(k)), _blob(pod)) for k, pod in replicas),
+        )
+
     def add_counts(self, metric: str, deltas: dict[Labels, float]) -> None:
         self.conn.executemany(
             "INSERT INTO counts (metric, labels, value) VALUES (?, ?, ?) "
@@ -257,6 +304,18 @@ class State:
         self.rollback()
         with suppress(sqlite3.Error):
             self.conn.close()
+
+
+def _blob(value: str) -> bytes:
+    """A name as bytes that give it back exactly (`surrogatepass`: a record's undecodable
+    bytes, kept as surrogates, are not valid UTF-8 text)."""
+    return value.encode("utf-8", "surrogatepass")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogatepass")
+    return str(value)
 
 
 # SQLite's primary result codes that put the fault on the disk or the directory, not the file:
