@@ -207,6 +207,17 @@ class FollowedFile:
                 )
             newest_known = 1
             self._not_found(opened, entries)
+        known = sorted(found)
+        for index, f in enumerate(opened):
+            newer = [j for j in known if j < index]
+            if f in keep or index in found or not newer or known[-1] < index:
+                continue
+            if found[newer[-1]].offset == 0:
+                # Between two followed files, so rotated in while watch was down: a copy of the
+                # newer one (copytruncate; a create rotation would have moved that one), whose
+                # place was its start: all of the copy is unread.
+                f.final = True
+                keep.append(f)
         for f in opened[:newest_known]:
             if f not in keep:
                 keep.append(f)  # created while watch was down: read from the start

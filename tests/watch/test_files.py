@@ -174,3 +174,30 @@ def test_a_truncation_of_unread_bytes_is_counted_lost_and_said(tmp_path: Path) -
     assert source.take_lost() == {"rotation_gap": 1}
     [note] = source.take_notes()
     assert "40 bytes not read yet and no copy holds them" in note
+
+
+def test_copytruncate_while_down_of_a_file_not_read_yet_reads_the_copy_whole(
+    tmp_path: Path,
+) -> None:
+    # Down while behind: the checkpoint holds the renamed-away file part read and its successor
+    # at offset 0; the successor is then rotated by copytruncate. The copy lies between the two
+    # followed files: all of it is unread (the fault test met this under load).
+    log = tmp_path / "a.log"
+    log.write_bytes(audit_line(1) + audit_line(2))
+    source = FollowedFile(str(log))
+    source.restore(None)
+    assert serials(source) == [1, 2]
+    log.rename(tmp_path / "a.log.1")
+    log.touch()
+    assert serials(source) == []  # the switch: the new file at offset 0
+    checkpoint = source.checkpoint()
+    assert [f["offset"] for f in checkpoint["files"]][-1] == 0  # type: ignore[index]
+    source.close()
+    log.write_bytes(audit_line(3) + audit_line(4))
+    (tmp_path / "a.log.1").rename(tmp_path / "a.log.2")
+    (tmp_path / "a.log.1").write_bytes(log.read_bytes())
+    os.truncate(log, 0)
+    log.write_bytes(audit_line(5) + audit_line(6) + audit_line(7))
+    source.restore(checkpoint)
+    assert serials(source) + serials(source) == [3, 4, 5, 6, 7]
+    assert source.take_lost() == {}
