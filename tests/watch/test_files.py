@@ -191,7 +191,8 @@ def test_copytruncate_while_down_of_a_file_not_read_yet_reads_the_copy_whole(
     log.touch()
     assert serials(source) == []  # the switch: the new file at offset 0
     checkpoint = source.checkpoint()
-    assert [f["offset"] for f in checkpoint["files"]][-1] == 0  # type: ignore[index]
+    files = checkpoint["files"]
+    assert isinstance(files, list) and files[-1]["offset"] == 0
     source.close()
     log.write_bytes(audit_line(3) + audit_line(4))
     (tmp_path / "a.log.1").rename(tmp_path / "a.log.2")
