@@ -24,6 +24,17 @@ _MARK = b'"mode":'
 _PODS_MARKS = (b'"kind"', b'"pods"')
 
 
+def _object(text: bytes) -> dict[str, object] | None:
+    """The JSON object `text` holds whole (`{…}`), or None: not an object, or not JSON."""
+    if text[:1] != b"{" or text[-1:] != b"}":
+        return None
+    try:
+        data = json.loads(text.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def parse_pods_line(line: bytes) -> PodsLine | Unparsed | None:
     """The pods of one line of watch's output (`{"kind":"pods",…}`), or None when the line
     is not one. Never raises.
@@ -34,14 +45,8 @@ def parse_pods_line(line: bytes) -> PodsLine | Unparsed | None:
     """
     if _PODS_MARKS[0] not in line or _PODS_MARKS[1] not in line:
         return None
-    text = line.strip()
-    if text[:1] != b"{" or text[-1:] != b"}":
-        return None
-    try:
-        data = json.loads(text.decode("utf-8", "surrogateescape"))
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("kind") != "pods" or "mode" in data:
+    data = _object(line.strip())
+    if data is None or data.get("kind") != "pods" or "mode" in data:
         return None
     try:
         return PodsLine.from_dict(data)
@@ -62,14 +67,8 @@ def parse_event_line(line: bytes, source: SourceRef | None = None) -> Event | Un
     """
     if _MARK not in line:
         return None
-    text = line.strip().rstrip(b",")
-    if text[:1] != b"{" or text[-1:] != b"}":
-        return None
-    try:
-        data = json.loads(text.decode("utf-8", "surrogateescape"))
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("mode") not in MODES or "MESSAGE" in data:
+    data = _object(line.strip().rstrip(b","))  # (a line of a `--format json` array)
+    if data is None or data.get("mode") not in MODES or "MESSAGE" in data:
         return None
     try:
         event = Event.from_dict(data)

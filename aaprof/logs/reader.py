@@ -6,7 +6,8 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, cast
+from enum import Enum
+from typing import Final, Literal, cast
 
 from aaprof.errors import AaprofError
 from aaprof.logs.chunks import Progress, record_lines
@@ -28,7 +29,7 @@ from aaprof.logs.memo import LineMemo
 from aaprof.logs.records import Record
 from aaprof.logs.sources import Continuations, Input, is_char_device, iter_lines, open_input
 from aaprof.model.event import Event, SourceRef
-from aaprof.model.pods import PodsLine, PodsRan
+from aaprof.model.pods import PodsRan
 
 # How many first unparsed lines are kept for the report.
 KEEP_UNPARSED = 10
@@ -37,6 +38,10 @@ KEEP_UNPARSED = 10
 DEDUP_WINDOW = 65536
 # First bytes of the lines of aaprof's own JSON output (`jsonl`, and `json`'s indented lines).
 _JSON_STARTS = (b"{", b" ")
+
+
+class _Line(Enum):
+    OTHER = 0  # `Reader._own`: not a line aaprof wrote
 
 
 @dataclass(slots=True)
@@ -309,11 +314,8 @@ class Reader:
             lines = record_lines(stream, item.name, done, self.progress, end)
             for number, line in lines:
                 source = SourceRef(item.name, number)
-                if line[:1] in _JSON_STARTS and (own := parse_event_line(line, source)):
-                    event = self._counted(own, source, None, False)  # aaprof's own JSON
-                elif line[:1] == b"{" and (pods := parse_pods_line(line)) is not None:
-                    self._pods(pods, source, item.name)  # watch's list of the node's pods
-                    continue
+                if line[:1] in _JSON_STARTS and (own := self._own(line, source)) is not _Line.OTHER:
+                    event = own
                 else:
                     result = parse(line, source)
                     if single and result.__class__ in _PLAIN and line[:1] != b"{":
@@ -361,11 +363,8 @@ class Reader:
                 continue
             if isinstance(data, dict):
                 event = self._entry(data, source)
-            elif data[:1] in _JSON_STARTS and (own := parse_event_line(data, source)):
-                event = self._counted(own, source, None, False)  # aaprof's own JSON
-            elif data[:1] == b"{" and (pods := parse_pods_line(data)) is not None:
-                self._pods(pods, source, source.file)  # watch's list of the node's pods
-                continue
+            elif data[:1] in _JSON_STARTS and (own := self._own(data, source)) is not _Line.OTHER:
+                event = own
             else:
                 node = self.node_for(source.file)
                 memo = memos.get(node)
@@ -375,12 +374,19 @@ class Reader:
             if event is not None:
                 yield event
 
-    def _pods(self, found: PodsLine | Unparsed, source: SourceRef, name: str) -> None:
-        """A line of watch's pods: added to `pods`, or counted unparsed with its place."""
-        if isinstance(found, Unparsed):
-            self.stats.note_unparsed(source, found.reason)
+    def _own(self, line: bytes, source: SourceRef) -> Event | Literal[_Line.OTHER] | None:
+        """A line aaprof wrote, whether read whole or followed: its own JSON event (counted,
+        None for a duplicate), or watch's list of the node's pods (added to `pods` or counted
+        unparsed: None); `_Line.OTHER` for any other line (a log line, parsed as one)."""
+        if own := parse_event_line(line, source):
+            return self._counted(own, source, None, False)
+        if line[:1] != b"{" or (pods := parse_pods_line(line)) is None:
+            return _Line.OTHER
+        if isinstance(pods, Unparsed):
+            self.stats.note_unparsed(source, pods.reason)
         else:
-            self.pods.add_line(found, self.node_for(name))
+            self.pods.add_line(pods, self.node_for(source.file))
+        return None
 
     def _journal(self, item: Input) -> Iterator[Event]:
         for _number, entry, source in iter_journal(item.name, boot=self.boot):
