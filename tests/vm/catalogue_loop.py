@@ -18,6 +18,7 @@ from pathlib import Path
 from aaprof import catalogue
 from vm import records
 from vm.harness import Step, VMResult, Workload
+from vm.loop_checks import profile_records, show
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -148,22 +149,6 @@ def version(result: VMResult, e: catalogue.Entry) -> str | None:
     return found.group(0) if found else None
 
 
-def own_records(result: VMResult, step: str, e: catalogue.Entry) -> list[records.Record]:
-    """The AppArmor records of the entry's profile (or its children) written during `step`."""
-    own = e.profile_name.encode()
-    return [
-        r
-        for r in records.records(result.step_dmesg(step))
-        if r.get("profile") == own or r.get("profile", b"").startswith(own + b"//")
-    ]
-
-
-def show(rs: list[records.Record]) -> str:
-    """The records, one a line, with the fields that tell them apart."""
-    keep = ("apparmor", "operation", "profile", "name", "requested_mask", "capname", "peer", "info")
-    return "\n".join("  " + " ".join(f"{k}={r[k]!r}" for k in keep if k in r) for r in rs)
-
-
 def problems_loaded(result: VMResult, entries: tuple[catalogue.Entry, ...], mode: str) -> list[str]:
     """What is wrong with "every entry's profile loaded, in `mode`"."""
     load, bad = result.step(LOAD), []
@@ -181,7 +166,11 @@ def problems_workload(result: VMResult, e: catalogue.Entry) -> list[str]:
     step, bad = result.step(f"{e.name}: workload"), []
     if step.rc != 0:
         bad.append(f"{e.name}: the workload exited {step.rc}")
-    denied = [r for r in own_records(result, step.name, e) if r.get("apparmor") == b"DENIED"]
+    denied = [
+        r
+        for r in profile_records(result, step.name, e.profile_name)
+        if r.get("apparmor") == b"DENIED"
+    ]
     if denied:
         bad.append(f"{e.name}: {len(denied)} DENIED record(s):\n{show(denied)}")
     if bad:
@@ -193,7 +182,11 @@ def problems_probes(result: VMResult, e: catalogue.Entry) -> list[str]:
     """What is wrong with "each probe failed, and the kernel logged a DENIED record for it"."""
     step = result.step(f"{e.name}: probe")
     errnos = dict(re.findall(r"^probe (\S+) errno (\d+)$", step.output.decode(), re.MULTILINE))
-    got = [r for r in own_records(result, step.name, e) if r.get("apparmor") == b"DENIED"]
+    got = [
+        r
+        for r in profile_records(result, step.name, e.profile_name)
+        if r.get("apparmor") == b"DENIED"
+    ]
     bad = []
     for p in PROBES:
         if errnos.get(p.name, "0") == "0":
